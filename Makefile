@@ -1,0 +1,51 @@
+# edgefit build, test and demo entry points. See README.md.
+
+ORT_VERSION  := 1.24.1
+ORT_CACHE    ?= $(HOME)/.cache/edgefit/onnxruntime/$(ORT_VERSION)
+ORT_LIB_X64  := $(ORT_CACHE)/linux-x64/libonnxruntime.so.1
+ORT_LIB_ARM64 := $(ORT_CACHE)/linux-arm64/libonnxruntime.so.1
+export EDGEFIT_ORT_LIB ?= $(ORT_LIB_X64)
+
+GO      ?= go
+BIN     := bin
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/edgefit/edgefit/cmd.Version=$(VERSION)
+
+.PHONY: all build ort test test-short bench demo clean proto agents fuzz
+
+all: build
+
+# ort fetches the ONNX Runtime $(ORT_VERSION) shared libraries (linux x64 and
+# arm64) from the onnxruntime-node npm package, without running its install
+# scripts, and caches them under $(ORT_CACHE).
+ort: $(ORT_LIB_X64) $(ORT_LIB_ARM64)
+
+$(ORT_LIB_X64) $(ORT_LIB_ARM64) &:
+	@mkdir -p $(ORT_CACHE)/tmp
+	cd $(ORT_CACHE)/tmp && npm pack --silent onnxruntime-node@$(ORT_VERSION) >/dev/null
+	tar -xzf $(ORT_CACHE)/tmp/onnxruntime-node-$(ORT_VERSION).tgz -C $(ORT_CACHE)/tmp \
+		package/bin/napi-v6/linux/x64/libonnxruntime.so.1 package/bin/napi-v6/linux/arm64/libonnxruntime.so.1
+	mkdir -p $(ORT_CACHE)/linux-x64 $(ORT_CACHE)/linux-arm64
+	mv $(ORT_CACHE)/tmp/package/bin/napi-v6/linux/x64/libonnxruntime.so.1 $(ORT_LIB_X64)
+	mv $(ORT_CACHE)/tmp/package/bin/napi-v6/linux/arm64/libonnxruntime.so.1 $(ORT_LIB_ARM64)
+	rm -rf $(ORT_CACHE)/tmp
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/edgefit ./cmd/edgefit
+
+test: ort
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 20m ./...
+
+test-short: ort
+	$(GO) test -short ./...
+
+bench: ort
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# proto regenerates export/onnxpb from its .proto (needs protoc and protoc-gen-go).
+proto:
+	$(GO) generate ./export/onnxpb
+
+clean:
+	rm -rf $(BIN)
