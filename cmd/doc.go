@@ -1,0 +1,11 @@
+// Package cmd holds edgefit's command-line interface: one file per command,
+// each a thin layer that parses flags, checks them, and calls the packages
+// that do the work (devices, profiler, predictor, supernet, export).
+//
+// Conventions shared by every command:
+//   - results go to stdout, as a human table by default or as JSON with
+//     --json; progress and logs go to stderr, progress only on a terminal;
+//   - every command's --help carries an example;
+//   - errors print as "edgefit: error: ..." followed by "edgefit: hint: ..."
+//     lines, and the process exits with one of the documented [ExitCode]s.
+package cmd

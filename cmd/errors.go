@@ -1,0 +1,91 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// Exit codes of the edgefit binary. They are part of its interface:
+// scripts may rely on them.
+const (
+	ExitOK         = 0   // success
+	ExitFailure    = 1   // the work failed (bad input file, device error, ...)
+	ExitUsage      = 2   // bad flags or arguments
+	ExitInfeasible = 3   // no subnet meets the requested limits
+	ExitMismatch   = 4   // a verification failed (export --verify, run's measured check)
+	ExitCancelled  = 130 // interrupted (Ctrl-C / SIGTERM)
+)
+
+// userError is an error meant for the person at the terminal: its text is
+// printed as is, followed by hints on what to do.
+type userError struct {
+	err   error
+	hints []string
+	code  int
+}
+
+func (e *userError) Error() string { return e.err.Error() }
+func (e *userError) Unwrap() error { return e.err }
+
+// usageErrorf reports bad flags or arguments (exit code 2).
+func usageErrorf(format string, args ...any) error {
+	return &userError{err: fmt.Errorf(format, args...), code: ExitUsage}
+}
+
+// withHint attaches hints to err, keeping its exit code if it has one.
+func withHint(err error, hints ...string) error {
+	if err == nil {
+		return nil
+	}
+	code := ExitFailure
+	var ue *userError
+	if errors.As(err, &ue) {
+		code = ue.code
+		hints = append(append([]string(nil), ue.hints...), hints...)
+	}
+	return &userError{err: err, hints: hints, code: code}
+}
+
+// withCode sets the exit code reported for err.
+func withCode(err error, code int) error {
+	if err == nil {
+		return nil
+	}
+	var ue *userError
+	if errors.As(err, &ue) {
+		return &userError{err: ue.err, hints: ue.hints, code: code}
+	}
+	return &userError{err: err, code: code}
+}
+
+// ExitCodeOf maps an error returned by [Execute] to the process exit code.
+func ExitCodeOf(err error) int {
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.Is(err, context.Canceled):
+		return ExitCancelled
+	}
+	var ue *userError
+	if errors.As(err, &ue) {
+		return ue.code
+	}
+	return ExitFailure
+}
+
+// PrintError writes err and its hints to w in edgefit's format.
+func PrintError(w io.Writer, err error) {
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintln(w, "edgefit: interrupted; anything measured so far is kept, rerun the same command to resume")
+		return
+	}
+	fmt.Fprintf(w, "edgefit: error: %v\n", err)
+	var ue *userError
+	if errors.As(err, &ue) {
+		for _, h := range ue.hints {
+			fmt.Fprintf(w, "edgefit: hint: %s\n", h)
+		}
+	}
+}

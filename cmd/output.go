@@ -1,0 +1,93 @@
+package cmd
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+)
+
+// writeJSON writes v as indented JSON followed by a newline.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// writeTable renders rows under header as a plain table.
+func writeTable(w io.Writer, header []string, rows [][]string) error {
+	tw := tablewriter.NewWriter(w)
+	tw.Header(header)
+	for _, r := range rows {
+		if err := tw.Append(r); err != nil {
+			return err
+		}
+	}
+	return tw.Render()
+}
+
+// progress reports advancement of long work on stderr: a bar with ETA on a
+// terminal, occasional plain lines otherwise, nothing with --no-progress or
+// --json.
+type progress struct {
+	bar   *progressbar.ProgressBar
+	w     io.Writer
+	total int
+	last  int
+	desc  string
+	plain bool
+}
+
+func (g *globalOptions) newProgress(total int, desc string) *progress {
+	p := &progress{w: g.io.Err, total: total, desc: desc}
+	if g.NoProg || g.JSON {
+		return p
+	}
+	if f, ok := g.io.Err.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		p.bar = progressbar.NewOptions(total,
+			progressbar.OptionSetWriter(g.io.Err),
+			progressbar.OptionSetDescription(desc),
+			progressbar.OptionShowCount(),
+			progressbar.OptionSetPredictTime(true),
+			progressbar.OptionClearOnFinish(),
+			progressbar.OptionThrottle(100_000_000),
+		)
+		return p
+	}
+	p.plain = true
+	return p
+}
+
+// Set moves the progress to done of total (total may grow).
+func (p *progress) Set(done, total int) {
+	if p == nil {
+		return
+	}
+	if p.bar != nil {
+		if total != p.total {
+			p.bar.ChangeMax(total)
+			p.total = total
+		}
+		_ = p.bar.Set(done)
+		return
+	}
+	if p.plain && total > 0 {
+		// A line for every 10% so logs stay short.
+		step := max(total/10, 1)
+		if done == total || done/step != p.last/step {
+			fmt.Fprintf(p.w, "%s: %d/%d\n", p.desc, done, total)
+		}
+		p.last = done
+	}
+}
+
+// Done finishes the bar.
+func (p *progress) Done() {
+	if p != nil && p.bar != nil {
+		_ = p.bar.Finish()
+	}
+}
