@@ -1,0 +1,492 @@
+package profiler
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+
+	"github.com/edgefit/edgefit/supernet"
+)
+
+// LUTVersion is the format version [LUT.WriteFile] writes and [LoadLUT]
+// reads. A file with another version is refused rather than misread.
+const LUTVersion = 1
+
+// LUTSuffix is the file name ending of a lookup table: DEVICE.lut.json.
+const LUTSuffix = ".lut.json"
+
+// Statistics a LUT can name as its latency value.
+const (
+	StatMedian = "median" // what edgefit's profiler records: robust to outliers
+	StatMean   = "mean"   // what OFA's published tables hold
+)
+
+// LUT is a latency lookup table for one search space on one device: the
+// measured latency of every distinct layer shape at one or more input
+// resolutions, and optionally of whole subnets.
+//
+// Its JSON form is the DEVICE.lut.json file. Build one with the profiler
+// or [ImportOFA], check it with [LUT.Validate] (which [LoadLUT] runs), and
+// save it with [LUT.WriteFile].
+type LUT struct {
+	Version int    `json:"version"` // LUTVersion
+	Space   string `json:"space"`   // search space name, such as "ofa-mbv3-w1.0"
+	Target  string `json:"target"`  // the device, as given to the profiler (e.g. "ssh://pi@10.0.0.5")
+	// Source says where the numbers come from when the profiler did not
+	// measure them, for example "OFA note10 lookup tables".
+	Source string `json:"source,omitempty"`
+	// Fingerprints of the device before and after profiling (clocks,
+	// temperatures, governors), written by the profiler; kept as raw JSON so
+	// that this package need not know their schema.
+	FingerprintBefore json.RawMessage `json:"fingerprint_before,omitempty"`
+	FingerprintAfter  json.RawMessage `json:"fingerprint_after,omitempty"`
+
+	Runtime  Runtime             `json:"runtime"`
+	Settings MeasurementSettings `json:"settings"`
+	Unit     string              `json:"unit"`      // always "ms"
+	Stat     string              `json:"statistic"` // StatMedian or StatMean: which Stats field is the latency
+
+	Entries  []Entry              `json:"entries"`
+	Networks []NetworkMeasurement `json:"networks,omitempty"`
+
+	index map[lutKey]int // built by Validate
+}
+
+// Runtime describes the inference engine the table was measured with;
+// latencies from another runtime, provider or thread count do not carry
+// over.
+type Runtime struct {
+	Name     string `json:"name"`               // e.g. "onnxruntime"
+	Version  string `json:"version,omitempty"`  // e.g. "1.24.1"
+	Provider string `json:"provider,omitempty"` // execution provider, e.g. "cpu"
+	Threads  int    `json:"threads,omitempty"`  // intra-op threads; 0 if unknown
+	Batch    int    `json:"batch"`              // batch size of every measurement
+}
+
+// MeasurementSettings records how every entry was measured, so that two
+// tables can be compared and a measurement can be repeated.
+type MeasurementSettings struct {
+	Warmup          int     `json:"warmup"`                      // untimed runs before timing
+	MinRuns         int     `json:"min_runs"`                    // timed runs at least
+	MaxRuns         int     `json:"max_runs"`                    // timed runs at most
+	TargetCIPercent float64 `json:"target_ci_percent,omitempty"` // stop once the 95% CI of the median is within this % of it
+	MaxSeconds      float64 `json:"max_seconds,omitempty"`       // time limit per measured model
+	CooldownSeconds float64 `json:"cooldown_seconds,omitempty"`  // pause between models
+	CPUAffinity     string  `json:"cpu_affinity,omitempty"`      // e.g. taskset mask "70"
+	Shuffled        bool    `json:"shuffled,omitempty"`          // models measured in random order
+	// Extra holds settings specific to one runtime or device.
+	Extra map[string]string `json:"extra,omitempty"`
+}
+
+// Stats summarize the timed runs of one measurement, in milliseconds. A
+// statistic that was not recorded (OFA's tables carry only mean and std)
+// is zero, except the one the table names in [LUT.Stat], which is always
+// positive.
+type Stats struct {
+	Median float64 `json:"median"`
+	Mean   float64 `json:"mean"`
+	P10    float64 `json:"p10,omitempty"`
+	P90    float64 `json:"p90,omitempty"`
+	Std    float64 `json:"std"`
+	N      int     `json:"n"`             // timed runs
+	CoV    float64 `json:"cov,omitempty"` // Std / Mean
+}
+
+// Entry is the latency of one layer shape, measured inside a network of
+// input resolution Resolution.
+type Entry struct {
+	Key        string     `json:"key"`        // OFA key, as supernet.Layer.Key writes it
+	Resolution int        `json:"resolution"` // input size r of the network
+	Layer      LayerShape `json:"layer"`      // the key's fields, spelled out
+	Stats      Stats      `json:"stats"`
+}
+
+// LayerShape mirrors [supernet.Layer] with self-describing JSON names.
+// Block is left out: a shape does not belong to one elastic block.
+type LayerShape struct {
+	Kind     string `json:"kind"` // OFA name: Conv, expanded_conv, Conv_1, AvgPool2D, Conv_2, Logits
+	InSize   int    `json:"in_size"`
+	OutSize  int    `json:"out_size"`
+	In       int    `json:"in_channels"`
+	Out      int    `json:"out_channels"`
+	Mid      int    `json:"mid_channels,omitempty"`
+	Kernel   int    `json:"kernel,omitempty"`
+	Stride   int    `json:"stride,omitempty"`
+	SE       int    `json:"se_channels,omitempty"`
+	Act      string `json:"act,omitempty"` // "relu", "h_swish" or empty
+	Residual bool   `json:"residual,omitempty"`
+	Expand   bool   `json:"expand,omitempty"` // has the 1x1 expand conv
+}
+
+// ShapeOf returns the JSON form of a layer's shape.
+func ShapeOf(l supernet.Layer) LayerShape {
+	s := LayerShape{Kind: l.Kind.LUTName(), InSize: l.InSize, OutSize: l.OutSize, In: l.In, Out: l.Out,
+		Mid: l.Mid, Kernel: l.Kernel, Stride: l.Stride, SE: l.SE, Residual: l.Residual, Expand: l.Expand}
+	if l.Act != supernet.ActNone {
+		s.Act = l.Act.String()
+	}
+	return s
+}
+
+// NewEntry returns the entry of layer l measured at resolution r.
+func NewEntry(l supernet.Layer, r int, st Stats) Entry {
+	return Entry{Key: l.Key(), Resolution: r, Layer: ShapeOf(l), Stats: st}
+}
+
+// SupernetLayer returns the entry's layer (with Block -1), parsed from its
+// key. It fails only on entries that [LUT.Validate] would refuse.
+func (e *Entry) SupernetLayer() (supernet.Layer, error) { return ParseKey(e.Key) }
+
+// NetworkMeasurement is a whole subnet measured end to end, used to
+// calibrate and validate predictions that sum layer latencies.
+type NetworkMeasurement struct {
+	Config supernet.Config `json:"config"`
+	Stats  Stats           `json:"stats"`
+}
+
+// Value returns the statistic st names (StatMedian or StatMean).
+func (s Stats) Value(st string) float64 {
+	if st == StatMean {
+		return s.Mean
+	}
+	return s.Median
+}
+
+// Latency returns the latency of e under the table's statistic, in ms.
+func (t *LUT) Latency(e *Entry) float64 { return e.Stats.Value(t.Stat) }
+
+// NetworkLatency returns the measured latency of n under the table's
+// statistic, in ms.
+func (t *LUT) NetworkLatency(n *NetworkMeasurement) float64 { return n.Stats.Value(t.Stat) }
+
+type lutKey struct {
+	r   int
+	key string
+}
+
+// Lookup returns the entry for key measured at input resolution r.
+func (t *LUT) Lookup(r int, key string) (*Entry, bool) {
+	if t.index == nil {
+		t.buildIndex()
+	}
+	i, ok := t.index[lutKey{r, key}]
+	if !ok {
+		return nil, false
+	}
+	return &t.Entries[i], true
+}
+
+func (t *LUT) buildIndex() {
+	t.index = make(map[lutKey]int, len(t.Entries))
+	for i := range t.Entries {
+		k := lutKey{t.Entries[i].Resolution, t.Entries[i].Key}
+		if _, dup := t.index[k]; !dup {
+			t.index[k] = i
+		}
+	}
+}
+
+// Resolutions returns the input resolutions the table has entries for,
+// ascending.
+func (t *LUT) Resolutions() []int {
+	var rs []int
+	for i := range t.Entries {
+		rs = append(rs, t.Entries[i].Resolution)
+	}
+	slices.Sort(rs)
+	return slices.Compact(rs)
+}
+
+// SpaceOf returns the search space the table was measured for.
+func (t *LUT) SpaceOf() (*supernet.Space, error) {
+	s, err := supernet.SpaceByName(t.Space)
+	if err != nil {
+		return nil, fmt.Errorf("lookup table: %w", err)
+	}
+	if s.Name != t.Space {
+		return nil, fmt.Errorf("lookup table: space %q must be spelled %q", t.Space, s.Name)
+	}
+	return s, nil
+}
+
+// Missing returns the distinct layers of the table's space at resolution r
+// that the table has no entry for. An empty result means that every
+// subnet at r can be summed from the table alone.
+func (t *LUT) Missing(r int) ([]supernet.Layer, error) {
+	s, err := t.SpaceOf()
+	if err != nil {
+		return nil, err
+	}
+	var out []supernet.Layer
+	for _, l := range s.DistinctLayers(r) {
+		if _, ok := t.Lookup(r, l.Key()); !ok {
+			out = append(out, l)
+		}
+	}
+	return out, nil
+}
+
+// Validate checks the table strictly: a known space, format version and
+// unit; every entry's key parses, agrees with its structured fields and
+// fits its resolution; no key appears twice at one resolution; every
+// statistic is finite and not negative and the table's latency statistic
+// is positive; every network's config is valid for the space. The error
+// names the entry or network and says what to do.
+func (t *LUT) Validate() error {
+	if t.Version != LUTVersion {
+		return fmt.Errorf("lookup table format version %d is not supported: this edgefit reads version %d; re-run the profiler or convert the table", t.Version, LUTVersion)
+	}
+	space, err := t.SpaceOf()
+	if err != nil {
+		return err
+	}
+	if t.Unit != "ms" {
+		return fmt.Errorf(`lookup table unit %q is not supported: latencies must be in milliseconds ("unit": "ms")`, t.Unit)
+	}
+	if t.Stat != StatMedian && t.Stat != StatMean {
+		return fmt.Errorf(`lookup table statistic %q is unknown: use "median" or "mean"`, t.Stat)
+	}
+	if t.Runtime.Batch < 0 || t.Runtime.Threads < 0 {
+		return fmt.Errorf("lookup table runtime: batch %d and threads %d must not be negative", t.Runtime.Batch, t.Runtime.Threads)
+	}
+	if len(t.Entries) == 0 {
+		return errors.New("lookup table has no entries: profile the device first")
+	}
+	seen := make(map[lutKey]int, len(t.Entries))
+	for i := range t.Entries {
+		e := &t.Entries[i]
+		where := fmt.Sprintf("entry %d (%s at r=%d)", i, e.Key, e.Resolution)
+		if e.Resolution < 32 || e.Resolution > 1024 {
+			return fmt.Errorf("lookup table %s: resolution %d is outside 32..1024", where, e.Resolution)
+		}
+		l, err := ParseKey(e.Key)
+		if err != nil {
+			return fmt.Errorf("lookup table entry %d: %w", i, err)
+		}
+		if got := ShapeOf(l); got != e.Layer {
+			return fmt.Errorf("lookup table %s: structured fields %+v do not match the key, which says %+v; fix or regenerate the entry", where, e.Layer, got)
+		}
+		if !slices.Contains(spatialSizes(e.Resolution), l.InSize) {
+			return fmt.Errorf("lookup table %s: input size %d cannot occur in a network of resolution %d (sizes there: %v)", where, l.InSize, e.Resolution, spatialSizes(e.Resolution))
+		}
+		if err := t.checkStats(e.Stats); err != nil {
+			return fmt.Errorf("lookup table %s: %w", where, err)
+		}
+		k := lutKey{e.Resolution, e.Key}
+		if j, dup := seen[k]; dup {
+			return fmt.Errorf("lookup table %s: duplicate of entry %d; keep one measurement per key and resolution", where, j)
+		}
+		seen[k] = i
+	}
+	for i := range t.Networks {
+		n := &t.Networks[i]
+		sp, err := space.WithResolutions([]int{n.Config.R})
+		if err == nil {
+			err = sp.Validate(n.Config)
+		}
+		if err != nil {
+			return fmt.Errorf("lookup table network %d: config is not a subnet of %s: %w", i, t.Space, err)
+		}
+		if err := t.checkStats(n.Stats); err != nil {
+			return fmt.Errorf("lookup table network %d (r=%d): %w", i, n.Config.R, err)
+		}
+	}
+	t.index = seen
+	return nil
+}
+
+func (t *LUT) checkStats(s Stats) error {
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"median", s.Median}, {"mean", s.Mean}, {"p10", s.P10}, {"p90", s.P90}, {"std", s.Std}, {"cov", s.CoV}} {
+		if math.IsNaN(f.v) || math.IsInf(f.v, 0) || f.v < 0 {
+			return fmt.Errorf("%s latency is %v: every statistic must be a finite number >= 0; re-measure it", f.name, f.v)
+		}
+	}
+	if v := s.Value(t.Stat); !(v > 0) {
+		return fmt.Errorf("%s latency is %v, but the table's latency statistic must be positive; re-measure it", t.Stat, v)
+	}
+	if s.N < 1 {
+		return fmt.Errorf("n = %d timed runs; a measurement needs at least one", s.N)
+	}
+	return nil
+}
+
+// spatialSizes lists the feature-map sizes a network of input resolution r
+// has: r itself, then each stride-2 halving down to 1 (plus 1 for the
+// pooled head).
+func spatialSizes(r int) []int {
+	out := []int{r}
+	for h := r; h > 1; {
+		h = supernet.SpatialOut(h, 2)
+		out = append(out, h)
+	}
+	if out[len(out)-1] != 1 {
+		out = append(out, 1)
+	}
+	return out
+}
+
+// ReadLUT decodes a table from r and validates it. Unknown JSON fields are
+// refused, so that a misspelt field is not silently dropped.
+func ReadLUT(r io.Reader) (*LUT, error) {
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	var t LUT
+	if err := dec.Decode(&t); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return nil, fmt.Errorf("lookup table is not valid JSON at byte %d: %w", se.Offset, err)
+		}
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("lookup table is not valid JSON: it ends early (%w); the file may be truncated", err)
+		}
+		return nil, fmt.Errorf("lookup table: %w", err)
+	}
+	if dec.More() {
+		return nil, errors.New("lookup table: extra data after the JSON object")
+	}
+	if err := t.Validate(); err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+// LoadLUT reads and validates the table at path (DEVICE.lut.json).
+func LoadLUT(path string) (*LUT, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("load lookup table: %w", err)
+	}
+	defer f.Close()
+	t, err := ReadLUT(f)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", path, err)
+	}
+	return t, nil
+}
+
+// Sort orders the entries by resolution, then key, and the networks by
+// resolution, so that files are stable and diffs readable.
+func (t *LUT) Sort() {
+	sort.SliceStable(t.Entries, func(i, j int) bool {
+		a, b := &t.Entries[i], &t.Entries[j]
+		if a.Resolution != b.Resolution {
+			return a.Resolution < b.Resolution
+		}
+		return a.Key < b.Key
+	})
+	sort.SliceStable(t.Networks, func(i, j int) bool { return t.Networks[i].Config.R < t.Networks[j].Config.R })
+	t.index = nil
+}
+
+// Encode writes the table as indented JSON. It validates first, so that
+// no invalid table reaches disk.
+func (t *LUT) Encode(w io.Writer) error {
+	if err := t.Validate(); err != nil {
+		return err
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(t)
+}
+
+// WriteFile validates the table and writes it to path atomically: to a
+// temporary file in the same directory, synced, then renamed over path.
+func (t *LUT) WriteFile(path string) error {
+	var buf bytes.Buffer
+	if err := t.Encode(&buf); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := WriteFileAtomic(path, buf.Bytes()); err != nil {
+		return fmt.Errorf("write lookup table: %w", err)
+	}
+	return nil
+}
+
+// WriteFileAtomic writes data to path so that readers see either the old
+// file or the complete new one: temporary file in the same directory,
+// fsync, rename, then fsync of the directory.
+func WriteFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	ok = true
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// ComputeStats summarizes timed runs given in milliseconds. It returns the
+// zero Stats for no samples. Percentiles interpolate linearly between
+// order statistics (numpy's default).
+func ComputeStats(samples []float64) Stats {
+	n := len(samples)
+	if n == 0 {
+		return Stats{}
+	}
+	s := slices.Clone(samples)
+	slices.Sort(s)
+	var sum float64
+	for _, v := range s {
+		sum += v
+	}
+	mean := sum / float64(n)
+	var ss float64
+	for _, v := range s {
+		ss += (v - mean) * (v - mean)
+	}
+	std := 0.0
+	if n > 1 {
+		std = math.Sqrt(ss / float64(n-1))
+	}
+	st := Stats{Median: quantile(s, 0.5), Mean: mean, P10: quantile(s, 0.1), P90: quantile(s, 0.9), Std: std, N: n}
+	if mean > 0 {
+		st.CoV = std / mean
+	}
+	return st
+}
+
+// quantile of sorted s, linear interpolation.
+func quantile(s []float64, q float64) float64 {
+	pos := q * float64(len(s)-1)
+	lo := int(math.Floor(pos))
+	hi := min(lo+1, len(s)-1)
+	f := pos - float64(lo)
+	return s[lo] + f*(s[hi]-s[lo])
+}

@@ -1,0 +1,328 @@
+package profiler
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/edgefit/edgefit/supernet"
+)
+
+// sharedDir returns ../shared next to the repository root (the directory
+// holding go.mod), where the OFA fixtures live, or skips the test.
+func sharedDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Skip("repository root (go.mod) not found")
+		}
+		dir = parent
+	}
+	shared := filepath.Join(dir, "..", "shared")
+	if _, err := os.Stat(shared); err != nil {
+		t.Skipf("OFA fixtures not found at %s: run the tests beside ../shared", shared)
+	}
+	return shared
+}
+
+func note10(t testing.TB) *LUT {
+	t.Helper()
+	dir := filepath.Join(sharedDir(t), "ofa-upstream", "note10")
+	lut, err := ImportOFADir("ofa-mbv3-w1.2", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lut
+}
+
+func TestParseKeyInvertsKey(t *testing.T) {
+	for _, w := range []float64{1.0, 1.2} {
+		s, _ := supernet.NewSpace(w)
+		n := 0
+		for _, r := range []int{32, 128, 132, 160, 207, 224, 256} {
+			for _, l := range s.DistinctLayers(r) {
+				got, err := ParseKey(l.Key())
+				if err != nil {
+					t.Fatalf("w%g r=%d: %v", w, r, err)
+				}
+				l.Block = -1
+				if got != l {
+					t.Fatalf("ParseKey(%s)\n got %+v\nwant %+v", l.Key(), got, l)
+				}
+				n++
+			}
+		}
+		if n != 7*96 {
+			t.Errorf("w%g: checked %d layers, want %d", w, n, 7*96)
+		}
+	}
+}
+
+func TestParseKeyErrors(t *testing.T) {
+	for _, tc := range []struct{ key, want string }{
+		{"", "unknown layer kind"},
+		{"Dense-input:1x1x3-output:4", "unknown layer kind"},
+		{"Conv-input:160x160x3", "fields input, output"},
+		{"Conv-output:80x80x24-input:160x160x3", "in this order"},
+		{"Conv-input:160x160x3-output:81x81x24", "stride-2 conv on 160x160 gives 80x80"},
+		{"Conv-input:160x150x3-output:80x80x24", "square"},
+		{"Conv-input:160x160x3-output:80x80x024", "canonical form"},
+		{"Conv-input:160x160x3-output:80x80x0", "whole number"},
+		{"Conv-input:160x160x3-output:80x80x-1", "no ':'"},
+		{"Conv-input:160x160-output:80x80x24", "not HxWxC"},
+		{"Conv-input:160x160x3-input:160x160x3", "appears twice"},
+		{"Conv_1-input:5x5x192-output:6x6x1152", "keeps the size"},
+		{"AvgPool2D-input:5x5x1152-output:1x1x1000", "global average pooling"},
+		{"Conv_2-input:2x2x1152-output:1x1x1536", "1x1 maps"},
+		{"Logits-input:2x2x1536-output:1000", "1x1 map"},
+		{"Logits-input:1x1x1536-output:1x1x1000", "whole number"},
+		{"expanded_conv-input:10x10x136-output:10x10x136-expand:408-kernel:4-stride:1-idskip:1-se:1-hs:1", "even"},
+		{"expanded_conv-input:10x10x136-output:10x10x136-expand:408-kernel:3-stride:1-idskip:0-se:1-hs:1", "idskip must be 1"},
+		{"expanded_conv-input:10x10x136-output:5x5x136-expand:408-kernel:3-stride:2-idskip:1-se:1-hs:1", "idskip must be 1"},
+		{"expanded_conv-input:10x10x136-output:4x4x192-expand:408-kernel:3-stride:2-idskip:0-se:1-hs:1", "gives 5x5"},
+		{"expanded_conv-input:10x10x136-output:10x10x136-expand:408-kernel:3-stride:1-idskip:1-se:2-hs:1", "se is \"2\""},
+		{"expanded_conv-input:10x10x136-output:10x10x136-expand:408-kernel:3-stride:1-idskip:1-se:1", "fields input, output, expand"},
+	} {
+		_, err := ParseKey(tc.key)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ParseKey(%q) = %v, want an error mentioning %q", tc.key, err, tc.want)
+		}
+		if err != nil && !strings.Contains(err.Error(), tc.key) {
+			t.Errorf("error %q does not name the key", err)
+		}
+	}
+}
+
+func FuzzParseKey(f *testing.F) {
+	s, _ := supernet.NewSpace(1.2)
+	for _, l := range s.DistinctLayers(160)[:8] {
+		f.Add(l.Key())
+	}
+	f.Add("expanded_conv-input:5x5x192-output:5x5x192-expand:1152-kernel:7-stride:1-idskip:1-se:1-hs:1")
+	f.Add("Logits-input:1x1x1536-output:1000")
+	f.Add("Conv-input:+160x160x3-output:80x80x24")
+	f.Add("expanded_conv-input:5x5x192-output:5x5x192-expand:1152-kernel:7-stride:1-idskip:1-se:1-hs:1-x:1")
+	f.Fuzz(func(t *testing.T, key string) {
+		l, err := ParseKey(key)
+		if err != nil {
+			return
+		}
+		if got := l.Key(); got != key {
+			t.Fatalf("ParseKey(%q) gave a layer whose key is %q", key, got)
+		}
+		l2, err := ParseKey(l.Key())
+		if err != nil || l2 != l {
+			t.Fatalf("second parse differs: %v %+v %+v", err, l, l2)
+		}
+		if l.InSize < 1 || l.OutSize < 1 || l.OutSize > l.InSize || l.In < 1 || l.Out < 1 {
+			t.Fatalf("implausible shape %+v", l)
+		}
+	})
+}
+
+// smallLUT returns a valid table of every layer of the w1.0 space at r.
+func smallLUT(r int) *LUT {
+	s, _ := supernet.NewSpace(1.0)
+	t := &LUT{Version: LUTVersion, Space: s.Name, Target: "local", Runtime: Runtime{Name: "onnxruntime", Version: "1.24.1", Provider: "cpu", Threads: 1, Batch: 1},
+		Settings: MeasurementSettings{Warmup: 10, MinRuns: 20, MaxRuns: 200, TargetCIPercent: 1}, Unit: "ms", Stat: StatMedian,
+		FingerprintBefore: json.RawMessage(`{"governor":"performance"}`)}
+	for i, l := range s.DistinctLayers(r) {
+		st := ComputeStats([]float64{0.1 + float64(i)*0.01, 0.11 + float64(i)*0.01, 0.12 + float64(i)*0.01})
+		t.Entries = append(t.Entries, NewEntry(l, r, st))
+	}
+	t.Networks = []NetworkMeasurement{{Config: s.MaxConfig(r), Stats: ComputeStats([]float64{5, 5.5, 6})}}
+	return t
+}
+
+func TestLUTWriteLoad(t *testing.T) {
+	lut := smallLUT(224)
+	path := filepath.Join(t.TempDir(), "dev"+LUTSuffix)
+	if err := lut.WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+	got, err := LoadLUT(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.index, lut.index = nil, nil
+	for _, raw := range []*json.RawMessage{&got.FingerprintBefore, &lut.FingerprintBefore} {
+		var b bytes.Buffer
+		json.Compact(&b, *raw)
+		*raw = b.Bytes()
+	}
+	if !reflect.DeepEqual(got, lut) {
+		t.Errorf("round trip changed the table")
+	}
+	if rs := got.Resolutions(); !reflect.DeepEqual(rs, []int{224}) {
+		t.Errorf("Resolutions() = %v", rs)
+	}
+	s, _ := supernet.NewSpace(1.0)
+	l := s.Layers(s.MaxConfig(224), nil)[5]
+	e, ok := got.Lookup(224, l.Key())
+	if !ok || e.Key != l.Key() || got.Latency(e) != e.Stats.Median {
+		t.Errorf("Lookup(%s) = %v, %v", l.Key(), e, ok)
+	}
+	if _, ok := got.Lookup(160, l.Key()); ok {
+		t.Errorf("Lookup found an entry at a resolution the table lacks")
+	}
+	if miss, err := got.Missing(224); err != nil || len(miss) != 0 {
+		t.Errorf("Missing(224) = %d layers, %v", len(miss), err)
+	}
+	if miss, _ := got.Missing(160); len(miss) != 96 {
+		t.Errorf("Missing(160) = %d layers, want 96", len(miss))
+	}
+	// No temporary files are left behind.
+	if names, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".*tmp*")); len(names) != 0 {
+		t.Errorf("temporary files left: %v", names)
+	}
+}
+
+func TestLUTValidateRefuses(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		edit  func(*LUT)
+		wants []string
+	}{
+		{"unknown space", func(l *LUT) { l.Space = "ofa-resnet50" }, []string{"unknown search space", "ofa-mbv3-w1.0"}},
+		{"space alias", func(l *LUT) { l.Space = "w1.0" }, []string{`must be spelled "ofa-mbv3-w1.0"`}},
+		{"version", func(l *LUT) { l.Version = 2 }, []string{"version 2"}},
+		{"unit", func(l *LUT) { l.Unit = "us" }, []string{"milliseconds"}},
+		{"statistic", func(l *LUT) { l.Stat = "p50" }, []string{`"median" or "mean"`}},
+		{"no entries", func(l *LUT) { l.Entries = nil }, []string{"no entries"}},
+		{"NaN", func(l *LUT) { l.Entries[3].Stats.Median = math.NaN() }, []string{"entry 3", l3key(), "NaN"}},
+		{"Inf", func(l *LUT) { l.Entries[3].Stats.P90 = math.Inf(1) }, []string{"entry 3", "p90", "+Inf"}},
+		{"negative", func(l *LUT) { l.Entries[3].Stats.Std = -1 }, []string{"entry 3", "std latency is -1"}},
+		{"zero", func(l *LUT) { l.Entries[3].Stats.Median = 0 }, []string{"entry 3", "must be positive"}},
+		{"no runs", func(l *LUT) { l.Entries[3].Stats.N = 0 }, []string{"entry 3", "n = 0"}},
+		{"duplicate", func(l *LUT) { l.Entries = append(l.Entries, l.Entries[3]) }, []string{"entry 96", "duplicate of entry 3"}},
+		{"bad key", func(l *LUT) { l.Entries[3].Key = "Conv-input:1x1x3" }, []string{"entry 3", "Conv-input:1x1x3"}},
+		{"fields", func(l *LUT) { l.Entries[3].Layer.Kernel++ }, []string{"entry 3", "do not match the key"}},
+		{"size", func(l *LUT) { l.Entries[0].Resolution = 160 }, []string{"entry 0", "cannot occur in a network of resolution 160"}},
+		{"resolution", func(l *LUT) { l.Entries[0].Resolution = 0 }, []string{"entry 0", "outside 32..1024"}},
+		{"network config", func(l *LUT) { l.Networks[0].Config.KS[4] = 4 }, []string{"network 0", "ks[4] = 4"}},
+		{"network stats", func(l *LUT) { l.Networks[0].Stats.Median = -2 }, []string{"network 0", "-2"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lut := smallLUT(224)
+			tc.edit(lut)
+			err := lut.Validate()
+			if err == nil {
+				t.Fatal("Validate accepted the table")
+			}
+			for _, w := range tc.wants {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+			if err := lut.WriteFile(filepath.Join(t.TempDir(), "x.lut.json")); err == nil {
+				t.Errorf("WriteFile wrote an invalid table")
+			}
+		})
+	}
+}
+
+func l3key() string {
+	s, _ := supernet.NewSpace(1.0)
+	return s.DistinctLayers(224)[3].Key()
+}
+
+func TestReadLUTRefusesBadJSON(t *testing.T) {
+	var good bytes.Buffer
+	if err := smallLUT(160).Encode(&good); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ in, want string }{
+		{`{"version":1,`, "not valid JSON"},
+		{strings.Replace(good.String(), `"unit"`, `"units"`, 1), `unknown field "units"`},
+		{good.String() + "{}", "extra data"},
+		{strings.Replace(good.String(), `"version": 1`, `"version": "1"`, 1), "version"},
+	} {
+		_, err := ReadLUT(strings.NewReader(tc.in))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ReadLUT error %v, want it to mention %q", err, tc.want)
+		}
+	}
+	if _, err := LoadLUT(filepath.Join(t.TempDir(), "missing.lut.json")); err == nil || !strings.Contains(err.Error(), "no such file") {
+		t.Errorf("LoadLUT of a missing file: %v", err)
+	}
+}
+
+func FuzzLoadLUT(f *testing.F) {
+	var b bytes.Buffer
+	small := smallLUT(128)
+	small.Entries = small.Entries[:4]
+	small.Encode(&b)
+	f.Add(b.Bytes())
+	f.Add([]byte(`{"version":1,"space":"ofa-mbv3-w1.2","unit":"ms","statistic":"mean","runtime":{"name":"x","batch":1},` +
+		`"entries":[{"key":"Logits-input:1x1x1536-output:1000","resolution":160,"layer":{"kind":"Logits","in_size":1,"out_size":1,"in_channels":1536,"out_channels":1000},"stats":{"median":0,"mean":0.6,"std":0.07,"n":3}}]}`))
+	f.Add([]byte(`{}`))
+	f.Add([]byte(`{"version":1,"entries":[{"key":"x"}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		lut, err := ReadLUT(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		// A table that loads must re-encode and load to the same table.
+		var out bytes.Buffer
+		if err := lut.Encode(&out); err != nil {
+			t.Fatalf("valid table does not encode: %v", err)
+		}
+		again, err := ReadLUT(&out)
+		if err != nil {
+			t.Fatalf("re-encoded table does not load: %v", err)
+		}
+		for i := range lut.Entries {
+			e := &lut.Entries[i]
+			if v := lut.Latency(e); !(v > 0) || math.IsInf(v, 0) {
+				t.Fatalf("entry %d latency %v passed validation", i, v)
+			}
+			if _, err := ParseKey(e.Key); err != nil {
+				t.Fatalf("entry %d key passed validation: %v", i, err)
+			}
+			if g, ok := again.Lookup(e.Resolution, e.Key); !ok || g.Stats != e.Stats {
+				t.Fatalf("entry %d changed in a round trip", i)
+			}
+		}
+	})
+}
+
+func TestComputeStats(t *testing.T) {
+	st := ComputeStats([]float64{4, 1, 3, 2, 5})
+	want := Stats{Median: 3, Mean: 3, P10: 1.4, P90: 4.6, Std: math.Sqrt(2.5), N: 5, CoV: math.Sqrt(2.5) / 3}
+	if math.Abs(st.P10-want.P10) > 1e-12 || math.Abs(st.P90-want.P90) > 1e-12 {
+		t.Errorf("percentiles %v %v, want %v %v", st.P10, st.P90, want.P10, want.P90)
+	}
+	st.P10, st.P90, want.P10, want.P90 = 0, 0, 0, 0
+	if st != want {
+		t.Errorf("ComputeStats = %+v, want %+v", st, want)
+	}
+	if (ComputeStats(nil) != Stats{}) {
+		t.Errorf("stats of no samples are not zero")
+	}
+	if one := ComputeStats([]float64{2}); one.Median != 2 || one.Std != 0 || one.N != 1 {
+		t.Errorf("stats of one sample: %+v", one)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	xs := make([]float64, 101)
+	for i := range xs {
+		xs[i] = rng.Float64()
+	}
+	st = ComputeStats(xs)
+	if !(st.P10 <= st.Median && st.Median <= st.P90) {
+		t.Errorf("percentiles out of order: %+v", st)
+	}
+}
