@@ -1,0 +1,52 @@
+// Package search finds the subnet of an OFA MobileNetV3 supernet that a
+// [Scorer] predicts to be most accurate while it meets every limit a user
+// sets: predicted latency, peak memory, parameters and MACs (any subset).
+//
+// # Methods
+//
+// [Run] with Method "evolution" is OFA's regularized evolution (population
+// 100, the best quarter kept as parents, half of the children mutated, half
+// crossed over) with three changes that make it terminate and make it fast:
+//
+//   - Infeasible children are repaired, not resampled forever: each repair
+//     step moves one element (a stage depth, a block's kernel or expand
+//     ratio, the resolution) one choice toward a subnet known to meet the
+//     limits, so repair ends after at most a few dozen steps.
+//   - A subnet is scored once: children that repeat a scored subnet are
+//     redrawn, so every accuracy prediction is spent on something new.
+//   - The search stops when the best has not improved for Patience
+//     generations.
+//
+// Method "random" draws uniform subnets, repaired the same way, as a
+// baseline with the same budget.
+//
+// With Options.Pareto, Run also returns the Pareto front of accuracy
+// against latency (and peak memory with Options.ParetoMemory) among the
+// subnets that meet the limits, found by an NSGA-II style evolution whose
+// every scored subnet feeds a non-dominated archive. [WriteFrontJSON],
+// [WriteFrontCSV] and [PlotFront] write and draw it.
+//
+// # Infeasible limits
+//
+// When no subnet meets the limits, Run returns an [*InfeasibleError] that
+// names, for every limit set, the smallest value reachable while meeting
+// the other limits, so that the user knows how far to relax. MACs,
+// parameters and memory grow with every choice (kernel, expand ratio,
+// depth, resolution), so the smallest subnet at the smallest resolution
+// minimizes them exactly. Latency is minimized by coordinate descent at
+// each resolution, which is exact when latency is a sum of per-layer
+// costs, as a lookup table predicts it.
+//
+// # Determinism
+//
+// A run is a function of its seed: generation g draws from its own random
+// stream, candidates are made sequentially, and only scoring (which must be
+// deterministic per subnet) runs in parallel, so GOMAXPROCS does not change
+// the result.
+//
+// # Units
+//
+// [ParseLatency], [ParseBytes] and [ParseCount] read the limits a user
+// types ("20ms", "40MB", "300M"). Byte units are SI (1 MB = 10^6 bytes)
+// unless binary ones are named (1 MiB = 2^20 bytes).
+package search

@@ -1,0 +1,99 @@
+package search
+
+import (
+	"math"
+	"slices"
+
+	"github.com/edgefit/edgefit/supernet"
+)
+
+// Random-stream phases, so that each part of a run draws its own numbers.
+const (
+	phaseEvolution = 1
+	phaseRandom    = 2
+	phasePareto    = 3
+)
+
+// improvement is the smallest gain in accuracy that resets patience.
+const improvement = 1e-6
+
+// patience tracks early stopping on a score that should grow.
+type patience struct {
+	best  float64
+	stale int
+	limit int // negative: never stop early
+}
+
+// update records this generation's score and reports whether to stop.
+func (p *patience) update(v float64) bool {
+	if v > p.best+improvement {
+		p.best, p.stale = v, 0
+		return false
+	}
+	p.stale++
+	return p.limit >= 0 && p.stale >= p.limit
+}
+
+// evolve is OFA's regularized evolution (see the package doc).
+func (s *searcher) evolve() error {
+	o := s.opt
+	nPar := max(1, int(math.Round(float64(o.Population)*o.ParentRatio)))
+	nMut := int(math.Round(float64(o.Population) * o.MutationRatio))
+	rng := s.stream(phaseEvolution, 0)
+	pop, err := s.breed(o.Population, rng, func(int) supernet.Config { return s.random(rng) })
+	if err != nil {
+		return err
+	}
+	// The anchor meets every limit, so the population is never empty.
+	pop = append(pop, s.score([]supernet.Config{s.anchor})...)
+	stop := patience{best: s.bestAccuracy(), limit: o.Patience}
+	for g := 1; g <= o.Generations; g++ {
+		if err := s.cancelled(); err != nil {
+			return err
+		}
+		slices.SortFunc(pop, func(a, b Candidate) int { return better(&a, &b) })
+		parents := slices.Clone(pop[:min(nPar, len(pop))])
+		rng := s.stream(phaseEvolution, uint64(g))
+		kids, err := s.breed(o.Population, rng, func(j int) supernet.Config {
+			if j < nMut {
+				return s.mutate(parents[rng.IntN(len(parents))].Config, rng)
+			}
+			a, b := parents[rng.IntN(len(parents))].Config, parents[rng.IntN(len(parents))].Config
+			return s.crossover(a, b, rng)
+		})
+		if err != nil {
+			return err
+		}
+		pop = append(parents, kids...)
+		s.progress()
+		s.opt.Logger.Debug("search generation", "gen", g, "best", s.bestAccuracy(), "scored", s.stats.Scored, "kids", len(kids))
+		if stop.update(s.bestAccuracy()) {
+			s.stats.Converged = true
+			break
+		}
+	}
+	return nil
+}
+
+// randomSearch scores Population uniform subnets (repaired to meet the
+// limits) per generation.
+func (s *searcher) randomSearch() error {
+	o := s.opt
+	s.score([]supernet.Config{s.anchor})
+	stop := patience{best: s.bestAccuracy(), limit: o.Patience}
+	for g := 1; g <= o.Generations; g++ {
+		if err := s.cancelled(); err != nil {
+			return err
+		}
+		rng := s.stream(phaseRandom, uint64(g))
+		if _, err := s.breed(o.Population, rng, func(int) supernet.Config { return s.random(rng) }); err != nil {
+			return err
+		}
+		s.progress()
+		if stop.update(s.bestAccuracy()) {
+			s.stats.Converged = true
+			break
+		}
+	}
+	return nil
+}

@@ -1,0 +1,395 @@
+package search
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/edgefit/edgefit/predictor"
+	"github.com/edgefit/edgefit/supernet"
+)
+
+// Scorer predicts everything the search needs to know about subnets.
+// predictor.Scorer implements it.
+type Scorer interface {
+	// Score writes the estimate of cfgs[i] to out[i]. It must give the
+	// same estimate for the same config every time; it may use several
+	// goroutines.
+	Score(cfgs []supernet.Config, out []predictor.Estimate)
+}
+
+// CostScorer is a [Scorer] that can fill in every field but Accuracy far
+// more cheaply than Score. The search then checks limits (and repairs
+// subnets that miss them) with ScoreCosts and spends Score only on
+// subnets that meet every limit. Without it, every check calls Score.
+type CostScorer interface {
+	Scorer
+	// ScoreCosts writes the estimate of cfgs[i] to out[i], except for
+	// Accuracy, which it may leave zero.
+	ScoreCosts(cfgs []supernet.Config, out []predictor.Estimate)
+}
+
+// Resolutioner is implemented by scorers that can only predict some
+// resolutions (a lookup table profiled at 160..224, say). When
+// Options.Resolutions is empty, the search uses the ones it returns.
+type Resolutioner interface {
+	Resolutions() []int
+}
+
+// Methods Run accepts.
+const (
+	MethodEvolution = "evolution"
+	MethodRandom    = "random"
+)
+
+// Options tune a search. The zero value of each field selects the default
+// shown.
+type Options struct {
+	Method      string // MethodEvolution (default) or MethodRandom
+	Population  int    // subnets per generation: 100
+	Generations int    // most generations: 500
+	// Patience ends the search once the best accuracy has not improved
+	// for this many generations: 40. Negative disables early stopping.
+	Patience int
+	// ParentRatio is the share of the population kept as parents: 0.25.
+	ParentRatio float64
+	// MutationRatio is the share of children made by mutation; the rest
+	// are crossovers of two parents: 0.5.
+	MutationRatio float64
+	// MutateProb is the chance that mutation redraws one block's kernel
+	// and expand ratio, or one stage's depth: 0.1.
+	MutateProb float64
+	// ResolutionMutateProb is the chance that mutation redraws the
+	// resolution: 0.1 (OFA's tutorial; its NAS code uses 0.5).
+	ResolutionMutateProb float64
+	// Seed makes a run reproducible: the same seed, space, scorer, limits
+	// and options give the same result on any machine.
+	Seed uint64
+	// TopK is how many distinct subnets the result lists, best first: 1.
+	TopK int
+	// Resolutions restricts the input sizes searched. Empty means the
+	// scorer's (see [Resolutioner]), or else the space's.
+	Resolutions []int
+	// Pareto adds the Pareto front of accuracy against latency among the
+	// subnets that meet the limits, from a second, multi-objective search.
+	Pareto bool
+	// ParetoMemory makes peak memory a third objective of the front.
+	ParetoMemory bool
+	// KeepEvaluated returns every scored subnet that meets the limits in
+	// Result.Evaluated (always done with Pareto, for plotting).
+	KeepEvaluated bool
+	// Progress, if set, is called after every generation with the
+	// generations done and the most there can be. It runs on the
+	// search's goroutine and should return quickly.
+	Progress func(done, total int)
+	// Logger receives a debug line per generation; nil means slog.Default.
+	Logger *slog.Logger
+}
+
+func (o Options) withDefaults() Options {
+	if o.Method == "" {
+		o.Method = MethodEvolution
+	}
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	deff := func(v *float64, d float64) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&o.Population, 100)
+	def(&o.Generations, 500)
+	def(&o.Patience, 40)
+	def(&o.TopK, 1)
+	deff(&o.ParentRatio, 0.25)
+	deff(&o.MutationRatio, 0.5)
+	deff(&o.MutateProb, 0.1)
+	deff(&o.ResolutionMutateProb, 0.1)
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+func (o Options) validate() error {
+	switch o.Method {
+	case MethodEvolution, MethodRandom:
+	default:
+		return fmt.Errorf("unknown search method %q: use %q or %q", o.Method, MethodEvolution, MethodRandom)
+	}
+	if o.Population < 2 {
+		return fmt.Errorf("population %d is too small: use at least 2 (default 100)", o.Population)
+	}
+	if o.Generations < 1 {
+		return fmt.Errorf("generations %d: use at least 1 (default 500)", o.Generations)
+	}
+	if o.TopK < 1 {
+		return fmt.Errorf("top-k %d: ask for at least 1 subnet", o.TopK)
+	}
+	for _, p := range []struct {
+		name string
+		v    float64
+	}{{"parent ratio", o.ParentRatio}, {"mutation ratio", o.MutationRatio}, {"mutation probability", o.MutateProb},
+		{"resolution mutation probability", o.ResolutionMutateProb}} {
+		if !(p.v > 0 && p.v <= 1) {
+			return fmt.Errorf("%s %v is outside (0, 1]", p.name, p.v)
+		}
+	}
+	return nil
+}
+
+// Candidate is one scored subnet.
+type Candidate struct {
+	Config supernet.Config
+	predictor.Estimate
+}
+
+// Stats describe the work a search did.
+type Stats struct {
+	Scored      int           // accuracy predictions: distinct subnets passed to Score
+	CostChecks  int           // subnets passed to ScoreCosts (limit checks and repairs)
+	Repaired    int           // children that missed a limit and were repaired
+	Generations int           // generations run (both searches with Pareto)
+	Converged   bool          // stopped early because the best stopped improving
+	Wall        time.Duration // wall time of the whole run
+}
+
+// Result is what [Run] found.
+type Result struct {
+	Method string
+	Limits Limits
+	// Top holds up to Options.TopK distinct subnets that meet every
+	// limit, most accurate first (ties: faster first).
+	Top []Candidate
+	// Front is the Pareto front among scored subnets that meet the
+	// limits, by increasing latency (only with Options.Pareto).
+	Front []Candidate
+	// Objectives names the front's objectives, e.g. accuracy and latency.
+	Objectives []string
+	// Evaluated holds every scored subnet that meets the limits, in the
+	// order scored (with Options.Pareto or Options.KeepEvaluated).
+	Evaluated []Candidate
+	Stats     Stats
+}
+
+// Best returns the most accurate subnet found.
+func (r *Result) Best() Candidate { return r.Top[0] }
+
+// Run searches space for the subnets scorer predicts to be most accurate
+// among those meeting lim. It returns an [*InfeasibleError] when no subnet
+// meets lim, and ctx's error (wrapped) when ctx ends first.
+func Run(ctx context.Context, space *supernet.Space, scorer Scorer, lim Limits, opt Options) (*Result, error) {
+	start := time.Now()
+	opt = opt.withDefaults()
+	if err := opt.validate(); err != nil {
+		return nil, err
+	}
+	if err := lim.Validate(); err != nil {
+		return nil, err
+	}
+	if space == nil || scorer == nil {
+		return nil, fmt.Errorf("search needs a space and a scorer")
+	}
+	rs := opt.Resolutions
+	if len(rs) == 0 {
+		if rr, ok := scorer.(Resolutioner); ok {
+			rs = rr.Resolutions()
+		}
+	}
+	if len(rs) > 0 {
+		var err error
+		if space, err = space.WithResolutions(rs); err != nil {
+			return nil, fmt.Errorf("search resolutions: %w", err)
+		}
+	}
+	s := &searcher{ctx: ctx, space: space, lim: lim, opt: opt, seen: map[supernet.Config]int{}, best: math.Inf(-1)}
+	s.scorer = scorer
+	s.coster, _ = scorer.(CostScorer)
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("search cancelled: %w", err)
+	}
+	if err := s.findAnchor(); err != nil {
+		return nil, err
+	}
+	res := &Result{Method: opt.Method, Limits: lim}
+	if opt.Pareto {
+		s.archive = &archive{s: s, memory: opt.ParetoMemory}
+	}
+	s.total = opt.Generations
+	if opt.Pareto {
+		s.total *= 2
+	}
+	var err error
+	switch opt.Method {
+	case MethodEvolution:
+		err = s.evolve()
+	case MethodRandom:
+		err = s.randomSearch()
+	}
+	if err == nil && opt.Pareto {
+		err = s.nsga()
+		res.Front = s.archive.front()
+		res.Objectives = s.archive.names()
+	}
+	if err != nil {
+		return nil, err
+	}
+	if opt.Progress != nil {
+		opt.Progress(s.total, s.total)
+	}
+	res.Top = s.top(opt.TopK)
+	if opt.Pareto || opt.KeepEvaluated {
+		res.Evaluated = slices.Clone(s.all)
+	}
+	s.stats.Wall = time.Since(start)
+	res.Stats = s.stats
+	return res, nil
+}
+
+// searcher holds one run's state.
+type searcher struct {
+	ctx    context.Context
+	space  *supernet.Space
+	scorer Scorer
+	coster CostScorer // nil when the scorer has no cheap path
+	lim    Limits
+	opt    Options
+
+	anchor supernet.Config // meets every limit; repairs head here
+
+	// seen maps every scored subnet to its index in all (or -1 when it
+	// missed a limit, which only happens without a CostScorer).
+	seen    map[supernet.Config]int
+	all     []Candidate // scored subnets that meet every limit, in order
+	archive *archive
+
+	best        float64 // highest accuracy in all
+	done, total int
+	stats       Stats
+	buf         []predictor.Estimate
+}
+
+// stream returns the random stream of one phase and generation. Streams
+// are independent of each other and of how work is scheduled.
+func (s *searcher) stream(phase, gen uint64) *rand.Rand {
+	return rand.New(rand.NewPCG(splitmix(s.opt.Seed^0x9e3779b97f4a7c15), splitmix(phase<<40^gen)))
+}
+
+func splitmix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	return x ^ x>>31
+}
+
+// costs fills out with everything but (possibly) accuracy.
+func (s *searcher) costs(cfgs []supernet.Config, out []predictor.Estimate) {
+	if len(cfgs) == 0 {
+		return
+	}
+	if s.coster != nil {
+		s.stats.CostChecks += len(cfgs)
+		s.coster.ScoreCosts(cfgs, out)
+		return
+	}
+	s.stats.Scored += len(cfgs)
+	s.scorer.Score(cfgs, out)
+}
+
+// score scores the configs not scored before and returns the candidates
+// of cfgs, in order, that meet the limits.
+func (s *searcher) score(cfgs []supernet.Config) []Candidate {
+	var fresh []supernet.Config
+	for _, c := range cfgs {
+		if _, ok := s.seen[c]; !ok {
+			s.seen[c] = -2 // pending
+			fresh = append(fresh, c)
+		}
+	}
+	if len(fresh) > 0 {
+		s.buf = slices.Grow(s.buf[:0], len(fresh))[:len(fresh)]
+		s.stats.Scored += len(fresh)
+		s.scorer.Score(fresh, s.buf)
+		for i, c := range fresh {
+			e := s.buf[i]
+			if s.lim.Met(&e) {
+				s.seen[c] = len(s.all)
+				s.all = append(s.all, Candidate{Config: c, Estimate: e})
+				s.best = max(s.best, e.Accuracy)
+				if s.archive != nil {
+					s.archive.add(len(s.all) - 1)
+				}
+			} else {
+				s.seen[c] = -1
+			}
+		}
+	}
+	out := make([]Candidate, 0, len(cfgs))
+	for _, c := range cfgs {
+		if i := s.seen[c]; i >= 0 {
+			out = append(out, s.all[i])
+		}
+	}
+	return out
+}
+
+// better orders candidates: more accurate first, then faster, then
+// smaller, then by config so that the order is total.
+func better(a, b *Candidate) int {
+	if c := cmp.Compare(b.Accuracy, a.Accuracy); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.LatencyMS, b.LatencyMS); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.MACs, b.MACs); c != 0 {
+		return c
+	}
+	return compareConfig(&a.Config, &b.Config)
+}
+
+func compareConfig(a, b *supernet.Config) int {
+	if c := cmp.Compare(a.R, b.R); c != 0 {
+		return c
+	}
+	if c := slices.Compare(a.D[:], b.D[:]); c != 0 {
+		return c
+	}
+	if c := slices.Compare(a.KS[:], b.KS[:]); c != 0 {
+		return c
+	}
+	return slices.Compare(a.E[:], b.E[:])
+}
+
+func (s *searcher) top(k int) []Candidate {
+	all := slices.Clone(s.all)
+	slices.SortFunc(all, func(a, b Candidate) int { return better(&a, &b) })
+	return all[:min(k, len(all))]
+}
+
+// bestAccuracy returns the highest accuracy scored among subnets that
+// meet the limits.
+func (s *searcher) bestAccuracy() float64 { return s.best }
+
+func (s *searcher) progress() {
+	s.done++
+	s.stats.Generations++
+	if s.opt.Progress != nil {
+		s.opt.Progress(s.done, s.total)
+	}
+}
+
+func (s *searcher) cancelled() error {
+	if err := s.ctx.Err(); err != nil {
+		return fmt.Errorf("search cancelled after %d generations: %w", s.done, err)
+	}
+	return nil
+}
