@@ -56,8 +56,11 @@ func (e *CheckpointError) Error() string {
 	if e.Key != "" {
 		fmt.Fprintf(&b, "tensor %s: ", e.Key)
 	}
-	if e.Want != nil || e.Got != nil {
+	switch {
+	case e.Want != nil:
 		fmt.Fprintf(&b, "shape %s, want %s: ", shapeString(e.Got), shapeString(e.Want))
+	case e.Got != nil:
+		fmt.Fprintf(&b, "shape %s: ", shapeString(e.Got))
 	}
 	b.WriteString(e.Err.Error())
 	return b.String()
