@@ -283,8 +283,8 @@ type KindReport struct {
 	Distinct int       `json:"distinct"` // distinct shapes among them
 	Features []string  `json:"features"`
 	Coef     []float64 `json:"coef"`
-	Train    Metrics   `json:"train"`         // in-sample
-	CV       *Metrics  `json:"cv,omitempty"`  // k-fold cross-validation; nil with too few shapes
+	Train    Metrics   `json:"train"`        // in-sample
+	CV       *Metrics  `json:"cv,omitempty"` // k-fold cross-validation; nil with too few shapes
 	Folds    int       `json:"folds,omitempty"`
 }
 
