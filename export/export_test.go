@@ -343,7 +343,8 @@ func TestMalformedNet(t *testing.T) {
 		want   string
 	}{
 		{"no space", func(n *supernet.Net) { n.Space = nil }, "no space"},
-		{"bad config", func(n *supernet.Net) { n.Config.R = 100 }, "r = 100"},
+		{"bad config", func(n *supernet.Net) { n.Config.R = 20 }, "outside"},
+		{"bad kernel", func(n *supernet.Net) { n.Config.KS[0] = 4 }, "ks[0]"},
 		{"missing block", func(n *supernet.Net) { n.Blocks = n.Blocks[:3] }, "blocks"},
 		{"bad shape", func(n *supernet.Net) { n.Blocks[2].Project.Weight.Shape[1]++ }, "project: weight has shape"},
 		{"short data", func(n *supernet.Net) { n.FirstConv.Weight.Data = n.FirstConv.Weight.Data[1:] }, "first conv"},
