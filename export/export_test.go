@@ -3,6 +3,7 @@ package export
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -13,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/edgefit/edgefit/export/onnxpb"
+	"github.com/edgefit/edgefit/export/ort"
 	"github.com/edgefit/edgefit/supernet"
 )
 
@@ -390,6 +392,17 @@ func TestWriteFileAtomic(t *testing.T) {
 	if err != nil || !bytes.Equal(got, want) {
 		t.Fatalf("file content differs from Marshal (%v)", err)
 	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o644 {
+		t.Fatalf("written file mode %v (%v), want 0644", fi.Mode(), err)
+	}
+	if err := ort.Init(""); err == nil {
+		if d, err := VerifyFile(context.Background(), path, net, nil); err != nil || d > 1e-4 {
+			t.Fatalf("VerifyFile = %g, %v", d, err)
+		}
+		if _, err := VerifyFile(context.Background(), path+".missing", net, nil); err == nil {
+			t.Fatal("VerifyFile of a missing file succeeded")
+		}
+	}
 	// A failing export must leave the previous file untouched.
 	bad := randomNet(t, s, s.MinConfig(128), 1)
 	bad.Blocks = nil
@@ -428,5 +441,63 @@ func TestWriteFileAtomic(t *testing.T) {
 	}
 	if !slices.Equal(names, []string{"net.onnx", "plain-file"}) {
 		t.Fatalf("directory holds %v, want only net.onnx and plain-file (no temp files)", names)
+	}
+}
+
+// TestVerifyDetectsMismatch shows that Verify's comparison has teeth: a
+// model whose weights or operator constants drift from the net is caught.
+func TestVerifyDetectsMismatch(t *testing.T) {
+	needORT(t)
+	s := space(t, "w1.0")
+	c := s.MinConfig(128)
+	net := randomNet(t, s, c, 5)
+	model, err := Marshal(net, Metadata{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if d, err := Verify(ctx, model, net, nil); err != nil || d > 1e-5 {
+		t.Fatalf("faithful model: diff %g, %v", d, err)
+	}
+
+	// A BatchNorm statistic the model does not have.
+	drift := randomNet(t, s, c, 5)
+	drift.Blocks[3].Project.BN.Mean[0] += 0.5
+	if d, err := Verify(ctx, model, drift, nil); err != nil || d < 1e-4 {
+		t.Errorf("changed running mean: diff %g, %v; want a large diff", d, err)
+	}
+
+	// ONNX's default HardSigmoid alpha (0.2) instead of PyTorch's 1/6.
+	m := parseModel(t, model)
+	patched := 0
+	for _, n := range m.Graph.Node {
+		if n.OpType == "HardSigmoid" {
+			n.Attribute = slices.DeleteFunc(n.Attribute, func(a *onnxpb.AttributeProto) bool { return a.Name == "alpha" })
+			patched++
+		}
+	}
+	if patched == 0 {
+		t.Fatal("min subnet has no HardSigmoid")
+	}
+	wrong, err := marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err := Verify(ctx, wrong, net, nil); err != nil || d < 1e-4 {
+		t.Errorf("HardSigmoid with default alpha: diff %g, %v; want a visible diff", d, err)
+	} else {
+		t.Logf("default HardSigmoid alpha shifts logits by %.3g", d)
+	}
+
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := Verify(cancelled, model, net, nil); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled Verify: %v", err)
+	}
+	if _, err := Verify(ctx, model, net, make([]float32, 7)); err == nil {
+		t.Error("Verify accepted an input of the wrong size")
+	}
+	if _, err := Verify(ctx, []byte("not onnx"), net, nil); err == nil {
+		t.Error("Verify accepted garbage bytes")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 
 	"github.com/edgefit/edgefit/export/ort"
 	"github.com/edgefit/edgefit/supernet"
@@ -47,6 +48,19 @@ func Verify(ctx context.Context, model []byte, net *supernet.Net, input []float3
 		return 0, fmt.Errorf("verify: ONNX Runtime gave %d logits, the reference %d", len(got), len(want))
 	}
 	return maxAbsDiff(got, want), nil
+}
+
+// VerifyFile is [Verify] on the model stored at path.
+func VerifyFile(ctx context.Context, path string, net *supernet.Net, input []float32) (float64, error) {
+	model, err := os.ReadFile(path)
+	if err != nil {
+		return 0, fmt.Errorf("verify: %w", err)
+	}
+	d, err := Verify(ctx, model, net, input)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", path, err)
+	}
+	return d, nil
 }
 
 // RunModel runs a single-input, single-output float32 ONNX model with ONNX
