@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 func init() { Register("adb", openADB) }
@@ -82,7 +83,7 @@ func openADB(ctx context.Context, target, rest string, opts Options) (Target, er
 		}
 		a.name = "adb://" + a.serial
 	}
-	if err := a.ensureOnline(ctx, isTCPSerial(a.serial)); err != nil {
+	if err := a.ensureOnline(ctx, false); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -169,40 +170,82 @@ func isTCPSerial(s string) bool {
 	return err == nil
 }
 
-// ensureOnline checks that the device is attached and ready, first running
-// `adb connect` for network devices when connect is set.
-func (a *ADB) ensureOnline(ctx context.Context, connect bool) error {
-	if connect {
-		var out, errb bytes.Buffer
-		if _, err := a.exec(ctx, false, nil, &out, &errb, "connect", a.serial); err != nil {
-			return fmt.Errorf("adb connect %s: %w: %s", a.serial, err, strings.TrimSpace(out.String()+errb.String()))
+// onlineWait bounds how long a device may take to come back (reconnect,
+// re-enumeration after a USB glitch) before a call gives up.
+const onlineWait = 15 * time.Second
+
+// ensureOnline waits until the device is attached and ready. Network
+// devices (serial HOST:PORT) are (re)attached with `adb connect` when adb
+// does not list them as ready; redial also drops a stale offline entry first.
+func (a *ADB) ensureOnline(ctx context.Context, redial bool) error {
+	tcp := isTCPSerial(a.serial)
+	deadline := time.Now().Add(onlineWait)
+	dialled := false
+	for {
+		ds, err := a.devices(ctx)
+		if err != nil {
+			return err
 		}
-		if s := out.String(); strings.Contains(s, "failed") || strings.Contains(s, "cannot") || strings.Contains(s, "unable") {
-			return &hintError{err: fmt.Errorf("adb connect %s: %s", a.serial, strings.TrimSpace(s)),
-				hint: "check that the device listens for adb over TCP (adb tcpip 5555 while on USB) and is reachable"}
+		state := ""
+		for _, d := range ds {
+			if d.serial == a.serial {
+				state = d.state
+			}
 		}
-	}
-	ds, err := a.devices(ctx)
-	if err != nil {
-		return err
-	}
-	for _, d := range ds {
-		if d.serial != a.serial {
-			continue
-		}
-		switch d.state {
+		switch state {
 		case "device":
 			return nil
 		case "unauthorized":
 			return &hintError{err: fmt.Errorf("open %s: the device has not authorised this computer", a.name),
 				hint: "unlock the phone and accept the \"Allow USB debugging?\" prompt, then retry"}
-		default:
-			return &hintError{err: fmt.Errorf("open %s: the device is %s", a.name, d.state),
+		}
+		if tcp && !dialled && (redial || state == "") {
+			dialled = true
+			if err := a.connect(ctx, state != ""); err != nil {
+				return err
+			}
+			continue
+		}
+		if state == "" && !tcp {
+			return &hintError{err: fmt.Errorf("open %s: adb does not list device %q%s", a.name, a.serial, describeDevices(ds)),
+				hint: "use a serial from `adb devices -l`, or adb:// when exactly one device is attached"}
+		}
+		if time.Now().After(deadline) {
+			return &hintError{err: fmt.Errorf("open %s: the device is %s", a.name, orMissing(state)),
 				hint: "reconnect the cable or run `adb reconnect`; `adb devices -l` shows the state"}
 		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
-	return &hintError{err: fmt.Errorf("open %s: adb does not list device %q%s", a.name, a.serial, describeDevices(ds)),
-		hint: "use a serial from `adb devices -l`, or adb:// when exactly one device is attached"}
+}
+
+func orMissing(state string) string {
+	if state == "" {
+		return "not listed by adb"
+	}
+	return state
+}
+
+// connect runs `adb connect SERIAL`, after `adb disconnect SERIAL` when a
+// stale entry is listed.
+func (a *ADB) connect(ctx context.Context, stale bool) error {
+	var out, errb bytes.Buffer
+	if stale {
+		a.exec(ctx, false, nil, &out, &errb, "disconnect", a.serial)
+		out.Reset()
+		errb.Reset()
+	}
+	if _, err := a.exec(ctx, false, nil, &out, &errb, "connect", a.serial); err != nil {
+		return fmt.Errorf("adb connect %s: %w: %s", a.serial, err, strings.TrimSpace(out.String()+errb.String()))
+	}
+	if s := out.String(); strings.Contains(s, "failed") || strings.Contains(s, "cannot") || strings.Contains(s, "unable") {
+		return &hintError{err: fmt.Errorf("adb connect %s: %s", a.serial, strings.TrimSpace(s)),
+			hint: "check that the device listens for adb over TCP (run `adb tcpip 5555` while it is on USB) and is reachable"}
+	}
+	return nil
 }
 
 // exec runs the adb client. withSerial prefixes "-s SERIAL". It returns
@@ -243,7 +286,7 @@ func (a *ADB) prepare(ctx context.Context) error {
 	if !reconnect {
 		return nil
 	}
-	if err := a.ensureOnline(ctx, isTCPSerial(a.serial)); err != nil {
+	if err := a.ensureOnline(ctx, true); err != nil {
 		return err
 	}
 	a.mu.Lock()

@@ -39,8 +39,16 @@ type SSHD struct {
 	Dir     string        // holds the keys, config and logs
 	HostKey ssh.PublicKey // the server's host key
 
+	opts   SSHDOptions
 	cmd    *exec.Cmd
 	stderr *syncBuffer
+}
+
+// SSHDOptions varies the server for tests of unusual devices.
+type SSHDOptions struct {
+	// NoSFTP leaves the SFTP subsystem out, as on minimal (dropbear-like)
+	// boards, so file copies must go through the shell.
+	NoSFTP bool
 }
 
 // StartSSHD starts /usr/sbin/sshd -D -e on a free loopback port with fresh
@@ -48,8 +56,12 @@ type SSHD struct {
 // as the current user (as root, sshd needs its privilege-separation user
 // "sshd", which installing openssh-server creates, and /run/sshd). The test
 // is skipped when sshd is missing, or fails under EDGEFIT_TEST_STRICT=1.
-func StartSSHD(t testing.TB) *SSHD {
+func StartSSHD(t testing.TB, opts ...SSHDOptions) *SSHD {
 	t.Helper()
+	var o SSHDOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
 	if _, err := os.Stat(SSHDPath); err != nil {
 		SkipOrFail(t, "OpenSSH server not installed (%s missing): apt install openssh-server", SSHDPath)
 	}
@@ -66,10 +78,10 @@ func StartSSHD(t testing.TB) *SSHD {
 		}
 	}
 	dir := t.TempDir()
-	s := &SSHD{Dir: dir, User: u.Username}
+	s := &SSHD{Dir: dir, User: u.Username, opts: o}
 
-	hostPub := writeKey(t, filepath.Join(dir, "hostkey"))
-	clientPub := writeKey(t, filepath.Join(dir, "client"))
+	hostPub := WriteKey(t, filepath.Join(dir, "hostkey"))
+	clientPub := WriteKey(t, filepath.Join(dir, "client"))
 	s.HostKey = hostPub
 	if err := os.WriteFile(filepath.Join(dir, "authorized_keys"), ssh.MarshalAuthorizedKey(clientPub), 0o600); err != nil {
 		t.Fatal(err)
@@ -116,8 +128,10 @@ UsePAM no
 StrictModes no
 UseDNS no
 MaxStartups 50
-Subsystem sftp %s
-`, s.Port, filepath.Join(s.Dir, "hostkey"), filepath.Join(s.Dir, "sshd.pid"), filepath.Join(s.Dir, "authorized_keys"), SFTPServerPath)
+`, s.Port, filepath.Join(s.Dir, "hostkey"), filepath.Join(s.Dir, "sshd.pid"), filepath.Join(s.Dir, "authorized_keys"))
+	if !s.opts.NoSFTP {
+		cfg += "Subsystem sftp " + SFTPServerPath + "\n"
+	}
 	cfgPath := filepath.Join(s.Dir, "sshd_config")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return err
@@ -197,9 +211,9 @@ func childPIDs(pid int) []int {
 	return kids
 }
 
-// writeKey writes a fresh unencrypted ed25519 private key in OpenSSH format
+// WriteKey writes a fresh unencrypted ed25519 private key in OpenSSH format
 // and returns its public half.
-func writeKey(t testing.TB, path string) ssh.PublicKey {
+func WriteKey(t testing.TB, path string) ssh.PublicKey {
 	t.Helper()
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
