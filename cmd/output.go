@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
+	"text/tabwriter"
 
 	"github.com/olekukonko/tablewriter"
 	"github.com/schollz/progressbar/v3"
@@ -90,4 +92,13 @@ func (p *progress) Done() {
 	if p != nil && p.bar != nil {
 		_ = p.bar.Finish()
 	}
+}
+
+// writeKV prints key/value rows aligned in two columns, for single results.
+func writeKV(w io.Writer, rows [][]string) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s:\t%s\n", r[0], strings.Join(r[1:], " "))
+	}
+	return tw.Flush()
 }

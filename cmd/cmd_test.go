@@ -1,0 +1,56 @@
+package cmd
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// run executes the edgefit command line in-process and returns its stdout,
+// stderr and error.
+func run(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	err := Execute(context.Background(), args, IO{In: bytes.NewReader(nil), Out: &out, Err: &errb})
+	return out.String(), errb.String(), err
+}
+
+// sharedDir returns ../shared beside the repository, or skips the test.
+func sharedDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("go.mod not found above the test directory")
+		}
+		dir = parent
+	}
+	shared := filepath.Join(dir, "..", "shared")
+	if _, err := os.Stat(shared); err != nil {
+		t.Skipf("../shared (OFA fixtures) is not beside the repository: %v", err)
+	}
+	return shared
+}
+
+func TestVersionJSON(t *testing.T) {
+	out, _, err := run(t, "version", "--json")
+	if err != nil || !bytes.Contains([]byte(out), []byte(`"version"`)) {
+		t.Fatalf("version --json: %q, %v", out, err)
+	}
+}
+
+func TestUnknownFlagIsUsageError(t *testing.T) {
+	_, _, err := run(t, "version", "--bogus")
+	if ExitCodeOf(err) != ExitUsage {
+		t.Fatalf("exit code %d, want %d (%v)", ExitCodeOf(err), ExitUsage, err)
+	}
+}
