@@ -379,8 +379,8 @@ func (t *rawTensor) float32s() ([]float32, error) {
 	}
 	n := 1
 	for _, d := range t.shape {
-		if d < 0 {
-			return nil, fmt.Errorf("negative dimension in shape %s", shapeString(t.shape))
+		if d < 0 || (d > 0 && n > (1<<40)/d) {
+			return nil, fmt.Errorf("impossible shape %s", shapeString(t.shape))
 		}
 		n *= d
 	}
@@ -394,14 +394,24 @@ func (t *rawTensor) float32s() ([]float32, error) {
 	if n == 0 {
 		return []float32{}, nil
 	}
+	if n > t.st.numel && n > 1<<26 {
+		// Only stride-0 (broadcast) views can be larger than their storage;
+		// refuse absurd ones rather than allocate them.
+		return nil, fmt.Errorf("view of %d elements on a storage of %d", n, t.st.numel)
+	}
+	if t.offset < 0 || t.offset >= t.st.numel {
+		return nil, fmt.Errorf("storage offset %d outside its storage of %d elements: %w", t.offset, t.st.numel, ErrTruncated)
+	}
 	last := t.offset
 	for i, d := range t.shape {
-		if stride[i] < 0 {
-			return nil, fmt.Errorf("negative stride")
+		// Bounding each term by the storage size keeps the sum from
+		// overflowing.
+		if stride[i] < 0 || (d > 1 && stride[i] > t.st.numel/(d-1)) {
+			return nil, fmt.Errorf("stride %d of dimension %d reaches outside its storage of %d elements: %w", stride[i], i, t.st.numel, ErrTruncated)
 		}
 		last += (d - 1) * stride[i]
 	}
-	if t.offset < 0 || last >= t.st.numel {
+	if last >= t.st.numel {
 		return nil, fmt.Errorf("view [%d..%d] outside its storage of %d elements: %w", t.offset, last, t.st.numel, ErrTruncated)
 	}
 	b, err := t.st.data()

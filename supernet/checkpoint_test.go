@@ -499,3 +499,39 @@ func BenchmarkLoadCheckpoint(b *testing.B) {
 		}
 	}
 }
+
+func TestRawTensorViews(t *testing.T) {
+	st := &storage{dt: dtFloat32, numel: 6, bytes: encodeElems([]float32{0, 1, 2, 3, 4, 5}, dtFloat32)}
+	for _, tc := range []struct {
+		name   string
+		off    int
+		shape  []int
+		stride []int
+		want   []float32 // nil: must fail
+	}{
+		{"contiguous", 0, []int{2, 3}, nil, []float32{0, 1, 2, 3, 4, 5}},
+		{"transposed", 0, []int{3, 2}, []int{1, 3}, []float32{0, 3, 1, 4, 2, 5}},
+		{"offset", 4, []int{2}, []int{1}, []float32{4, 5}},
+		{"broadcast", 1, []int{2, 2}, []int{0, 1}, []float32{1, 2, 1, 2}},
+		{"scalar", 5, []int{}, []int{}, []float32{5}},
+		{"past end", 4, []int{3}, []int{1}, nil},
+		{"offset past end", 6, []int{1}, []int{1}, nil},
+		{"negative offset", -1, []int{1}, []int{1}, nil},
+		{"negative stride", 5, []int{2}, []int{-1}, nil},
+		{"overflowing stride", 0, []int{3}, []int{1 << 62}, nil},
+		{"overflowing offset", 1 << 62, []int{3}, []int{1 << 62}, nil},
+		{"huge broadcast", 0, []int{1 << 20, 1 << 20}, []int{0, 0}, nil},
+		{"stride count", 0, []int{2, 3}, []int{1}, nil},
+	} {
+		got, err := (&rawTensor{st: st, offset: tc.off, shape: tc.shape, stride: tc.stride}).float32s()
+		if tc.want == nil {
+			if err == nil {
+				t.Errorf("%s: accepted: %v", tc.name, got)
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("%s: %v %v, want %v", tc.name, got, err, tc.want)
+		}
+	}
+}

@@ -60,7 +60,7 @@ func readTorchZip(data []byte) (map[string]*rawTensor, error) {
 		cls, ok1 := t.Get(1).(*storageClass)
 		key, ok2 := t.Get(2).(string)
 		numel, ok3 := t.Get(4).(int)
-		if !ok1 || !ok2 || !ok3 || numel < 0 {
+		if !ok1 || !ok2 || !ok3 || numel < 0 || numel > len(data) {
 			return nil, fmt.Errorf("malformed storage id %v", id)
 		}
 		if st, ok := storages[key]; ok {
