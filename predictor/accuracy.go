@@ -1,0 +1,345 @@
+package predictor
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/edgefit/edgefit/supernet"
+)
+
+// OFA's MobileNetV3 choice lists, which both of its accuracy predictors
+// encode as one-hot triples per elastic block.
+var (
+	ofaKernels = []int{3, 5, 7}
+	ofaExpands = []int{3, 4, 6}
+)
+
+// MLP accuracy predictor formats.
+const (
+	// FormatOFATutorial is OFA's tutorial predictor (ofa/tutorial/
+	// accuracy_predictor.py; acc_predictor.pth, a bare state_dict with
+	// keys 0.weight … 6.bias): input [ks one-hot 60 | e one-hot 60 |
+	// r one-hot 8 at (r−112)//16].
+	FormatOFATutorial = "ofa-tutorial"
+	// FormatOFANAS is OFA's NAS AccuracyPredictor with a
+	// MobileNetArchEncoder (keys base_acc, layers.N.0.weight, …): input
+	// [r one-hot over image_size_list | ks 20×3 | e 20×3], output
+	// MLP + base_acc.
+	FormatOFANAS = "ofa-nas"
+)
+
+// MLPOptions tune [LoadMLPAccuracy].
+type MLPOptions struct {
+	// ImageSizes is the image_size_list a NAS-format predictor was
+	// trained with (its encoder's resolution one-hot). Empty means OFA's
+	// default, every multiple of 4 from 128 to 224, which is the only
+	// list that fits a 145-input predictor.
+	ImageSizes []int
+	// Space is the space the predictor was trained for. Empty means
+	// ofa-mbv3-w1.2 for the tutorial predictor (the only space OFA
+	// released it for) and "unknown" for NAS-format files, which are
+	// then accepted for any space.
+	Space string
+}
+
+// MLPAccuracy is one of OFA's MLP accuracy predictors, evaluated in Go.
+// It implements [AccuracyModel]; Accuracy is safe for concurrent use and
+// evaluates its batch on the calling goroutine.
+type MLPAccuracy struct {
+	net        *mlpNet
+	format     string
+	path       string
+	space      string // "" when unknown
+	imageSizes []int  // NAS format
+	kOff, eOff int
+	rIndex     []int16 // input index of each resolution 0..maxResolution, -1 if unsupported
+	scratch    sync.Pool
+}
+
+// LoadMLPAccuracy reads an OFA accuracy predictor checkpoint (.pth) and
+// detects its format from its keys and shapes: the tutorial predictor or
+// the NAS AccuracyPredictor, bare or wrapped in {"state_dict": …}.
+func LoadMLPAccuracy(path string, opts MLPOptions) (*MLPAccuracy, error) {
+	sd, err := readStateDict(path)
+	if err != nil {
+		return nil, fmt.Errorf("load accuracy predictor: %w", err)
+	}
+	p, err := newMLPAccuracy(sd, opts)
+	if err != nil {
+		return nil, fmt.Errorf("load accuracy predictor %s: %w", path, err)
+	}
+	p.path = path
+	return p, nil
+}
+
+func newMLPAccuracy(sd map[string]tensor, opts MLPOptions) (*MLPAccuracy, error) {
+	get := func(name string, shape ...int) ([]float32, error) {
+		t, ok := sd[name]
+		if !ok {
+			return nil, fmt.Errorf("tensor %s is missing", name)
+		}
+		if !slices.Equal(t.shape, shape) {
+			return nil, fmt.Errorf("tensor %s has shape %v, want %v", name, t.shape, shape)
+		}
+		for i, v := range t.data {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return nil, fmt.Errorf("tensor %s element %d is %v", name, i, v)
+			}
+		}
+		return t.data, nil
+	}
+	p := &MLPAccuracy{}
+	var names []string // weight and bias names of the linear layers, in order
+	var base float32
+	switch {
+	case has(sd, "0.weight"):
+		p.format = FormatOFATutorial
+		for i := 0; has(sd, fmt.Sprintf("%d.weight", 2*i)); i++ {
+			names = append(names, fmt.Sprintf("%d.weight", 2*i), fmt.Sprintf("%d.bias", 2*i))
+		}
+	case has(sd, "layers.0.0.weight") && has(sd, "base_acc"):
+		p.format = FormatOFANAS
+		i := 0
+		for ; has(sd, fmt.Sprintf("layers.%d.0.weight", i)); i++ {
+			names = append(names, fmt.Sprintf("layers.%d.0.weight", i), fmt.Sprintf("layers.%d.0.bias", i))
+		}
+		names = append(names, fmt.Sprintf("layers.%d.weight", i), "")
+		b, err := get("base_acc", 1)
+		if err != nil {
+			return nil, err
+		}
+		base = b[0]
+	default:
+		keys := make([]string, 0, len(sd))
+		for k := range sd {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		if len(keys) > 8 {
+			keys = append(keys[:8], "…")
+		}
+		return nil, fmt.Errorf("not an OFA MobileNetV3 accuracy predictor: its keys are %s; want the tutorial's 0.weight … 6.bias or the NAS predictor's base_acc, layers.N.0.weight", strings.Join(keys, ", "))
+	}
+	first := sd[names[0]]
+	if len(first.shape) != 2 {
+		return nil, fmt.Errorf("tensor %s has shape %v, want [hidden, inputs]", names[0], first.shape)
+	}
+	hidden, in := first.shape[0], first.shape[1]
+	nl := len(names) / 2
+	switch p.format {
+	case FormatOFATutorial:
+		if in != 128 {
+			return nil, fmt.Errorf("tutorial predictor has %d inputs, want 128 (ks 60, e 60, r 8)", in)
+		}
+		p.kOff, p.eOff = 0, 60
+		p.space = "ofa-mbv3-w1.2"
+		if nl < 2 {
+			return nil, fmt.Errorf("tutorial predictor has %d linear layers; want at least 2", nl)
+		}
+	case FormatOFANAS:
+		sizes := opts.ImageSizes
+		if len(sizes) == 0 {
+			sizes = supernet.DefaultResolutions()
+			if in-120 != len(sizes) {
+				return nil, fmt.Errorf("NAS predictor has %d inputs, so its image_size_list has %d sizes: pass the list it was trained with", in, in-120)
+			}
+		}
+		if in-120 != len(sizes) {
+			return nil, fmt.Errorf("NAS predictor has %d inputs = %d resolutions + 120, but %d image sizes were given", in, in-120, len(sizes))
+		}
+		for i, r := range sizes {
+			if r < 32 || r > maxResolution || (i > 0 && r <= sizes[i-1]) {
+				return nil, fmt.Errorf("image sizes %v must ascend within 32..%d", sizes, maxResolution)
+			}
+		}
+		p.imageSizes = slices.Clone(sizes)
+		p.kOff, p.eOff = len(sizes), len(sizes)+60
+	}
+	if opts.Space != "" {
+		s, err := supernet.SpaceByName(opts.Space)
+		if err != nil {
+			return nil, err
+		}
+		p.space = s.Name
+	}
+	w0, err := get(names[0], hidden, in)
+	if err != nil {
+		return nil, err
+	}
+	b0, err := get(names[1], hidden)
+	if err != nil {
+		return nil, err
+	}
+	var ws, bs [][]float32
+	for l := 1; l < nl-1; l++ {
+		w, err := get(names[2*l], hidden, hidden)
+		if err != nil {
+			return nil, err
+		}
+		b, err := get(names[2*l+1], hidden)
+		if err != nil {
+			return nil, err
+		}
+		ws, bs = append(ws, w), append(bs, b)
+	}
+	wOut, err := get(names[2*nl-2], 1, hidden)
+	if err != nil {
+		return nil, err
+	}
+	var bOut float32
+	if bn := names[2*nl-1]; bn != "" {
+		b, err := get(bn, 1)
+		if err != nil {
+			return nil, err
+		}
+		bOut = b[0]
+	}
+	p.net = newMLPNet(in, hidden, w0, b0, ws, bs, wOut, bOut, base)
+	p.rIndex = make([]int16, maxResolution+1)
+	for r := range p.rIndex {
+		p.rIndex[r] = -1
+		switch p.format {
+		case FormatOFATutorial:
+			if r >= 112 && r < 112+16*8 {
+				p.rIndex[r] = int16(120 + (r-112)/16)
+			}
+		case FormatOFANAS:
+			if i := slices.Index(p.imageSizes, r); i >= 0 {
+				p.rIndex[r] = int16(i)
+			}
+		}
+	}
+	return p, nil
+}
+
+func has(sd map[string]tensor, k string) bool { _, ok := sd[k]; return ok }
+
+// Format returns FormatOFATutorial or FormatOFANAS.
+func (p *MLPAccuracy) Format() string { return p.format }
+
+// Source says which predictor this is, for reports.
+func (p *MLPAccuracy) Source() string {
+	name := "OFA tutorial MLP accuracy predictor"
+	if p.format == FormatOFANAS {
+		name = "OFA NAS MLP accuracy predictor"
+	}
+	if p.path != "" {
+		name += " (" + p.path + ")"
+	}
+	return name
+}
+
+// SpaceName returns the space the predictor was trained for, or "" when
+// the file does not say.
+func (p *MLPAccuracy) SpaceName() string { return p.space }
+
+// Resolutions returns the resolutions the predictor encodes exactly; the
+// tutorial predictor also accepts every size from 112 to 239, which it
+// rounds down to a multiple of 16 as OFA's code does.
+func (p *MLPAccuracy) Resolutions() []int {
+	if p.format == FormatOFANAS {
+		return slices.Clone(p.imageSizes)
+	}
+	return []int{112, 128, 144, 160, 176, 192, 208, 224}
+}
+
+// CheckSpace returns an error if the predictor cannot score subnets of s:
+// it was trained for another space, or some of s's resolutions are
+// outside what it encodes.
+func (p *MLPAccuracy) CheckSpace(s *supernet.Space) error {
+	if p.space != "" && p.space != s.Name {
+		return fmt.Errorf("accuracy predictor was trained for %s, not %s: use a predictor for %s, or fit one from samples (--accuracy-csv)", p.space, s.Name, s.Name)
+	}
+	if !slices.Equal(s.KernelSizes, ofaKernels) || !slices.Equal(s.Expands, ofaExpands) {
+		return fmt.Errorf("accuracy predictor encodes kernels %v and expand ratios %v; the space has %v and %v", ofaKernels, ofaExpands, s.KernelSizes, s.Expands)
+	}
+	var bad []string
+	for _, r := range s.Resolutions {
+		if r < 0 || r > maxResolution || p.rIndex[r] < 0 {
+			bad = append(bad, strconv.Itoa(r))
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("accuracy predictor cannot encode resolution %s (it knows %v): restrict the search's resolutions", strings.Join(bad, ", "), p.Resolutions())
+	}
+	return nil
+}
+
+// encode writes the active input indices of c into idx and returns their
+// number, or -1 when c has a value the predictor cannot encode.
+func (p *MLPAccuracy) encode(c *supernet.Config, idx []int32) int {
+	if uint(c.R) > maxResolution || p.rIndex[c.R] < 0 {
+		return -1
+	}
+	n := 0
+	for st := 0; st < supernet.NumStages; st++ {
+		d := c.D[st]
+		if uint(d) > supernet.MaxDepth {
+			return -1
+		}
+		for j := 0; j < d; j++ {
+			i := st*supernet.MaxDepth + j
+			ki, ei := choice3(c.KS[i], 3, 5, 7), choice3(c.E[i], 3, 4, 6)
+			if ki < 0 || ei < 0 {
+				return -1
+			}
+			idx[n] = int32(p.kOff + 3*i + ki)
+			idx[n+1] = int32(p.eOff + 3*i + ei)
+			n += 2
+		}
+	}
+	idx[n] = int32(p.rIndex[c.R])
+	return n + 1
+}
+
+func choice3(v, a, b, c int) int {
+	switch v {
+	case a:
+		return 0
+	case b:
+		return 1
+	case c:
+		return 2
+	}
+	return -1
+}
+
+// Accuracy writes the predicted accuracy (a fraction) of cfgs[i] to
+// out[i]; NaN for a config the predictor cannot encode.
+func (p *MLPAccuracy) Accuracy(cfgs []supernet.Config, out []float64) {
+	s, _ := p.scratch.Get().(*mlpScratch)
+	if s == nil {
+		s = p.net.scratch()
+	}
+	defer p.scratch.Put(s)
+	var bad [blockRows]bool
+	for start := 0; start < len(cfgs); start += blockRows {
+		rows := min(blockRows, len(cfgs)-start)
+		for r := 0; r < rows; r++ {
+			n := p.encode(&cfgs[start+r], s.idx[r*maxActive:(r+1)*maxActive])
+			bad[r] = n < 0
+			s.cnt[r] = max(n, 0)
+		}
+		p.net.forwardBlock(s, rows, out[start:start+rows])
+		for r := 0; r < rows; r++ {
+			if bad[r] {
+				out[start+r] = math.NaN()
+			}
+		}
+	}
+}
+
+// accuracyRef is the float64 reference for one config, for tests.
+func (p *MLPAccuracy) accuracyRef(c supernet.Config) float64 {
+	idx := make([]int32, maxActive)
+	n := p.encode(&c, idx)
+	if n < 0 {
+		return math.NaN()
+	}
+	return p.net.forwardRef(idx[:n])
+}

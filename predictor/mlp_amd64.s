@@ -1,0 +1,223 @@
+#include "textflag.h"
+
+// func kernel6x16(k int, a *float32, lda int, b *float32, c *float32, ldc int, bias *float32)
+//
+// Accumulators: Y0..Y11 hold 6 rows × 16 columns (two YMM per row).
+// Per step t: load b[t][0:16] into Y12/Y13, broadcast a[i][t] for each row,
+// and fuse-multiply-add. Then add the bias, clamp at zero, store.
+TEXT ·kernel6x16(SB), NOSPLIT, $0-56
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ lda+16(FP), R8
+	MOVQ b+24(FP), DI
+	MOVQ c+32(FP), DX
+	MOVQ ldc+40(FP), R9
+	MOVQ bias+48(FP), R10
+	SHLQ $2, R8
+	SHLQ $2, R9
+	LEAQ (R8)(R8*2), R11
+	LEAQ (SI)(R11*1), R12
+
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+
+	TESTQ CX, CX
+	JLE   done
+
+loop:
+	VMOVUPS      (DI), Y12
+	VMOVUPS      32(DI), Y13
+	VBROADCASTSS (SI), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS (SI)(R8*1), Y15
+	VFMADD231PS  Y12, Y15, Y2
+	VFMADD231PS  Y13, Y15, Y3
+	VBROADCASTSS (SI)(R8*2), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VBROADCASTSS (R12), Y15
+	VFMADD231PS  Y12, Y15, Y6
+	VFMADD231PS  Y13, Y15, Y7
+	VBROADCASTSS (R12)(R8*1), Y14
+	VFMADD231PS  Y12, Y14, Y8
+	VFMADD231PS  Y13, Y14, Y9
+	VBROADCASTSS (R12)(R8*2), Y15
+	VFMADD231PS  Y12, Y15, Y10
+	VFMADD231PS  Y13, Y15, Y11
+	ADDQ         $4, SI
+	ADDQ         $4, R12
+	ADDQ         $64, DI
+	DECQ         CX
+	JNZ          loop
+
+done:
+	VMOVUPS (R10), Y12
+	VMOVUPS 32(R10), Y13
+	VXORPS  Y14, Y14, Y14
+
+	VADDPS  Y12, Y0, Y0
+	VADDPS  Y13, Y1, Y1
+	VMAXPS  Y14, Y0, Y0
+	VMAXPS  Y14, Y1, Y1
+	VMOVUPS Y0, (DX)
+	VMOVUPS Y1, 32(DX)
+	ADDQ    R9, DX
+
+	VADDPS  Y12, Y2, Y2
+	VADDPS  Y13, Y3, Y3
+	VMAXPS  Y14, Y2, Y2
+	VMAXPS  Y14, Y3, Y3
+	VMOVUPS Y2, (DX)
+	VMOVUPS Y3, 32(DX)
+	ADDQ    R9, DX
+
+	VADDPS  Y12, Y4, Y4
+	VADDPS  Y13, Y5, Y5
+	VMAXPS  Y14, Y4, Y4
+	VMAXPS  Y14, Y5, Y5
+	VMOVUPS Y4, (DX)
+	VMOVUPS Y5, 32(DX)
+	ADDQ    R9, DX
+
+	VADDPS  Y12, Y6, Y6
+	VADDPS  Y13, Y7, Y7
+	VMAXPS  Y14, Y6, Y6
+	VMAXPS  Y14, Y7, Y7
+	VMOVUPS Y6, (DX)
+	VMOVUPS Y7, 32(DX)
+	ADDQ    R9, DX
+
+	VADDPS  Y12, Y8, Y8
+	VADDPS  Y13, Y9, Y9
+	VMAXPS  Y14, Y8, Y8
+	VMAXPS  Y14, Y9, Y9
+	VMOVUPS Y8, (DX)
+	VMOVUPS Y9, 32(DX)
+	ADDQ    R9, DX
+
+	VADDPS  Y12, Y10, Y10
+	VADDPS  Y13, Y11, Y11
+	VMAXPS  Y14, Y10, Y10
+	VMAXPS  Y14, Y11, Y11
+	VMOVUPS Y10, (DX)
+	VMOVUPS Y11, 32(DX)
+
+	VZEROUPPER
+	RET
+
+// func sumRowsAsm(dst *float32, h int, w *float32, idx *int32, m int, bias *float32)
+//
+// Columns go 64 at a time (eight independent YMM sums, so that the adds
+// of one row do not wait on each other), then 16 at a time.
+TEXT ·sumRowsAsm(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ h+8(FP), CX
+	MOVQ w+16(FP), SI
+	MOVQ idx+24(FP), R8
+	MOVQ m+32(FP), R9
+	MOVQ bias+40(FP), R10
+	MOVQ CX, BX
+	SHLQ $2, BX             // row stride in bytes
+	XORQ R11, R11           // byte offset of the current column block
+	SHRQ $4, CX             // 16-column blocks left
+	VXORPS Y15, Y15, Y15
+
+wide:
+	CMPQ CX, $4
+	JLT  narrow
+	VMOVUPS (R10)(R11*1), Y0
+	VMOVUPS 32(R10)(R11*1), Y1
+	VMOVUPS 64(R10)(R11*1), Y2
+	VMOVUPS 96(R10)(R11*1), Y3
+	VMOVUPS 128(R10)(R11*1), Y4
+	VMOVUPS 160(R10)(R11*1), Y5
+	VMOVUPS 192(R10)(R11*1), Y6
+	VMOVUPS 224(R10)(R11*1), Y7
+	MOVQ    R8, R12
+	MOVQ    R9, R13
+	TESTQ   R13, R13
+	JLE     widestore
+
+widerows:
+	MOVLQSX (R12), AX
+	IMULQ   BX, AX
+	ADDQ    SI, AX
+	ADDQ    R11, AX
+	VADDPS  (AX), Y0, Y0
+	VADDPS  32(AX), Y1, Y1
+	VADDPS  64(AX), Y2, Y2
+	VADDPS  96(AX), Y3, Y3
+	VADDPS  128(AX), Y4, Y4
+	VADDPS  160(AX), Y5, Y5
+	VADDPS  192(AX), Y6, Y6
+	VADDPS  224(AX), Y7, Y7
+	ADDQ    $4, R12
+	DECQ    R13
+	JNZ     widerows
+
+widestore:
+	VMAXPS  Y15, Y0, Y0
+	VMAXPS  Y15, Y1, Y1
+	VMAXPS  Y15, Y2, Y2
+	VMAXPS  Y15, Y3, Y3
+	VMAXPS  Y15, Y4, Y4
+	VMAXPS  Y15, Y5, Y5
+	VMAXPS  Y15, Y6, Y6
+	VMAXPS  Y15, Y7, Y7
+	VMOVUPS Y0, (DI)(R11*1)
+	VMOVUPS Y1, 32(DI)(R11*1)
+	VMOVUPS Y2, 64(DI)(R11*1)
+	VMOVUPS Y3, 96(DI)(R11*1)
+	VMOVUPS Y4, 128(DI)(R11*1)
+	VMOVUPS Y5, 160(DI)(R11*1)
+	VMOVUPS Y6, 192(DI)(R11*1)
+	VMOVUPS Y7, 224(DI)(R11*1)
+	ADDQ    $256, R11
+	SUBQ    $4, CX
+	JMP     wide
+
+narrow:
+	TESTQ CX, CX
+	JLE   done
+
+block:
+	VMOVUPS (R10)(R11*1), Y0
+	VMOVUPS 32(R10)(R11*1), Y1
+	MOVQ    R8, R12
+	MOVQ    R9, R13
+	TESTQ   R13, R13
+	JLE     store
+
+rows:
+	MOVLQSX (R12), AX
+	IMULQ   BX, AX
+	ADDQ    SI, AX
+	VADDPS  (AX)(R11*1), Y0, Y0
+	VADDPS  32(AX)(R11*1), Y1, Y1
+	ADDQ    $4, R12
+	DECQ    R13
+	JNZ     rows
+
+store:
+	VMAXPS  Y15, Y0, Y0
+	VMAXPS  Y15, Y1, Y1
+	VMOVUPS Y0, (DI)(R11*1)
+	VMOVUPS Y1, 32(DI)(R11*1)
+	ADDQ    $64, R11
+	DECQ    CX
+	JNZ     block
+
+done:
+	VZEROUPPER
+	RET
