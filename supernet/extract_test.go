@@ -284,7 +284,6 @@ func TestInitMatchesExtractShapes(t *testing.T) {
 func BenchmarkExtractMax(b *testing.B) {
 	ck := fixtureCheckpoint(b)
 	c := ck.Space.MaxConfig(224)
-	b.ResetTimer()
 	for b.Loop() {
 		if _, err := Extract(ck, c); err != nil {
 			b.Fatal(err)
