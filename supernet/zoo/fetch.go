@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -32,7 +33,8 @@ type Options struct {
 	// supernet is large and links may be slow).
 	HTTPClient *http.Client
 	// Progress, when set, is called as bytes arrive with the bytes done
-	// and the total known so far over all of the item's files. total may
+	// and the total known so far over all of the item's files (cached ones
+	// included). It is not called when every file is cached. total may
 	// grow as servers announce the sizes of files whose size OFA does not
 	// publish.
 	Progress func(done, total int64)
@@ -81,6 +83,15 @@ func (o *Options) BaseURLOf() string {
 		u += "/"
 	}
 	return u
+}
+
+// checkBaseURL rejects base URLs that cannot work, before any attempt.
+func checkBaseURL(u string) error {
+	pu, err := url.Parse(u)
+	if err == nil && (pu.Scheme == "http" || pu.Scheme == "https") && pu.Host != "" {
+		return nil
+	}
+	return fmt.Errorf("base URL %q (from the options or $%s) is not an http:// or https:// URL of a mirror of OFA's files", u, BaseURLEnv)
 }
 
 // URL returns where f is downloaded from under o.
@@ -190,6 +201,11 @@ func Fetch(ctx context.Context, item Item, opts Options) ([]string, error) {
 	if len(item.Files) == 0 {
 		return nil, fmt.Errorf("fetch %s: the item has no files", item.Name)
 	}
+	if !opts.Offline {
+		if err := checkBaseURL(opts.BaseURLOf()); err != nil {
+			return nil, err
+		}
+	}
 	p := &fetchProgress{fn: opts.Progress, sizes: make([]int64, len(item.Files)), done: make([]int64, len(item.Files))}
 	for i, f := range item.Files {
 		p.sizes[i] = f.Size
@@ -204,9 +220,10 @@ func Fetch(ctx context.Context, item Item, opts Options) ([]string, error) {
 		if err := fetchFile(ctx, item.Name, f, dest, &opts, p); err != nil {
 			return nil, err
 		}
+		// Count the file as done without a report: a fully cached item
+		// reports no progress at all.
 		if st, err := os.Stat(dest); err == nil {
 			p.sizes[i], p.done[i] = st.Size(), st.Size()
-			p.report()
 		}
 		paths[i] = dest
 	}
@@ -317,7 +334,7 @@ func reuseCached(item string, f File, dest string, log *slog.Logger) (bool, erro
 		return false, nil
 	}
 	log.Info("verified a cached file", "path", dest)
-	return true, writeSidecar(dest, &sidecar{Item: item, Source: dest, Size: size, GitSHA1: sum, Verified: time.Now().UTC()})
+	return true, writeSidecar(dest, &sidecar{Item: item, Size: size, GitSHA1: sum, Verified: time.Now().UTC()})
 }
 
 // download makes part hold the whole published file, resuming from the

@@ -469,7 +469,7 @@ func TestStatus(t *testing.T) {
 	os.WriteFile(filepath.Join(cache, "acc_predictor.pth.part"), []byte("abc"), 0o644)
 	st, _ = Status(lut, o)
 	for _, s := range st {
-		if !s.Cached || s.Size != s.File.Size {
+		if !s.Cached || s.Size != s.File.Size || s.GitSHA1 != s.File.GitSHA1 || s.Source != srv.URL+"/"+s.File.URLPath {
 			t.Errorf("%+v; want cached", s)
 		}
 	}
@@ -572,5 +572,14 @@ func TestBaseURL(t *testing.T) {
 	o.BaseURL = "http://other/"
 	if got := o.BaseURLOf(); got != "http://other/" {
 		t.Errorf("explicit base URL %s", got)
+	}
+}
+
+func TestBadBaseURL(t *testing.T) {
+	for _, u := range []string{"ftp://mirror/", "mirror.example/files", "http://"} {
+		_, err := Fetch(context.Background(), mustLookup(t, AccPredictor), Options{CacheDir: t.TempDir(), BaseURL: u})
+		if err == nil || !strings.Contains(err.Error(), "not an http") {
+			t.Errorf("base URL %q: got %v", u, err)
+		}
 	}
 }

@@ -16,6 +16,11 @@ type FileState struct {
 	Cached  bool
 	Size    int64 // bytes of the cached file; 0 when absent
 	Partial int64 // bytes of an interrupted download waiting to resume
+	// GitSHA1 is the cached file's git blob SHA-1 as verified, and Source
+	// the URL it was downloaded from or the file it was imported from;
+	// both "" when the file is not cached.
+	GitSHA1 string
+	Source  string
 }
 
 // Status reports the cache's state for each of item's files. It never
@@ -38,10 +43,18 @@ func Status(item Item, opts Options) ([]FileState, error) {
 			return nil, err
 		default:
 			s.Size = st.Size()
+			sc, scErr := readSidecar(dest)
 			if f.GitSHA1 != "" {
 				s.Cached, _ = cachedOK(f, dest)
-			} else if sc, err := readSidecar(dest); err == nil {
+			} else if scErr == nil {
 				s.Cached = sc.Size == st.Size()
+			}
+			if s.Cached {
+				s.GitSHA1 = f.GitSHA1
+				if scErr == nil {
+					s.GitSHA1 = sc.GitSHA1
+					s.Source = sc.URL + sc.Source
+				}
 			}
 		}
 		out[i] = s
