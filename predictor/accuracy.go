@@ -200,6 +200,23 @@ func newMLPAccuracy(sd map[string]tensor, opts MLPOptions) (*MLPAccuracy, error)
 		bOut = b[0]
 	}
 	p.net = newMLPNet(in, hidden, w0, b0, ws, bs, wOut, bOut, base)
+	// Pre-add each block's kernel and expand rows: the first layer then
+	// sums 21 rows per subnet instead of 41.
+	table := make([]float32, (combRows+in)*hidden)
+	for i := 0; i < supernet.NumBlocks; i++ {
+		for ki := 0; ki < 3; ki++ {
+			for ei := 0; ei < 3; ei++ {
+				row := table[(9*i+3*ki+ei)*hidden : (9*i+3*ki+ei+1)*hidden]
+				a := p.net.w0t[(p.kOff+3*i+ki)*hidden:]
+				b := p.net.w0t[(p.eOff+3*i+ei)*hidden:]
+				for j := range row {
+					row[j] = a[j] + b[j]
+				}
+			}
+		}
+	}
+	copy(table[combRows*hidden:], p.net.w0t)
+	p.net.first = table
 	p.rIndex = make([]int16, maxResolution+1)
 	for r := range p.rIndex {
 		p.rIndex[r] = -1
@@ -270,6 +287,36 @@ func (p *MLPAccuracy) CheckSpace(s *supernet.Space) error {
 	return nil
 }
 
+// combRows is the number of pre-added (block, kernel, expand) rows in
+// front of the first-layer table; the plain input rows follow.
+const combRows = 9 * supernet.NumBlocks
+
+// encodeComb writes the rows of the pre-added first-layer table that c
+// switches on and returns their number, or -1 as encode does.
+func (p *MLPAccuracy) encodeComb(c *supernet.Config, idx []int32) int {
+	if uint(c.R) > maxResolution || p.rIndex[c.R] < 0 {
+		return -1
+	}
+	n := 0
+	for st := 0; st < supernet.NumStages; st++ {
+		d := c.D[st]
+		if uint(d) > supernet.MaxDepth {
+			return -1
+		}
+		for j := 0; j < d; j++ {
+			i := st*supernet.MaxDepth + j
+			ki, ei := choice3(c.KS[i], 3, 5, 7), choice3(c.E[i], 3, 4, 6)
+			if ki < 0 || ei < 0 {
+				return -1
+			}
+			idx[n] = int32(9*i + 3*ki + ei)
+			n++
+		}
+	}
+	idx[n] = int32(combRows + int(p.rIndex[c.R]))
+	return n + 1
+}
+
 // encode writes the active input indices of c into idx and returns their
 // number, or -1 when c has a value the predictor cannot encode.
 func (p *MLPAccuracy) encode(c *supernet.Config, idx []int32) int {
@@ -321,7 +368,7 @@ func (p *MLPAccuracy) Accuracy(cfgs []supernet.Config, out []float64) {
 	for start := 0; start < len(cfgs); start += blockRows {
 		rows := min(blockRows, len(cfgs)-start)
 		for r := 0; r < rows; r++ {
-			n := p.encode(&cfgs[start+r], s.idx[r*maxActive:(r+1)*maxActive])
+			n := p.encodeComb(&cfgs[start+r], s.idx[r*maxActive:(r+1)*maxActive])
 			bad[r] = n < 0
 			s.cnt[r] = max(n, 0)
 		}

@@ -15,6 +15,9 @@ import "math"
 type mlpNet struct {
 	in, hidden int
 	w0t        []float32 // first layer, transposed: [in][hidden]
+	// first is the matrix whose rows forwardBlock sums for the first
+	// layer: w0t, or a table of pre-added rows (see MLPAccuracy).
+	first []float32
 	b0         []float32
 	dense      []denseLayer
 	wOut       []float32 // [hidden]
@@ -51,6 +54,7 @@ func newMLPNet(in, hidden int, w0, b0 []float32, ws, bs [][]float32, wOut []floa
 			n.w0t[i*hidden+j] = w0[j*in+i]
 		}
 	}
+	n.first = n.w0t
 	for l := range ws {
 		d := denseLayer{w: ws[l], b: bs[l], wt: make([]float32, hidden*hidden)}
 		for j := 0; j < hidden; j++ {
@@ -78,6 +82,8 @@ type mlpScratch struct {
 	h   [2][]float32 // [blockRows][hidden] each
 	idx []int32      // [blockRows][maxActive]
 	cnt []int
+	ks  []int32 // per tile: the columns with a non-zero entry
+	nks []int
 }
 
 func (n *mlpNet) scratch() *mlpScratch {
@@ -85,6 +91,8 @@ func (n *mlpNet) scratch() *mlpScratch {
 		h:   [2][]float32{make([]float32, blockRows*n.hidden), make([]float32, blockRows*n.hidden)},
 		idx: make([]int32, blockRows*maxActive),
 		cnt: make([]int, blockRows),
+		ks:  make([]int32, blockRows/tileRows*n.hidden),
+		nks: make([]int, blockRows/tileRows),
 	}
 }
 
@@ -99,15 +107,37 @@ func (n *mlpNet) forwardBlock(s *mlpScratch, rows int, out []float64) {
 	}
 	cur := s.h[0]
 	for r := 0; r < padded; r++ {
-		sumRows(cur[r*h:(r+1)*h], n.w0t, h, s.idx[r*maxActive:r*maxActive+s.cnt[r]], n.b0)
+		sumRows(cur[r*h:(r+1)*h], n.first, h, s.idx[r*maxActive:r*maxActive+s.cnt[r]], n.b0)
 	}
 	next := s.h[1]
 	for _, d := range n.dense {
 		if d.packed != nil && useAsm {
+			// Columns that are zero in all rows of a tile (ReLU zeros,
+			// padding) contribute nothing: list the others per tile.
+			for r := 0; r < padded; r += tileRows {
+				ks := s.ks[r/tileRows*h : (r/tileRows+1)*h]
+				n := 0
+				for k := 0; k < h; k++ {
+					if cur[r*h+k] != 0 || cur[(r+1)*h+k] != 0 || cur[(r+2)*h+k] != 0 ||
+						cur[(r+3)*h+k] != 0 || cur[(r+4)*h+k] != 0 || cur[(r+5)*h+k] != 0 {
+						ks[n] = int32(k)
+						n++
+					}
+				}
+				s.nks[r/tileRows] = n
+			}
 			for p := 0; p < h/panel; p++ {
 				pw := d.packed[p*h*panel : (p+1)*h*panel]
 				for r := 0; r < padded; r += tileRows {
-					kernel6x16(h, &cur[r*h], h, &pw[0], &next[r*h+p*panel], h, &d.b[p*panel])
+					t := r / tileRows
+					switch n := s.nks[t]; {
+					case n == h:
+						kernel6x16(h, &cur[r*h], h, &pw[0], &next[r*h+p*panel], h, &d.b[p*panel])
+					case n > 0:
+						kernel6x16idx(n, &cur[r*h], h, &pw[0], &next[r*h+p*panel], h, &d.b[p*panel], &s.ks[t*h])
+					default:
+						kernel6x16(0, &cur[r*h], h, &pw[0], &next[r*h+p*panel], h, &d.b[p*panel])
+					}
 				}
 			}
 		} else {

@@ -17,3 +17,8 @@ func kernel6x16(k int, a *float32, lda int, b *float32, c *float32, ldc int, bia
 //
 //go:noescape
 func sumRowsAsm(dst *float32, h int, w *float32, idx *int32, m int, bias *float32)
+
+// kernel6x16idx is kernel6x16 restricted to the n inner indices in ks.
+//
+//go:noescape
+func kernel6x16idx(n int, a *float32, lda int, b *float32, c *float32, ldc int, bias *float32, ks *int32)

@@ -12,3 +12,7 @@ func kernel6x16(k int, a *float32, lda int, b *float32, c *float32, ldc int, bia
 func sumRowsAsm(dst *float32, h int, w *float32, idx *int32, m int, bias *float32) {
 	panic("predictor: sumRowsAsm without assembly")
 }
+
+func kernel6x16idx(n int, a *float32, lda int, b *float32, c *float32, ldc int, bias *float32, ks *int32) {
+	panic("predictor: kernel6x16idx without assembly")
+}
