@@ -18,11 +18,11 @@ type mlpNet struct {
 	// first is the matrix whose rows forwardBlock sums for the first
 	// layer: w0t, or a table of pre-added rows (see MLPAccuracy).
 	first []float32
-	b0         []float32
-	dense      []denseLayer
-	wOut       []float32 // [hidden]
-	bOut       float32
-	base       float32 // added to the output (the NAS predictor's base_acc)
+	b0    []float32
+	dense []denseLayer
+	wOut  []float32 // [hidden]
+	bOut  float32
+	base  float32 // added to the output (the NAS predictor's base_acc)
 }
 
 type denseLayer struct {
