@@ -43,6 +43,25 @@ test-short: ort
 bench: ort
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
+# agents cross-builds edgefit-agent, the on-device measuring program, for
+# linux/amd64 and linux/arm64 into $(BIN)/edgefit-agent-linux-<arch>. cgo is
+# required (ONNX Runtime is loaded through onnxruntime_go); arm64 uses the
+# Debian cross compiler (apt install gcc-aarch64-linux-gnu). The Android
+# build needs the NDK: see docs/devices.md.
+AGENT_LDFLAGS := -X github.com/edgefit/edgefit/profiler/bench.Version=$(VERSION)
+ARM64_CC ?= aarch64-linux-gnu-gcc
+
+agents: $(BIN)/edgefit-agent-linux-amd64 $(BIN)/edgefit-agent-linux-arm64
+
+$(BIN)/edgefit-agent-linux-amd64: FORCE
+	CGO_ENABLED=1 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags "$(AGENT_LDFLAGS)" -o $@ ./cmd/edgefit-agent
+
+$(BIN)/edgefit-agent-linux-arm64: FORCE
+	CGO_ENABLED=1 GOOS=linux GOARCH=arm64 CC=$(ARM64_CC) $(GO) build -trimpath -ldflags "$(AGENT_LDFLAGS)" -o $@ ./cmd/edgefit-agent
+
+.PHONY: FORCE
+FORCE:
+
 # proto regenerates export/onnxpb from its .proto (needs protoc and protoc-gen-go).
 proto:
 	$(GO) generate ./export/onnxpb

@@ -1,0 +1,18 @@
+// Package wire is the language spoken between edgefit and its on-device
+// agent (cmd/edgefit-agent), and the common shape of every latency
+// measurement: the agent's, and those parsed from trtexec,
+// onnxruntime_perf_test and TFLite's benchmark_model (profiler/runners).
+//
+//   - The host writes a [Manifest] (JSON): which models to run and how.
+//   - The agent answers with one [Result] per model, as JSON lines on
+//     stdout (and appended to a results file, so that an interrupted run
+//     resumes where it stopped); [ReadResults] reads them back.
+//   - `edgefit-agent info` prints an [Info].
+//
+// [Summarize] turns raw timings into [Stats] (median, mean, min, max, p10,
+// p90, std, CoV and the relative 95% confidence half-width of the median).
+// All times are milliseconds.
+//
+// The package is plain Go with no cgo, so host-side code can use it
+// without linking ONNX Runtime.
+package wire
