@@ -583,3 +583,60 @@ func TestBadBaseURL(t *testing.T) {
 		}
 	}
 }
+
+// A supernet copied into the cache by hand (no verification record) is
+// checked by structure on first use; a wrong one is removed.
+func TestHandPlacedSupernet(t *testing.T) {
+	files := upstreamFiles(t, true)
+	data := files["ofa/ofa_nets/ofa_mbv3_d234_e346_k357_w1.0"]
+	cache := t.TempDir()
+	o := Options{CacheDir: cache, Offline: true}
+	good := filepath.Join(cache, "ofa_mbv3_d234_e346_k357_w1.0.pth")
+	bad := filepath.Join(cache, "ofa_mbv3_d234_e346_k357_w1.2.pth")
+	os.WriteFile(good, data, 0o644)
+	os.WriteFile(bad, data, 0o644)
+
+	if st, _ := Status(mustLookup(t, SupernetW10), o); st[0].Cached {
+		t.Error("an unverified supernet is listed as cached")
+	}
+	if _, err := Fetch(context.Background(), mustLookup(t, SupernetW10), o); err != nil {
+		t.Fatalf("hand-placed w1.0: %v", err)
+	}
+	if sc, err := readSidecar(good); err != nil || sc.Size != int64(len(data)) {
+		t.Errorf("no verification record after checking a hand-placed file: %v", err)
+	}
+	_, err := Fetch(context.Background(), mustLookup(t, SupernetW12), o)
+	var nc *NotCachedError
+	if !errors.As(err, &nc) {
+		t.Fatalf("hand-placed w1.0 under the w1.2 name: %v; want NotCachedError", err)
+	}
+	if _, err := os.Stat(bad); err == nil {
+		t.Error("the wrong supernet was left in the cache")
+	}
+}
+
+// Two fetches of the same item into one cache at once both succeed: the
+// second waits for the first instead of writing the same .part file.
+func TestConcurrentFetches(t *testing.T) {
+	files := upstreamFiles(t, false)
+	srv := newFileServer(t, files)
+	cache := t.TempDir()
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			_, err := Fetch(context.Background(), mustLookup(t, AccPredictor), srv.opts(cache))
+			errs <- err
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if got, _ := os.ReadFile(filepath.Join(cache, "acc_predictor.pth")); !bytes.Equal(got, files["ofa/acc_predictor.pth"]) {
+		t.Error("cached file differs after concurrent fetches")
+	}
+	if sent := srv.bytesSent(); sent > int64(len(files["ofa/acc_predictor.pth"])) {
+		t.Errorf("server sent %d bytes: the file was downloaded twice", sent)
+	}
+}
