@@ -1,0 +1,477 @@
+package profiler
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/edgefit/edgefit/devices"
+	"github.com/edgefit/edgefit/supernet"
+)
+
+// Progress reports how far a profiling run is. Done and Total count
+// models: layer entries plus whole networks, including those a resumed
+// journal already held (Resumed of them).
+type Progress struct {
+	Done, Total int
+	Resumed     int
+	Elapsed     time.Duration // since this run started
+	ETA         time.Duration // estimated time left; 0 until the first batch is in
+	Batch       int           // batches finished in this run
+	Drift       float64       // the reference's last ratio to its baseline
+}
+
+// Plan is a profiling run resolved against one device: the class defaults
+// filled in, the models to measure in their order, and what an existing
+// journal already holds. Make one with [NewPlan], run it with
+// [Plan.Execute]; [Run] does both.
+type Plan struct {
+	Target      string
+	Class       string  // ClassCPU, ClassMobile or ClassGPU
+	Options     Options // with every default resolved
+	Identity    Identity
+	Fingerprint *devices.Fingerprint // before profiling
+	Entries     int                  // layer entries to have in the table
+	NetworksAll int                  // whole networks to have in the table
+	Done        int                  // of Entries+NetworksAll, already in the journal
+	Reference   string               // key of the drift reference layer
+	Warnings    []string
+	// Remeasured counts batches Execute measured again because the
+	// reference drifted; Rebaselined those kept after the last retry, the
+	// reference's new speed becoming the baseline.
+	Remeasured, Rebaselined int
+
+	space    *supernet.Space
+	todo     []item
+	refLayer supernet.Layer
+	refR     int
+	journal  *Journal // nil: none yet
+	target   devices.Target
+	log      *slog.Logger
+}
+
+// Run profiles target: see [NewPlan] and [Plan.Execute].
+func Run(ctx context.Context, target devices.Target, o Options) (*LUT, error) {
+	p, err := NewPlan(ctx, target, o)
+	if err != nil {
+		return nil, err
+	}
+	return p.Execute(ctx)
+}
+
+// NewPlan checks the options, probes the device, fills in the defaults of
+// its class, and reads the journal if there is one. It writes nothing,
+// except that Options.Restart renames an existing journal aside.
+func NewPlan(ctx context.Context, target devices.Target, o Options) (*Plan, error) {
+	sp, err := o.validateStatic()
+	if err != nil {
+		return nil, err
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	fp, err := devices.Probe(ctx, target)
+	if err != nil {
+		return nil, fmt.Errorf("probe %s: %w", target.Name(), err)
+	}
+	p := &Plan{Target: target.Name(), Fingerprint: fp, space: sp, target: target, log: log}
+	if err := p.resolve(ctx, &o); err != nil {
+		return nil, err
+	}
+	p.Options = o
+	p.Identity = Identity{Space: sp.Name, Resolutions: o.Resolutions, Batch: o.Batch, Threads: o.Threads,
+		Provider: o.Provider, Runner: o.Runner, CPUAffinity: o.CPUAffinity, Networks: o.Networks, Seed: o.Seed,
+		Measure: identityMsr{Warmup: o.Measure.Warmup, MinRuns: o.Measure.MinRuns, MaxRuns: o.Measure.MaxRuns,
+			TargetCI: o.Measure.TargetCI, MaxTime: o.Measure.MaxTime.Seconds()}}
+	p.refLayer, p.refR = referenceLayer(sp, o.Resolutions)
+	p.Reference = p.refLayer.Key()
+
+	all := planItems(sp, &o)
+	for _, it := range all {
+		if it.kind == recEntry {
+			p.Entries++
+		} else {
+			p.NetworksAll++
+		}
+	}
+	if o.Journal != "" {
+		if err := p.openJournal(); err != nil {
+			return nil, err
+		}
+	}
+	for _, it := range all {
+		if p.journal != nil {
+			if _, done := p.journal.Done[it.id]; done {
+				p.Done++
+				continue
+			}
+		}
+		p.todo = append(p.todo, it)
+	}
+	return p, nil
+}
+
+// resolve fills the class defaults.
+func (p *Plan) resolve(ctx context.Context, o *Options) error {
+	fp := p.Fingerprint
+	switch {
+	case o.Provider == "cuda" || o.Provider == "tensorrt" || o.Runner == RunnerTrtexec || fp.Jetson != nil:
+		p.Class = ClassGPU
+	case fp.OS == "android":
+		p.Class = ClassMobile
+	default:
+		p.Class = ClassCPU
+	}
+	if o.Threads == 0 {
+		o.Threads = 1
+	}
+	if o.Runner == "" {
+		o.Runner = RunnerAgent
+		if p.Class == ClassGPU && (o.Provider == "" || o.Provider == "tensorrt") && p.hasCommand(ctx, "trtexec") {
+			o.Runner = RunnerTrtexec
+		}
+	}
+	if o.Provider == "" {
+		switch {
+		case o.Runner == RunnerTrtexec:
+			o.Provider = "tensorrt"
+		case p.Class == ClassGPU:
+			o.Provider = "cuda"
+		default:
+			o.Provider = "cpu"
+		}
+	}
+	if o.Runner == RunnerTrtexec && o.Provider != "tensorrt" {
+		return fmt.Errorf("runner trtexec runs TensorRT only; drop --ep %s or use --runner agent", o.Provider)
+	}
+	if o.CPUAffinity == "" {
+		o.CPUAffinity = "none"
+		// Pin to the fastest cluster where clusters differ (big.LITTLE),
+		// so the scheduler cannot move the runner to a slow core.
+		if cl := fp.Clusters; len(cl) > 1 && cl[len(cl)-1].MaxFreqKHz > cl[0].MaxFreqKHz {
+			big := cl[len(cl)-1]
+			if len(big.CPUs) >= o.Threads {
+				o.CPUAffinity = maskOf(big.CPUs)
+			} else {
+				p.Warnings = append(p.Warnings, fmt.Sprintf("%d threads do not fit the fastest cluster (%d cores); not pinning", o.Threads, len(big.CPUs)))
+			}
+		}
+	}
+	if o.CPUAffinity != "none" {
+		cpus, _ := parseMask(o.CPUAffinity)
+		if len(cpus) < o.Threads {
+			p.Warnings = append(p.Warnings, fmt.Sprintf("cpu affinity %s holds %d cores for %d threads", o.CPUAffinity, len(cpus), o.Threads))
+		}
+	}
+	if fp.Cores > 0 && o.Threads > fp.Cores {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("%d threads on a device with %d cores", o.Threads, fp.Cores))
+	}
+	return nil
+}
+
+func (p *Plan) hasCommand(ctx context.Context, name string) bool {
+	_, err := p.target.Run(ctx, []string{"sh", "-c", "command -v " + devices.Quote(name) + " || test -x /usr/src/tensorrt/bin/" + devices.Quote(name)}, devices.RunOptions{})
+	return err == nil
+}
+
+// deviceDigest hashes the fingerprint fields that identify the hardware and
+// system, leaving out clocks, temperatures and free memory, which change
+// from minute to minute.
+func deviceDigest(fp *devices.Fingerprint) (digest, summary string) {
+	type cl struct {
+		CPUs   []int
+		MaxKHz int64
+		Type   string
+	}
+	id := struct {
+		OS, Kernel, Arch, Machine, CPU string
+		Cores                          int
+		Clusters                       []cl
+		Android                        *devices.AndroidInfo
+		L4T, PowerMode                 string
+	}{OS: fp.OS, Kernel: fp.Kernel, Arch: fp.Arch, Machine: fp.Machine, CPU: fp.CPUModel, Cores: fp.Cores, Android: fp.Android}
+	for _, c := range fp.Clusters {
+		id.Clusters = append(id.Clusters, cl{c.CPUs, c.MaxFreqKHz, c.CoreType})
+	}
+	if fp.Jetson != nil {
+		id.L4T, id.PowerMode = fp.Jetson.L4T, fp.Jetson.PowerMode
+	}
+	b, _ := json.Marshal(id)
+	h := sha256.Sum256(b)
+	summary = fmt.Sprintf("%s/%s %s, %d cores, kernel %s", fp.OS, fp.Arch, fp.CPUModel, fp.Cores, fp.Kernel)
+	if fp.Android != nil {
+		summary = fmt.Sprintf("%s %s (%s), %s", fp.Android.Manufacturer, fp.Android.Model, fp.Android.SoC, summary)
+	}
+	return "sha256:" + hex.EncodeToString(h[:]), summary
+}
+
+func (p *Plan) openJournal() error {
+	path := p.Options.Journal
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	if p.Options.Restart {
+		aside := path + ".old-" + time.Now().UTC().Format("20060102T150405Z")
+		if err := os.Rename(path, aside); err != nil {
+			return fmt.Errorf("set journal aside: %w", err)
+		}
+		p.log.Info("restarting: previous journal set aside", "journal", aside)
+		return nil
+	}
+	j, err := LoadJournal(path)
+	if err != nil {
+		return err
+	}
+	if j.Header.Journal == "" { // empty, or only a torn header: nothing measured
+		return nil
+	}
+	if j.Header.Digest != p.Identity.digest() {
+		ch := p.Identity.diff(j.Header.Identity)
+		if len(ch) == 0 {
+			ch = []string{"the journal's settings digest does not match"}
+		}
+		return &SettingsChangedError{Journal: path, Changes: ch}
+	}
+	dd, summary := deviceDigest(p.Fingerprint)
+	if j.Header.DeviceDigest != "" && j.Header.DeviceDigest != dd {
+		return &SettingsChangedError{Journal: path, Changes: []string{fmt.Sprintf("device was %q, now %q", j.Header.Device, summary)}}
+	}
+	p.journal = j
+	return nil
+}
+
+// Remaining returns how many models Execute will measure.
+func (p *Plan) Remaining() int { return len(p.todo) }
+
+// Execute measures the plan's models on the device in batches, journalling
+// each batch as it completes, and returns the table: every entry and
+// network of the journal, old and new. Cancelling ctx stops after the
+// current batch's runner is killed; what was journalled is kept and a
+// rerun with the same options resumes.
+func (p *Plan) Execute(ctx context.Context) (*LUT, error) {
+	o := &p.Options
+	start := time.Now()
+	r, err := newRunner(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close(context.WithoutCancel(ctx))
+	rt := r.Runtime()
+	rt.Batch, rt.Threads, rt.Provider = o.Batch, o.Threads, o.Provider
+
+	var jw *journalWriter
+	if o.Journal != "" {
+		if p.journal == nil {
+			dd, summary := deviceDigest(p.Fingerprint)
+			h := journalHeader{Journal: journalMagic, Version: journalVersion, Created: time.Now().UTC(), Target: p.Target,
+				Identity: p.Identity, Digest: p.Identity.digest(), DeviceDigest: dd, Device: summary}
+			// An empty or header-torn file holds nothing: replace it.
+			if fi, err := os.Stat(o.Journal); err == nil && fi.Mode().IsRegular() {
+				if err := os.Remove(o.Journal); err != nil {
+					return nil, fmt.Errorf("journal: %w", err)
+				}
+			}
+			jw, err = createJournal(o.Journal, h)
+			if err != nil {
+				return nil, hostErr(o.Journal, err)
+			}
+			p.journal = &Journal{Header: h, Done: map[string]int{}}
+		} else {
+			if prev := p.sessionRuntime(); prev != nil && (prev.Name != rt.Name || prev.Version != rt.Version) {
+				return nil, &SettingsChangedError{Journal: o.Journal, Changes: []string{
+					fmt.Sprintf("runtime was %s %s, now %s %s", prev.Name, prev.Version, rt.Name, rt.Version)}}
+			}
+			jw, err = appendJournal(o.Journal, p.journal)
+			if err != nil {
+				return nil, hostErr(o.Journal, err)
+			}
+			if p.journal.Torn {
+				p.log.Warn("dropped the torn last line of the journal (a previous run was killed while writing it)", "journal", o.Journal)
+			}
+		}
+		defer jw.Close()
+		fpJSON, _ := json.Marshal(p.Fingerprint)
+		if err := p.record(jw, journalRecord{Kind: recSession, Fingerprint: fpJSON, Runtime: &rt}); err != nil {
+			return nil, err
+		}
+	} else {
+		p.journal = &Journal{Done: map[string]int{}}
+	}
+
+	ex := &executor{plan: p, runner: r, jw: jw, start: start, log: p.log}
+	if err := ex.run(ctx); err != nil {
+		return nil, err
+	}
+
+	after, err := devices.Probe(ctx, p.target)
+	if err != nil {
+		return nil, fmt.Errorf("probe %s after profiling: %w", p.Target, err)
+	}
+	afterJSON, _ := json.Marshal(after)
+	if err := p.record(jw, journalRecord{Kind: recFinish, Fingerprint: afterJSON}); err != nil {
+		return nil, err
+	}
+	return p.table(rt, afterJSON)
+}
+
+// record appends to the journal (if any) and to the in-memory copy.
+func (p *Plan) record(jw *journalWriter, recs ...journalRecord) error {
+	if jw != nil {
+		if err := jw.append(recs...); err != nil {
+			return hostErr(p.Options.Journal, err)
+		}
+	}
+	for _, rec := range recs {
+		p.journal.Records = append(p.journal.Records, rec)
+		if id := rec.id(); id != "" {
+			if _, dup := p.journal.Done[id]; dup {
+				p.journal.Duplicates++
+			} else {
+				p.journal.Done[id] = len(p.journal.Records) - 1
+			}
+		}
+	}
+	return nil
+}
+
+func hostErr(path string, err error) error {
+	if isNoSpace(err) {
+		return &DeviceFullError{Where: path, Host: true, Err: err}
+	}
+	return err
+}
+
+// sessionRuntime returns the runtime of the journal's first session.
+func (p *Plan) sessionRuntime() *Runtime {
+	for _, rec := range p.journal.Records {
+		if rec.Kind == recSession && rec.Runtime != nil {
+			return rec.Runtime
+		}
+	}
+	return nil
+}
+
+// table assembles the LUT from the journal.
+func (p *Plan) table(rt Runtime, after json.RawMessage) (*LUT, error) {
+	o := p.Options
+	t := &LUT{Version: LUTVersion, Space: p.space.Name, Target: p.Target, Runtime: rt, Unit: "ms", Stat: StatMedian,
+		FingerprintAfter: after}
+	for _, rec := range p.journal.Records {
+		if rec.Kind == recSession && rec.Fingerprint != nil {
+			t.FingerprintBefore = rec.Fingerprint
+			break
+		}
+	}
+	t.Settings = MeasurementSettings{Warmup: o.Measure.Warmup, MinRuns: o.Measure.MinRuns, MaxRuns: o.Measure.MaxRuns,
+		TargetCIPercent: o.Measure.TargetCI * 100, MaxSeconds: o.Measure.MaxTime.Seconds(), Shuffled: true,
+		Extra: map[string]string{
+			"runner":          o.Runner,
+			"seed":            strconv.FormatUint(o.Seed, 10),
+			"networks":        strconv.Itoa(o.Networks),
+			"reference":       fmt.Sprintf("%d/%s", p.refR, p.Reference),
+			"drift_threshold": strconv.FormatFloat(o.Measure.DriftThreshold, 'g', -1, 64),
+			"class":           p.Class,
+		}}
+	if o.CPUAffinity != "none" {
+		t.Settings.CPUAffinity = o.CPUAffinity
+	}
+	if o.Measure.MaxCooldown > 0 {
+		t.Settings.Extra["cooldown"] = fmt.Sprintf("hottest zone within %g C of start, at most %s", o.Measure.CooldownDelta, o.Measure.MaxCooldown)
+	}
+	for _, i := range p.journal.Done {
+		rec := p.journal.Records[i]
+		switch rec.Kind {
+		case recEntry:
+			l, err := ParseKey(rec.Key)
+			if err != nil {
+				return nil, fmt.Errorf("journal entry %s: %w", rec.Key, err)
+			}
+			t.Entries = append(t.Entries, NewEntry(l, rec.R, *rec.Stats))
+		case recNetwork:
+			t.Networks = append(t.Networks, NetworkMeasurement{Config: *rec.Config, Stats: *rec.Stats})
+		}
+	}
+	t.Sort()
+	if err := t.Validate(); err != nil {
+		return nil, fmt.Errorf("assemble lookup table: %w", err)
+	}
+	return t, nil
+}
+
+// Summary condenses a table for people and scripts.
+type Summary struct {
+	Space       string  `json:"space"`
+	Target      string  `json:"target"`
+	Runtime     Runtime `json:"runtime"`
+	Resolutions []int   `json:"resolutions"`
+	Entries     int     `json:"entries"`
+	Networks    int     `json:"networks"`
+	MedianCoV   float64 `json:"median_cov"`  // median over entries of Std/Mean
+	MedianRuns  float64 `json:"median_runs"` // median timed runs per entry
+}
+
+// Summarize returns the summary of t.
+func Summarize(t *LUT) Summary {
+	s := Summary{Space: t.Space, Target: t.Target, Runtime: t.Runtime, Resolutions: t.Resolutions(),
+		Entries: len(t.Entries), Networks: len(t.Networks)}
+	var covs, runs []float64
+	for _, e := range t.Entries {
+		if e.Stats.CoV > 0 {
+			covs = append(covs, e.Stats.CoV)
+		}
+		runs = append(runs, float64(e.Stats.N))
+	}
+	s.MedianCoV = medianOf(covs)
+	s.MedianRuns = medianOf(runs)
+	return s
+}
+
+func medianOf(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	v = slices.Clone(v)
+	sort.Float64s(v)
+	return quantile(v, 0.5)
+}
+
+// relCIHalfWidth returns the half-width of the distribution-free 95%
+// confidence interval of the median of samples, relative to the median
+// (order statistics at n/2 ± 1.96·√n/2). It is +Inf below 6 samples,
+// where no such interval exists.
+func relCIHalfWidth(samples []float64) float64 {
+	n := len(samples)
+	if n < 6 {
+		return math.Inf(1)
+	}
+	s := slices.Clone(samples)
+	sort.Float64s(s)
+	h := 1.96 * math.Sqrt(float64(n)) / 2
+	lo := int(math.Floor(float64(n)/2 - h)) // 1-based rank
+	hi := int(math.Ceil(float64(n)/2 + 1 + h))
+	lo = max(lo, 1)
+	hi = min(hi, n)
+	med := quantile(s, 0.5)
+	if med <= 0 {
+		return math.Inf(1)
+	}
+	return (s[hi-1] - s[lo-1]) / 2 / med
+}
+
+func joinInts(v []int) string {
+	return strings.Trim(strings.Join(strings.Fields(fmt.Sprint(v)), ","), "[]")
+}
