@@ -18,26 +18,6 @@ import (
 	"github.com/edgefit/edgefit/supernet"
 )
 
-// Accuracy samples CSV
-//
-// A user who has measured the accuracy of some subnets (for example after
-// BN recalibration on a held-out split, as OFA's AccuracyDataset does) can
-// fit an accuracy predictor from them. The CSV has a header row and one
-// subnet per row, in either of two forms:
-//
-//	config,accuracy
-//	"{""ks"":[3,5,…],""e"":[…],""d"":[…],""r"":224}",76.4
-//
-//	ks,e,d,r,accuracy
-//	3 5 7 3 … (20 numbers),4 6 3 … (20 numbers),2 3 4 4 2,224,76.4
-//
-// Columns may come in any order; "image_size" is accepted for "r". Lists
-// are separated by spaces (commas and brackets are also accepted, as in
-// "[3, 5, 7, …]", when the field is quoted). Lines starting with # are
-// comments. Accuracies are fractions (0..1) or percentages (0..100): when
-// any value exceeds 1 the whole column is read as percent, and
-// [AccuracySamples.Percent] says which was detected.
-
 // AccuracySample is one measured subnet.
 type AccuracySample struct {
 	Config   supernet.Config
@@ -51,7 +31,23 @@ type AccuracySamples struct {
 	Percent bool // the file gave percentages (converted to fractions)
 }
 
-// ReadAccuracyCSV reads accuracy samples for space s. Errors name the line
+// ReadAccuracyCSV reads accuracy samples for space s: subnets whose
+// accuracy the user measured (for example after BN recalibration on a
+// held-out split, as OFA's AccuracyDataset does). The CSV has a header row
+// and one subnet per row, in either of two forms:
+//
+//	config,accuracy
+//	"{""ks"":[3,5,…],""e"":[…],""d"":[…],""r"":224}",76.4
+//
+//	ks,e,d,r,accuracy
+//	3 5 7 3 … (20 numbers),4 6 3 … (20 numbers),2 3 4 4 2,224,76.4
+//
+// Columns may come in any order, and "image_size" is accepted for "r";
+// any other column is an error. Lists are separated by spaces (commas and
+// brackets, as in "[3, 5, 7, …]", also work when the field is quoted).
+// Lines starting with # are comments. Accuracies are fractions (0..1) or
+// percentages (0..100): when any value exceeds 1 the whole column is read
+// as percent, and [AccuracySamples.Percent] says so. Errors name the line
 // and column and say what to fix.
 func ReadAccuracyCSV(s *supernet.Space, r io.Reader) (*AccuracySamples, error) {
 	cr := csv.NewReader(r)

@@ -3,4 +3,38 @@
 // table plus regression and whole-network calibration, accuracy from OFA's
 // MLP predictors or from a user's samples, and the exact memory, parameter
 // and MAC counts of the supernet package.
+//
+// # Latency
+//
+// [Fit] turns a [profiler.LUT] into a [LatencyPredictor]. A subnet's
+// latency is the sum of its layers' latencies, first block included, as in
+// OFA's estimator. Layers the table measured are looked up; the others
+// (resolutions or widths the table lacks) come from one non-negative
+// linear model per layer kind over work counts (MACs by operation,
+// activation elements, memory traffic, a per-layer constant), corrected by
+// the residual of the same layer family at the sizes the table did
+// measure. When the table holds enough whole subnets measured end to end,
+// a calibration A·Σ + B is fitted and kept if it beats the plain sum on a
+// held-out share. The [FitReport] gives per-kind cross-validation, a
+// leave-one-resolution-out check and the calibration's held-out error,
+// with nn-Meter's [Metrics] (RMSE, RMSPE, ±5%/±10% shares) and Spearman's
+// ρ. [LatencyPredictor.Save] writes it all as JSON; [LoadLatencyPredictor]
+// reads it back and refuses a predictor fitted for another space.
+//
+// # Accuracy
+//
+// Three sources implement [AccuracyModel]:
+//   - [LoadMLPAccuracy] reads OFA's MLP predictors from .pth files (the
+//     tutorial's acc_predictor.pth and the NAS AccuracyPredictor format),
+//     evaluated in float32 with AVX2/FMA kernels on amd64;
+//   - [FitAccuracyCSV] fits a ridge model to a CSV of measured subnets
+//     (see [ReadAccuracyCSV] for the format);
+//   - [NewProxyAccuracy] is the fallback without either: normalized log
+//     MACs, whose Source says plainly that it is not an accuracy.
+//
+// # Search
+//
+// A [Scorer] combines a latency model, an accuracy model and
+// supernet.Space.Costs into [Estimate]s for whole batches of candidates,
+// on both cores, with results that depend only on each config.
 package predictor
