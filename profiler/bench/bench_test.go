@@ -151,7 +151,7 @@ func TestStopRule(t *testing.T) {
 		{stopRule{minRuns: 10, maxRuns: 100, targetCI: 0.01}, wide(100), 0, wire.StopMaxRuns},
 		{stopRule{minRuns: 10, maxRuns: 100, targetCI: 0.01, maxTime: time.Second}, wide(20), 2 * time.Second, wire.StopMaxTime},
 		{stopRule{minRuns: 10, maxRuns: 100, targetCI: 0.01, maxTime: time.Second}, wide(5), 2 * time.Second, ""}, // min runs first
-		{stopRule{minRuns: 2, maxRuns: 100, targetCI: 0.5}, wide(3), 0, ""},                                        // no CI below 6 samples
+		{stopRule{minRuns: 2, maxRuns: 100, targetCI: 0.5}, wide(3), 0, ""},                                       // no CI below 6 samples
 	}
 	for i, tt := range tests {
 		if got := tt.rule.check(tt.samples, tt.timed); got != tt.want {

@@ -1,0 +1,187 @@
+package agent_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/edgefit/edgefit/devices"
+	"github.com/edgefit/edgefit/devices/devicetest"
+	"github.com/edgefit/edgefit/export/ort"
+	"github.com/edgefit/edgefit/profiler/agent"
+	"github.com/edgefit/edgefit/profiler/agent/agenttest"
+	"github.com/edgefit/edgefit/profiler/bench"
+	"github.com/edgefit/edgefit/profiler/bench/wire"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	agenttest.Cleanup()
+	os.Exit(code)
+}
+
+func needORT(t *testing.T) string {
+	t.Helper()
+	lib, err := ort.CachedLibraryPath(runtime.GOARCH)
+	if err == nil {
+		_, err = os.Stat(lib)
+	}
+	if err != nil {
+		if os.Getenv("EDGEFIT_TEST_STRICT") == "1" {
+			t.Fatal(err)
+		}
+		t.Skipf("ONNX Runtime library not cached (%v): run `make ort`", err)
+	}
+	return lib
+}
+
+// deployAndMeasure is the end-to-end path: deploy to tg, deploy again
+// (everything cached), measure tinynet with profiling, and check the
+// outputs against the same model run in this process.
+func deployAndMeasure(t *testing.T, tg devices.Target, opts agent.Options) {
+	ctx := context.Background()
+	needORT(t)
+	if opts.Agent == "" {
+		opts.Agent = agenttest.Build(t, "linux", runtime.GOARCH)
+	}
+	a, err := agent.Deploy(ctx, tg, opts)
+	if err != nil {
+		t.Fatalf("deploy: %v", err)
+	}
+	if a.Pushed != 2 {
+		t.Errorf("first deploy pushed %d files, want 2", a.Pushed)
+	}
+	if a.Info.ORTVersion != "1.24.1" || !slices.Contains(a.Info.Providers, "CPUExecutionProvider") || a.Info.GOARCH != runtime.GOARCH {
+		t.Errorf("agent info = %+v", a.Info)
+	}
+	again, err := agent.Deploy(ctx, tg, opts)
+	if err != nil || again.Pushed != 0 || again.Bin != a.Bin {
+		t.Fatalf("second deploy pushed %d (%v), want everything cached", again.Pushed, err)
+	}
+
+	profiles := t.TempDir()
+	spec := wire.ModelSpec{ID: "tiny it's $(x)", Runs: 8, Warmup: 2, Threads: 1, Outputs: -1, Seed: 42, Profile: true}
+	broken := wire.ModelSpec{ID: "broken", Runs: 3, Provider: "nnapi"}
+	var results []wire.Result
+	var log bytes.Buffer
+	err = a.Run(ctx, []agent.Model{{Local: agenttest.TinyModel(t), Spec: spec}, {Local: agenttest.TinyModel(t), Spec: broken}},
+		agent.RunOptions{ProfileDir: profiles, Stderr: &log},
+		func(r wire.Result) error { results = append(results, r); return nil })
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, log.String())
+	}
+	if len(results) != 2 {
+		t.Fatalf("got %d results, want 2", len(results))
+	}
+	r := results[0]
+	if r.ID != spec.ID || r.Error != "" || r.Stats.N != 8 || r.Stats.Median <= 0 || r.LoadMS <= 0 || r.PeakRSSBytes <= 0 {
+		t.Errorf("result = %+v", r)
+	}
+	if filepath.Dir(r.ProfileFile) != profiles {
+		t.Errorf("profile %q not pulled into %s", r.ProfileFile, profiles)
+	} else if b, err := os.ReadFile(r.ProfileFile); err != nil || !bytes.Contains(b, []byte("kernel_time")) {
+		t.Errorf("pulled profile unusable: %v", err)
+	}
+	if results[1].ID != "broken" || !strings.Contains(results[1].Error, "Nnapi") {
+		t.Errorf("broken model result = %+v", results[1])
+	}
+
+	// The device computed what this process computes for the same inputs.
+	if err := ort.Init(""); err != nil {
+		t.Fatal(err)
+	}
+	spec.Path, spec.Profile = agenttest.TinyModel(t), false
+	local, err := bench.Measure(ctx, spec, "")
+	if err != nil || local.Error != "" {
+		t.Fatalf("local measure: %v %s", err, local.Error)
+	}
+	if !slices.Equal(local.Outputs[0].Values, r.Outputs[0].Values) {
+		t.Errorf("device outputs %v differ from local %v", r.Outputs[0].Values, local.Outputs[0].Values)
+	}
+
+	// The work directory is gone; the cache stays.
+	res, err := tg.Run(ctx, []string{"sh", "-c", `test -x "$1" && test -f "$2" && echo ok`, "sh", a.Bin, a.Lib}, devices.RunOptions{})
+	if err != nil || string(res.Stdout) != "ok\n" {
+		t.Errorf("cached files missing after run: %v", err)
+	}
+}
+
+func TestDeployLocal(t *testing.T) {
+	deployAndMeasure(t, devices.NewLocal(), agent.Options{CacheDir: t.TempDir()})
+}
+
+func TestDeploySSH(t *testing.T) {
+	sshd := devicetest.StartSSHD(t)
+	tg, err := devices.Open(context.Background(), sshd.URL, sshd.Options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	deployAndMeasure(t, tg, agent.Options{CacheDir: filepath.Join(sshd.Dir, "cache")})
+}
+
+func TestDeployADB(t *testing.T) {
+	adb := devicetest.StartADB(t, nil)
+	tg, err := devices.Open(context.Background(), adb.URL, adb.Options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	// The fake phone runs host binaries, so the Linux agent stands in for
+	// an NDK build; the default Android cache location is used.
+	needORT(t)
+	lib, _ := ort.CachedLibraryPath(runtime.GOARCH)
+	deployAndMeasure(t, tg, agent.Options{Agent: agenttest.Build(t, "linux", runtime.GOARCH), ORTLib: lib})
+	matches, _ := filepath.Glob(filepath.Join(adb.Device.Root, "tmp", "edgefit", "*", "edgefit-agent"))
+	if len(matches) != 1 {
+		t.Errorf("agent not cached under $TMPDIR/edgefit on the phone: %v", matches)
+	}
+}
+
+func TestDeployRefusesWrongArch(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("needs an amd64 host")
+	}
+	arm := agenttest.Build(t, "linux", "arm64")
+	_, err := agent.Deploy(context.Background(), devices.NewLocal(), agent.Options{Agent: arm, CacheDir: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "EM_AARCH64") || !strings.Contains(err.Error(), "edgefit-agent-linux-amd64") {
+		t.Errorf("deploy of an arm64 agent to amd64: %v", err)
+	}
+}
+
+func TestDeployAndroidNeedsLibrary(t *testing.T) {
+	adb := devicetest.StartADB(t, nil)
+	tg, err := devices.Open(context.Background(), adb.URL, adb.Options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	_, err = agent.Deploy(context.Background(), tg, agent.Options{Agent: agenttest.Build(t, "linux", runtime.GOARCH)})
+	if err == nil || !strings.Contains(err.Error(), "onnxruntime-android") {
+		t.Errorf("android deploy without a library: %v", err)
+	}
+}
+
+func TestLocateExplains(t *testing.T) {
+	t.Setenv(agent.EnvAgentDir, t.TempDir())
+	_, err := agent.Locate("android", "arm64")
+	if err == nil || !strings.Contains(err.Error(), "edgefit-agent-android-arm64") || !strings.Contains(err.Error(), "NDK") {
+		t.Errorf("locate: %v", err)
+	}
+}
+
+func TestProbeFillsRuntime(t *testing.T) {
+	needORT(t)
+	fp, a, err := agent.Probe(context.Background(), devices.NewLocal(), agent.Options{Agent: agenttest.Build(t, "linux", runtime.GOARCH), CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fp.Runtime == nil || fp.Runtime.ORTVersion != a.Info.ORTVersion || len(fp.Runtime.Providers) == 0 {
+		t.Errorf("runtime = %+v", fp.Runtime)
+	}
+}

@@ -1,0 +1,27 @@
+// Package agent installs edgefit-agent on a device and drives it: it
+// pushes the agent binary and the ONNX Runtime library built for the
+// device's OS and architecture, keeps them cached there by content hash,
+// asks the agent what it loaded, and runs manifests of models, streaming
+// each model's [wire.Result] back as the device finishes it.
+//
+// # Cache on the device
+//
+// Each file lives in a directory named after its SHA-256, under
+//
+//	${XDG_CACHE_HOME:-$HOME/.cache}/edgefit     Linux
+//	${TMPDIR:-/data/local/tmp}/edgefit          Android (the shell user's writable place)
+//
+// so a deploy whose files are already there pushes nothing, and two edgefit
+// versions never overwrite each other's agent. Pushes land under a
+// temporary name and are renamed, so an interrupted push is never mistaken
+// for a cached file. [Options].CacheDir overrides the location.
+//
+// # Files on the host
+//
+// [Locate] finds edgefit-agent-OS-ARCH (built by `make agents`, or with
+// the Android NDK, see docs/devices.md) and the ONNX Runtime library cached
+// by `make ort`; [Options] can name both explicitly.
+//
+// The package sits above devices (which imports nothing of edgefit) and
+// speaks the agent's protocol from profiler/bench/wire.
+package agent
