@@ -3,7 +3,6 @@ package predictor
 import (
 	"encoding/json"
 	"math"
-	"slices"
 	"sort"
 
 	"github.com/edgefit/edgefit/profiler"
@@ -185,17 +184,4 @@ func pearson(a, b []float64) float64 {
 		return math.NaN()
 	}
 	return sab / math.Sqrt(saa*sbb)
-}
-
-// median of a copy of x.
-func median(x []float64) float64 {
-	s := slices.Clone(x)
-	slices.Sort(s)
-	if len(s) == 0 {
-		return math.NaN()
-	}
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }

@@ -230,9 +230,17 @@ func Fit(lut *profiler.LUT, opts FitOptions) (*LatencyPredictor, *FitReport, err
 	if space.Name == lut.Space {
 		nets = lut.Networks
 	}
-	rep.Calibration = p.calibrate(nets, opts)
+	truth := make([]float64, len(nets))
+	for i := range nets {
+		truth[i] = lut.NetworkLatency(&nets[i])
+	}
+	rep.Calibration = p.calibrate(nets, truth, opts)
 	if len(nets) > 0 {
-		m := Evaluate(p, nets)
+		pred := make([]float64, len(nets))
+		for i := range nets {
+			pred[i] = p.LatencyMS(nets[i].Config)
+		}
+		m := Compare(pred, truth)
 		rep.Networks = &m
 	}
 	p.report = rep
@@ -447,17 +455,17 @@ func (p *LatencyPredictor) Report() *FitReport { return p.report }
 // calibrate fits A·Σ + B on measured subnets when there are enough,
 // judging it on a held-out share first; it is kept only if it beats the
 // plain sum there. The final coefficients use every subnet.
-func (p *LatencyPredictor) calibrate(nets []profiler.NetworkMeasurement, opts FitOptions) *CalibrationReport {
+// truth holds the measured latency of each network under the table's
+// statistic.
+func (p *LatencyPredictor) calibrate(nets []profiler.NetworkMeasurement, truth []float64, opts FitOptions) *CalibrationReport {
 	rep := &CalibrationReport{Networks: len(nets)}
 	if len(nets) < opts.MinNetworks {
 		rep.Reason = fmt.Sprintf("%d measured subnets; a calibration needs at least %d (profile more whole subnets)", len(nets), opts.MinNetworks)
 		return rep
 	}
 	sums := make([]float64, len(nets))
-	truth := make([]float64, len(nets))
 	for i := range nets {
 		sums[i] = p.SumMS(nets[i].Config)
-		truth[i] = measured(nets[i].Stats)
 	}
 	idx := make([]int, len(nets))
 	for i := range idx {
