@@ -167,6 +167,23 @@ func TestDeployAndroidNeedsLibrary(t *testing.T) {
 	}
 }
 
+func TestDeployWithLibraryOnDevice(t *testing.T) {
+	lib := needORT(t)
+	a, err := agent.Deploy(context.Background(), devices.NewLocal(), agent.Options{
+		Agent: agenttest.Build(t, "linux", runtime.GOARCH), DeviceORTLib: lib, CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Pushed != 1 || a.Lib != lib || a.Info.Library != lib {
+		t.Errorf("pushed %d, lib %s, agent loaded %s; want only the agent pushed and %s used", a.Pushed, a.Lib, a.Info.Library, lib)
+	}
+	_, err = agent.Deploy(context.Background(), devices.NewLocal(), agent.Options{
+		Agent: agenttest.Build(t, "linux", runtime.GOARCH), DeviceORTLib: "/nonexistent/libonnxruntime.so", CacheDir: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "/nonexistent/libonnxruntime.so") {
+		t.Errorf("missing device library: %v", err)
+	}
+}
+
 func TestLocateExplains(t *testing.T) {
 	t.Setenv(agent.EnvAgentDir, t.TempDir())
 	_, err := agent.Locate("android", "arm64")

@@ -33,6 +33,11 @@ type Options struct {
 	// `make ort` cache for linux/amd64 and linux/arm64; other platforms
 	// must name one).
 	ORTLib string
+	// DeviceORTLib is an ONNX Runtime library already installed on the
+	// device, used instead of pushing one: GPU builds (CUDA, TensorRT) need
+	// their provider libraries (libonnxruntime_providers_*.so) in the same
+	// directory, which only an installation on the device has.
+	DeviceORTLib string
 	// CacheDir is the cache directory on the device ("" = see the package
 	// documentation).
 	CacheDir string
@@ -73,7 +78,7 @@ func Deploy(ctx context.Context, t devices.Target, opts Options) (*Agent, error)
 	if err := checkBinary(bin, info, explicit, log); err != nil {
 		return nil, fmt.Errorf("deploy agent to %s: %w", t.Name(), err)
 	}
-	if lib == "" {
+	if lib == "" && opts.DeviceORTLib == "" {
 		if lib, err = locateLib(info); err != nil {
 			return nil, fmt.Errorf("deploy agent to %s: %w", t.Name(), err)
 		}
@@ -88,7 +93,9 @@ func Deploy(ctx context.Context, t devices.Target, opts Options) (*Agent, error)
 	if a.Bin, err = a.ensure(ctx, bin, base, "edgefit-agent"); err != nil {
 		return nil, err
 	}
-	if a.Lib, err = a.ensure(ctx, lib, base, "libonnxruntime.so"); err != nil {
+	if opts.DeviceORTLib != "" {
+		a.Lib = opts.DeviceORTLib
+	} else if a.Lib, err = a.ensure(ctx, lib, base, "libonnxruntime.so"); err != nil {
 		return nil, err
 	}
 	if a.Info, err = a.info(ctx); err != nil {
