@@ -261,10 +261,13 @@ func (ex *executor) batch(ctx context.Context, items []item) error {
 func (ex *executor) measure(ctx context.Context, models []runModel) ([]runResult, error) {
 	res, err := ex.runner.Measure(ctx, models)
 	if err != nil {
-		if ctx.Err() != nil {
+		var full *DeviceFullError
+		switch {
+		case ctx.Err() != nil:
 			return nil, ctx.Err()
-		}
-		if isNoSpace(err) {
+		case errors.As(err, &full):
+			return nil, err
+		case isNoSpace(err):
 			return nil, &DeviceFullError{Target: ex.plan.Target, Where: "the models of a batch", Err: err}
 		}
 		return nil, fmt.Errorf("measure on %s: %w", ex.plan.Target, err)

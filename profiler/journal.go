@@ -169,6 +169,7 @@ func ReadJournal(r io.Reader) (*Journal, error) {
 	j := &Journal{Done: map[string]int{}}
 	br := bufio.NewReaderSize(r, 64<<10)
 	var off int64
+	var bad *JournalError // the first corrupt line; reading goes on to count what is intact
 	line := 0
 	for {
 		raw, err := readLine(br, maxJournalLine)
@@ -177,27 +178,43 @@ func ReadJournal(r io.Reader) (*Journal, error) {
 		}
 		if err != nil && !errors.Is(err, io.EOF) {
 			if errors.Is(err, errLineTooLong) {
-				return j, &JournalError{Line: line + 1, Intact: len(j.Done), Err: err}
+				if bad == nil {
+					bad = &JournalError{Line: line + 1, Err: err}
+				}
+				break
 			}
 			return j, fmt.Errorf("read journal: %w", err)
 		}
 		line++
 		complete := len(raw) > 0 && raw[len(raw)-1] == '\n'
 		body := bytes.TrimSuffix(raw, []byte("\n"))
+		if line > 1 && j.Header.Journal == "" {
+			// Without a valid header nothing after it can be trusted.
+			break
+		}
 		perr := j.parseLine(line, body)
 		if perr != nil {
 			if !complete { // torn tail: drop it
 				j.Torn = true
 				break
 			}
-			return j, &JournalError{Line: line, Intact: len(j.Done), Err: perr}
+			if bad == nil {
+				bad = &JournalError{Line: line, Err: perr}
+			}
+			continue
 		}
-		off += int64(len(raw))
-		j.ValidBytes = off
-		j.NeedsNewline = !complete
+		if bad == nil {
+			off += int64(len(raw))
+			j.ValidBytes = off
+			j.NeedsNewline = !complete
+		}
 		if !complete {
 			break
 		}
+	}
+	if bad != nil {
+		bad.Intact = len(j.Done)
+		return j, bad
 	}
 	return j, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/edgefit/edgefit/devices"
+	"github.com/edgefit/edgefit/devices/devicetest"
 )
 
 // agentDir holds the edgefit-agent built for the tests that profile.
@@ -70,7 +72,10 @@ func quickOptions(journal string) Options {
 	o.Networks = 2
 	o.Journal = journal
 	o.BatchModels = 20
-	o.Measure = Measurement{Warmup: 1, MinRuns: 5, MaxRuns: 8, MaxTime: 200 * time.Millisecond, MaxCooldown: -1}
+	o.Measure = Measurement{Warmup: 1, MinRuns: 5, MaxRuns: 8, MaxTime: 200 * time.Millisecond, MaxCooldown: -1,
+		// Other work shares this machine: hold the reference loosely so
+		// that noise does not triple the test's time. TestDrift checks it.
+		DriftThreshold: 0.3}
 	return o
 }
 
@@ -217,5 +222,264 @@ func TestRunResume(t *testing.T) {
 	checkJournal(t, o.Journal, lut)
 	if len(lut.Networks) != 2 {
 		t.Errorf("%d networks", len(lut.Networks))
+	}
+}
+
+// TestRunSSH profiles through a real OpenSSH server on loopback: agent and
+// library deployed over SFTP, batches pushed as tar archives.
+func TestRunSSH(t *testing.T) {
+	requireAgent(t)
+	sshd := devicetest.StartSSHD(t)
+	ctx := context.Background()
+	tg, err := devices.Open(ctx, sshd.URL, sshd.Options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	o := quickOptions(filepath.Join(t.TempDir(), "ssh.lut.json.journal"))
+	o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	lut, err := Run(ctx, tg, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lut.Target != sshd.URL || len(lut.Networks) != 2 {
+		t.Errorf("target %q, %d networks", lut.Target, len(lut.Networks))
+	}
+	if miss, _ := lut.Missing(128); len(miss) != 0 {
+		t.Errorf("missing %d layers", len(miss))
+	}
+	checkJournal(t, o.Journal, lut)
+	path := filepath.Join(t.TempDir(), "ssh.lut.json")
+	if err := lut.WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadLUT(path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRunBrokenRuntime: an ONNX Runtime library that does not load is a
+// RuntimeError before anything is measured, and no journal is left.
+func TestRunBrokenRuntime(t *testing.T) {
+	requireAgent(t)
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "libonnxruntime.so.1")
+	if err := os.WriteFile(bad, []byte("not a shared library"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("EDGEFIT_ORT_LIB", bad)
+	o := quickOptions(filepath.Join(dir, "x.lut.json.journal"))
+	_, err := Run(context.Background(), devices.NewLocal(), o)
+	var re *RuntimeError
+	if !errors.As(err, &re) || re.Hint() == "" {
+		t.Fatalf("err = %v, want *RuntimeError", err)
+	}
+	t.Logf("error: %v\nhint: %s", err, re.Hint())
+	if _, err := os.Stat(o.Journal); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("journal written despite the failure: %v", err)
+	}
+}
+
+// TestRunDeviceFull profiles into a 1 MiB tmpfs on the "device": the push
+// of the first batch fills it, which must read as a full device, with the
+// journal (baseline) intact and resumable.
+func TestRunDeviceFull(t *testing.T) {
+	requireAgent(t)
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tiny tmpfs needs root")
+	}
+	mnt := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount tmpfs: %v %s", err, out)
+	}
+	defer exec.Command("umount", mnt).Run()
+	o := quickOptions(filepath.Join(t.TempDir(), "x.lut.json.journal"))
+	o.DeviceDir = mnt
+	_, err := Run(context.Background(), devices.NewLocal(), o)
+	var full *DeviceFullError
+	if !errors.As(err, &full) || full.Host || !strings.Contains(err.Error(), "no space left on device local") {
+		t.Fatalf("err = %v, want a *DeviceFullError for the device", err)
+	}
+	t.Logf("error: %v\nhint: %s", err, full.Hint())
+	j := checkJournal(t, o.Journal, nil)
+	if j.Header.Journal == "" {
+		t.Error("journal lost its header")
+	}
+}
+
+// TestRunCorruptJournal: a damaged line in the middle of the journal stops
+// the run with an error naming it, and the journal is left untouched.
+func TestRunCorruptJournal(t *testing.T) {
+	requireAgent(t)
+	dir := t.TempDir()
+	o := quickOptions(filepath.Join(dir, "x.lut.json.journal"))
+	o.Networks = 0
+	o.Resolutions = []int{96}
+	if _, err := Run(context.Background(), devices.NewLocal(), o); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(o.Journal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(data), "\n")
+	lines[5] = `{"kind":"entry","r":96,` + "\n" // half a record, newline intact
+	bad := []byte(strings.Join(lines, ""))
+	if err := os.WriteFile(o.Journal, bad, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Run(context.Background(), devices.NewLocal(), o)
+	var je *JournalError
+	if !errors.As(err, &je) || je.Line != 6 || je.Intact < 90 {
+		t.Fatalf("err = %v, want a *JournalError at line 6 with the rest intact", err)
+	}
+	t.Logf("error: %v\nhint: %s", err, je.Hint())
+	after, _ := os.ReadFile(o.Journal)
+	if string(after) != string(bad) {
+		t.Error("the failed run changed the journal")
+	}
+	// --restart sets it aside rather than deleting it.
+	o.Restart = true
+	if _, err := Run(context.Background(), devices.NewLocal(), o); err != nil {
+		t.Fatal(err)
+	}
+	aside, _ := filepath.Glob(o.Journal + ".old-*")
+	if len(aside) != 1 {
+		t.Fatalf("set-aside journals: %v", aside)
+	}
+	if kept, _ := os.ReadFile(aside[0]); string(kept) != string(bad) {
+		t.Error("the set-aside journal differs from the original")
+	}
+}
+
+// slowRunner measures for real and then scales every result by
+// factor(batch, attempt), as a device whose clock dropped would show. (A
+// busy loop on the same core cannot stand in: runs are shorter than a
+// scheduler time slice, so the median of a time-shared core barely moves.)
+// Batch 0 is the baseline; a call with the same models as the one before
+// is another attempt at the same batch. It remembers, per call, the factor
+// and the last reference median it returned.
+type slowRunner struct {
+	runner
+	factor         func(batch, attempt int) float64
+	calls          []slowCall
+	last           string
+	batch, attempt int
+}
+
+type slowCall struct {
+	factor, refMedian float64
+}
+
+func (s *slowRunner) Measure(ctx context.Context, models []runModel) ([]runResult, error) {
+	var names []string
+	for _, m := range models {
+		names = append(names, m.Name)
+	}
+	if key := strings.Join(names, ","); key != s.last || len(s.calls) == 0 {
+		if len(s.calls) > 0 {
+			s.batch++
+		}
+		s.last, s.attempt = key, 1
+	} else {
+		s.attempt++
+	}
+	f := s.factor(s.batch, s.attempt)
+	res, err := s.runner.Measure(ctx, models)
+	for i := range res {
+		st := &res[i].Stats
+		st.Median, st.Mean, st.P10, st.P90, st.Std = st.Median*f, st.Mean*f, st.P10*f, st.P90*f, st.Std*f
+	}
+	c := slowCall{factor: f}
+	if len(res) > 0 {
+		c.refMedian = res[len(res)-1].Stats.Median
+	}
+	s.calls = append(s.calls, c)
+	return res, err
+}
+
+func withSlowdown(t *testing.T, factor func(batch, attempt int) float64) **slowRunner {
+	orig := runnerFactories[RunnerAgent]
+	var sr *slowRunner
+	runnerFactories[RunnerAgent] = func(ctx context.Context, p *Plan) (runner, error) {
+		r, err := orig(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		sr = &slowRunner{runner: r, factor: factor}
+		return sr, nil
+	}
+	t.Cleanup(func() { runnerFactories[RunnerAgent] = orig })
+	return &sr
+}
+
+// TestRunDrift slows batch 2 down threefold, as when a phone throttles (so
+// that the load of other work on this machine cannot hide it), in its first
+// attempt or in all of them.
+func TestRunDrift(t *testing.T) {
+	requireAgent(t)
+	for _, tc := range []struct {
+		name                string
+		slow                func(batch, attempt int) bool
+		remeasured, rebased int     // at least
+		keptFactor          float64 // of the call whose batch 2 was kept
+	}{
+		// A passing slowdown during batch 2: measured again, not kept.
+		{"transient", func(b, a int) bool { return b == 2 && a == 1 }, 1, 0, 1},
+		// A lasting one (batch 2 and both retries), then back to normal:
+		// batch 2 is kept slow after its retries and the baseline follows;
+		// batch 3 is then fast against it, and the baseline follows back.
+		{"lasting", func(b, a int) bool { return b == 2 }, 4, 2, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srp := withSlowdown(t, func(b, a int) float64 {
+				if tc.slow(b, a) {
+					return 3
+				}
+				return 1
+			})
+			o := quickOptions(filepath.Join(t.TempDir(), "x.lut.json.journal"))
+			o.Resolutions, o.Networks = []int{96}, 0
+			o.BatchModels = 30
+			o.Measure.DriftThreshold = 0.2
+			p, err := NewPlan(context.Background(), devices.NewLocal(), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lut, err := p.Execute(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Remeasured < tc.remeasured || p.Rebaselined < tc.rebased {
+				t.Errorf("remeasured %d batches, rebaselined %d times; want at least %d and %d", p.Remeasured, p.Rebaselined, tc.remeasured, tc.rebased)
+			}
+			j := checkJournal(t, o.Journal, lut)
+			rebase, found := 0, false
+			for _, rec := range j.Records {
+				if rec.Kind != recReference {
+					continue
+				}
+				if rec.Note == "rebaseline" {
+					rebase++
+				}
+				if rec.Batch != 2 {
+					continue
+				}
+				for _, c := range (*srp).calls {
+					if c.refMedian == rec.Stats.Median {
+						found = true
+						if c.factor != tc.keptFactor {
+							t.Errorf("batch 2 kept from a call slowed %gx, want %gx", c.factor, tc.keptFactor)
+						}
+					}
+				}
+			}
+			if !found {
+				t.Error("batch 2's reference matches no runner call")
+			}
+			if rebase != p.Rebaselined {
+				t.Errorf("journal records %d rebaselines, plan %d", rebase, p.Rebaselined)
+			}
+		})
 	}
 }
