@@ -38,12 +38,18 @@ type agentRunner struct {
 }
 
 func newAgentRunner(ctx context.Context, p *Plan) (runner, error) {
-	o := &p.Options
-	ag, err := deployAgent(ctx, p.target, o.Logger)
+	return startAgent(ctx, p.target, &p.Options)
+}
+
+// startAgent deploys the agent on t and prepares a work directory, with
+// every model's spec taken from o (batch, threads, provider, affinity,
+// measurement discipline).
+func startAgent(ctx context.Context, t devices.Target, o *Options) (*agentRunner, error) {
+	ag, err := deployAgent(ctx, t, o.Logger)
 	if err != nil {
 		return nil, err
 	}
-	r := &agentRunner{t: p.target, agent: ag, kept: map[string]bool{}}
+	r := &agentRunner{t: t, agent: ag, kept: map[string]bool{}}
 	ok := false
 	defer func() {
 		if !ok {
@@ -51,13 +57,13 @@ func newAgentRunner(ctx context.Context, p *Plan) (runner, error) {
 		}
 	}()
 	if err := checkProvider(ag.Info, o.Provider); err != nil {
-		return nil, &RuntimeError{Target: p.Target, Runner: RunnerAgent, Err: err}
+		return nil, &RuntimeError{Target: t.Name(), Runner: RunnerAgent, Err: err}
 	}
-	r.dir, r.clean, err = deviceWorkDir(ctx, p.target, o.DeviceDir)
+	r.dir, r.clean, err = deviceWorkDir(ctx, t, o.DeviceDir)
 	if err != nil {
 		return nil, err
 	}
-	_, terr := p.target.Run(ctx, []string{"sh", "-c", "command -v tar"}, devices.RunOptions{})
+	_, terr := t.Run(ctx, []string{"sh", "-c", "command -v tar"}, devices.RunOptions{})
 	r.hasTar = terr == nil
 	r.spec = wire.ModelSpec{Batch: o.Batch, Threads: o.Threads, InterOpThreads: 1, Provider: o.Provider,
 		Warmup: o.Measure.Warmup, MinRuns: o.Measure.MinRuns, MaxRuns: o.Measure.MaxRuns,
@@ -122,16 +128,35 @@ func deviceWorkDir(ctx context.Context, t devices.Target, base string) (string, 
 func (r *agentRunner) Runtime() Runtime { return r.rt }
 
 func (r *agentRunner) Measure(ctx context.Context, models []runModel) ([]runResult, error) {
+	specs := make([]wire.ModelSpec, len(models))
+	for i, m := range models {
+		specs[i] = r.spec
+		if m.Reference {
+			specs[i] = r.ref
+		}
+	}
+	res, err := r.run(ctx, models, specs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]runResult, len(res))
+	for i, w := range res {
+		out[i] = runResult{Stats: fromWire(w.Stats), CI: w.Stats.CI95}
+	}
+	return out, nil
+}
+
+// run measures models[i] with specs[i] (ID and Path are filled in) in one
+// agent invocation and returns the agent's results in order. Models with
+// the same Name are pushed once.
+func (r *agentRunner) run(ctx context.Context, models []runModel, specs []wire.ModelSpec) ([]wire.Result, error) {
 	r.seq++
 	manifest := wire.Manifest{Format: wire.FormatVersion}
 	var push []runModel
 	var temp []string
 	seen := map[string]bool{}
 	for i, m := range models {
-		spec := r.spec
-		if m.Reference {
-			spec = r.ref
-		}
+		spec := specs[i]
 		spec.ID = strconv.Itoa(i)
 		spec.Path = m.Name
 		manifest.Models = append(manifest.Models, spec)
@@ -172,7 +197,7 @@ func (r *agentRunner) Measure(ctx context.Context, models []runModel) ([]runResu
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
-	out := make([]runResult, len(models))
+	out := make([]wire.Result, len(models))
 	got := make([]bool, len(models))
 	perr := wire.ReadResults(bytes.NewReader(res.Stdout), func(w wire.Result) error {
 		i, err := strconv.Atoi(w.ID)
@@ -183,7 +208,7 @@ func (r *agentRunner) Measure(ctx context.Context, models []runModel) ([]runResu
 			return fmt.Errorf("model %s: %s", models[i].Name, w.Error)
 		}
 		got[i] = true
-		out[i] = runResult{Stats: fromWire(w.Stats), CI: w.Stats.CI95}
+		out[i] = w
 		return nil
 	})
 	if perr != nil {

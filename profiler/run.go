@@ -87,7 +87,8 @@ func NewPlan(ctx context.Context, target devices.Target, o Options) (*Plan, erro
 		return nil, fmt.Errorf("probe %s: %w", target.Name(), err)
 	}
 	p := &Plan{Target: target.Name(), Fingerprint: fp, space: sp, target: target, log: log}
-	if err := p.resolve(ctx, &o); err != nil {
+	p.Class, p.Warnings, err = resolveDefaults(ctx, target, fp, &o)
+	if err != nil {
 		return nil, err
 	}
 	p.Options = o
@@ -123,23 +124,23 @@ func NewPlan(ctx context.Context, target devices.Target, o Options) (*Plan, erro
 	return p, nil
 }
 
-// resolve fills the class defaults.
-func (p *Plan) resolve(ctx context.Context, o *Options) error {
-	fp := p.Fingerprint
+// resolveDefaults fills the defaults of the device's class into o and
+// returns the class, with warnings about settings that look wrong.
+func resolveDefaults(ctx context.Context, t devices.Target, fp *devices.Fingerprint, o *Options) (class string, warnings []string, err error) {
 	switch {
 	case o.Provider == "cuda" || o.Provider == "tensorrt" || o.Runner == RunnerTrtexec || fp.Jetson != nil:
-		p.Class = ClassGPU
+		class = ClassGPU
 	case fp.OS == "android":
-		p.Class = ClassMobile
+		class = ClassMobile
 	default:
-		p.Class = ClassCPU
+		class = ClassCPU
 	}
 	if o.Threads == 0 {
 		o.Threads = 1
 	}
 	if o.Runner == "" {
 		o.Runner = RunnerAgent
-		if p.Class == ClassGPU && (o.Provider == "" || o.Provider == "tensorrt") && p.hasCommand(ctx, "trtexec") {
+		if class == ClassGPU && (o.Provider == "" || o.Provider == "tensorrt") && hasCommand(ctx, t, "trtexec") {
 			o.Runner = RunnerTrtexec
 		}
 	}
@@ -147,14 +148,14 @@ func (p *Plan) resolve(ctx context.Context, o *Options) error {
 		switch {
 		case o.Runner == RunnerTrtexec:
 			o.Provider = "tensorrt"
-		case p.Class == ClassGPU:
+		case class == ClassGPU:
 			o.Provider = "cuda"
 		default:
 			o.Provider = "cpu"
 		}
 	}
 	if o.Runner == RunnerTrtexec && o.Provider != "tensorrt" {
-		return fmt.Errorf("runner trtexec runs TensorRT only; drop --ep %s or use --runner agent", o.Provider)
+		return "", nil, fmt.Errorf("runner trtexec runs TensorRT only; drop --ep %s or use --runner agent", o.Provider)
 	}
 	if o.CPUAffinity == "" {
 		o.CPUAffinity = "none"
@@ -165,24 +166,24 @@ func (p *Plan) resolve(ctx context.Context, o *Options) error {
 			if len(big.CPUs) >= o.Threads {
 				o.CPUAffinity = maskOf(big.CPUs)
 			} else {
-				p.Warnings = append(p.Warnings, fmt.Sprintf("%d threads do not fit the fastest cluster (%d cores); not pinning", o.Threads, len(big.CPUs)))
+				warnings = append(warnings, fmt.Sprintf("%d threads do not fit the fastest cluster (%d cores); not pinning", o.Threads, len(big.CPUs)))
 			}
 		}
 	}
 	if o.CPUAffinity != "none" {
 		cpus, _ := parseMask(o.CPUAffinity)
 		if len(cpus) < o.Threads {
-			p.Warnings = append(p.Warnings, fmt.Sprintf("cpu affinity %s holds %d cores for %d threads", o.CPUAffinity, len(cpus), o.Threads))
+			warnings = append(warnings, fmt.Sprintf("cpu affinity %s holds %d cores for %d threads", o.CPUAffinity, len(cpus), o.Threads))
 		}
 	}
 	if fp.Cores > 0 && o.Threads > fp.Cores {
-		p.Warnings = append(p.Warnings, fmt.Sprintf("%d threads on a device with %d cores", o.Threads, fp.Cores))
+		warnings = append(warnings, fmt.Sprintf("%d threads on a device with %d cores", o.Threads, fp.Cores))
 	}
-	return nil
+	return class, warnings, nil
 }
 
-func (p *Plan) hasCommand(ctx context.Context, name string) bool {
-	_, err := p.target.Run(ctx, []string{"sh", "-c", "command -v " + devices.Quote(name) + " || test -x /usr/src/tensorrt/bin/" + devices.Quote(name)}, devices.RunOptions{})
+func hasCommand(ctx context.Context, t devices.Target, name string) bool {
+	_, err := t.Run(ctx, []string{"sh", "-c", "command -v " + devices.Quote(name) + " || test -x /usr/src/tensorrt/bin/" + devices.Quote(name)}, devices.RunOptions{})
 	return err == nil
 }
 
