@@ -171,7 +171,10 @@ type lutKey struct {
 	key string
 }
 
-// Lookup returns the entry for key measured at input resolution r.
+// Lookup returns the entry for key measured at input resolution r. It
+// uses an index that Validate (and so LoadLUT) builds, or that Lookup
+// builds on first use: after changing Entries, call Validate again, and
+// validate a table before looking it up from several goroutines.
 func (t *LUT) Lookup(r int, key string) (*Entry, bool) {
 	if t.index == nil {
 		t.buildIndex()
