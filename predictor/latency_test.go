@@ -153,6 +153,15 @@ func TestFitReport(t *testing.T) {
 			if k.CV.Within10 < 0.9 || k.CV.Spearman < 0.98 {
 				t.Errorf("block CV too weak: %+v", k.CV)
 			}
+			if k.ChannelCV == nil || k.Groups != 11 {
+				t.Fatalf("channel CV %v over %d groups", k.ChannelCV, k.Groups)
+			}
+			t.Logf("expanded_conv channel CV (%d groups): %s", k.Groups, k.ChannelCV)
+			// Measured: 92.3% within ±10%; the fixed first block, the only
+			// one without an expand conv, is the outlier (−30%).
+			if k.ChannelCV.Within10 < 0.88 || k.ChannelCV.Spearman < 0.98 {
+				t.Errorf("channel extrapolation too weak: %s", k.ChannelCV)
+			}
 		}
 		for i, c := range k.Coef {
 			if c < 0 {

@@ -286,6 +286,12 @@ type KindReport struct {
 	Train    Metrics   `json:"train"`        // in-sample
 	CV       *Metrics  `json:"cv,omitempty"` // k-fold cross-validation; nil with too few shapes
 	Folds    int       `json:"folds,omitempty"`
+	// ChannelCV refits without each channel configuration (input,
+	// output channels and stride) in turn and predicts it: how well the
+	// model extrapolates to widths the table never measured, as when a
+	// w1.0 table predicts w1.2. Nil with fewer than three configurations.
+	ChannelCV *Metrics `json:"channel_cv,omitempty"`
+	Groups    int      `json:"groups,omitempty"`
 }
 
 // kindReports fits each kind and measures it in-sample and by k-fold
@@ -351,6 +357,33 @@ func kindReports(samples []layerSample, fp fitParams, folds int, seed uint64) ([
 			}
 			cv := Compare(cvPred, truth)
 			rep.CV, rep.Folds = &cv, k
+		}
+		type group struct{ in, out, stride int }
+		groups := map[group]bool{}
+		for _, s := range ss {
+			groups[group{s.layer.In, s.layer.Out, s.layer.Stride}] = true
+		}
+		if len(groups) >= 3 {
+			gPred := make([]float64, len(ss))
+			for g := range groups {
+				var train []layerSample
+				for _, s := range ss {
+					if (group{s.layer.In, s.layer.Out, s.layer.Stride}) != g {
+						train = append(train, s)
+					}
+				}
+				gm, err := fitKind(&spec, train, fp.lambda)
+				if err != nil {
+					return nil, err
+				}
+				for i := range ss {
+					if (group{ss[i].layer.In, ss[i].layer.Out, ss[i].layer.Stride}) == g {
+						gPred[i] = gm.predict(&ss[i].layer, buf)
+					}
+				}
+			}
+			gcv := Compare(gPred, truth)
+			rep.ChannelCV, rep.Groups = &gcv, len(groups)
 		}
 		out = append(out, rep)
 	}

@@ -38,6 +38,9 @@ func (r *FitReport) WriteText(w io.Writer) error {
 		if k.CV != nil {
 			fmt.Fprintf(&b, "  %d-fold CV RMSPE %5.2f%%, ±10%% %5.1f%%", k.Folds, k.CV.RMSPE, 100*k.CV.Within10)
 		}
+		if k.ChannelCV != nil {
+			fmt.Fprintf(&b, "\n  %-13s unseen channel configurations (%d left out in turn): RMSPE %5.2f%%, ±10%% %5.1f%%", "", k.Groups, k.ChannelCV.RMSPE, 100*k.ChannelCV.Within10)
+		}
 		b.WriteByte('\n')
 	}
 	if len(r.ResolutionHoldout) > 0 {
