@@ -15,18 +15,23 @@ import (
 	"strings"
 
 	"github.com/edgefit/edgefit/devices"
+	"github.com/edgefit/edgefit/profiler/agent"
 	"github.com/edgefit/edgefit/profiler/bench/wire"
 )
 
 func init() { runnerFactories[RunnerAgent] = newAgentRunner }
 
-// agentRunner measures with edgefit-agent (ONNX Runtime) on the device:
-// each batch is pushed as one tar archive with its manifest and measured by
-// one agent invocation, so that connection and process start-up costs are
-// paid once per batch, not once per model.
+// agentRunner measures with edgefit-agent (ONNX Runtime), deployed by
+// package agent (cached on the device by content hash). Unlike
+// agent.Agent.Run, which pushes file by file into a fresh directory per
+// run, it pushes each batch as one tar archive holding the models and the
+// manifest (one round trip instead of one per model, which matters over
+// adb) and keeps the drift reference on the device between batches; one
+// agent invocation measures the whole batch, so connection and process
+// start-up costs are paid per batch, not per model.
 type agentRunner struct {
 	t      devices.Target
-	agent  *deployedAgent
+	agent  *agent.Agent
 	dir    string // device work directory for models and manifests
 	clean  func(context.Context) error
 	hasTar bool
@@ -45,9 +50,16 @@ func newAgentRunner(ctx context.Context, p *Plan) (runner, error) {
 // every model's spec taken from o (batch, threads, provider, affinity,
 // measurement discipline).
 func startAgent(ctx context.Context, t devices.Target, o *Options) (*agentRunner, error) {
-	ag, err := deployAgent(ctx, t, o.Logger)
+	ao := o.Agent
+	if ao.Logger == nil {
+		ao.Logger = o.Logger
+	}
+	ag, err := agent.Deploy(ctx, t, ao)
 	if err != nil {
-		return nil, err
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, &RuntimeError{Target: t.Name(), Runner: RunnerAgent, Err: err}
 	}
 	r := &agentRunner{t: t, agent: ag, kept: map[string]bool{}}
 	ok := false
@@ -192,7 +204,7 @@ func (r *agentRunner) run(ctx context.Context, models []runModel, specs []wire.M
 		}
 	}
 
-	argv := append(append([]string(nil), r.agent.Argv...), "run", path.Join(r.dir, manifestName))
+	argv := append(r.agent.Argv(), "run", path.Join(r.dir, manifestName))
 	res, runErr := r.t.Run(ctx, argv, devices.RunOptions{Dir: r.dir})
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
@@ -348,9 +360,6 @@ func (r *agentRunner) Close(ctx context.Context) error {
 	var errs []error
 	if r.clean != nil {
 		errs = append(errs, r.clean(ctx))
-	}
-	if r.agent != nil && r.agent.Cleanup != nil {
-		errs = append(errs, r.agent.Cleanup(ctx))
 	}
 	return errors.Join(errs...)
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/edgefit/edgefit/devices"
+	"github.com/edgefit/edgefit/profiler/agent"
 	"github.com/edgefit/edgefit/profiler/bench/wire"
 )
 
@@ -24,6 +25,7 @@ type BenchOptions struct {
 	Measure   Measurement
 	DeviceDir string
 	Seed      uint64
+	Agent     agent.Options // which agent and library to deploy
 }
 
 // BenchResult is one model measured on one device.
@@ -59,7 +61,7 @@ func Bench(ctx context.Context, t devices.Target, model string, bo BenchOptions)
 		return nil, fmt.Errorf("model %s is not a file", model)
 	}
 	o := Options{Batch: bo.Batch, Threads: bo.Threads, Provider: bo.Provider, CPUAffinity: bo.CPUAffinity,
-		Measure: bo.Measure, DeviceDir: bo.DeviceDir, Seed: bo.Seed, Runner: RunnerAgent, Space: "ofa-mbv3-w1.0"}
+		Measure: bo.Measure, DeviceDir: bo.DeviceDir, Seed: bo.Seed, Agent: bo.Agent, Runner: RunnerAgent, Space: "ofa-mbv3-w1.0"}
 	if _, err := o.validateStatic(); err != nil {
 		return nil, err
 	}

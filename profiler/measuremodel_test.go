@@ -10,6 +10,7 @@ import (
 
 	"github.com/edgefit/edgefit/devices"
 	"github.com/edgefit/edgefit/export"
+	"github.com/edgefit/edgefit/profiler/agent"
 	"github.com/edgefit/edgefit/supernet"
 )
 
@@ -22,7 +23,7 @@ func TestBench(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := Measurement{Warmup: 2, MinRuns: 10, MaxRuns: 40, MaxTime: time.Second}
-	res, err := Bench(context.Background(), devices.NewLocal(), path, BenchOptions{Layers: true, Measure: m})
+	res, err := Bench(context.Background(), devices.NewLocal(), path, BenchOptions{Layers: true, Measure: m, Agent: agent.Options{Agent: agentPath}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,10 +56,10 @@ func TestBench(t *testing.T) {
 	// Not a model.
 	bad := filepath.Join(t.TempDir(), "bad.onnx")
 	os.WriteFile(bad, []byte("hello"), 0o644)
-	if _, err := Bench(context.Background(), devices.NewLocal(), bad, BenchOptions{Measure: m}); err == nil || !strings.Contains(err.Error(), "model.onnx") {
+	if _, err := Bench(context.Background(), devices.NewLocal(), bad, BenchOptions{Measure: m, Agent: agent.Options{Agent: agentPath}}); err == nil || !strings.Contains(err.Error(), "model.onnx") {
 		t.Errorf("bad model: err = %v", err)
 	}
-	if _, err := Bench(context.Background(), devices.NewLocal(), filepath.Join(t.TempDir(), "missing.onnx"), BenchOptions{}); err == nil {
+	if _, err := Bench(context.Background(), devices.NewLocal(), filepath.Join(t.TempDir(), "missing.onnx"), BenchOptions{Agent: agent.Options{Agent: agentPath}}); err == nil {
 		t.Error("missing model accepted")
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/edgefit/edgefit/profiler/agent"
 	"github.com/edgefit/edgefit/supernet"
 )
 
@@ -73,6 +74,10 @@ type Options struct {
 	// re-measured and the journal synced.
 	BatchModels int   // 0 = 48
 	BatchBytes  int64 // 0 = 96 MiB
+
+	// Agent says which edgefit-agent and ONNX Runtime library to deploy
+	// (zero value: `make agents` and `make ort` outputs for the device).
+	Agent agent.Options
 
 	// DeviceDir is where the run's work directory is made on the device
 	// ("" = the transport's default temporary directory).

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/edgefit/edgefit/devices"
+	"github.com/edgefit/edgefit/profiler/agent"
 	"github.com/edgefit/edgefit/supernet"
 )
 
@@ -273,6 +274,9 @@ func (p *Plan) Execute(ctx context.Context) (*LUT, error) {
 	defer r.Close(context.WithoutCancel(ctx))
 	rt := r.Runtime()
 	rt.Batch, rt.Threads, rt.Provider = o.Batch, o.Threads, o.Provider
+	if ar, ok := r.(*agentRunner); ok {
+		p.Fingerprint.Runtime = agent.RuntimeInfo(ar.agent.Info)
+	}
 
 	var jw *journalWriter
 	if o.Journal != "" {

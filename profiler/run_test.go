@@ -3,65 +3,38 @@ package profiler
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
+	"runtime"
 	"testing"
 	"time"
 
 	"github.com/edgefit/edgefit/devices"
 	"github.com/edgefit/edgefit/devices/devicetest"
+	"github.com/edgefit/edgefit/profiler/agent/agenttest"
 )
-
-// agentDir holds the edgefit-agent built for the tests that profile.
-var agentDir string
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if agentDir != "" {
-		os.RemoveAll(agentDir)
-	}
+	agenttest.Cleanup()
 	os.Exit(code)
 }
 
-var agentOnce struct {
-	sync.Once
-	err error
-}
+// agentPath is the edgefit-agent built for this machine by requireAgent.
+var agentPath string
 
-// requireAgent skips a test that profiles when ONNX Runtime is missing,
-// and builds the agent once (unless EDGEFIT_AGENT names one).
+// requireAgent skips a test that profiles in -short mode or without ONNX
+// Runtime, and builds the agent once.
 func requireAgent(t *testing.T) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("profiles with the real agent; skipped in -short mode")
 	}
 	requireORT(t)
-	agentOnce.Do(func() {
-		if os.Getenv(EnvAgent) != "" {
-			return
-		}
-		dir, err := os.MkdirTemp("", "edgefit-agent-test-")
-		if err != nil {
-			agentOnce.err = err
-			return
-		}
-		agentDir = dir
-		bin := filepath.Join(dir, "edgefit-agent")
-		cmd := exec.Command("go", "build", "-o", bin, "github.com/edgefit/edgefit/cmd/edgefit-agent")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			agentOnce.err = fmt.Errorf("go build edgefit-agent: %v\n%s", err, out)
-			return
-		}
-		os.Setenv(EnvAgent, bin)
-	})
-	if agentOnce.err != nil {
-		t.Fatal(agentOnce.err)
-	}
+	agentPath = agenttest.Build(t, runtime.GOOS, runtime.GOARCH)
 }
 
 // quickOptions profile one small resolution briefly: enough to exercise
@@ -71,6 +44,7 @@ func quickOptions(journal string) Options {
 	o.Resolutions = []int{128}
 	o.Networks = 2
 	o.Journal = journal
+	o.Agent.Agent = agentPath
 	o.BatchModels = 20
 	o.Measure = Measurement{Warmup: 1, MinRuns: 5, MaxRuns: 8, MaxTime: 200 * time.Millisecond, MaxCooldown: -1,
 		// Other work shares this machine: hold the reference loosely so
@@ -267,8 +241,8 @@ func TestRunBrokenRuntime(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("not a shared library"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("EDGEFIT_ORT_LIB", bad)
 	o := quickOptions(filepath.Join(dir, "x.lut.json.journal"))
+	o.Agent.ORTLib = bad
 	_, err := Run(context.Background(), devices.NewLocal(), o)
 	var re *RuntimeError
 	if !errors.As(err, &re) || re.Hint() == "" {
