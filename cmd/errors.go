@@ -82,9 +82,20 @@ func PrintError(w io.Writer, err error) {
 		return
 	}
 	fmt.Fprintf(w, "edgefit: error: %v\n", err)
+	var hints []string
+	// Errors of the packages below cmd may carry their own advice.
+	var h interface{ Hint() string }
+	if errors.As(err, &h) && h.Hint() != "" {
+		hints = append(hints, h.Hint())
+	}
 	var ue *userError
 	if errors.As(err, &ue) {
-		for _, h := range ue.hints {
+		hints = append(hints, ue.hints...)
+	}
+	seen := map[string]bool{}
+	for _, h := range hints {
+		if !seen[h] {
+			seen[h] = true
 			fmt.Fprintf(w, "edgefit: hint: %s\n", h)
 		}
 	}
