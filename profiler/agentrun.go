@@ -1,16 +1,11 @@
 package profiler
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -30,16 +25,11 @@ func init() { runnerFactories[RunnerAgent] = newAgentRunner }
 // agent invocation measures the whole batch, so connection and process
 // start-up costs are paid per batch, not per model.
 type agentRunner struct {
-	t      devices.Target
-	agent  *agent.Agent
-	dir    string // device work directory for models and manifests
-	clean  func(context.Context) error
-	hasTar bool
-	kept   map[string]bool // models left on the device (the reference)
-	spec   wire.ModelSpec  // template of every model's spec
-	ref    wire.ModelSpec  // the same for the drift reference
-	seq    int
-	rt     Runtime
+	*workspace
+	agent *agent.Agent
+	spec  wire.ModelSpec // template of every model's spec
+	ref   wire.ModelSpec // the same for the drift reference
+	rt    Runtime
 }
 
 func newAgentRunner(ctx context.Context, p *Plan) (runner, error) {
@@ -61,22 +51,14 @@ func startAgent(ctx context.Context, t devices.Target, o *Options) (*agentRunner
 		}
 		return nil, &RuntimeError{Target: t.Name(), Runner: RunnerAgent, Err: err}
 	}
-	r := &agentRunner{t: t, agent: ag, kept: map[string]bool{}}
-	ok := false
-	defer func() {
-		if !ok {
-			r.Close(context.WithoutCancel(ctx))
-		}
-	}()
 	if err := checkProvider(ag.Info, o.Provider); err != nil {
 		return nil, &RuntimeError{Target: t.Name(), Runner: RunnerAgent, Err: err}
 	}
-	r.dir, r.clean, err = deviceWorkDir(ctx, t, o.DeviceDir)
+	ws, err := newWorkspace(ctx, t, o.DeviceDir)
 	if err != nil {
 		return nil, err
 	}
-	_, terr := t.Run(ctx, []string{"sh", "-c", "command -v tar"}, devices.RunOptions{})
-	r.hasTar = terr == nil
+	r := &agentRunner{workspace: ws, agent: ag}
 	r.spec = wire.ModelSpec{Batch: o.Batch, Threads: o.Threads, InterOpThreads: 1, Provider: o.Provider,
 		Warmup: o.Measure.Warmup, MinRuns: o.Measure.MinRuns, MaxRuns: o.Measure.MaxRuns,
 		TargetCI: o.Measure.TargetCI, MaxSeconds: o.Measure.MaxTime.Seconds(), Seed: o.Seed}
@@ -85,7 +67,6 @@ func startAgent(ctx context.Context, t devices.Target, o *Options) (*agentRunner
 	}
 	r.ref = referenceSpec(r.spec, o.Measure)
 	r.rt = Runtime{Name: "onnxruntime", Version: ag.Info.ORTVersion}
-	ok = true
 	return r, nil
 }
 
@@ -114,29 +95,6 @@ func checkProvider(info wire.Info, provider string) error {
 		provider, want, info.ORTVersion, strings.Join(info.Providers, ", "))
 }
 
-// deviceWorkDir makes a fresh directory on the device, under base if set.
-func deviceWorkDir(ctx context.Context, t devices.Target, base string) (string, func(context.Context) error, error) {
-	if base == "" {
-		dir, clean, err := t.WorkDir(ctx)
-		if err != nil {
-			return "", nil, fmt.Errorf("create work directory on %s: %w", t.Name(), err)
-		}
-		return dir, clean, nil
-	}
-	res, err := t.Run(ctx, []string{"sh", "-c", `mkdir -p "$1" && mktemp -d "$1/edgefit-XXXXXX"`, "sh", base}, devices.RunOptions{})
-	if err != nil {
-		return "", nil, fmt.Errorf("create work directory under %s on %s: %w", base, t.Name(), err)
-	}
-	dir := strings.TrimSpace(string(res.Stdout))
-	if !path.IsAbs(dir) {
-		return "", nil, fmt.Errorf("create work directory under %s on %s: mktemp printed %q", base, t.Name(), dir)
-	}
-	return dir, func(ctx context.Context) error {
-		_, err := t.Run(ctx, []string{"rm", "-rf", dir}, devices.RunOptions{})
-		return err
-	}, nil
-}
-
 func (r *agentRunner) Runtime() Runtime { return r.rt }
 
 func (r *agentRunner) Measure(ctx context.Context, models []runModel) ([]runResult, error) {
@@ -162,46 +120,22 @@ func (r *agentRunner) Measure(ctx context.Context, models []runModel) ([]runResu
 // agent invocation and returns the agent's results in order. Models with
 // the same Name are pushed once.
 func (r *agentRunner) run(ctx context.Context, models []runModel, specs []wire.ModelSpec) ([]wire.Result, error) {
-	r.seq++
 	manifest := wire.Manifest{Format: wire.FormatVersion}
-	var push []runModel
-	var temp []string
-	seen := map[string]bool{}
 	for i, m := range models {
 		spec := specs[i]
 		spec.ID = strconv.Itoa(i)
 		spec.Path = m.Name
 		manifest.Models = append(manifest.Models, spec)
-		if !seen[m.Name] && !r.kept[m.Name] {
-			push = append(push, m)
-			if !m.Reference {
-				temp = append(temp, m.Name)
-			}
-		}
-		seen[m.Name] = true
 	}
 	mb, err := json.Marshal(manifest)
 	if err != nil {
 		return nil, err
 	}
-	manifestName := fmt.Sprintf("manifest-%d.json", r.seq)
-	temp = append(temp, manifestName)
-	defer func() {
-		// Free the device's disk for the next batch; failing to is not
-		// worth failing the run for (the work directory goes at the end).
-		argv := []string{"rm", "-f"}
-		for _, n := range temp {
-			argv = append(argv, path.Join(r.dir, n))
-		}
-		r.t.Run(context.WithoutCancel(ctx), argv, devices.RunOptions{})
-	}()
-	if err := r.push(ctx, push, manifestName, mb); err != nil {
+	manifestName := fmt.Sprintf("manifest-%d.json", r.seq+1)
+	temp, err := r.stage(ctx, models, map[string][]byte{manifestName: mb})
+	defer r.remove(ctx, temp)
+	if err != nil {
 		return nil, err
-	}
-	for _, m := range push {
-		if m.Reference {
-			r.kept[m.Name] = true
-		}
 	}
 
 	argv := append(r.agent.Argv(), "run", path.Join(r.dir, manifestName))
@@ -235,133 +169,6 @@ func (r *agentRunner) run(ctx context.Context, models []runModel, specs []wire.M
 		}
 	}
 	return out, nil
-}
-
-// push copies models and the manifest into the work directory: as one tar
-// archive unpacked on the device where it has tar, else file by file.
-func (r *agentRunner) push(ctx context.Context, models []runModel, manifestName string, manifest []byte) error {
-	tmp, err := os.MkdirTemp("", "edgefit-push-")
-	if err != nil {
-		return hostErr(os.TempDir(), err)
-	}
-	defer os.RemoveAll(tmp)
-	var need int64
-	for _, m := range models {
-		if fi, err := os.Stat(m.Path); err == nil {
-			need += fi.Size()
-		}
-	}
-	fail := func(step string, err error) error {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if isNoSpace(err) || r.lowOnSpace(ctx, 2*need+int64(len(manifest))) {
-			return &DeviceFullError{Target: r.t.Name(), Where: r.dir, Err: err}
-		}
-		return fmt.Errorf("%s on %s: %w", step, r.t.Name(), err)
-	}
-	if !r.hasTar || len(models) == 0 {
-		mpath := filepath.Join(tmp, manifestName)
-		if err := os.WriteFile(mpath, manifest, 0o644); err != nil {
-			return hostErr(mpath, err)
-		}
-		for _, m := range models {
-			if err := r.t.Push(ctx, m.Path, path.Join(r.dir, m.Name)); err != nil {
-				return fail("push model", err)
-			}
-		}
-		if err := r.t.Push(ctx, mpath, path.Join(r.dir, manifestName)); err != nil {
-			return fail("push manifest", err)
-		}
-		return nil
-	}
-	tarPath := filepath.Join(tmp, "batch.tar")
-	if err := writeTar(tarPath, models, manifestName, manifest); err != nil {
-		return hostErr(tarPath, err)
-	}
-	remote := path.Join(r.dir, fmt.Sprintf("batch-%d.tar", r.seq))
-	if err := r.t.Push(ctx, tarPath, remote); err != nil {
-		r.t.Run(context.WithoutCancel(ctx), []string{"rm", "-f", remote}, devices.RunOptions{})
-		return fail("push models", err)
-	}
-	_, err = r.t.Run(ctx, []string{"sh", "-c", `cd "$2" && tar -xf "$1"; s=$?; rm -f "$1"; exit $s`, "sh", remote, r.dir}, devices.RunOptions{})
-	if err != nil {
-		return fail("unpack models", err)
-	}
-	return nil
-}
-
-// lowOnSpace asks the device whether the work directory's file system has
-// less than need bytes free: SFTP and adb report a full disk as a bare
-// "failure", so the cause is checked rather than guessed.
-func (r *agentRunner) lowOnSpace(ctx context.Context, need int64) bool {
-	res, err := r.t.Run(context.WithoutCancel(ctx), []string{"df", "-k", r.dir}, devices.RunOptions{})
-	if err != nil {
-		return false
-	}
-	lines := strings.Split(strings.TrimSpace(string(res.Stdout)), "\n")
-	if len(lines) < 2 {
-		return false
-	}
-	// Filesystem 1K-blocks Used Available Use% Mounted (a long device name
-	// may wrap onto its own line: read from the end).
-	f := strings.Fields(strings.Join(lines[1:], " "))
-	if len(f) < 4 {
-		return false
-	}
-	avail, err := strconv.ParseInt(f[len(f)-3], 10, 64)
-	if err != nil {
-		return false
-	}
-	return avail*1024 < need
-}
-
-func writeTar(dst string, models []runModel, manifestName string, manifest []byte) error {
-	f, err := os.Create(dst)
-	if err != nil {
-		return err
-	}
-	tw := tar.NewWriter(f)
-	add := func(name string, size int64, mode int64, src io.Reader) error {
-		if err := tw.WriteHeader(&tar.Header{Name: name, Size: size, Mode: mode, Typeflag: tar.TypeReg, Format: tar.FormatUSTAR}); err != nil {
-			return err
-		}
-		_, err := io.Copy(tw, src)
-		return err
-	}
-	for _, m := range models {
-		mf, err := os.Open(m.Path)
-		if err != nil {
-			f.Close()
-			return err
-		}
-		fi, err := mf.Stat()
-		if err == nil {
-			err = add(m.Name, fi.Size(), 0o644, mf)
-		}
-		mf.Close()
-		if err != nil {
-			f.Close()
-			return err
-		}
-	}
-	if err := add(manifestName, int64(len(manifest)), 0o644, bytes.NewReader(manifest)); err != nil {
-		f.Close()
-		return err
-	}
-	if err := tw.Close(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-func (r *agentRunner) Close(ctx context.Context) error {
-	var errs []error
-	if r.clean != nil {
-		errs = append(errs, r.clean(ctx))
-	}
-	return errors.Join(errs...)
 }
 
 func fromWire(s wire.Stats) Stats {

@@ -22,6 +22,9 @@ type runModel struct {
 	// later batches (pushed once per run) and is timed more tightly than
 	// the rest, since its noise decides whether a batch is measured again.
 	Reference bool
+	// Shape is the model's input shape where known, for tools that must be
+	// told the size of a symbolic batch dimension (trtexec --shapes).
+	Shape []int64
 }
 
 // runResult is what a runner measured for one model.
@@ -78,8 +81,9 @@ type executor struct {
 
 	dir       string // host directory for the batch's models
 	refPath   string
-	baseline  float64 // reference median the batches are held to
-	startTemp float64 // hottest thermal zone at the start, NaN if unknown
+	ref       runModel // the reference, as handed to the runner
+	baseline  float64  // reference median the batches are held to
+	startTemp float64  // hottest thermal zone at the start, NaN if unknown
 	lastDrift float64
 
 	totalW, doneW float64 // cost weights of this run's items
@@ -104,6 +108,7 @@ func (ex *executor) run(ctx context.Context) error {
 	if err := os.WriteFile(ex.refPath, ref, 0o644); err != nil {
 		return hostErr(ex.refPath, err)
 	}
+	ex.ref = runModel{Name: "reference.onnx", Path: ex.refPath, Reference: true, Shape: export.LayerInputShape(p.refLayer, o.Batch)}
 	for _, it := range p.todo {
 		ex.totalW += it.weight
 	}
@@ -143,7 +148,7 @@ func (ex *executor) establishBaseline(ctx context.Context) error {
 	}
 	for attempt := 0; ; attempt++ {
 		ex.cooldown(ctx)
-		res, err := ex.measure(ctx, []runModel{{Name: "reference.onnx", Path: ex.refPath, Reference: true}})
+		res, err := ex.measure(ctx, []runModel{ex.ref})
 		if err != nil {
 			return err
 		}
@@ -180,7 +185,7 @@ func (ex *executor) establishBaseline(ctx context.Context) error {
 func (ex *executor) batch(ctx context.Context, items []item) error {
 	p := ex.plan
 	o := &p.Options
-	models := []runModel{{Name: "reference.onnx", Path: ex.refPath, Reference: true}}
+	models := []runModel{ex.ref}
 	var written []string
 	defer func() {
 		for _, f := range written {
@@ -193,9 +198,9 @@ func (ex *executor) batch(ctx context.Context, items []item) error {
 			return hostErr(ex.dir, err)
 		}
 		written = append(written, path)
-		models = append(models, runModel{Name: filepath.Base(path), Path: path})
+		models = append(models, runModel{Name: filepath.Base(path), Path: path, Shape: items[i].inputShape(o.Batch)})
 	}
-	models = append(models, runModel{Name: "reference.onnx", Path: ex.refPath, Reference: true})
+	models = append(models, ex.ref)
 
 	for attempt := 0; ; attempt++ {
 		ex.cooldown(ctx)

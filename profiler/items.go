@@ -26,6 +26,14 @@ type item struct {
 	bytes  int64           // rough model file size
 }
 
+// inputShape is the model's input, batch included.
+func (it *item) inputShape(batch int) []int64 {
+	if it.kind == recEntry {
+		return export.LayerInputShape(it.layer, batch)
+	}
+	return []int64{int64(batch), 3, int64(it.r), int64(it.r)}
+}
+
 // planItems lists every entry and network of the options, in a shuffled
 // order fixed by the seed, so that slow drift of the device is not
 // correlated with layer size or resolution.

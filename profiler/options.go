@@ -100,7 +100,7 @@ type Options struct {
 // Measurement is the measurement discipline: how long each model is run
 // and how drift is caught.
 type Measurement struct {
-	Warmup  int // untimed runs first (0 = 5)
+	Warmup  int // untimed runs first (0 = 5; negative = none)
 	MinRuns int // timed runs at least (0 = 10)
 	MaxRuns int // timed runs at most (0 = 200)
 	// TargetCI: stop once the 95% confidence interval of the median is
@@ -136,6 +136,7 @@ func (m Measurement) withDefaults() Measurement {
 		}
 	}
 	def(&m.Warmup, 5)
+	m.Warmup = max(m.Warmup, 0)
 	def(&m.MinRuns, 10)
 	def(&m.MaxRuns, 200)
 	def(&m.DriftRetries, 2)
