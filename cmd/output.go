@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/tw"
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 )
@@ -22,14 +23,18 @@ func writeJSON(w io.Writer, v any) error {
 
 // writeTable renders rows under header as a plain table.
 func writeTable(w io.Writer, header []string, rows [][]string) error {
-	tw := tablewriter.NewWriter(w)
-	tw.Header(header)
+	t := tablewriter.NewTable(w, tablewriter.WithHeaderConfig(tw.CellConfig{
+		Formatting: tw.CellFormatting{AutoFormat: tw.Off}, // keep "MACs" as written
+		Padding:    tw.CellPadding{Global: tw.Padding{Left: " ", Right: " "}},
+		Alignment:  tw.CellAlignment{Global: tw.AlignCenter},
+	}))
+	t.Header(header)
 	for _, r := range rows {
-		if err := tw.Append(r); err != nil {
+		if err := t.Append(r); err != nil {
 			return err
 		}
 	}
-	return tw.Render()
+	return t.Render()
 }
 
 // progress reports advancement of long work on stderr: a bar with ETA on a

@@ -255,14 +255,16 @@ func (p *MLPAccuracy) Source() string {
 // the file does not say.
 func (p *MLPAccuracy) SpaceName() string { return p.space }
 
-// Resolutions returns the resolutions the predictor encodes exactly; the
-// tutorial predictor also accepts every size from 112 to 239, which it
-// rounds down to a multiple of 16 as OFA's code does.
+// Resolutions returns the resolutions the predictor was trained on, which
+// a search should stay within. The tutorial predictor's one-hot also has
+// slots for 112..144 and it accepts every size from 112 to 239 (rounding
+// down to a multiple of 16 as OFA's code does), but OFA trained it on
+// 160..224 only: at 128 it rates the max subnet above its 224 score.
 func (p *MLPAccuracy) Resolutions() []int {
 	if p.format == FormatOFANAS {
 		return slices.Clone(p.imageSizes)
 	}
-	return []int{112, 128, 144, 160, 176, 192, 208, 224}
+	return []int{160, 176, 192, 208, 224}
 }
 
 // CheckSpace returns an error if the predictor cannot score subnets of s:
@@ -282,7 +284,7 @@ func (p *MLPAccuracy) CheckSpace(s *supernet.Space) error {
 		}
 	}
 	if len(bad) > 0 {
-		return fmt.Errorf("accuracy predictor cannot encode resolution %s (it knows %v): restrict the search's resolutions", strings.Join(bad, ", "), p.Resolutions())
+		return fmt.Errorf("accuracy predictor cannot encode resolution %s (trained on %v): restrict the search's resolutions", strings.Join(bad, ", "), p.Resolutions())
 	}
 	return nil
 }

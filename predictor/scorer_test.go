@@ -2,6 +2,7 @@ package predictor
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -100,5 +101,20 @@ func TestNewScorerRefuses(t *testing.T) {
 	sc.Score([]supernet.Config{bad}, out[:1])
 	if !math.IsNaN(out[0].LatencyMS) {
 		t.Errorf("invalid config latency %v", out[0].LatencyMS)
+	}
+}
+
+func TestScorerResolutionsIntersect(t *testing.T) {
+	sc, lat, _ := note10Scorer(t)
+	if got := sc.Resolutions(); !slices.Equal(got, []int{160, 176, 192, 208, 224}) {
+		t.Fatalf("tutorial MLP with a 128..224 latency predictor: resolutions %v, want the MLP's 160..224 step 16", got)
+	}
+	s, _ := supernet.NewSpace(1.2)
+	proxy, err := NewScorer(s, lat, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := proxy.Resolutions(); !slices.Contains(got, 128) {
+		t.Fatalf("proxy accuracy should not restrict resolutions: %v", got)
 	}
 }
