@@ -5,17 +5,35 @@
 // # Methods
 //
 // [Run] with Method "evolution" is OFA's regularized evolution (population
-// 100, the best quarter kept as parents, half of the children mutated, half
-// crossed over) with three changes that make it terminate and make it fast:
+// 100, the best quarter kept as parents, half of the children mutated with
+// OFA's per-block and per-stage probabilities, half crossed over element
+// by element) with changes that make it terminate and make it fast:
 //
 //   - Infeasible children are repaired, not resampled forever: each repair
 //     step moves one element (a stage depth, a block's kernel or expand
 //     ratio, the resolution) one choice toward a subnet known to meet the
-//     limits, so repair ends after at most a few dozen steps.
+//     limits, so repair ends after a bounded number of steps.
+//   - Children then grow: random one-choice increases are kept while the
+//     subnet still meets the limits, so every child uses its budget.
 //   - A subnet is scored once: children that repeat a scored subnet are
-//     redrawn, so every accuracy prediction is spent on something new.
+//     redrawn.
+//   - Screening: three children are bred for each one scored, and a ridge
+//     regression on one-hot features of every subnet scored so far picks
+//     most of the ones to score (a fifth are drawn at random). Limits
+//     are checked with the scorer's cheap path ([CostScorer],
+//     [LatencyScorer]), so accuracy predictions go to promising,
+//     feasible subnets only.
+//   - The best subnet of each resolution stays among the parents: a
+//     change of resolution needs a few generations of tuning before it
+//     can compete, and would otherwise die at once.
 //   - The search stops when the best has not improved for Patience
-//     generations.
+//     generations, and the best subnet is then polished by a linearized
+//     knapsack local search over its blocks' kernels and expand ratios
+//     (see polish.go).
+//
+// With OFA's tutorial accuracy predictor and Note10 lookup tables this
+// beats the accuracy OFA's 500-generation search reaches at every latency
+// budget from 15 to 50 ms with about a tenth of its predictions.
 //
 // Method "random" draws uniform subnets, repaired the same way, as a
 // baseline with the same budget.

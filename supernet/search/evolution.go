@@ -52,7 +52,7 @@ func (s *searcher) evolve() error {
 			return err
 		}
 		slices.SortFunc(pop, func(a, b Candidate) int { return better(&a, &b) })
-		parents := slices.Clone(pop[:min(nPar, len(pop))])
+		parents := s.selectParents(pop, nPar)
 		rng := s.stream(phaseEvolution, uint64(g))
 		kids, err := s.breed(o.Population, rng, func(j int) supernet.Config {
 			if j < nMut {
@@ -72,7 +72,47 @@ func (s *searcher) evolve() error {
 			break
 		}
 	}
-	return nil
+	return s.polishBest()
+}
+
+// selectParents keeps the n best of pop (sorted best first), except that
+// the best subnet of each resolution present is kept too, within n: a
+// resolution change needs generations of tuning before its subnets can
+// compete, and without a foothold it would never get them.
+func (s *searcher) selectParents(pop []Candidate, n int) []Candidate {
+	var parents []Candidate
+	seenR := map[int]bool{}
+	taken := make([]bool, len(pop))
+	for i := range pop {
+		if !seenR[pop[i].Config.R] {
+			seenR[pop[i].Config.R] = true
+			taken[i] = true
+		}
+	}
+	room := n
+	for i := range pop {
+		if taken[i] {
+			room--
+		}
+	}
+	for i := range pop {
+		if taken[i] || room > 0 {
+			if !taken[i] {
+				room--
+			}
+			parents = append(parents, pop[i])
+		}
+	}
+	return parents
+}
+
+// polishBest runs polish from the best subnet found.
+func (s *searcher) polishBest() error {
+	if s.opt.PolishOff || len(s.all) == 0 {
+		return nil
+	}
+	_, err := s.polish(s.top(1)[0])
+	return err
 }
 
 // randomSearch scores Population uniform subnets (repaired to meet the

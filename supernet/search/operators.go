@@ -135,11 +135,7 @@ const maxRepairSteps = 400
 func (s *searcher) repair(cfgs []supernet.Config, rng *rand.Rand) error {
 	pending := make([]int, 0, len(cfgs))
 	for i, c := range cfgs {
-		switch idx, ok := s.seen[c]; {
-		case ok && idx >= 0:
-		case ok && idx == -1:
-			pending = append(pending, i) // scored before and missed a limit
-		default:
+		if _, meets, ok := s.known(c); !ok || !meets {
 			pending = append(pending, i)
 		}
 	}
@@ -165,16 +161,15 @@ func (s *searcher) repair(cfgs []supernet.Config, rng *rand.Rand) error {
 
 // missing returns the indices in idx of configs that miss a limit.
 func (s *searcher) missing(cfgs []supernet.Config, idx []int) []int {
-	var batch []supernet.Config
-	var where []int
+	batch, where := s.batchBuf[:0], s.whereBuf[:0]
 	out := idx[:0]
 	for _, i := range idx {
 		c := cfgs[i]
 		if c == s.anchor {
 			continue
 		}
-		if j, ok := s.seen[c]; ok && (j >= 0 || j == -1) {
-			if j == -1 {
+		if _, meets, ok := s.known(c); ok {
+			if !meets {
 				out = append(out, i)
 			}
 			continue
@@ -182,7 +177,9 @@ func (s *searcher) missing(cfgs []supernet.Config, idx []int) []int {
 		batch = append(batch, c)
 		where = append(where, i)
 	}
-	est := make([]predictor.Estimate, len(batch))
+	est := slices.Grow(s.estBuf[:0], len(batch))[:len(batch)]
+	s.batchBuf, s.whereBuf, s.estBuf = batch, where, est
+	s.stats.repairChecks += len(batch)
 	s.costs(batch, est)
 	for k := range batch {
 		if !s.lim.Met(&est[k]) {
@@ -198,6 +195,25 @@ func (s *searcher) missing(cfgs []supernet.Config, idx []int) []int {
 // child; a child that repeats a scored subnet or a sibling is redrawn a
 // few times, then dropped, so breed always ends.
 func (s *searcher) breed(n int, rng *rand.Rand, gen func(j int) supernet.Config) ([]Candidate, error) {
+	f := s.opt.Screen
+	if s.sur == nil || f <= 1 || s.sur.n < n {
+		kids, err := s.children(n, rng, gen, true)
+		if err != nil {
+			return nil, err
+		}
+		return s.score(kids), nil
+	}
+	kids, err := s.children(n*f, rng, func(j int) supernet.Config { return gen(j % n) }, true)
+	if err != nil {
+		return nil, err
+	}
+	explore := int(float64(n) * screenExplore)
+	return s.score(s.sur.screen(kids, n, explore, rng.IntN)), nil
+}
+
+// children makes up to n repaired, grown, distinct subnets never scored.
+func (s *searcher) children(n int, rng *rand.Rand, gen func(j int) supernet.Config, grow bool) ([]supernet.Config, error) {
+	// (grow is false only in tests of the raw operators.)
 	const redraws = 8
 	var kids []supernet.Config
 	inBatch := make(map[supernet.Config]bool, n)
@@ -230,6 +246,11 @@ func (s *searcher) breed(n int, rng *rand.Rand, gen func(j int) supernet.Config)
 		if err := s.repair(cand, rng); err != nil {
 			return nil, err
 		}
+		if grow {
+			if err := s.grow(cand, rng); err != nil {
+				return nil, err
+			}
+		}
 		slots = slots[:0]
 		for k, c := range cand {
 			if fresh(c) {
@@ -240,5 +261,102 @@ func (s *searcher) breed(n int, rng *rand.Rand, gen func(j int) supernet.Config)
 			}
 		}
 	}
-	return s.score(kids), nil
+	return kids, nil
+}
+
+// stepUp moves one element of c, drawn uniformly among those below their
+// largest choice (a stage depth, an active block's kernel or expand
+// ratio, the resolution), one choice up. It reports false when c is the
+// largest subnet.
+func (s *searcher) stepUp(c supernet.Config, rng *rand.Rand) (supernet.Config, bool) {
+	sp := s.space
+	type coord struct{ kind, i int }
+	var up [2*supernet.NumBlocks + supernet.NumStages + 1]coord
+	n := 0
+	for i := range supernet.NumStages {
+		if c.D[i] < sp.Depths[len(sp.Depths)-1] {
+			up[n] = coord{0, i}
+			n++
+		}
+	}
+	for i := range supernet.NumBlocks {
+		if !c.Active(i) {
+			continue
+		}
+		if c.KS[i] < sp.KernelSizes[len(sp.KernelSizes)-1] {
+			up[n] = coord{1, i}
+			n++
+		}
+		if c.E[i] < sp.Expands[len(sp.Expands)-1] {
+			up[n] = coord{2, i}
+			n++
+		}
+	}
+	if c.R < sp.Resolutions[len(sp.Resolutions)-1] {
+		up[n] = coord{3, 0}
+		n++
+	}
+	if n == 0 {
+		return c, false
+	}
+	d := up[rng.IntN(n)]
+	switch d.kind {
+	case 0:
+		c.D[d.i] = stepIn(sp.Depths, c.D[d.i], sp.Depths[len(sp.Depths)-1])
+	case 1:
+		c.KS[d.i] = stepIn(sp.KernelSizes, c.KS[d.i], sp.KernelSizes[len(sp.KernelSizes)-1])
+	case 2:
+		c.E[d.i] = stepIn(sp.Expands, c.E[d.i], sp.Expands[len(sp.Expands)-1])
+	case 3:
+		c.R = stepIn(sp.Resolutions, c.R, sp.Resolutions[len(sp.Resolutions)-1])
+	}
+	return c, true
+}
+
+// grow spends the slack a subnet leaves under the limits: it tries random
+// one-choice increases (stepUp) and keeps each one that still meets every
+// limit, until GrowTries increases in a row have failed. Predicted
+// accuracy almost always rises with capacity, so children that fill the
+// budget are worth more of the scorer's time than children far below it.
+func (s *searcher) grow(cfgs []supernet.Config, rng *rand.Rand) error {
+	tries := s.opt.GrowTries
+	if tries < 0 || len(s.lim.Set()) == 0 {
+		return nil
+	}
+	fails := make([]int, len(cfgs))
+	active := make([]int, len(cfgs))
+	for i := range active {
+		active[i] = i
+	}
+	trial := make([]supernet.Config, 0, len(cfgs))
+	who := make([]int, 0, len(cfgs))
+	var est []predictor.Estimate
+	for len(active) > 0 {
+		if err := s.cancelled(); err != nil {
+			return err
+		}
+		trial, who = trial[:0], who[:0]
+		for _, i := range active {
+			if c, ok := s.stepUp(cfgs[i], rng); ok {
+				trial = append(trial, c)
+				who = append(who, i)
+			}
+		}
+		est = slices.Grow(est[:0], len(trial))[:len(trial)]
+		s.stats.growChecks += len(trial)
+		s.costs(trial, est)
+		active = active[:0]
+		for k, i := range who {
+			if s.lim.Met(&est[k]) {
+				cfgs[i] = trial[k]
+				fails[i] = 0
+			} else {
+				fails[i]++
+			}
+			if fails[i] < tries {
+				active = append(active, i)
+			}
+		}
+	}
+	return nil
 }

@@ -177,7 +177,7 @@ func (s *searcher) references() (lat, mem float64) {
 	if !okL || !okM {
 		sp := s.space
 		est := make([]predictor.Estimate, 1)
-		s.costs([]supernet.Config{sp.MaxConfig(sp.Resolutions[len(sp.Resolutions)-1])}, est)
+		s.fullCosts([]supernet.Config{sp.MaxConfig(sp.Resolutions[len(sp.Resolutions)-1])}, est)
 		if !okL {
 			lat = est[0].LatencyMS
 		}

@@ -111,6 +111,7 @@ func PlotFront(r *Result, o PlotOptions) (*plot.Plot, error) {
 		if err == nil {
 			ll.Color, ll.Dashes = colLimit, []vg.Length{vg.Points(4), vg.Points(3)}
 			p.Add(ll)
+			p.X.Max = max(p.X.Max, lim*1.03) // room right of the limit
 			p.Legend.Add(fmt.Sprintf("limit %s", o.X.Format(mustGet(r.Limits, o.X))), ll)
 		}
 	}

@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/edgefit/edgefit/predictor"
@@ -18,8 +20,9 @@ import (
 // predictor.Scorer implements it.
 type Scorer interface {
 	// Score writes the estimate of cfgs[i] to out[i]. It must give the
-	// same estimate for the same config every time; it may use several
-	// goroutines.
+	// same estimate for the same config every time, whatever the batch,
+	// and be safe for concurrent use: Run splits large batches over
+	// GOMAXPROCS goroutines.
 	Score(cfgs []supernet.Config, out []predictor.Estimate)
 }
 
@@ -32,6 +35,13 @@ type CostScorer interface {
 	// ScoreCosts writes the estimate of cfgs[i] to out[i], except for
 	// Accuracy, which it may leave zero.
 	ScoreCosts(cfgs []supernet.Config, out []predictor.Estimate)
+}
+
+// LatencyScorer is implemented by scorers that can predict latency alone
+// (predictor.Scorer does). When latency is the only limit, the search
+// checks it with LatencyMS and skips the other costs.
+type LatencyScorer interface {
+	LatencyMS(c supernet.Config) float64
 }
 
 // Resolutioner is implemented by scorers that can only predict some
@@ -54,8 +64,13 @@ type Options struct {
 	Population  int    // subnets per generation: 100
 	Generations int    // most generations: 500
 	// Patience ends the search once the best accuracy has not improved
-	// for this many generations: 40. Negative disables early stopping.
+	// for this many generations: 20. Negative disables early stopping.
 	Patience int
+	// Screen is how many children are bred for each one scored: a ridge
+	// regression on the subnets scored so far ranks them, and the best
+	// 80% of each generation's scored children are the ones it ranks
+	// highest (the rest are drawn at random): 3. 1 turns screening off.
+	Screen int
 	// ParentRatio is the share of the population kept as parents: 0.25.
 	ParentRatio float64
 	// MutationRatio is the share of children made by mutation; the rest
@@ -67,6 +82,12 @@ type Options struct {
 	// ResolutionMutateProb is the chance that mutation redraws the
 	// resolution: 0.1 (OFA's tutorial; its NAS code uses 0.5).
 	ResolutionMutateProb float64
+	// GrowTries is how many failed one-choice increases in a row end
+	// the growing of a child toward the limits (see the package doc): 2.
+	// Negative disables growing.
+	GrowTries int
+	// PolishOff disables the final linearized-knapsack local search.
+	PolishOff bool
 	// Seed makes a run reproducible: the same seed, space, scorer, limits
 	// and options give the same result on any machine.
 	Seed uint64
@@ -107,8 +128,10 @@ func (o Options) withDefaults() Options {
 	}
 	def(&o.Population, 100)
 	def(&o.Generations, 500)
-	def(&o.Patience, 40)
+	def(&o.Patience, 20)
+	def(&o.Screen, 3)
 	def(&o.TopK, 1)
+	def(&o.GrowTries, 2)
 	deff(&o.ParentRatio, 0.25)
 	deff(&o.MutationRatio, 0.5)
 	deff(&o.MutateProb, 0.1)
@@ -130,6 +153,9 @@ func (o Options) validate() error {
 	}
 	if o.Generations < 1 {
 		return fmt.Errorf("generations %d: use at least 1 (default 500)", o.Generations)
+	}
+	if o.Screen < 1 {
+		return fmt.Errorf("screen factor %d: use 1 (off) or more (default 3)", o.Screen)
 	}
 	if o.TopK < 1 {
 		return fmt.Errorf("top-k %d: ask for at least 1 subnet", o.TopK)
@@ -160,6 +186,8 @@ type Stats struct {
 	Generations int           // generations run (both searches with Pareto)
 	Converged   bool          // stopped early because the best stopped improving
 	Wall        time.Duration // wall time of the whole run
+
+	repairChecks, growChecks int
 }
 
 // Result is what [Run] found.
@@ -213,6 +241,9 @@ func Run(ctx context.Context, space *supernet.Space, scorer Scorer, lim Limits, 
 	s := &searcher{ctx: ctx, space: space, lim: lim, opt: opt, seen: map[supernet.Config]int{}, best: math.Inf(-1)}
 	s.scorer = scorer
 	s.coster, _ = scorer.(CostScorer)
+	if l, ok := scorer.(LatencyScorer); ok && lim.MaxMemory == 0 && lim.MaxParams == 0 && lim.MaxMACs == 0 {
+		s.latOnly = l
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("search cancelled: %w", err)
 	}
@@ -220,6 +251,9 @@ func Run(ctx context.Context, space *supernet.Space, scorer Scorer, lim Limits, 
 		return nil, err
 	}
 	res := &Result{Method: opt.Method, Limits: lim}
+	if opt.Screen > 1 {
+		s.sur = newSurrogate(space)
+	}
 	if opt.Pareto {
 		s.archive = &archive{s: s, memory: opt.ParetoMemory}
 	}
@@ -260,21 +294,29 @@ type searcher struct {
 	space  *supernet.Space
 	scorer Scorer
 	coster CostScorer // nil when the scorer has no cheap path
-	lim    Limits
-	opt    Options
+	// latOnly, when set, checks limits that bound latency alone.
+	latOnly LatencyScorer
+	lim     Limits
+	opt     Options
 
 	anchor supernet.Config // meets every limit; repairs head here
 
-	// seen maps every scored subnet to its index in all (or -1 when it
-	// missed a limit, which only happens without a CostScorer).
+	// seen maps every scored subnet to its index in all, or to -1-i for
+	// over[i] when it misses a limit.
 	seen    map[supernet.Config]int
-	all     []Candidate // scored subnets that meet every limit, in order
+	all     []Candidate          // scored subnets that meet every limit, in order
+	over    []predictor.Estimate // scored subnets that miss a limit
 	archive *archive
 
-	best        float64 // highest accuracy in all
+	best        float64    // highest accuracy in all
+	sur         *surrogate // nil when screening is off
 	done, total int
 	stats       Stats
 	buf         []predictor.Estimate
+	// scratch for missing
+	batchBuf []supernet.Config
+	whereBuf []int
+	estBuf   []predictor.Estimate
 }
 
 // stream returns the random stream of one phase and generation. Streams
@@ -290,36 +332,55 @@ func splitmix(x uint64) uint64 {
 	return x ^ x>>31
 }
 
-// costs fills out with everything but (possibly) accuracy.
+// costs fills out with what the limits need: everything but (possibly)
+// accuracy, or only the latency when that is the only limit and the
+// scorer can predict it alone.
 func (s *searcher) costs(cfgs []supernet.Config, out []predictor.Estimate) {
 	if len(cfgs) == 0 {
 		return
 	}
+	if s.latOnly != nil {
+		s.stats.CostChecks += len(cfgs)
+		for i := range cfgs {
+			out[i] = predictor.Estimate{LatencyMS: s.latOnly.LatencyMS(cfgs[i])}
+		}
+		return
+	}
+	s.fullCosts(cfgs, out)
+}
+
+// fullCosts fills out with everything but (possibly) accuracy.
+func (s *searcher) fullCosts(cfgs []supernet.Config, out []predictor.Estimate) {
 	if s.coster != nil {
 		s.stats.CostChecks += len(cfgs)
 		s.coster.ScoreCosts(cfgs, out)
 		return
 	}
 	s.stats.Scored += len(cfgs)
-	s.scorer.Score(cfgs, out)
+	parallelScore(s.scorer, cfgs, out)
 }
 
-// score scores the configs not scored before and returns the candidates
-// of cfgs, in order, that meet the limits.
-func (s *searcher) score(cfgs []supernet.Config) []Candidate {
+// scoreAll scores the configs not scored before and returns the
+// estimates of all of cfgs, in order, whether they meet the limits or
+// not. Those that meet them join s.all (and the archive).
+func (s *searcher) scoreAll(cfgs []supernet.Config) []predictor.Estimate {
 	var fresh []supernet.Config
+	pending := map[supernet.Config]bool{}
 	for _, c := range cfgs {
-		if _, ok := s.seen[c]; !ok {
-			s.seen[c] = -2 // pending
+		if _, ok := s.seen[c]; !ok && !pending[c] {
+			pending[c] = true
 			fresh = append(fresh, c)
 		}
 	}
 	if len(fresh) > 0 {
 		s.buf = slices.Grow(s.buf[:0], len(fresh))[:len(fresh)]
 		s.stats.Scored += len(fresh)
-		s.scorer.Score(fresh, s.buf)
+		parallelScore(s.scorer, fresh, s.buf)
 		for i, c := range fresh {
 			e := s.buf[i]
+			if s.sur != nil {
+				s.sur.add(&c, e.Accuracy)
+			}
 			if s.lim.Met(&e) {
 				s.seen[c] = len(s.all)
 				s.all = append(s.all, Candidate{Config: c, Estimate: e})
@@ -328,10 +389,56 @@ func (s *searcher) score(cfgs []supernet.Config) []Candidate {
 					s.archive.add(len(s.all) - 1)
 				}
 			} else {
-				s.seen[c] = -1
+				s.seen[c] = -1 - len(s.over)
+				s.over = append(s.over, e)
 			}
 		}
 	}
+	out := make([]predictor.Estimate, len(cfgs))
+	for i, c := range cfgs {
+		out[i], _, _ = s.known(c)
+	}
+	return out
+}
+
+// parallelMin is the smallest share of a batch worth a goroutine.
+const parallelMin = 32
+
+// parallelScore splits a batch over GOMAXPROCS goroutines. Each config's
+// estimate depends on the config alone, so the split cannot change the
+// result.
+func parallelScore(sc Scorer, cfgs []supernet.Config, out []predictor.Estimate) {
+	n := min(runtime.GOMAXPROCS(0), len(cfgs)/parallelMin)
+	if n < 2 {
+		sc.Score(cfgs, out)
+		return
+	}
+	var wg sync.WaitGroup
+	for k := range n {
+		lo, hi := k*len(cfgs)/n, (k+1)*len(cfgs)/n
+		wg.Go(func() { sc.Score(cfgs[lo:hi], out[lo:hi]) })
+	}
+	wg.Wait()
+}
+
+// known returns the estimate of a scored subnet and whether it meets the
+// limits; ok is false when c was never scored.
+func (s *searcher) known(c supernet.Config) (e predictor.Estimate, meets, ok bool) {
+	i, ok := s.seen[c]
+	switch {
+	case !ok:
+		return e, false, false
+	case i >= 0:
+		return s.all[i].Estimate, true, true
+	default:
+		return s.over[-1-i], false, true
+	}
+}
+
+// score scores the configs not scored before and returns the candidates
+// of cfgs, in order, that meet the limits.
+func (s *searcher) score(cfgs []supernet.Config) []Candidate {
+	s.scoreAll(cfgs)
 	out := make([]Candidate, 0, len(cfgs))
 	for _, c := range cfgs {
 		if i := s.seen[c]; i >= 0 {
@@ -369,10 +476,21 @@ func compareConfig(a, b *supernet.Config) int {
 	return slices.Compare(a.E[:], b.E[:])
 }
 
+// top returns the k best candidates in s.all, best first.
 func (s *searcher) top(k int) []Candidate {
-	all := slices.Clone(s.all)
-	slices.SortFunc(all, func(a, b Candidate) int { return better(&a, &b) })
-	return all[:min(k, len(all))]
+	out := make([]Candidate, 0, k+1)
+	for i := range s.all {
+		c := &s.all[i]
+		if len(out) == k && better(c, &out[k-1]) >= 0 {
+			continue
+		}
+		pos, _ := slices.BinarySearchFunc(out, c, func(a Candidate, c *Candidate) int { return better(&a, c) })
+		out = slices.Insert(out, pos, *c)
+		if len(out) > k {
+			out = out[:k]
+		}
+	}
+	return out
 }
 
 // bestAccuracy returns the highest accuracy scored among subnets that

@@ -114,7 +114,7 @@ func TestEveryResultMeetsLimits(t *testing.T) {
 			checkResult(t, sp, sc, lim, res, 4)
 		}
 	}
-	if ok == 0 || infeasible == 0 {
+	if !testing.Short() && (ok == 0 || infeasible == 0) {
 		t.Errorf("%d feasible and %d infeasible draws: the test should see both", ok, infeasible)
 	}
 }
