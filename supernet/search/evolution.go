@@ -2,6 +2,7 @@ package search
 
 import (
 	"math"
+	"math/rand/v2"
 	"slices"
 
 	"github.com/edgefit/edgefit/supernet"
@@ -39,8 +40,7 @@ func (s *searcher) evolve() error {
 	o := s.opt
 	nPar := max(1, int(math.Round(float64(o.Population)*o.ParentRatio)))
 	nMut := int(math.Round(float64(o.Population) * o.MutationRatio))
-	rng := s.stream(phaseEvolution, 0)
-	pop, err := s.breed(o.Population, rng, func(int) supernet.Config { return s.random(rng) })
+	pop, err := s.breed(o.Population, phaseEvolution, 0, func(_ int, rng *rand.Rand) supernet.Config { return s.random(rng) })
 	if err != nil {
 		return err
 	}
@@ -53,8 +53,7 @@ func (s *searcher) evolve() error {
 		}
 		slices.SortFunc(pop, func(a, b Candidate) int { return better(&a, &b) })
 		parents := s.selectParents(pop, nPar)
-		rng := s.stream(phaseEvolution, uint64(g))
-		kids, err := s.breed(o.Population, rng, func(j int) supernet.Config {
+		kids, err := s.breed(o.Population, phaseEvolution, uint64(g), func(j int, rng *rand.Rand) supernet.Config {
 			if j < nMut {
 				return s.mutate(parents[rng.IntN(len(parents))].Config, rng)
 			}
@@ -125,8 +124,7 @@ func (s *searcher) randomSearch() error {
 		if err := s.cancelled(); err != nil {
 			return err
 		}
-		rng := s.stream(phaseRandom, uint64(g))
-		if _, err := s.breed(o.Population, rng, func(int) supernet.Config { return s.random(rng) }); err != nil {
+		if _, err := s.breed(o.Population, phaseRandom, uint64(g), func(_ int, rng *rand.Rand) supernet.Config { return s.random(rng) }); err != nil {
 			return err
 		}
 		s.progress()

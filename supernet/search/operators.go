@@ -2,7 +2,10 @@ package search
 
 import (
 	"math/rand/v2"
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 
 	"github.com/edgefit/edgefit/predictor"
 	"github.com/edgefit/edgefit/supernet"
@@ -128,138 +131,200 @@ func stepIn(choices []int, v, to int) int {
 // subnet to the anchor, so the bound only guards against a broken space.
 const maxRepairSteps = 400
 
-// repair makes every config in cfgs meet the limits, stepping each one
-// that misses a limit toward the anchor until it meets them. Steps run in
-// rounds, one step per pending config, so each round is one batch for the
-// cost scorer.
-func (s *searcher) repair(cfgs []supernet.Config, rng *rand.Rand) error {
-	pending := make([]int, 0, len(cfgs))
-	for i, c := range cfgs {
-		if _, meets, ok := s.known(c); !ok || !meets {
-			pending = append(pending, i)
-		}
-	}
-	pending = s.missing(cfgs, pending)
-	if len(pending) > 0 {
-		s.stats.Repaired += len(pending)
-	}
-	for round := 0; len(pending) > 0; round++ {
-		if err := s.cancelled(); err != nil {
-			return err
-		}
-		for _, i := range pending {
-			if round >= maxRepairSteps {
-				cfgs[i] = s.anchor
-			} else {
-				cfgs[i] = s.stepToward(cfgs[i], s.anchor, rng)
-			}
-		}
-		pending = s.missing(cfgs, pending)
-	}
-	return nil
+// genFunc makes the j-th child of a batch from the child's own random
+// stream.
+type genFunc func(j int, rng *rand.Rand) supernet.Config
+
+// worker holds one goroutine's scratch space and counts while it makes
+// children; the counts join Stats afterwards.
+type worker struct {
+	est                   [1]predictor.Estimate
+	checks, scored        int
+	repaired              int
+	repairChecks, growChk int
 }
 
-// missing returns the indices in idx of configs that miss a limit.
-func (s *searcher) missing(cfgs []supernet.Config, idx []int) []int {
-	batch, where := s.batchBuf[:0], s.whereBuf[:0]
-	out := idx[:0]
-	for _, i := range idx {
-		c := cfgs[i]
-		if c == s.anchor {
-			continue
+// meets checks c against the limits with the cheapest path the scorer
+// offers. It only reads the searcher's state, so workers may call it
+// concurrently.
+func (s *searcher) meets(c supernet.Config, w *worker) bool {
+	if c == s.anchor {
+		return true
+	}
+	if _, ok, known := s.known(c); known {
+		return ok
+	}
+	cs := []supernet.Config{c}
+	switch {
+	case s.latOnly != nil:
+		w.checks++
+		w.est[0] = predictor.Estimate{LatencyMS: s.latOnly.LatencyMS(c)}
+	case s.coster != nil:
+		w.checks++
+		s.coster.ScoreCosts(cs, w.est[:])
+	default:
+		w.scored++
+		s.scorer.Score(cs, w.est[:])
+	}
+	return s.lim.Met(&w.est[0])
+}
+
+// repairOne steps c toward the anchor until it meets the limits.
+func (s *searcher) repairOne(c supernet.Config, rng *rand.Rand, w *worker) supernet.Config {
+	n := w.checks
+	defer func() { w.repairChecks += w.checks - n }()
+	if s.meets(c, w) {
+		return c
+	}
+	w.repaired++
+	for range maxRepairSteps {
+		c = s.stepToward(c, s.anchor, rng)
+		if s.meets(c, w) {
+			return c
 		}
-		if _, meets, ok := s.known(c); ok {
-			if !meets {
-				out = append(out, i)
+	}
+	return s.anchor
+}
+
+// growOne spends the slack c leaves under the limits: it tries random
+// one-choice increases (stepUp) and keeps each one that still meets every
+// limit, until GrowTries increases in a row have failed. Predicted
+// accuracy almost always rises with capacity, so children that fill the
+// budget are worth more of the scorer's time than children far below it.
+func (s *searcher) growOne(c supernet.Config, rng *rand.Rand, w *worker) supernet.Config {
+	tries := s.opt.GrowTries
+	if tries < 0 || len(s.lim.Set()) == 0 {
+		return c
+	}
+	n := w.checks
+	defer func() { w.growChk += w.checks - n }()
+	for fails := 0; fails < tries; {
+		t, ok := s.stepUp(c, rng)
+		if !ok {
+			break
+		}
+		if s.meets(t, w) {
+			c, fails = t, 0
+		} else {
+			fails++
+		}
+	}
+	return c
+}
+
+// slotStream is the random stream of child j of a batch: children are
+// made in parallel, each from its own stream, so the result does not
+// depend on scheduling.
+func (s *searcher) slotStream(phase, gen, round, j uint64) *rand.Rand {
+	return rand.New(rand.NewPCG(splitmix(s.opt.Seed^0x5851f42d4c957f2d), splitmix(splitmix(splitmix(phase<<40^gen)^round)^j)))
+}
+
+// parallelFor runs body(w, i) for i in [0, n) on up to GOMAXPROCS
+// goroutines; w is the worker's index.
+func parallelFor(n int, body func(w, i int)) int {
+	workers := max(1, min(runtime.GOMAXPROCS(0), n/8))
+	if workers == 1 {
+		for i := range n {
+			body(0, i)
+		}
+		return 1
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				body(w, i)
 			}
-			continue
-		}
-		batch = append(batch, c)
-		where = append(where, i)
+		})
 	}
-	est := slices.Grow(s.estBuf[:0], len(batch))[:len(batch)]
-	s.batchBuf, s.whereBuf, s.estBuf = batch, where, est
-	s.stats.repairChecks += len(batch)
-	s.costs(batch, est)
-	for k := range batch {
-		if !s.lim.Met(&est[k]) {
-			out = append(out, where[k])
-		}
-	}
-	slices.Sort(out)
-	return out
+	wg.Wait()
+	return workers
 }
 
 // breed makes up to n subnets that meet the limits and were not scored
-// before, scores them and returns their candidates. gen(j) makes the j-th
+// before, scores them and returns their candidates. gen makes the j-th
 // child; a child that repeats a scored subnet or a sibling is redrawn a
-// few times, then dropped, so breed always ends.
-func (s *searcher) breed(n int, rng *rand.Rand, gen func(j int) supernet.Config) ([]Candidate, error) {
+// few times, then dropped, so breed always ends. With screening it breeds
+// Screen times as many and scores those the surrogate picks.
+func (s *searcher) breed(n int, phase, g uint64, gen genFunc) ([]Candidate, error) {
 	f := s.opt.Screen
 	if s.sur == nil || f <= 1 || s.sur.n < n {
-		kids, err := s.children(n, rng, gen, true)
+		kids, err := s.children(n, phase, g, gen, true)
 		if err != nil {
 			return nil, err
 		}
 		return s.score(kids), nil
 	}
-	kids, err := s.children(n*f, rng, func(j int) supernet.Config { return gen(j % n) }, true)
+	kids, err := s.children(n*f, phase, g, func(j int, rng *rand.Rand) supernet.Config { return gen(j%n, rng) }, true)
 	if err != nil {
 		return nil, err
 	}
 	explore := int(float64(n) * screenExplore)
-	return s.score(s.sur.screen(kids, n, explore, rng.IntN)), nil
+	return s.score(s.sur.screen(kids, n, explore, s.stream(phase, g).IntN)), nil
 }
 
-// children makes up to n repaired, grown, distinct subnets never scored.
-func (s *searcher) children(n int, rng *rand.Rand, gen func(j int) supernet.Config, grow bool) ([]supernet.Config, error) {
-	// (grow is false only in tests of the raw operators.)
+// children makes up to n repaired, grown, distinct subnets never scored,
+// in parallel. (grow is false only in tests of the raw operators.)
+func (s *searcher) children(n int, phase, g uint64, gen genFunc, grow bool) ([]supernet.Config, error) {
 	const redraws = 8
 	var kids []supernet.Config
 	inBatch := make(map[supernet.Config]bool, n)
-	fresh := func(c supernet.Config) bool {
-		if inBatch[c] {
-			return false
-		}
-		_, ok := s.seen[c]
-		return !ok
-	}
 	slots := make([]int, n)
 	for j := range slots {
 		slots[j] = j
 	}
+	workers := make([]worker, runtime.GOMAXPROCS(0))
 	for round := 0; round < 3 && len(slots) > 0; round++ {
-		cand := make([]supernet.Config, 0, len(slots))
-		candSlot := make([]int, 0, len(slots))
-		drawn := map[supernet.Config]bool{}
-		for _, j := range slots {
-			for try := 0; try < redraws; try++ {
-				c := gen(j)
-				if fresh(c) && !drawn[c] {
-					drawn[c] = true
-					cand = append(cand, c)
-					candSlot = append(candSlot, j)
-					break
+		out := make([]supernet.Config, len(slots))
+		made := make([]bool, len(slots))
+		parallelFor(len(slots), func(wi, k int) {
+			if s.ctx.Err() != nil {
+				return
+			}
+			j := slots[k]
+			rng := s.slotStream(phase, g, uint64(round), uint64(j))
+			w := &workers[wi]
+			for range redraws {
+				c := gen(j, rng)
+				if _, _, known := s.known(c); !known {
+					c = s.repairOne(c, rng, w)
+					if grow {
+						c = s.growOne(c, rng, w)
+					}
+					out[k], made[k] = c, true
+					return
 				}
 			}
-		}
-		if err := s.repair(cand, rng); err != nil {
+		})
+		if err := s.cancelled(); err != nil {
 			return nil, err
 		}
-		if grow {
-			if err := s.grow(cand, rng); err != nil {
-				return nil, err
+		var retry []int
+		for k, c := range out {
+			if !made[k] {
+				continue
 			}
-		}
-		slots = slots[:0]
-		for k, c := range cand {
-			if fresh(c) {
-				inBatch[c] = true
-				kids = append(kids, c)
-			} else {
-				slots = append(slots, candSlot[k]) // repair made it a repeat: redraw
+			if _, _, known := s.known(c); known || inBatch[c] {
+				retry = append(retry, slots[k]) // repair or growth made it a repeat: redraw
+				continue
 			}
+			inBatch[c] = true
+			kids = append(kids, c)
 		}
+		slots = retry
+	}
+	for i := range workers {
+		w := &workers[i]
+		s.stats.CostChecks += w.checks
+		s.stats.Scored += w.scored
+		s.stats.Repaired += w.repaired
+		s.stats.repairChecks += w.repairChecks
+		s.stats.growChecks += w.growChk
 	}
 	return kids, nil
 }
@@ -311,52 +376,4 @@ func (s *searcher) stepUp(c supernet.Config, rng *rand.Rand) (supernet.Config, b
 		c.R = stepIn(sp.Resolutions, c.R, sp.Resolutions[len(sp.Resolutions)-1])
 	}
 	return c, true
-}
-
-// grow spends the slack a subnet leaves under the limits: it tries random
-// one-choice increases (stepUp) and keeps each one that still meets every
-// limit, until GrowTries increases in a row have failed. Predicted
-// accuracy almost always rises with capacity, so children that fill the
-// budget are worth more of the scorer's time than children far below it.
-func (s *searcher) grow(cfgs []supernet.Config, rng *rand.Rand) error {
-	tries := s.opt.GrowTries
-	if tries < 0 || len(s.lim.Set()) == 0 {
-		return nil
-	}
-	fails := make([]int, len(cfgs))
-	active := make([]int, len(cfgs))
-	for i := range active {
-		active[i] = i
-	}
-	trial := make([]supernet.Config, 0, len(cfgs))
-	who := make([]int, 0, len(cfgs))
-	var est []predictor.Estimate
-	for len(active) > 0 {
-		if err := s.cancelled(); err != nil {
-			return err
-		}
-		trial, who = trial[:0], who[:0]
-		for _, i := range active {
-			if c, ok := s.stepUp(cfgs[i], rng); ok {
-				trial = append(trial, c)
-				who = append(who, i)
-			}
-		}
-		est = slices.Grow(est[:0], len(trial))[:len(trial)]
-		s.stats.growChecks += len(trial)
-		s.costs(trial, est)
-		active = active[:0]
-		for k, i := range who {
-			if s.lim.Met(&est[k]) {
-				cfgs[i] = trial[k]
-				fails[i] = 0
-			} else {
-				fails[i]++
-			}
-			if fails[i] < tries {
-				active = append(active, i)
-			}
-		}
-	}
-	return nil
 }

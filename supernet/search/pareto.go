@@ -3,6 +3,7 @@ package search
 import (
 	"cmp"
 	"math"
+	"math/rand/v2"
 	"slices"
 
 	"github.com/edgefit/edgefit/predictor"
@@ -123,14 +124,13 @@ func (s *searcher) nsga() error {
 	P := o.Population
 	nMut := int(math.Round(float64(P) * o.MutationRatio))
 	latRef, memRef := s.references()
-	rng := s.stream(phasePareto, 0)
 	var pop []Candidate
 	front := s.archive.front()
 	step := max(1, (len(front)+P/2-1)/max(1, P/2))
 	for k := 0; k < len(front) && len(pop) < P/2; k += step {
 		pop = append(pop, front[k])
 	}
-	kids, err := s.breed(P-len(pop), rng, func(int) supernet.Config { return s.random(rng) })
+	kids, err := s.breed(P-len(pop), phasePareto, 0, func(_ int, rng *rand.Rand) supernet.Config { return s.random(rng) })
 	if err != nil {
 		return err
 	}
@@ -141,20 +141,19 @@ func (s *searcher) nsga() error {
 			return err
 		}
 		rank, crowd := s.archive.rankCrowd(pop)
-		rng := s.stream(phasePareto, uint64(g))
-		tour := func() supernet.Config {
+		tour := func(rng *rand.Rand) supernet.Config {
 			i, j := rng.IntN(len(pop)), rng.IntN(len(pop))
 			if rank[j] < rank[i] || rank[j] == rank[i] && crowd[j] > crowd[i] {
 				i = j
 			}
 			return pop[i].Config
 		}
-		kids, err := s.breed(P, rng, func(j int) supernet.Config {
+		kids, err := s.breed(P, phasePareto, uint64(g), func(j int, rng *rand.Rand) supernet.Config {
 			if j < nMut {
-				return s.mutate(tour(), rng)
+				return s.mutate(tour(rng), rng)
 			}
-			a := tour()
-			return s.crossover(a, tour(), rng)
+			a := tour(rng)
+			return s.crossover(a, tour(rng), rng)
 		})
 		if err != nil {
 			return err
