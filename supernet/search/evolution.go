@@ -22,12 +22,17 @@ const improvement = 1e-6
 type patience struct {
 	best  float64
 	stale int
-	limit int // negative: never stop early
+	limit int     // negative: never stop early
+	tol   float64 // the gain that counts; 0 means improvement
 }
 
 // update records this generation's score and reports whether to stop.
 func (p *patience) update(v float64) bool {
-	if v > p.best+improvement {
+	tol := p.tol
+	if tol == 0 {
+		tol = improvement
+	}
+	if v > p.best+tol {
 		p.best, p.stale = v, 0
 		return false
 	}

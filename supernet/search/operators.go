@@ -253,6 +253,15 @@ func parallelFor(n int, body func(w, i int)) int {
 // Screen times as many and scores those the surrogate picks.
 func (s *searcher) breed(n int, phase, g uint64, gen genFunc) ([]Candidate, error) {
 	f := s.opt.Screen
+	if phase == phasePareto {
+		// The front needs subnets of every size: no growth toward the
+		// limits, and no screening by accuracy alone.
+		kids, err := s.children(n, phase, g, gen, false)
+		if err != nil {
+			return nil, err
+		}
+		return s.score(kids), nil
+	}
 	if s.sur == nil || f <= 1 || s.sur.n < n {
 		kids, err := s.children(n, phase, g, gen, true)
 		if err != nil {
@@ -269,7 +278,7 @@ func (s *searcher) breed(n int, phase, g uint64, gen genFunc) ([]Candidate, erro
 }
 
 // children makes up to n repaired, grown, distinct subnets never scored,
-// in parallel. (grow is false only in tests of the raw operators.)
+// in parallel. grow is false for the Pareto phase.
 func (s *searcher) children(n int, phase, g uint64, gen genFunc, grow bool) ([]supernet.Config, error) {
 	const redraws = 8
 	var kids []supernet.Config

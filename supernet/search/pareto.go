@@ -135,7 +135,7 @@ func (s *searcher) nsga() error {
 		return err
 	}
 	pop = append(pop, kids...)
-	stop := patience{best: s.archive.area(latRef, memRef), limit: o.Patience}
+	stop := patience{best: s.archive.area(latRef, memRef), limit: o.Patience, tol: paretoTolerance}
 	for g := 1; g <= o.Generations; g++ {
 		if err := s.cancelled(); err != nil {
 			return err
@@ -167,6 +167,11 @@ func (s *searcher) nsga() error {
 	}
 	return nil
 }
+
+// paretoTolerance is the growth of the front's area (a mean accuracy over
+// the latency range) that resets patience: a front that gains less than
+// this in Patience generations has converged for any plot.
+const paretoTolerance = 2e-4
 
 // references returns the axis scales of the stopping rule: the latency
 // and memory limits, or else the largest subnet's.

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/edgefit/edgefit/supernet"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
@@ -61,7 +62,7 @@ func PlotFront(r *Result, o PlotOptions) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = o.Title
 	if p.Title.Text == "" {
-		p.Title.Text = fmt.Sprintf("Predicted accuracy vs %s (%s, %d subnets scored)", o.X, r.Limits, r.Stats.Scored)
+		p.Title.Text = fmt.Sprintf("Predicted accuracy vs %s (%s; %d predictions)", o.X, r.Limits, r.Stats.Scored)
 	}
 	if o.X == Memory {
 		p.X.Label.Text = "peak memory (MB)"
@@ -80,9 +81,10 @@ func PlotFront(r *Result, o PlotOptions) (*plot.Plot, error) {
 		p.Add(sc)
 		p.Legend.Add(fmt.Sprintf("scored subnets (%d)", len(r.Evaluated)), sc)
 	}
-	// The line joins the front's members that are not dominated in this
-	// 2-D view (with three objectives, the others show as points).
-	line := front2D(front, xOf)
+	// The line is the front of every scored subnet in this 2-D view. When
+	// the search's own front has other objectives (a third one, or
+	// latency while memory is drawn), its members show as triangles.
+	line := front2D(append(slices.Clone(front), r.Evaluated...), xOf)
 	if len(line) > 0 {
 		l, s, err := plotter.NewLinePoints(xy(line))
 		if err != nil {
@@ -91,16 +93,16 @@ func PlotFront(r *Result, o PlotOptions) (*plot.Plot, error) {
 		l.Color, l.Width = colFront, vg.Points(1.5)
 		s.GlyphStyle = draw.GlyphStyle{Color: colFront, Radius: vg.Points(2.2), Shape: draw.CircleGlyph{}}
 		p.Add(l, s)
-		p.Legend.Add(fmt.Sprintf("Pareto front (%d)", len(line)), l, s)
+		p.Legend.Add(fmt.Sprintf("Pareto front, accuracy vs %s (%d)", o.X, len(line)), l, s)
 	}
-	if len(line) < len(front) {
+	if !sameConfigs(line, front) {
 		sc, err := plotter.NewScatter(xy(front))
 		if err != nil {
 			return nil, err
 		}
 		sc.GlyphStyle = draw.GlyphStyle{Color: colFront, Radius: vg.Points(2), Shape: draw.TriangleGlyph{}}
 		p.Add(sc)
-		p.Legend.Add(fmt.Sprintf("3-objective front (%d)", len(front)), sc)
+		p.Legend.Add(fmt.Sprintf("front of %s (%d)", strings.Join(r.Objectives, ", "), len(front)), sc)
 	}
 	if lim, ok := r.Limits.Get(o.X); ok {
 		if o.X == Memory {
@@ -128,6 +130,22 @@ func PlotFront(r *Result, o PlotOptions) (*plot.Plot, error) {
 	}
 	p.Legend.Top, p.Legend.Left = false, false
 	return p, nil
+}
+
+func sameConfigs(a, b []Candidate) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	in := make(map[supernet.Config]bool, len(a))
+	for i := range a {
+		in[a[i].Config] = true
+	}
+	for i := range b {
+		if !in[b[i].Config] {
+			return false
+		}
+	}
+	return true
 }
 
 func mustGet(l Limits, m Metric) float64 { v, _ := l.Get(m); return v }

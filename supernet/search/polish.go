@@ -93,9 +93,9 @@ func (s *searcher) polish(start Candidate) (Candidate, error) {
 		}
 		props := knapsack(len(blocks), per, curChoice, gain, delta, lim-base, lim/polishUnits)
 		var cfgs []supernet.Config
-		for _, pick := range props {
+		for _, prop := range props {
 			c := cur.Config
-			for g, a := range pick {
+			for g, a := range prop.pick {
 				b := blocks[g]
 				c.KS[b], c.E[b] = sp.KernelSizes[a/ne], sp.Expands[a%ne]
 			}
@@ -130,9 +130,9 @@ func (s *searcher) polish(start Candidate) (Candidate, error) {
 // negative: a smaller choice frees capacity), capacity slack, weights
 // rounded to unit (up for the items' excess over their group's lightest,
 // so solutions fit when weights add exactly). It returns, for each bound
-// in polishMaxChanges, the choice per group that maximizes the summed gain;
-// a group's current choice is its item with zero weight and gain.
-func knapsack(groups, per int, cur []int, gain, delta []float64, slack, unit float64) [][]int {
+// in polishMaxChanges, the choice per group that maximizes the summed gain
+// (when that gain is positive); cur holds each group's current choice.
+func knapsack(groups, per int, cur []int, gain, delta []float64, slack, unit float64) []proposal {
 	if unit <= 0 || slack < 0 {
 		return nil
 	}
@@ -205,7 +205,7 @@ func knapsack(groups, per int, cur []int, gain, delta []float64, slack, unit flo
 		}
 		dp, next = next, dp
 	}
-	var out [][]int
+	var out []proposal
 	for _, bound := range polishMaxChanges {
 		bestK, bestC, bestV := -1, -1, neg
 		ks := []int{K}
@@ -235,9 +235,16 @@ func knapsack(groups, per int, cur []int, gain, delta []float64, slack, unit flo
 				k--
 			}
 		}
-		out = append(out, pick)
+		out = append(out, proposal{bound, pick})
 	}
 	return out
+}
+
+// proposal is one knapsack solution: a choice per group, changing at most
+// bound groups (0: any number).
+type proposal struct {
+	bound int
+	pick  []int
 }
 
 func indexOf(choices []int, v int) int {

@@ -2,10 +2,13 @@ package search
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -185,4 +188,85 @@ func BenchmarkSearch20ms(b *testing.B) {
 		scored += res.Stats.Scored
 	}
 	b.ReportMetric(float64(scored)/float64(b.N), "predictions/search")
+}
+
+// TestNote10Infeasible: a budget below the fastest subnet fails at once,
+// naming the exact smallest latency. The Note10 table is a per-layer sum,
+// so that minimum takes, at the smallest resolution and depth, each
+// block's fastest kernel and expand ratio: computed here block by block.
+func TestNote10Infeasible(t *testing.T) {
+	sc := note10(t)
+	sp := sc.Space()
+	best := sp.MinConfig(sp.Resolutions[0])
+	for b := range 20 {
+		if !best.Active(b) {
+			continue
+		}
+		for _, k := range sp.KernelSizes {
+			for _, e := range sp.Expands {
+				c := best
+				c.KS[b], c.E[b] = k, e
+				if sc.LatencyMS(c) < sc.LatencyMS(best) {
+					best = c
+				}
+			}
+		}
+	}
+	want := sc.LatencyMS(best)
+	start := time.Now()
+	_, err := Run(context.Background(), sp, sc, Limits{MaxLatencyMS: 5, MaxMemory: 100e6}, Options{Seed: 1})
+	var ie *InfeasibleError
+	if !errors.As(err, &ie) {
+		t.Fatalf("5 ms: got %v, want an *InfeasibleError", err)
+	}
+	t.Logf("%v (in %v)", err, time.Since(start).Round(time.Millisecond))
+	if got := ie.Minima[0]; got.Metric != Latency || math.Abs(got.Value-want) > 1e-9 || !got.OthersMet {
+		t.Errorf("smallest latency %+v, want %v ms", got, want)
+	}
+	if !strings.Contains(err.Error(), "latency to at least "+FormatLatency(want)) {
+		t.Errorf("message %q does not say how far to relax", err)
+	}
+	// With 1 ms of room above the minimum the search succeeds.
+	lim := Limits{MaxLatencyMS: want + 1}
+	res, err := Run(context.Background(), sp, sc, lim, Options{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkResult(t, sp, sc, lim, res, 1)
+}
+
+// TestNote10Pareto draws the front of accuracy against latency under 60 ms
+// and 25 MB of peak memory. Set EDGEFIT_PLOT_DIR to keep the PNG and SVG.
+func TestNote10Pareto(t *testing.T) {
+	if testing.Short() {
+		t.Skip("two full searches: skipped with -short")
+	}
+	sc := note10(t)
+	lim := Limits{MaxLatencyMS: 60, MaxMemory: 40e6}
+	res, err := Run(context.Background(), sc.Space(), sc, lim, Options{Seed: 1, Pareto: true, TopK: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkResult(t, sc.Space(), sc, lim, res, 3)
+	t.Logf("front of %d subnets from %d predictions in %v", len(res.Front), res.Stats.Scored, res.Stats.Wall.Round(time.Millisecond))
+	if len(res.Front) < 20 {
+		t.Errorf("front has only %d subnets", len(res.Front))
+	}
+	// The front must reach from near the fastest subnet to the limit.
+	if lo, hi := res.Front[0].LatencyMS, res.Front[len(res.Front)-1].LatencyMS; lo > 13 || hi < 55 {
+		t.Errorf("front spans %.1f..%.1f ms, want about 10..60", lo, hi)
+	}
+	if dir := os.Getenv("EDGEFIT_PLOT_DIR"); dir != "" {
+		for _, x := range []Metric{Latency, Memory} {
+			p, err := PlotFront(res, PlotOptions{X: x})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ext := range []string{"png", "svg"} {
+				if err := SavePlot(filepath.Join(dir, "note10_front_"+x.String()+"."+ext), p); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
 }
