@@ -106,7 +106,7 @@ type selection struct {
 }
 
 // selectSubnets loads the predictors and runs the search.
-func selectSubnets(ctx context.Context, g *globalOptions, space *supernet.Space, lat *predictor.LatencyPredictor, predPath string, o selectOptions, lim search.Limits) (*selection, error) {
+func selectSubnets(ctx context.Context, g *globalOptions, space *supernet.Space, lat predictor.LatencyModel, predPath string, o selectOptions, lim search.Limits) (*selection, error) {
 	acc, err := predictor.LoadAccuracyModel(space, o.Acc, predictor.MLPOptions{})
 	if err != nil {
 		return nil, withHint(fmt.Errorf("accuracy source %s: %w", o.Acc, err), "give an OFA accuracy predictor (.pth), a CSV of config,accuracy samples, or nothing for the MACs proxy")
