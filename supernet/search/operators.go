@@ -138,6 +138,7 @@ type genFunc func(j int, rng *rand.Rand) supernet.Config
 // worker holds one goroutine's scratch space and counts while it makes
 // children; the counts join Stats afterwards.
 type worker struct {
+	cfg                   [1]supernet.Config
 	est                   [1]predictor.Estimate
 	checks, scored        int
 	repaired              int
@@ -154,17 +155,18 @@ func (s *searcher) meets(c supernet.Config, w *worker) bool {
 	if _, ok, known := s.known(c); known {
 		return ok
 	}
-	cs := []supernet.Config{c}
 	switch {
 	case s.latOnly != nil:
 		w.checks++
 		w.est[0] = predictor.Estimate{LatencyMS: s.latOnly.LatencyMS(c)}
 	case s.coster != nil:
 		w.checks++
-		s.coster.ScoreCosts(cs, w.est[:])
+		w.cfg[0] = c
+		s.coster.ScoreCosts(w.cfg[:], w.est[:])
 	default:
 		w.scored++
-		s.scorer.Score(cs, w.est[:])
+		w.cfg[0] = c
+		s.scorer.Score(w.cfg[:], w.est[:])
 	}
 	return s.lim.Met(&w.est[0])
 }
@@ -287,7 +289,7 @@ func (s *searcher) children(n int, phase, g uint64, gen genFunc, grow bool) ([]s
 	for j := range slots {
 		slots[j] = j
 	}
-	workers := make([]worker, runtime.GOMAXPROCS(0))
+	workers := make([]worker, runtime.GOMAXPROCS(0)) // heap: the scorers see their buffers
 	for round := 0; round < 3 && len(slots) > 0; round++ {
 		out := make([]supernet.Config, len(slots))
 		made := make([]bool, len(slots))
