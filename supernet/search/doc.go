@@ -35,14 +35,17 @@
 // beats the accuracy OFA's 500-generation search reaches at every latency
 // budget from 15 to 50 ms with about a tenth of its predictions.
 //
-// Method "random" draws uniform subnets, repaired the same way, as a
-// baseline with the same budget.
+// Method "random" draws uniform subnets, repaired the same way but neither
+// grown nor screened, Population per generation: a baseline.
 //
 // With Options.Pareto, Run also returns the Pareto front of accuracy
 // against latency (and peak memory with Options.ParetoMemory) among the
-// subnets that meet the limits, found by an NSGA-II style evolution whose
-// every scored subnet feeds a non-dominated archive. [WriteFrontJSON],
-// [WriteFrontCSV] and [PlotFront] write and draw it.
+// subnets that meet the limits. After the accuracy search, an NSGA-II
+// style evolution (non-dominated sorting, crowding distance, binary
+// tournaments; children repaired but not grown, so they keep their
+// sizes) runs until the area under the front stops growing; every subnet
+// either search scored feeds a non-dominated archive, which is the front.
+// [WriteFrontJSON], [WriteFrontCSV] and [PlotFront] write and draw it.
 //
 // # Infeasible limits
 //
@@ -57,10 +60,13 @@
 //
 // # Determinism
 //
-// A run is a function of its seed: generation g draws from its own random
-// stream, candidates are made sequentially, and only scoring (which must be
-// deterministic per subnet) runs in parallel, so GOMAXPROCS does not change
-// the result.
+// A run is a function of its seed. Each child of each generation is made
+// (drawn, repaired, grown) from its own random stream, derived from the
+// seed, the generation and the child's index, so children can be made on
+// all cores; siblings are then deduplicated in index order, and the
+// scorer, which must give the same estimate for a subnet in any batch,
+// scores batches split across cores. Neither GOMAXPROCS nor scheduling
+// changes the result.
 //
 // # Units
 //

@@ -255,9 +255,10 @@ func parallelFor(n int, body func(w, i int)) int {
 // Screen times as many and scores those the surrogate picks.
 func (s *searcher) breed(n int, phase, g uint64, gen genFunc) ([]Candidate, error) {
 	f := s.opt.Screen
-	if phase == phasePareto {
+	if phase == phasePareto || phase == phaseRandom {
 		// The front needs subnets of every size: no growth toward the
-		// limits, and no screening by accuracy alone.
+		// limits, and no screening by accuracy alone. The random
+		// baseline is uniform subnets, repaired only.
 		kids, err := s.children(n, phase, g, gen, false)
 		if err != nil {
 			return nil, err
