@@ -290,10 +290,11 @@ func runRun(ctx context.Context, g *globalOptions, o *runOptions, target string)
 		if a.Met || round >= o.Retries {
 			break
 		}
-		// Shrink the latency limit by how far the prediction was off,
-		// with a 2% margin, and try again.
+		// The device ran the choice M/P times slower than predicted:
+		// ask the predictor for lim·P/M (2% margin), and never less
+		// tight than this round.
 		next := cur
-		next.MaxLatencyMS = cur.MaxLatencyMS * lim.MaxLatencyMS / a.MeasuredMS * 0.98
+		next.MaxLatencyMS = 0.98 * min(cur.MaxLatencyMS, lim.MaxLatencyMS*best.LatencyMS/a.MeasuredMS)
 		status("measured %.2f ms misses the %.2f ms limit: selecting again under %.2f ms (retry %d of %d)",
 			a.MeasuredMS, lim.MaxLatencyMS, next.MaxLatencyMS, round+1, o.Retries)
 		cur = next
