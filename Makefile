@@ -11,7 +11,9 @@ BIN     := bin
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/edgefit/edgefit/cmd.Version=$(VERSION)
 
-.PHONY: all build ort test test-short bench demo clean proto agents fuzz
+GOARCH_HOST := $(shell $(GO) env GOARCH)
+
+.PHONY: all build ort test test-deps test-short bench demo clean proto agents fuzz
 
 all: build
 
@@ -33,9 +35,22 @@ $(ORT_LIB_X64) $(ORT_LIB_ARM64) &:
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/edgefit ./cmd/edgefit
 
-test: ort
+# test runs every test; the real-peer ones (sshd, adb, qemu, python3-onnx)
+# need the Debian packages test-deps installs when run as root.
+test: ort test-deps
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) test -count=1 -timeout 30m ./...
+
+test-deps:
+	@scripts/test-deps
+
+# demo is the README's main job: build, then pick and export the best subnet
+# for this machine's CPU on the embedded default (OFA w1.0 space, untrained
+# seeded weights, the labelled accuracy proxy).
+DEMO_OUT ?= out/demo
+DEMO_ARGS ?= --max-latency 15ms
+demo: build ort $(BIN)/edgefit-agent-linux-$(GOARCH_HOST)
+	$(BIN)/edgefit run local $(DEMO_ARGS) -o $(DEMO_OUT)
 
 test-short: ort
 	$(GO) test -short ./...
