@@ -140,3 +140,47 @@ func spearman(a, b []float64) float64 {
 	}
 	return 1 - 6*d/(n*(n*n-1))
 }
+
+func TestConfigTable(t *testing.T) {
+	sp := space(t, 1.0)
+	rng := rand.New(rand.NewPCG(5, 5))
+	tab := newConfigTable(4)
+	want := map[supernet.Config]int{}
+	for i := range 5000 {
+		c := sp.RandomConfig(rng)
+		if i%3 == 0 && len(tab.ents) > 0 {
+			c = tab.ents[rng.IntN(len(tab.ents))].c // overwrite an old key
+		}
+		tab.put(&c, i)
+		want[c] = i
+	}
+	if tab.len() != len(want) {
+		t.Fatalf("table holds %d configs, want %d", tab.len(), len(want))
+	}
+	for c, v := range want {
+		if got, ok := tab.get(&c); !ok || got != v {
+			t.Fatalf("get = %d, %v; want %d", got, ok, v)
+		}
+	}
+	// Collisions chain: force every entry under one hash.
+	tab = &configTable{head: map[uint64]int32{}}
+	a, b := sp.MinConfig(128), sp.MaxConfig(224)
+	for _, c := range []supernet.Config{a, b} {
+		next := int32(-1)
+		if i, ok := tab.head[7]; ok {
+			next = i
+		}
+		tab.head[7] = int32(len(tab.ents))
+		tab.ents = append(tab.ents, tableEntry{c: c, v: len(tab.ents), next: next})
+	}
+	if i := tab.find(&a, 7); i != 0 {
+		t.Errorf("chained lookup found %d, want 0", i)
+	}
+	if i := tab.find(&b, 7); i != 1 {
+		t.Errorf("chained lookup found %d, want 1", i)
+	}
+	c := sp.MinConfig(224)
+	if i := tab.find(&c, 7); i != -1 {
+		t.Errorf("absent config found at %d", i)
+	}
+}

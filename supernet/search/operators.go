@@ -149,6 +149,12 @@ type worker struct {
 // offers. It only reads the searcher's state, so workers may call it
 // concurrently.
 func (s *searcher) meets(c supernet.Config, w *worker) bool {
+	if s.latOnly != nil {
+		// Cheaper than looking c up among the scored subnets.
+		w.checks++
+		w.est[0] = predictor.Estimate{LatencyMS: s.latOnly.LatencyMS(c)}
+		return s.lim.Met(&w.est[0])
+	}
 	if c == s.anchor {
 		return true
 	}
@@ -156,9 +162,6 @@ func (s *searcher) meets(c supernet.Config, w *worker) bool {
 		return ok
 	}
 	switch {
-	case s.latOnly != nil:
-		w.checks++
-		w.est[0] = predictor.Estimate{LatencyMS: s.latOnly.LatencyMS(c)}
 	case s.coster != nil:
 		w.checks++
 		w.cfg[0] = c
@@ -285,7 +288,7 @@ func (s *searcher) breed(n int, phase, g uint64, gen genFunc) ([]Candidate, erro
 func (s *searcher) children(n int, phase, g uint64, gen genFunc, grow bool) ([]supernet.Config, error) {
 	const redraws = 8
 	var kids []supernet.Config
-	inBatch := make(map[supernet.Config]bool, n)
+	inBatch := newConfigTable(n)
 	slots := make([]int, n)
 	for j := range slots {
 		slots[j] = j
@@ -321,11 +324,12 @@ func (s *searcher) children(n int, phase, g uint64, gen genFunc, grow bool) ([]s
 			if !made[k] {
 				continue
 			}
-			if _, _, known := s.known(c); known || inBatch[c] {
+			_, dup := inBatch.get(&c)
+			if _, _, known := s.known(c); known || dup {
 				retry = append(retry, slots[k]) // repair or growth made it a repeat: redraw
 				continue
 			}
-			inBatch[c] = true
+			inBatch.put(&c, 0)
 			kids = append(kids, c)
 		}
 		slots = retry

@@ -157,7 +157,7 @@ func BenchmarkSearch(b *testing.B) {
 		b.Run(fmt.Sprintf("%.0fms", ref.ms), func(b *testing.B) {
 			var scored, checks int
 			acc := 0.0
-			start := time.Now()
+			start, cpu0 := time.Now(), cpuTime()
 			for i := 0; b.Loop(); i++ {
 				res, err := Run(context.Background(), sc.Space(), sc, Limits{MaxLatencyMS: ref.ms}, Options{Seed: uint64(i + 1)})
 				if err != nil {
@@ -169,6 +169,7 @@ func BenchmarkSearch(b *testing.B) {
 			}
 			n := float64(b.N)
 			b.ReportMetric(float64(time.Since(start).Milliseconds())/n, "ms/search")
+			b.ReportMetric(float64((cpuTime()-cpu0).Milliseconds())/n, "cpu-ms/search")
 			b.ReportMetric(float64(scored)/n, "predictions/search")
 			b.ReportMetric(float64(checks)/n, "checks/search")
 			b.ReportMetric(acc/n, "best-acc")

@@ -240,7 +240,7 @@ func Run(ctx context.Context, space *supernet.Space, scorer Scorer, lim Limits, 
 			return nil, fmt.Errorf("search resolutions: %w", err)
 		}
 	}
-	s := &searcher{ctx: ctx, space: space, lim: lim, opt: opt, seen: map[supernet.Config]int{}, best: math.Inf(-1)}
+	s := &searcher{ctx: ctx, space: space, lim: lim, opt: opt, seen: newConfigTable(1024), best: math.Inf(-1)}
 	s.scorer = scorer
 	s.coster, _ = scorer.(CostScorer)
 	if l, ok := scorer.(LatencyScorer); ok && lim.MaxMemory == 0 && lim.MaxParams == 0 && lim.MaxMACs == 0 {
@@ -305,7 +305,7 @@ type searcher struct {
 
 	// seen maps every scored subnet to its index in all, or to -1-i for
 	// over[i] when it misses a limit.
-	seen    map[supernet.Config]int
+	seen    *configTable
 	all     []Candidate          // scored subnets that meet every limit, in order
 	over    []predictor.Estimate // scored subnets that miss a limit
 	archive *archive
@@ -363,11 +363,14 @@ func (s *searcher) fullCosts(cfgs []supernet.Config, out []predictor.Estimate) {
 // not. Those that meet them join s.all (and the archive).
 func (s *searcher) scoreAll(cfgs []supernet.Config) []predictor.Estimate {
 	var fresh []supernet.Config
-	pending := map[supernet.Config]bool{}
-	for _, c := range cfgs {
-		if _, ok := s.seen[c]; !ok && !pending[c] {
-			pending[c] = true
-			fresh = append(fresh, c)
+	pending := newConfigTable(len(cfgs))
+	for i := range cfgs {
+		c := &cfgs[i]
+		if _, ok := s.seen.get(c); !ok {
+			if _, dup := pending.get(c); !dup {
+				pending.put(c, 0)
+				fresh = append(fresh, *c)
+			}
 		}
 	}
 	if len(fresh) > 0 {
@@ -380,14 +383,14 @@ func (s *searcher) scoreAll(cfgs []supernet.Config) []predictor.Estimate {
 				s.sur.add(&c, e.Accuracy)
 			}
 			if s.lim.Met(&e) {
-				s.seen[c] = len(s.all)
+				s.seen.put(&c, len(s.all))
 				s.all = append(s.all, Candidate{Config: c, Estimate: e})
 				s.best = max(s.best, e.Accuracy)
 				if s.archive != nil {
 					s.archive.add(len(s.all) - 1)
 				}
 			} else {
-				s.seen[c] = -1 - len(s.over)
+				s.seen.put(&c, -1-len(s.over))
 				s.over = append(s.over, e)
 			}
 		}
@@ -422,7 +425,7 @@ func parallelScore(sc Scorer, cfgs []supernet.Config, out []predictor.Estimate) 
 // known returns the estimate of a scored subnet and whether it meets the
 // limits; ok is false when c was never scored.
 func (s *searcher) known(c supernet.Config) (e predictor.Estimate, meets, ok bool) {
-	i, ok := s.seen[c]
+	i, ok := s.seen.get(&c)
 	switch {
 	case !ok:
 		return e, false, false
@@ -439,7 +442,7 @@ func (s *searcher) score(cfgs []supernet.Config) []Candidate {
 	s.scoreAll(cfgs)
 	out := make([]Candidate, 0, len(cfgs))
 	for _, c := range cfgs {
-		if i := s.seen[c]; i >= 0 {
+		if i, ok := s.seen.get(&c); ok && i >= 0 {
 			out = append(out, s.all[i])
 		}
 	}

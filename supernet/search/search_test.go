@@ -97,15 +97,37 @@ func TestEveryResultMeetsLimits(t *testing.T) {
 		}
 		opt := Options{Population: 24, Generations: 12, Seed: uint64(k), TopK: 4,
 			Method: []string{MethodEvolution, MethodRandom}[k%2], Pareto: k%4 == 1, ParetoMemory: k%8 == 1}
+		scored0, checks0 := sc.scored.Load(), sc.costed.Load()
 		res, err := Run(context.Background(), sp, sc, lim, opt)
 		var ie *InfeasibleError
 		switch {
 		case errors.As(err, &ie):
 			infeasible++
-			// The smallest subnet at the smallest resolution minimizes
-			// every cost of this scorer, so it must miss a limit.
-			if e := estimateOf(sc, sp.MinConfig(128)); lim.Met(&e) {
+			// Promptly: no accuracy prediction, few cost checks.
+			if n := sc.scored.Load() - scored0; n != 0 {
+				t.Fatalf("limits %s: the infeasible verdict cost %d accuracy predictions", lim, n)
+			}
+			if n := sc.costed.Load() - checks0; n > 60000 {
+				t.Fatalf("limits %s: the infeasible verdict cost %d cost checks", lim, n)
+			}
+			// Every cost of this scorer (latency included) grows with
+			// every choice, so the smallest subnet at the smallest
+			// resolution minimizes each of them, under any other limits
+			// that can be met at all: it must miss a limit, and every
+			// minimum named must be its value.
+			minEst := estimateOf(sc, sp.MinConfig(128))
+			if lim.Met(&minEst) {
 				t.Fatalf("limits %s called infeasible, yet the smallest subnet meets them", lim)
+			}
+			if len(ie.Minima) != len(lim.Set()) {
+				t.Fatalf("limits %s: %d minima named", lim, len(ie.Minima))
+			}
+			for _, m := range ie.Minima {
+				want := m.Metric.Of(&minEst)
+				othersMet := lim.violation(&minEst, m.Metric) == 0
+				if math.Abs(m.Value-want) > 1e-9*want || m.OthersMet != othersMet {
+					t.Fatalf("limits %s: smallest %s named %v (others met %v), want %v (%v)", lim, m.Metric, m.Value, m.OthersMet, want, othersMet)
+				}
 			}
 		case err != nil:
 			t.Fatalf("limits %s: %v", lim, err)
