@@ -27,6 +27,7 @@ type benchOptions struct {
 	MaxRuns   int
 	TargetCI  float64
 	MaxTime   time.Duration
+	SampleMS  float64
 	Warmup    int
 	DeviceDir string
 }
@@ -48,7 +49,7 @@ ran after its graph optimizations, so fused nodes (FusedConv, ...) stand for sev
 nodes of the file.
 
 Threads, provider and pinning default as for 'edgefit profile' (1 thread, cpu, the
-fastest cluster where clusters differ).`,
+last core of the fastest cluster).`,
 		Example: `  edgefit bench local model.onnx
   edgefit bench ssh://pi@raspberrypi.local model.onnx --layers --top 15
   edgefit bench adb:// model.onnx --threads 4 --affinity f0 --json`,
@@ -62,7 +63,7 @@ fastest cluster where clusters differ).`,
 	f.IntVar(&o.Batch, "batch", 1, "value of the model's symbolic dimensions (its batch)")
 	f.IntVar(&o.Threads, "threads", 0, "intra-op threads (default 1)")
 	f.StringVar(&o.EP, "ep", "", "execution provider: "+strings.Join(profiler.Providers(), ", ")+" (default cpu; cuda on GPU targets)")
-	f.StringVar(&o.Affinity, "affinity", "", `taskset mask to pin to, e.g. f0 (default: the fastest cluster where clusters differ; "none")`)
+	f.StringVar(&o.Affinity, "affinity", "", `taskset mask to pin to, e.g. f0 (default: one core per thread, the last of the fastest cluster; "none")`)
 	f.BoolVar(&o.Layers, "layers", false, "add a per-node breakdown from ONNX Runtime's profiler")
 	f.IntVar(&o.Top, "top", 25, "nodes to list with --layers, slowest first (0 = all, in execution order)")
 	f.IntVar(&o.Warmup, "warmup", 5, "untimed runs before timing")
@@ -70,6 +71,7 @@ fastest cluster where clusters differ).`,
 	f.IntVar(&o.MaxRuns, "max-runs", 500, "timed runs at most")
 	f.Float64Var(&o.TargetCI, "target-ci", 1, "stop once the 95% confidence interval of the median is within this many percent")
 	f.DurationVar(&o.MaxTime, "max-time", 10*time.Second, "timed running at most")
+	f.Float64Var(&o.SampleMS, "sample-ms", 2, "each timed sample averages back-to-back runs lasting about this many ms (0 = one run per sample)")
 	f.StringVar(&o.DeviceDir, "device-dir", "", "directory on the device for the model (default: its temporary directory)")
 	return c
 }
@@ -99,10 +101,13 @@ func runBench(cmd *cobra.Command, g *globalOptions, o *benchOptions, target, mod
 	}
 	defer t.Close()
 	bo := profiler.BenchOptions{Batch: o.Batch, Threads: o.Threads, Provider: o.EP, CPUAffinity: o.Affinity, Layers: o.Layers,
-		Measure:   profiler.Measurement{Warmup: o.Warmup, MinRuns: o.MinRuns, MaxRuns: o.MaxRuns, TargetCI: o.TargetCI / 100, MaxTime: o.MaxTime},
+		Measure:   profiler.Measurement{Warmup: o.Warmup, MinRuns: o.MinRuns, MaxRuns: o.MaxRuns, TargetCI: o.TargetCI / 100, MaxTime: o.MaxTime, SampleMS: o.SampleMS},
 		DeviceDir: o.DeviceDir, Seed: 1, Agent: o.target.agentOptions(log)}
 	if o.Warmup == 0 {
 		bo.Measure.Warmup = -1
+	}
+	if o.SampleMS == 0 {
+		bo.Measure.SampleMS = -1
 	}
 	res, err := profiler.Bench(ctx, t, model, bo)
 	if err != nil {

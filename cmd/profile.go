@@ -38,6 +38,7 @@ type profileOptions struct {
 	MaxRuns     int
 	TargetCI    float64 // percent
 	MaxTime     time.Duration
+	SampleMS    float64
 	Drift       float64 // percent
 	MaxCooldown time.Duration
 	BatchModels int
@@ -51,7 +52,7 @@ func (o *profileOptions) AddFlags(f *pflag.FlagSet) {
 	f.IntVar(&o.Threads, "threads", 0, "intra-op threads (default 1 for every class)")
 	f.StringVar(&o.EP, "ep", "", "execution provider: "+strings.Join(profiler.Providers(), ", ")+" (default: cpu; cuda on GPU targets)")
 	f.StringVar(&o.Runner, "runner", "", "what measures: "+strings.Join(profiler.Runners(), ", ")+" (default agent; trtexec on GPU targets that have it)")
-	f.StringVar(&o.Affinity, "affinity", "", `taskset mask to pin to, e.g. f0 (default: the fastest cluster where clusters differ; "none" to not pin)`)
+	f.StringVar(&o.Affinity, "affinity", "", `taskset mask to pin to, e.g. f0 (default: one core per thread, the last of the fastest cluster; "none" to not pin)`)
 	f.IntVar(&o.Networks, "networks", profiler.DefaultNetworks, "random whole subnets measured per resolution, to calibrate the table's sums")
 	f.Uint64Var(&o.Seed, "seed", 1, "seed of the subnets, the measuring order and the weights")
 	f.StringVarP(&o.Output, "output", "o", "", "lookup table to write (DEVICE.lut.json); its journal is DEVICE.lut.json.journal")
@@ -63,6 +64,7 @@ func (o *profileOptions) AddFlags(f *pflag.FlagSet) {
 	f.IntVar(&o.MaxRuns, "max-runs", 200, "timed runs per model at most")
 	f.Float64Var(&o.TargetCI, "target-ci", 2, "stop timing a model once the 95% confidence interval of its median is within this many percent")
 	f.DurationVar(&o.MaxTime, "max-time", 2*time.Second, "timed running per model at most")
+	f.Float64Var(&o.SampleMS, "sample-ms", 2, "each timed sample averages back-to-back runs lasting about this many ms (0 = one run per sample)")
 	f.Float64Var(&o.Drift, "drift", 3, "re-measure a batch when the reference moved more than this many percent")
 	f.DurationVar(&o.MaxCooldown, "max-cooldown", time.Minute, "longest wait for the device to cool back to its starting temperature (0 = never wait)")
 	f.IntVar(&o.BatchModels, "batch-models", 48, "models pushed and measured per agent invocation")
@@ -79,17 +81,20 @@ keyed the way OFA's lookup tables are) and --networks random whole subnets per
 resolution, and writes them as a lookup table.
 
 Measurement: edgefit-agent runs each model with ONNX Runtime: --warmup untimed runs,
-then timed runs until the 95% confidence interval of the median is within
---target-ci percent, or --max-runs or --max-time is reached. Models are measured in a
+then timed samples (each the mean of back-to-back runs lasting about --sample-ms) until
+the 95% confidence interval of the median is within --target-ci percent, or --max-runs
+or --max-time is reached. The device is pinned to one core per thread (the last of its
+fastest cluster) unless --affinity says otherwise. Models are measured in a
 seeded random order, in batches (one agent invocation each); a reference layer is
 measured before and after every batch, and a batch is measured again when it moved by
 more than --drift percent (clock change, throttling, other load). Where the device
 exposes temperatures, each batch waits until it is back within 2 °C of the start.
 
 Defaults by device class (from its fingerprint):
-  cpu     Linux/macOS CPU     threads 1, ep cpu, runner agent, pinned to the fastest
-                              cluster when clusters differ
-  mobile  Android             threads 1, ep cpu, runner agent, pinned to the big cluster
+  cpu     Linux/macOS CPU     threads 1, ep cpu, runner agent, pinned to the last core
+                              of the fastest cluster
+  mobile  Android             threads 1, ep cpu, runner agent, pinned to the last core
+                              of the big cluster
   gpu     Jetson, --ep cuda   threads 1, ep cuda (tensorrt with trtexec), runner
           or tensorrt         trtexec when the device has it, else agent
 Batch is 1 everywhere.
@@ -134,6 +139,8 @@ func verifyProfileOptions(o *profileOptions) error {
 		return usageErrorf("--max-runs %d is below --min-runs %d", o.MaxRuns, o.MinRuns)
 	case o.MaxTime <= 0:
 		return usageErrorf("--max-time must be positive (got %v)", o.MaxTime)
+	case o.SampleMS < 0 || o.SampleMS > 1000:
+		return usageErrorf("--sample-ms must be 0..1000 (got %v)", o.SampleMS)
 	case o.BatchModels < 1:
 		return usageErrorf("--batch-models must be at least 1 (got %d)", o.BatchModels)
 	}
@@ -178,7 +185,7 @@ func runProfile(cmd *cobra.Command, g *globalOptions, o *profileOptions, target 
 		Space: o.Space, Resolutions: o.Res, Batch: o.Batch, Threads: o.Threads, Provider: o.EP, Runner: o.Runner,
 		CPUAffinity: o.Affinity, Networks: o.Networks, Seed: o.Seed, BatchModels: o.BatchModels,
 		Measure: profiler.Measurement{Warmup: o.Warmup, MinRuns: o.MinRuns, MaxRuns: o.MaxRuns, TargetCI: o.TargetCI / 100,
-			MaxTime: o.MaxTime, DriftThreshold: o.Drift / 100, MaxCooldown: o.MaxCooldown},
+			MaxTime: o.MaxTime, SampleMS: o.SampleMS, DriftThreshold: o.Drift / 100, MaxCooldown: o.MaxCooldown},
 		Agent: o.target.agentOptions(log), DeviceDir: o.DeviceDir, Restart: o.Restart, Logger: log, Tool: version(),
 	}
 	if o.Warmup == 0 {
@@ -186,6 +193,9 @@ func runProfile(cmd *cobra.Command, g *globalOptions, o *profileOptions, target 
 	}
 	if o.MaxCooldown == 0 {
 		popts.Measure.MaxCooldown = -1
+	}
+	if o.SampleMS == 0 {
+		popts.Measure.SampleMS = -1 // one run per sample (0 would take the default)
 	}
 	if o.Output != "" {
 		popts.Journal = profiler.JournalPath(o.Output)

@@ -61,7 +61,7 @@ func startAgent(ctx context.Context, t devices.Target, o *Options) (*agentRunner
 	r := &agentRunner{workspace: ws, agent: ag}
 	r.spec = wire.ModelSpec{Batch: o.Batch, Threads: o.Threads, InterOpThreads: 1, Provider: o.Provider,
 		Warmup: o.Measure.Warmup, MinRuns: o.Measure.MinRuns, MaxRuns: o.Measure.MaxRuns,
-		TargetCI: o.Measure.TargetCI, MaxSeconds: o.Measure.MaxTime.Seconds(), Seed: o.Seed}
+		TargetCI: o.Measure.TargetCI, MaxSeconds: o.Measure.MaxTime.Seconds(), SampleMS: o.Measure.SampleMS, Seed: o.Seed}
 	if o.CPUAffinity != "none" && o.CPUAffinity != "" {
 		r.spec.CPUs, _ = parseMask(o.CPUAffinity)
 	}

@@ -10,4 +10,69 @@
 //
 // OFA's own YAML tables ({r}_lookup_table.yaml) convert both ways with
 // [ImportOFA] and [ExportOFA].
+//
+// # Profiling
+//
+// [Run] (or [NewPlan] then [Plan.Execute]) profiles a devices.Target: for
+// each resolution it builds a micro-model of every distinct layer of the
+// space (export.LayerModel, 96 per resolution) and [Options].Networks
+// random whole subnets (supernet.Init, untrained but latency-faithful), and
+// measures them on the device. The result carries the device's fingerprint
+// before and after, the runtime, and the settings used.
+//
+// Defaults depend on the device's class, read from its fingerprint
+// (devices.Probe):
+//
+//	class   detected by                       threads  provider  runner                 pinning
+//	cpu     any other Linux/macOS machine     1        cpu       agent                  last core of the fastest cluster
+//	mobile  Android                           1        cpu       agent                  last core of the big cluster
+//	gpu     Jetson, or provider cuda/tensorrt 1        cuda      trtexec if found, else agent (none)
+//
+// and the batch is 1. Pinning one core per thread keeps the scheduler from
+// moving the measuring thread, which changes the core type on big.LITTLE
+// phones and, even on an idle virtual machine, made one model's latency
+// jump between sessions by up to 1.6x. Runners: "agent" is edgefit-agent with ONNX Runtime,
+// deployed by package profiler/agent; "trtexec" and "perf-test" run
+// TensorRT's trtexec and onnxruntime_perf_test found on the device, read by
+// package profiler/runners.
+//
+// # Measurement discipline
+//
+//   - Each model gets warm-up runs, then timed samples until the relative
+//     half-width of the 95% confidence interval of the median is within
+//     [Measurement].TargetCI (2%), or MaxRuns or MaxTime is reached. A
+//     sample is the mean of as many back-to-back runs as last about
+//     SampleMS (2 ms), so that layers of a few microseconds are not lost
+//     in clock and scheduler jitter; whole networks are timed run by run.
+//   - Models are measured in a seeded random order, so that slow drift of
+//     the device does not correlate with layer size or resolution.
+//   - Models go to the device in batches (one tar archive, one manifest,
+//     one agent invocation each), so process and connection start-up costs
+//     are paid per batch; the device's disk holds one batch at a time.
+//   - A reference layer, timed more tightly than the rest, is measured
+//     before and after every batch. When it moved more than DriftThreshold
+//     (3%) from its baseline, the batch is measured again; when the new
+//     speed persists through DriftRetries, the batch is kept and the
+//     baseline moves, with a warning ([Plan].Remeasured, Rebaselined).
+//   - Where the device exposes temperatures, each batch waits (at most
+//     MaxCooldown) until the hottest thermal zone is back within
+//     CooldownDelta (2 °C) of where it was at the start.
+//
+// # Journal
+//
+// Every batch is appended to a journal ([Options].Journal, by convention
+// DEVICE.lut.json.journal; see [JournalPath]) as JSON lines and synced
+// before the next batch starts. The first line records the settings
+// ([Identity]) and a digest of the device; rerunning with the same
+// settings continues where the last run stopped and never measures an
+// item twice, while different settings or another device are refused
+// ([SettingsChangedError]). A last line cut short by a crash is dropped;
+// a damaged line elsewhere is a [JournalError] naming it, and the journal
+// is never modified or deleted on error (Restart renames it aside).
+//
+// # Single models
+//
+// [Bench] measures any ONNX model with the same discipline and, on
+// request, breaks it down by executed node from ONNX Runtime's profile
+// ([ParseORTProfile]).
 package profiler

@@ -93,7 +93,7 @@ func Bench(ctx context.Context, t devices.Target, model string, bo BenchOptions)
 		prof := r.spec
 		// The agent runs once untimed first, which the parser skips.
 		prof.Warmup, prof.Runs, prof.MinRuns, prof.MaxRuns, prof.TargetCI, prof.MaxSeconds = 0, profileRuns, 0, 0, 0, 0
-		prof.Profile = true
+		prof.Profile, prof.SampleMS = true, 0
 		specs = append(specs, prof)
 	}
 	res, err := r.run(ctx, models, specs)

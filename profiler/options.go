@@ -46,12 +46,13 @@ func DefaultResolutions() []int { return []int{160, 176, 192, 208, 224} }
 // left zero take the defaults of the target's class, chosen by [Plan] once
 // it has probed the device:
 //
-//	class   detected by                       threads  provider  runner            pinning
-//	cpu     any other Linux/macOS machine     1        cpu       agent             fastest cluster if clusters differ
-//	mobile  Android                           1        cpu       agent             fastest (big) cluster
-//	gpu     Jetson, or --ep cuda|tensorrt     1        cuda      trtexec if found, else agent
+//	class   detected by                       threads  provider  runner                   pinning
+//	cpu     any other Linux/macOS machine     1        cpu       agent                    last core(s) of the fastest cluster
+//	mobile  Android                           1        cpu       agent                    last core(s) of the big cluster
+//	gpu     Jetson, or --ep cuda|tensorrt     1        cuda      trtexec if found, else agent   none
 //
-// Batch is 1 everywhere.
+// Batch is 1 everywhere, and each timed sample lasts about 2 ms
+// (Measurement.SampleMS).
 type Options struct {
 	Space       string // "ofa-mbv3-w1.0" or "ofa-mbv3-w1.2"
 	Resolutions []int  // input sizes; nil = DefaultResolutions
@@ -108,6 +109,11 @@ type Measurement struct {
 	TargetCI float64
 	// MaxTime caps the timed runs of one model (0 = 2s).
 	MaxTime time.Duration
+	// SampleMS makes each timed sample the mean of as many back-to-back
+	// runs as last about this long (0 = 2 ms; negative = one run per
+	// sample): a layer of 20 µs is otherwise lost in the clock's and the
+	// scheduler's jitter. Networks longer than that are timed run by run.
+	SampleMS float64
 	// DriftThreshold: a reference that moved more than this fraction from
 	// its baseline voids the batch measured since the last good reference,
 	// which is measured again (0 = 0.03).
@@ -146,6 +152,10 @@ func (m Measurement) withDefaults() Measurement {
 	if m.MaxTime == 0 {
 		m.MaxTime = 2 * time.Second
 	}
+	if m.SampleMS == 0 {
+		m.SampleMS = 2
+	}
+	m.SampleMS = max(m.SampleMS, 0)
 	if m.DriftThreshold == 0 {
 		m.DriftThreshold = 0.03
 	}
@@ -200,6 +210,7 @@ type identityMsr struct {
 	MaxRuns  int     `json:"max_runs"`
 	TargetCI float64 `json:"target_ci"`
 	MaxTime  float64 `json:"max_time_s"`
+	SampleMS float64 `json:"sample_ms"`
 }
 
 func (id Identity) digest() string {

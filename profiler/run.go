@@ -96,7 +96,7 @@ func NewPlan(ctx context.Context, target devices.Target, o Options) (*Plan, erro
 	p.Identity = Identity{Space: sp.Name, Resolutions: o.Resolutions, Batch: o.Batch, Threads: o.Threads,
 		Provider: o.Provider, Runner: o.Runner, CPUAffinity: o.CPUAffinity, Networks: o.Networks, Seed: o.Seed,
 		Measure: identityMsr{Warmup: o.Measure.Warmup, MinRuns: o.Measure.MinRuns, MaxRuns: o.Measure.MaxRuns,
-			TargetCI: o.Measure.TargetCI, MaxTime: o.Measure.MaxTime.Seconds()}}
+			TargetCI: o.Measure.TargetCI, MaxTime: o.Measure.MaxTime.Seconds(), SampleMS: o.Measure.SampleMS}}
 	p.refLayer, p.refR = referenceLayer(sp, o.Resolutions)
 	p.Reference = p.refLayer.Key()
 
@@ -160,14 +160,11 @@ func resolveDefaults(ctx context.Context, t devices.Target, fp *devices.Fingerpr
 	}
 	if o.CPUAffinity == "" {
 		o.CPUAffinity = "none"
-		// Pin to the fastest cluster where clusters differ (big.LITTLE),
-		// so the scheduler cannot move the runner to a slow core.
-		if cl := fp.Clusters; len(cl) > 1 && cl[len(cl)-1].MaxFreqKHz > cl[0].MaxFreqKHz {
-			big := cl[len(cl)-1]
-			if len(big.CPUs) >= o.Threads {
-				o.CPUAffinity = maskOf(big.CPUs)
+		if class != ClassGPU {
+			if cpus := defaultCPUs(fp, o.Threads); cpus != nil {
+				o.CPUAffinity = maskOf(cpus)
 			} else {
-				warnings = append(warnings, fmt.Sprintf("%d threads do not fit the fastest cluster (%d cores); not pinning", o.Threads, len(big.CPUs)))
+				warnings = append(warnings, fmt.Sprintf("%d threads do not fit the fastest cluster; not pinning", o.Threads))
 			}
 		}
 	}
@@ -181,6 +178,29 @@ func resolveDefaults(ctx context.Context, t devices.Target, fp *devices.Fingerpr
 		warnings = append(warnings, fmt.Sprintf("%d threads on a device with %d cores", o.Threads, fp.Cores))
 	}
 	return class, warnings, nil
+}
+
+// defaultCPUs picks the cores a CPU or mobile measurement is pinned to:
+// the highest-numbered threads cores of the fastest cluster (all cores
+// when the device shows no cpufreq clusters). Pinning keeps the scheduler
+// from moving the measuring thread between cores, which on big.LITTLE
+// phones changes the core type and on shared or virtual machines alone
+// makes one model's latency jump between sessions (measured: up to 1.6x
+// on an idle 16-core VM, gone when pinned). It returns nil when the
+// threads do not fit.
+func defaultCPUs(fp *devices.Fingerprint, threads int) []int {
+	var pool []int
+	if cl := fp.Clusters; len(cl) > 0 && len(cl[len(cl)-1].CPUs) > 0 {
+		pool = cl[len(cl)-1].CPUs // sorted fastest last
+	} else {
+		for c := 0; c < fp.Cores; c++ {
+			pool = append(pool, c)
+		}
+	}
+	if threads > len(pool) {
+		return nil
+	}
+	return slices.Clone(pool[len(pool)-threads:])
 }
 
 func hasCommand(ctx context.Context, t devices.Target, name string) bool {
@@ -390,6 +410,7 @@ func (p *Plan) table(rt Runtime, after json.RawMessage) (*LUT, error) {
 			"reference":       fmt.Sprintf("%d/%s", p.refR, p.Reference),
 			"drift_threshold": strconv.FormatFloat(o.Measure.DriftThreshold, 'g', -1, 64),
 			"class":           p.Class,
+			"sample_ms":       strconv.FormatFloat(o.Measure.SampleMS, 'g', -1, 64),
 		}}
 	if o.CPUAffinity != "none" {
 		t.Settings.CPUAffinity = o.CPUAffinity
