@@ -108,6 +108,7 @@ func measureLocked(ctx context.Context, spec wire.ModelSpec, dir string) (res wi
 		return fail("first run: %v", err)
 	}
 	res.FirstRunMS = ms(time.Since(t0))
+	tw := time.Now()
 	for i := 0; i < spec.Warmup; i++ {
 		if err := ctx.Err(); err != nil {
 			res.Stop = wire.StopCancelled
@@ -116,6 +117,10 @@ func measureLocked(ctx context.Context, spec wire.ModelSpec, dir string) (res wi
 		if err := sess.RunInPlace(); err != nil {
 			return fail("warm-up run %d: %v", i+1, err)
 		}
+	}
+	perSample := runsPerSample(spec.SampleMS, ms(time.Since(tw)), spec.Warmup, res.FirstRunMS)
+	if perSample > 1 {
+		res.RunsPerSample = perSample
 	}
 
 	stop := stopRule{minRuns: spec.MinRuns, maxRuns: spec.MaxRuns, targetCI: spec.TargetCI}
@@ -134,13 +139,16 @@ func measureLocked(ctx context.Context, spec wire.ModelSpec, dir string) (res wi
 			break
 		}
 		t := time.Now()
-		err := sess.RunInPlace()
+		var err error
+		for j := 0; j < perSample && err == nil; j++ {
+			err = sess.RunInPlace()
+		}
 		d := time.Since(t)
 		if err != nil {
 			return fail("timed run %d: %v", len(samples)+1, err)
 		}
 		timed += d
-		samples = append(samples, ms(d))
+		samples = append(samples, ms(d)/float64(perSample))
 	}
 	res.Stats = wire.Summarize(samples)
 	if spec.Samples {
@@ -193,6 +201,23 @@ func (r stopRule) check(samples []float64, timed time.Duration) string {
 		return wire.StopRuns
 	}
 	return ""
+}
+
+// runsPerSample is how many runs one timed sample averages so that it lasts
+// about sampleMS, from the warm-up's mean run time (or the first run's,
+// which overestimates, when there was no warm-up).
+func runsPerSample(sampleMS, warmupMS float64, warmup int, firstMS float64) int {
+	if sampleMS <= 0 {
+		return 1
+	}
+	est := firstMS
+	if warmup > 0 {
+		est = warmupMS / float64(warmup)
+	}
+	if !(est > 0) {
+		return 1
+	}
+	return int(min(max(math.Ceil(sampleMS/est), 1), 1000))
 }
 
 func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }

@@ -50,6 +50,12 @@ type ModelSpec struct {
 	MaxRuns    int     `json:"max_runs,omitempty"`
 	TargetCI   float64 `json:"target_ci,omitempty"` // fraction, e.g. 0.02
 	MaxSeconds float64 `json:"max_seconds,omitempty"`
+	// SampleMS, when positive, makes each timed sample the mean of as many
+	// back-to-back runs as last about SampleMS (estimated from the warm-up;
+	// at most 1000), so that models much shorter than the clock's and the
+	// scheduler's jitter are still timed precisely. Runs counts, MinRuns,
+	// MaxRuns and Result.Stats then count samples.
+	SampleMS float64 `json:"sample_ms,omitempty"`
 
 	// CPUs pins the measuring thread, and the threads ONNX Runtime starts
 	// from it, to these CPU numbers (empty = no pinning).
@@ -108,6 +114,8 @@ func (s ModelSpec) validate() error {
 		return fmt.Errorf("model %q: warmup %d is negative", s.ID, s.Warmup)
 	case !(s.TargetCI >= 0 && s.TargetCI < 1):
 		return fmt.Errorf("model %q: target_ci %v must be a fraction in [0, 1), e.g. 0.02 for ±2%%", s.ID, s.TargetCI)
+	case !(s.SampleMS >= 0) || math.IsInf(s.SampleMS, 0):
+		return fmt.Errorf("model %q: sample_ms %v must be a non-negative number", s.ID, s.SampleMS)
 	case !(s.MaxSeconds >= 0) || math.IsInf(s.MaxSeconds, 0):
 		return fmt.Errorf("model %q: max_seconds %v must be a non-negative number", s.ID, s.MaxSeconds)
 	case s.Threads < 0 || s.InterOpThreads < 0:
@@ -191,6 +199,9 @@ type Result struct {
 	Stats      Stats   `json:"stats"`
 	LoadMS     float64 `json:"load_ms,omitempty"`      // creating the session
 	FirstRunMS float64 `json:"first_run_ms,omitempty"` // the first, untimed inference
+	// RunsPerSample is how many runs each timed sample averages (see
+	// ModelSpec.SampleMS); omitted when 1.
+	RunsPerSample int `json:"runs_per_sample,omitempty"`
 	// PeakRSSBytes is the process's peak resident memory while this model
 	// was loaded and run (VmHWM, reset before each model where the kernel
 	// allows).
