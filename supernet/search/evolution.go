@@ -15,8 +15,13 @@ const (
 	phasePareto    = 3
 )
 
-// improvement is the smallest gain in accuracy that resets patience.
+// improvement is the smallest gain in accuracy that counts as one.
 const improvement = 1e-6
+
+// evolutionTolerance is the gain in best accuracy (0.01 percentage
+// points) that resets the evolution's patience: smaller gains are noise
+// next to any predictor's error.
+var evolutionTolerance = 1e-4
 
 // patience tracks early stopping on a score that should grow.
 type patience struct {
@@ -51,7 +56,7 @@ func (s *searcher) evolve() error {
 	}
 	// The anchor meets every limit, so the population is never empty.
 	pop = append(pop, s.score([]supernet.Config{s.anchor})...)
-	stop := patience{best: s.bestAccuracy(), limit: o.Patience}
+	stop := patience{best: s.bestAccuracy(), limit: o.Patience, tol: evolutionTolerance}
 	for g := 1; g <= o.Generations; g++ {
 		if err := s.cancelled(); err != nil {
 			return err
