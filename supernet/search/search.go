@@ -60,8 +60,8 @@ const (
 // Options tune a search. The zero value of each field selects the default
 // shown.
 type Options struct {
-	Method      string // MethodEvolution (default) or MethodRandom
-	Population  int    // subnets per generation: 100
+	Method     string // MethodEvolution (default) or MethodRandom
+	Population int    // subnets per generation: 100
 	// Generations caps the generations of each phase: 120. Most searches
 	// stop earlier (see Patience); the cap bounds the rare long one to
 	// about 12,000 predictions. OFA runs 500.
