@@ -153,7 +153,7 @@ func (s *selection) writeFront(prefix string, memory bool) ([]string, error) {
 		}
 		paths = append(paths, p)
 	}
-	po := search.PlotOptions{}
+	po := search.PlotOptions{Proxy: s.AccuracyProxy}
 	if memory {
 		po.X = search.Memory
 	}

@@ -24,6 +24,9 @@ type PlotOptions struct {
 	X Metric
 	// Title overrides the default title.
 	Title string
+	// Proxy says the accuracies are a proxy score, not accuracies: the
+	// axis and title then say so.
+	Proxy bool
 }
 
 var (
@@ -62,7 +65,11 @@ func PlotFront(r *Result, o PlotOptions) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = o.Title
 	if p.Title.Text == "" {
-		p.Title.Text = fmt.Sprintf("Predicted accuracy vs %s (%s; %d predictions)", o.X, r.Limits, r.Stats.Scored)
+		what := "Predicted accuracy"
+		if o.Proxy {
+			what = "Proxy score (no accuracy source)"
+		}
+		p.Title.Text = fmt.Sprintf("%s vs %s (%s; %d predictions)", what, o.X, r.Limits, r.Stats.Scored)
 	}
 	if o.X == Memory {
 		p.X.Label.Text = "peak memory (MB)"
@@ -70,6 +77,9 @@ func PlotFront(r *Result, o PlotOptions) (*plot.Plot, error) {
 		p.X.Label.Text = "predicted latency (ms)"
 	}
 	p.Y.Label.Text = "predicted top-1 accuracy (%)"
+	if o.Proxy {
+		p.Y.Label.Text = "proxy score ×100 (not an accuracy)"
+	}
 	p.Add(plotter.NewGrid())
 
 	if len(r.Evaluated) > 0 {
