@@ -49,11 +49,12 @@
 //   - Models go to the device in batches (one tar archive, one manifest,
 //     one agent invocation each), so process and connection start-up costs
 //     are paid per batch; the device's disk holds one batch at a time.
-//   - A reference layer, timed more tightly than the rest, is measured
+//   - A reference layer, timed more tightly than the rest and in
+//     ReferenceSessions (3) sessions whose median counts, is measured
 //     before and after every batch. When it moved more than DriftThreshold
-//     (3%) from its baseline, the batch is measured again; when the new
-//     speed persists through DriftRetries, the batch is kept and the
-//     baseline moves, with a warning ([Plan].Remeasured, Rebaselined).
+//     (3%) from the last good reference, the batch is measured again; when
+//     the new speed persists through DriftRetries, the batch is kept with
+//     its drift recorded and a warning ([Plan].Remeasured, Rebaselined).
 //   - Where the device exposes temperatures, each batch waits (at most
 //     MaxCooldown) until the hottest thermal zone is back within
 //     CooldownDelta (2 °C) of where it was at the start.

@@ -148,11 +148,11 @@ func (ex *executor) establishBaseline(ctx context.Context) error {
 	}
 	for attempt := 0; ; attempt++ {
 		ex.cooldown(ctx)
-		res, err := ex.measure(ctx, []runModel{ex.ref})
+		res, err := ex.measure(ctx, ex.refs())
 		if err != nil {
 			return err
 		}
-		m := res[0].Stats.Median
+		m := medianOf(sessionMedians(res))
 		if old == 0 || math.Abs(m/old-1) <= o.Measure.DriftThreshold {
 			if old == 0 {
 				ex.baseline = m
@@ -179,13 +179,16 @@ func (ex *executor) establishBaseline(ctx context.Context) error {
 	return ex.plan.record(ex.jw, journalRecord{Kind: recReference, Stats: &st, Drift: 1, Note: "baseline"})
 }
 
-// batch measures one batch between two measurements of the reference and
-// journals it, measuring it again (after a cool-down) while the reference
-// drifted beyond the threshold.
+// batch measures one batch between two measurements of the reference (each
+// the median over ReferenceSessions sessions, since one session's median
+// varies from session to session with where the runtime's buffers land)
+// and journals it, measuring it again (after a cool-down) while the
+// reference moved beyond the threshold from the last good one.
 func (ex *executor) batch(ctx context.Context, items []item) error {
 	p := ex.plan
 	o := &p.Options
-	models := []runModel{ex.ref}
+	nref := o.Measure.ReferenceSessions
+	models := ex.refs()
 	var written []string
 	defer func() {
 		for _, f := range written {
@@ -200,7 +203,7 @@ func (ex *executor) batch(ctx context.Context, items []item) error {
 		written = append(written, path)
 		models = append(models, runModel{Name: filepath.Base(path), Path: path, Shape: items[i].inputShape(o.Batch)})
 	}
-	models = append(models, ex.ref)
+	models = append(models, ex.refs()...)
 
 	for attempt := 0; ; attempt++ {
 		ex.cooldown(ctx)
@@ -208,7 +211,8 @@ func (ex *executor) batch(ctx context.Context, items []item) error {
 		if err != nil {
 			return err
 		}
-		before, after := res[0].Stats.Median, res[len(res)-1].Stats.Median
+		refAfter := sessionMedians(res[len(res)-nref:])
+		before, after := medianOf(sessionMedians(res[:nref])), medianOf(refAfter)
 		drift := after / ex.baseline
 		drifted := drifts(ex.baseline, before, after, o.Measure.DriftThreshold)
 		ex.lastDrift = drift
@@ -225,15 +229,15 @@ func (ex *executor) batch(ctx context.Context, items []item) error {
 		if drifted {
 			p.Rebaselined++
 			// The device settled at another speed (a governor or a
-			// background load changed): hold later batches to that.
-			ex.log.Warn("reference still drifting after retries; keeping the batch and moving the baseline",
-				"baseline_ms", ex.baseline, "after_ms", after)
+			// background load changed): keep the batch, flagged.
+			ex.log.Warn("reference still drifting after retries; keeping the batch with its drift recorded",
+				"last_good_ms", ex.baseline, "after_ms", after)
 			note = "rebaseline"
 		}
 		recs := make([]journalRecord, 0, len(items)+1)
 		for i, it := range items {
-			st := res[i+1].Stats
-			rec := journalRecord{Kind: it.kind, Batch: ex.batchesDone + 1, R: it.r, Stats: &st, CI: res[i+1].CI, Drift: drift}
+			st := res[nref+i].Stats
+			rec := journalRecord{Kind: it.kind, Batch: ex.batchesDone + 1, R: it.r, Stats: &st, CI: res[nref+i].CI, Drift: drift}
 			if it.kind == recEntry {
 				rec.Key = it.layer.Key()
 			} else {
@@ -243,14 +247,14 @@ func (ex *executor) batch(ctx context.Context, items []item) error {
 			}
 			recs = append(recs, rec)
 		}
-		refSt := res[len(res)-1].Stats
+		refSt := ComputeStats(refAfter)
 		recs = append(recs, journalRecord{Kind: recReference, Batch: ex.batchesDone + 1, Stats: &refSt, Drift: drift, Note: note})
 		if err := p.record(ex.jw, recs...); err != nil {
 			return err
 		}
-		if note != "" {
-			ex.baseline = after
-		}
+		// Later batches are held to the last good reference: the one
+		// measured right after this batch.
+		ex.baseline = after
 		break
 	}
 	ex.batchesDone++
@@ -260,6 +264,25 @@ func (ex *executor) batch(ctx context.Context, items []item) error {
 	}
 	ex.report()
 	return nil
+}
+
+// refs returns the reference, once per reference session.
+func (ex *executor) refs() []runModel {
+	n := ex.plan.Options.Measure.ReferenceSessions
+	r := make([]runModel, n)
+	for i := range r {
+		r[i] = ex.ref
+	}
+	return r
+}
+
+// sessionMedians lists the medians of results.
+func sessionMedians(res []runResult) []float64 {
+	m := make([]float64, len(res))
+	for i, r := range res {
+		m[i] = r.Stats.Median
+	}
+	return m
 }
 
 // measure runs models, mapping device errors to clear ones.

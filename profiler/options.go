@@ -115,9 +115,13 @@ type Measurement struct {
 	// scheduler's jitter. Networks longer than that are timed run by run.
 	SampleMS float64
 	// DriftThreshold: a reference that moved more than this fraction from
-	// its baseline voids the batch measured since the last good reference,
-	// which is measured again (0 = 0.03).
+	// the last good one voids the batch measured since, which is measured
+	// again (0 = 0.03).
 	DriftThreshold float64
+	// ReferenceSessions is how many sessions (each with its own warm-up
+	// and timing) make one measurement of the reference, whose median is
+	// compared (0 = 3).
+	ReferenceSessions int
 	// DriftRetries bounds how often one batch is measured again before it
 	// is kept with its drift recorded (0 = 2).
 	DriftRetries int
@@ -146,6 +150,7 @@ func (m Measurement) withDefaults() Measurement {
 	def(&m.MinRuns, 10)
 	def(&m.MaxRuns, 200)
 	def(&m.DriftRetries, 2)
+	def(&m.ReferenceSessions, 3)
 	if m.TargetCI == 0 {
 		m.TargetCI = 0.02
 	}
@@ -182,6 +187,8 @@ func (m Measurement) validate() error {
 		return fmt.Errorf("max time per model must be positive (got %v)", m.MaxTime)
 	case !(m.DriftThreshold > 0 && m.DriftThreshold < 1):
 		return fmt.Errorf("drift threshold must be a fraction in (0, 1) (got %v)", m.DriftThreshold)
+	case m.ReferenceSessions < 1 || m.ReferenceSessions > 15:
+		return fmt.Errorf("reference sessions must be 1..15 (got %d)", m.ReferenceSessions)
 	case m.DriftRetries < 0:
 		return fmt.Errorf("drift retries must not be negative (got %d)", m.DriftRetries)
 	}
