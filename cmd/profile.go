@@ -172,6 +172,7 @@ type profileSummary struct {
 	WallSeconds float64  `json:"wall_seconds"`
 	Remeasured  int      `json:"remeasured_batches"`
 	Rebaselined int      `json:"rebaselined"`
+	DriftNoise  float64  `json:"drift_noise"` // the reference's session-to-session noise
 	Warnings    []string `json:"warnings,omitempty"`
 }
 
@@ -181,19 +182,9 @@ func runProfile(cmd *cobra.Command, g *globalOptions, o *profileOptions, target 
 	}
 	ctx := cmd.Context()
 	log := g.logger()
-	popts := profiler.Options{
-		Space: o.Space, Resolutions: o.Res, Batch: o.Batch, Threads: o.Threads, Provider: o.EP, Runner: o.Runner,
-		CPUAffinity: o.Affinity, Networks: o.Networks, Seed: o.Seed, BatchModels: o.BatchModels,
-		Measure: profiler.Measurement{Warmup: o.Warmup, MinRuns: o.MinRuns, MaxRuns: o.MaxRuns, TargetCI: o.TargetCI / 100,
-			MaxTime: o.MaxTime, SampleMS: o.SampleMS, DriftThreshold: o.Drift / 100, MaxCooldown: o.MaxCooldown},
-		Agent: o.target.agentOptions(log), DeviceDir: o.DeviceDir, Restart: o.Restart, Logger: log, Tool: version(),
-	}
-	if o.Warmup == 0 {
-		popts.Measure.Warmup = -1 // none (0 would take the default)
-	}
-	if o.MaxCooldown == 0 {
-		popts.Measure.MaxCooldown = -1
-	}
+	popts := o.profilerOptions(log)
+	// measurement() (cmd/run.go) predates --sample-ms.
+	popts.Measure.SampleMS = o.SampleMS
 	if o.SampleMS == 0 {
 		popts.Measure.SampleMS = -1 // one run per sample (0 would take the default)
 	}
@@ -258,7 +249,7 @@ func runProfile(cmd *cobra.Command, g *globalOptions, o *profileOptions, target 
 	}
 	s := profileSummary{Summary: profiler.Summarize(lut), Output: o.Output, Journal: popts.Journal, Class: plan.Class,
 		Measured: plan.Remaining(), Resumed: plan.Done, WallSeconds: time.Since(start).Seconds(),
-		Remeasured: plan.Remeasured, Rebaselined: plan.Rebaselined, Warnings: plan.Warnings}
+		Remeasured: plan.Remeasured, Rebaselined: plan.Rebaselined, DriftNoise: plan.DriftNoise, Warnings: plan.Warnings}
 	if g.JSON {
 		return writeJSON(g.io.Out, s)
 	}
@@ -275,7 +266,7 @@ func runProfile(cmd *cobra.Command, g *globalOptions, o *profileOptions, target 
 		{"wall time", (time.Duration(s.WallSeconds * float64(time.Second))).Round(time.Second).String()},
 		{"median CoV", fmt.Sprintf("%.2f%%", 100*s.MedianCoV)},
 		{"median runs", fmt.Sprintf("%.0f", s.MedianRuns)},
-		{"drift", fmt.Sprintf("%d batch(es) measured again, baseline moved %d time(s)", s.Remeasured, s.Rebaselined)},
+		{"drift", fmt.Sprintf("%d batch(es) measured again, %d kept drifted; reference noise %.1f%% per session", s.Remeasured, s.Rebaselined, 100*s.DriftNoise)},
 	})
 }
 

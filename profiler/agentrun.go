@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"path"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/edgefit/edgefit/devices"
 	"github.com/edgefit/edgefit/profiler/agent"
@@ -30,6 +32,7 @@ type agentRunner struct {
 	spec  wire.ModelSpec // template of every model's spec
 	ref   wire.ModelSpec // the same for the drift reference
 	rt    Runtime
+	log   *slog.Logger
 }
 
 func newAgentRunner(ctx context.Context, p *Plan) (runner, error) {
@@ -58,7 +61,10 @@ func startAgent(ctx context.Context, t devices.Target, o *Options) (*agentRunner
 	if err != nil {
 		return nil, err
 	}
-	r := &agentRunner{workspace: ws, agent: ag}
+	r := &agentRunner{workspace: ws, agent: ag, log: ao.Logger}
+	if r.log == nil {
+		r.log = slog.Default()
+	}
 	r.spec = wire.ModelSpec{Batch: o.Batch, Threads: o.Threads, InterOpThreads: 1, Provider: o.Provider,
 		Warmup: o.Measure.Warmup, MinRuns: o.Measure.MinRuns, MaxRuns: o.Measure.MaxRuns,
 		TargetCI: o.Measure.TargetCI, MaxSeconds: o.Measure.MaxTime.Seconds(), SampleMS: o.Measure.SampleMS, Seed: o.Seed}
@@ -132,12 +138,14 @@ func (r *agentRunner) run(ctx context.Context, models []runModel, specs []wire.M
 		return nil, err
 	}
 	manifestName := fmt.Sprintf("manifest-%d.json", r.seq+1)
+	stageStart := time.Now()
 	temp, err := r.stage(ctx, models, map[string][]byte{manifestName: mb})
 	defer r.remove(ctx, temp)
 	if err != nil {
 		return nil, err
 	}
 
+	r.log.Debug("batch staged", "target", r.t.Name(), "files", len(temp), "took", time.Since(stageStart).Round(time.Millisecond))
 	argv := append(r.agent.Argv(), "run", path.Join(r.dir, manifestName))
 	res, runErr := r.t.Run(ctx, argv, devices.RunOptions{Dir: r.dir})
 	if ctx.Err() != nil {

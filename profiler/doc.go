@@ -52,7 +52,9 @@
 //   - A reference layer, timed more tightly than the rest and in
 //     ReferenceSessions (3) sessions whose median counts, is measured
 //     before and after every batch. When it moved more than DriftThreshold
-//     (3%) from the last good reference, the batch is measured again; when
+//     (3%, or three times the reference's own session-to-session noise
+//     where that is larger) from the last good reference, the batch is
+//     measured again; when
 //     the new speed persists through DriftRetries, the batch is kept with
 //     its drift recorded and a warning ([Plan].Remeasured, Rebaselined).
 //   - Where the device exposes temperatures, each batch waits (at most

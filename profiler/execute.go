@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/edgefit/edgefit/devices"
@@ -85,6 +86,7 @@ type executor struct {
 	baseline  float64  // reference median the batches are held to
 	startTemp float64  // hottest thermal zone at the start, NaN if unknown
 	lastDrift float64
+	refRanges []float64 // relative ranges of the reference's session groups
 
 	totalW, doneW float64 // cost weights of this run's items
 	batchesDone   int
@@ -152,8 +154,10 @@ func (ex *executor) establishBaseline(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		m := medianOf(sessionMedians(res))
-		if old == 0 || math.Abs(m/old-1) <= o.Measure.DriftThreshold {
+		sm := sessionMedians(res)
+		ex.noteSessions(sm)
+		m := medianOf(sm)
+		if old == 0 || math.Abs(m/old-1) <= ex.threshold() {
 			if old == 0 {
 				ex.baseline = m
 			} else {
@@ -195,6 +199,7 @@ func (ex *executor) batch(ctx context.Context, items []item) error {
 			os.Remove(f)
 		}
 	}()
+	genStart := time.Now()
 	for i := range items {
 		path, _, err := writeModel(p.space, &items[i], o, ex.dir)
 		if err != nil {
@@ -204,22 +209,28 @@ func (ex *executor) batch(ctx context.Context, items []item) error {
 		models = append(models, runModel{Name: filepath.Base(path), Path: path, Shape: items[i].inputShape(o.Batch)})
 	}
 	models = append(models, ex.refs()...)
+	genTime := time.Since(genStart)
 
 	for attempt := 0; ; attempt++ {
 		ex.cooldown(ctx)
+		mStart := time.Now()
 		res, err := ex.measure(ctx, models)
 		if err != nil {
 			return err
 		}
-		refAfter := sessionMedians(res[len(res)-nref:])
-		before, after := medianOf(sessionMedians(res[:nref])), medianOf(refAfter)
+		ex.log.Debug("batch measured", "batch", ex.batchesDone+1, "models", len(items), "build", genTime.Round(time.Millisecond),
+			"measure", time.Since(mStart).Round(time.Millisecond), "attempt", attempt+1)
+		refBefore, refAfter := sessionMedians(res[:nref]), sessionMedians(res[len(res)-nref:])
+		ex.noteSessions(refBefore)
+		ex.noteSessions(refAfter)
+		before, after := medianOf(refBefore), medianOf(refAfter)
 		drift := after / ex.baseline
-		drifted := drifts(ex.baseline, before, after, o.Measure.DriftThreshold)
+		drifted := drifts(ex.baseline, before, after, ex.threshold())
 		ex.lastDrift = drift
 		if drifted && attempt < o.Measure.DriftRetries {
 			p.Remeasured++
 			ex.log.Info("reference drifted during the batch; measuring it again",
-				"baseline_ms", ex.baseline, "before_ms", before, "after_ms", after, "attempt", attempt+1)
+				"last_good_ms", ex.baseline, "before_ms", before, "after_ms", after, "threshold", ex.threshold(), "attempt", attempt+1)
 			if err := sleepCtx(ctx, time.Second); err != nil {
 				return err
 			}
@@ -264,6 +275,42 @@ func (ex *executor) batch(ctx context.Context, items []item) error {
 	}
 	ex.report()
 	return nil
+}
+
+// noteSessions adds the spread of one measurement's session medians
+// (taken back to back, so no drift between them) to the estimate of how
+// much the reference varies from session to session by itself.
+func (ex *executor) noteSessions(medians []float64) {
+	if len(medians) < 2 {
+		return
+	}
+	m := medianOf(medians)
+	if !(m > 0) {
+		return
+	}
+	ex.refRanges = append(ex.refRanges, (slices.Max(medians)-slices.Min(medians))/m)
+}
+
+// threshold is the drift threshold in force: DriftThreshold, raised to
+// three times the reference's own session-to-session noise where that is
+// larger, so that noise alone does not void batches. (The noise is
+// estimated robustly from the median range of the session groups; the
+// range of three normal draws averages 1.69 standard deviations. The ratio
+// of two medians of three has about one standard deviation of one
+// session.)
+func (ex *executor) threshold() float64 {
+	t := ex.plan.Options.Measure.DriftThreshold
+	if len(ex.refRanges) < 3 {
+		return t
+	}
+	n := float64(ex.plan.Options.Measure.ReferenceSessions)
+	d2 := map[float64]float64{2: 1.128, 3: 1.693, 4: 2.059, 5: 2.326}[n]
+	if d2 == 0 {
+		d2 = 2.5
+	}
+	noise := medianOf(ex.refRanges) / d2
+	ex.plan.DriftNoise = noise
+	return max(t, 3*noise)
 }
 
 // refs returns the reference, once per reference session.

@@ -116,7 +116,9 @@ type Measurement struct {
 	SampleMS float64
 	// DriftThreshold: a reference that moved more than this fraction from
 	// the last good one voids the batch measured since, which is measured
-	// again (0 = 0.03).
+	// again (0 = 0.03). Where the reference varies more than that from
+	// session to session by itself, three times that noise is used
+	// instead (see Plan.DriftNoise).
 	DriftThreshold float64
 	// ReferenceSessions is how many sessions (each with its own warm-up
 	// and timing) make one measurement of the reference, whose median is

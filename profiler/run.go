@@ -52,6 +52,10 @@ type Plan struct {
 	// reference drifted; Rebaselined those kept after the last retry, the
 	// reference's new speed becoming the baseline.
 	Remeasured, Rebaselined int
+	// DriftNoise is the reference's estimated session-to-session noise
+	// (relative standard deviation); the drift threshold in force is
+	// at least three times it.
+	DriftNoise float64
 
 	space    *supernet.Space
 	todo     []item
@@ -411,6 +415,7 @@ func (p *Plan) table(rt Runtime, after json.RawMessage) (*LUT, error) {
 			"drift_threshold": strconv.FormatFloat(o.Measure.DriftThreshold, 'g', -1, 64),
 			"class":           p.Class,
 			"sample_ms":       strconv.FormatFloat(o.Measure.SampleMS, 'g', -1, 64),
+			"drift_noise":     strconv.FormatFloat(p.DriftNoise, 'f', 4, 64),
 		}}
 	if o.CPUAffinity != "none" {
 		t.Settings.CPUAffinity = o.CPUAffinity
