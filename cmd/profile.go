@@ -230,7 +230,9 @@ func runProfile(cmd *cobra.Command, g *globalOptions, o *profileOptions, target 
 			if p.Done == p.Total || time.Since(lastLine) >= 10*time.Second {
 				lastLine = time.Now()
 				eta := "estimating"
-				if p.ETA > 0 {
+				if p.Done == p.Total {
+					eta = "done"
+				} else if p.ETA > 0 {
 					eta = "about " + p.ETA.Round(time.Second).String() + " left"
 				}
 				fmt.Fprintf(g.io.Err, "profile: %d/%d models, %s elapsed, %s\n", p.Done, p.Total, p.Elapsed.Round(time.Second), eta)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/edgefit/edgefit/devices"
 	"github.com/edgefit/edgefit/devices/devicetest"
+	"github.com/edgefit/edgefit/export/ort"
 	"github.com/edgefit/edgefit/profiler/agent/agenttest"
 )
 
@@ -456,4 +457,41 @@ func TestRunDrift(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRunADB profiles through the real adb client against the fake phone
+// of devices/adbfake (which runs host binaries, so the Linux agent stands
+// in for an NDK build): the mobile class's defaults and adb's push and
+// shell paths end to end.
+func TestRunADB(t *testing.T) {
+	requireAgent(t)
+	adb := devicetest.StartADB(t, nil)
+	ctx := context.Background()
+	tg, err := devices.Open(ctx, adb.URL, adb.Options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	lib, err := ort.CachedLibraryPath(runtime.GOARCH)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := quickOptions(filepath.Join(t.TempDir(), "adb.lut.json.journal"))
+	o.Networks = 1
+	o.Agent.ORTLib = lib
+	p, err := NewPlan(ctx, tg, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Class != ClassMobile {
+		t.Errorf("class %q, want %q", p.Class, ClassMobile)
+	}
+	lut, err := p.Execute(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if miss, _ := lut.Missing(128); len(miss) != 0 || len(lut.Networks) != 1 {
+		t.Errorf("missing %d layers, %d networks", len(miss), len(lut.Networks))
+	}
+	checkJournal(t, o.Journal, lut)
 }
