@@ -3,9 +3,9 @@ package cmd
 import (
 	"bytes"
 	"context"
-	"os"
-	"path/filepath"
 	"testing"
+
+	"github.com/edgefit/edgefit/internal/testfix"
 )
 
 // run executes the edgefit command line in-process and returns its stdout,
@@ -18,28 +18,7 @@ func run(t *testing.T, args ...string) (string, string, error) {
 }
 
 // sharedDir returns ../shared beside the repository, or skips the test.
-func sharedDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-	shared := filepath.Join(dir, "..", "shared")
-	if _, err := os.Stat(shared); err != nil {
-		t.Skipf("../shared (OFA fixtures) is not beside the repository: %v", err)
-	}
-	return shared
-}
+func sharedDir(t *testing.T) string { return testfix.Shared(t) }
 
 func TestVersionJSON(t *testing.T) {
 	out, _, err := run(t, "version", "--json")

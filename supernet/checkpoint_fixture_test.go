@@ -7,32 +7,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/edgefit/edgefit/internal/testfix"
 )
 
 // sharedDir returns ../shared beside the repository root (the directory
 // holding go.mod), where the OFA fixtures live, or skips the test.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the test directory: cannot find ../shared")
-		}
-		dir = parent
-	}
-	shared := filepath.Join(dir, "..", "shared")
-	if _, err := os.Stat(shared); err != nil {
-		t.Skipf("OFA fixtures are not here (%v): run the tests in a checkout beside ../shared", err)
-	}
-	return shared
-}
+func sharedDir(t testing.TB) string { return testfix.Shared(t) }
 
 func fixturePath(t testing.TB, name string) string {
 	t.Helper()

@@ -13,34 +13,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgefit/edgefit/internal/testfix"
 	"github.com/edgefit/edgefit/predictor"
 	"github.com/edgefit/edgefit/profiler"
 )
 
 // sharedDir finds ../shared beside the repository root (the directory
 // holding go.mod), where OFA's published files live.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the test directory")
-		}
-		dir = parent
-	}
-	shared := filepath.Join(dir, "..", "shared", "ofa-upstream")
-	if _, err := os.Stat(filepath.Join(shared, "acc_predictor.pth")); err != nil {
-		t.Skipf("OFA's tutorial predictor and Note10 tables are not here (%v): run beside ../shared for the quality checks", err)
-	}
-	return shared
-}
+func sharedDir(t testing.TB) string { return filepath.Join(testfix.Shared(t), "ofa-upstream") }
 
 var (
 	note10Once   sync.Once

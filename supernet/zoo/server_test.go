@@ -11,31 +11,12 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/edgefit/edgefit/internal/testfix"
 )
 
 // sharedDir returns ../shared next to the repository root, or skips.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("go.mod not found above the test directory; cannot locate ../shared")
-		}
-		dir = parent
-	}
-	shared := filepath.Join(dir, "..", "shared")
-	if _, err := os.Stat(filepath.Join(shared, "ofa-upstream", "acc_predictor.pth")); err != nil {
-		t.Skipf("OFA's published files are not at %s (need ../shared/ofa-upstream next to the repository): %v", shared, err)
-	}
-	return shared
-}
+func sharedDir(t testing.TB) string { return testfix.Shared(t) }
 
 func readShared(t testing.TB, rel string) []byte {
 	t.Helper()
