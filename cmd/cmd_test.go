@@ -1,8 +1,11 @@
 package cmd
 
 import (
+	"strings"
+
 	"bytes"
 	"context"
+	"github.com/spf13/cobra"
 	"testing"
 
 	"github.com/edgefit/edgefit/internal/testfix"
@@ -31,5 +34,32 @@ func TestUnknownFlagIsUsageError(t *testing.T) {
 	_, _, err := run(t, "version", "--bogus")
 	if ExitCodeOf(err) != ExitUsage {
 		t.Fatalf("exit code %d, want %d (%v)", ExitCodeOf(err), ExitUsage, err)
+	}
+}
+
+// TestEveryCommandHasExample walks the command tree: every command a user
+// can run shows an example in its --help.
+func TestEveryCommandHasExample(t *testing.T) {
+	root := newRootCommand(IO{})
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if c.Name() == "help" || c.Name() == "completion" || c.Parent() != nil && c.Parent().Name() == "completion" {
+			return
+		}
+		if c.Example == "" {
+			t.Errorf("%q has no example in its --help", c.CommandPath())
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	root.InitDefaultCompletionCmd()
+	walk(root)
+}
+
+func TestCompletion(t *testing.T) {
+	out, _, err := run(t, "completion", "bash")
+	if err != nil || !strings.Contains(out, "edgefit") {
+		t.Fatalf("completion bash: %v", err)
 	}
 }
