@@ -1,12 +1,12 @@
 package cmd
 
 import (
-	"strings"
-
 	"bytes"
 	"context"
-	"github.com/spf13/cobra"
+	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 
 	"github.com/edgefit/edgefit/internal/testfix"
 )
