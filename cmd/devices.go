@@ -36,7 +36,7 @@ providers it finds there.`,
 		Example: `  edgefit devices probe local
   edgefit devices probe adb:// --with-agent
   edgefit devices probe ssh://pi@raspberrypi.local:2222 --json`,
-		Args: cobra.ExactArgs(1),
+		Args: argsExactly("TARGET"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			t, err := o.open(ctx, g, args[0])
@@ -83,7 +83,7 @@ it) before relying on it. A key that differs from one already on record is
 refused: remove the old line first.`,
 		Example: `  edgefit devices trust ssh://pi@10.0.0.5
   edgefit devices trust ssh://root@127.0.0.1:2222 --known-hosts ./known_hosts`,
-		Args: cobra.ExactArgs(1),
+		Args: argsExactly("TARGET"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			hk, err := devices.Trust(cmd.Context(), args[0], o.deviceOptions(g.logger()))
 			if err != nil {

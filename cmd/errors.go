@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/spf13/cobra"
 )
 
 // Exit codes of the edgefit binary. They are part of its interface:
@@ -99,4 +101,12 @@ func PrintError(w io.Writer, err error) {
 			fmt.Fprintf(w, "edgefit: hint: %s\n", h)
 		}
 	}
+}
+
+// noArgs refuses positional arguments as a usage error (exit code 2).
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return withHint(usageErrorf("%s takes no arguments; got %q", cmd.CommandPath(), args), fmt.Sprintf("see '%s --help'", cmd.CommandPath()))
+	}
+	return nil
 }

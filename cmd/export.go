@@ -40,7 +40,7 @@ metadata. --verify runs the written model with ONNX Runtime on a deterministic
 input and compares it with edgefit's own forward pass of the subnet.`,
 		Example: `  edgefit export --checkpoint ofa_mbv3_d234_e346_k357_w1.0 --config subnet.json -o model.onnx --verify
   edgefit export --space ofa-mbv3-w1.2 --config net.config --res 224 -o untrained.onnx`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runExport(cmd, g, o)
 		},

@@ -39,7 +39,7 @@ with the table calibrate the sum. It prints how well each part fits, including
 predictions of held-out resolutions and of held-out measured subnets.`,
 		Example: `  edgefit predictor fit jetson.lut.json -o jetson.pred.json
   edgefit predictor fit note10.lut.json --space ofa-mbv3-w1.2 -o note10.pred.json --json`,
-		Args: cobra.ExactArgs(1),
+		Args: argsExactly("DEVICE.lut.json"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
 				return usageErrorf("-o is required: name the predictor file to write")
@@ -84,7 +84,7 @@ second 'edgefit profile --networks 100 --seed 2' run kept out of fitting) and
 prints RMSE, RMSPE, the shares within ±5% and ±10% (nn-Meter's definitions) and
 Spearman's rank correlation.`,
 		Example: `  edgefit predictor eval local.pred.json heldout.lut.json --json`,
-		Args:    cobra.ExactArgs(2),
+		Args:    argsExactly("DEVICE.pred.json", "MEASURED.lut.json"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := predictor.LoadLatencyPredictor(args[0])
 			if err != nil {

@@ -122,7 +122,7 @@ func newVersionCommand(g *globalOptions) *cobra.Command {
 		Use:     "version",
 		Short:   "Print edgefit's version",
 		Example: "  edgefit version --json",
-		Args:    cobra.NoArgs,
+		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			v := map[string]string{"version": version(), "go": goVersion()}
 			if g.JSON {
