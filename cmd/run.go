@@ -462,7 +462,7 @@ func (o *profileOptions) profilerOptions(log *slog.Logger) profiler.Options {
 // measurement turns profile's timing flags into the profiler's discipline.
 func (o *profileOptions) measurement() profiler.Measurement {
 	m := profiler.Measurement{Warmup: o.Warmup, MinRuns: o.MinRuns, MaxRuns: o.MaxRuns, TargetCI: o.TargetCI / 100,
-		MaxTime: o.MaxTime, DriftThreshold: o.Drift / 100, MaxCooldown: o.MaxCooldown}
+		MaxTime: o.MaxTime, DriftThreshold: o.Drift / 100, MaxCooldown: o.MaxCooldown, Rounds: o.Rounds}
 	if o.Warmup == 0 {
 		m.Warmup = -1 // none (0 would take the default)
 	}

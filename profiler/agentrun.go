@@ -31,8 +31,11 @@ type agentRunner struct {
 	agent *agent.Agent
 	spec  wire.ModelSpec // template of every model's spec
 	ref   wire.ModelSpec // the same for the drift reference
-	rt    Runtime
-	log   *slog.Logger
+	// rounds is how many rounds each model's timed runs are spread over
+	// (see interleave); 1 times each model at once.
+	rounds int
+	rt     Runtime
+	log    *slog.Logger
 }
 
 func newAgentRunner(ctx context.Context, p *Plan) (runner, error) {
@@ -72,6 +75,7 @@ func startAgent(ctx context.Context, t devices.Target, o *Options) (*agentRunner
 		r.spec.CPUs, _ = parseMask(o.CPUAffinity)
 	}
 	r.ref = referenceSpec(r.spec, o.Measure)
+	r.rounds = max(o.Measure.Rounds, 1)
 	r.rt = Runtime{Name: "onnxruntime", Version: ag.Info.ORTVersion}
 	return r, nil
 }
@@ -104,6 +108,9 @@ func checkProvider(info wire.Info, provider string) error {
 func (r *agentRunner) Runtime() Runtime { return r.rt }
 
 func (r *agentRunner) Measure(ctx context.Context, models []runModel) ([]runResult, error) {
+	if r.rounds > 1 {
+		return r.measureRounds(ctx, models)
+	}
 	specs := make([]wire.ModelSpec, len(models))
 	for i, m := range models {
 		specs[i] = r.spec
@@ -118,6 +125,30 @@ func (r *agentRunner) Measure(ctx context.Context, models []runModel) ([]runResu
 	out := make([]runResult, len(res))
 	for i, w := range res {
 		out[i] = runResult{Stats: fromWire(w.Stats), CI: w.Stats.CI95}
+	}
+	return out, nil
+}
+
+// measureRounds measures models in one agent invocation with each timed
+// in r.rounds interleaved rounds, whose samples are merged per model (see
+// mergeRounds).
+func (r *agentRunner) measureRounds(ctx context.Context, models []runModel) ([]runResult, error) {
+	runs, specs, owner := interleave(models, r.spec, r.rounds)
+	res, err := r.run(ctx, runs, specs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]runResult, len(models))
+	rounds := make([][][]float64, len(models))
+	for j, w := range res {
+		i := owner[j]
+		if len(w.SamplesMS) == 0 {
+			return nil, fmt.Errorf("agent on %s returned no samples for %s: deploy the agent that matches this edgefit", r.t.Name(), models[i].Name)
+		}
+		rounds[i] = append(rounds[i], w.SamplesMS)
+	}
+	for i, rs := range rounds {
+		out[i] = mergeRounds(rs)
 	}
 	return out, nil
 }

@@ -26,6 +26,9 @@ type runModel struct {
 	// Shape is the model's input shape where known, for tools that must be
 	// told the size of a symbolic batch dimension (trtexec --shapes).
 	Shape []int64
+	// Rounds, where set, is how many rounds a runner that interleaves
+	// (Measurement.Rounds) times this model in, if fewer than the rest.
+	Rounds int
 }
 
 // runResult is what a runner measured for one model.
@@ -156,7 +159,7 @@ func (ex *executor) establishBaseline(ctx context.Context) error {
 		}
 		sm := sessionMedians(res)
 		ex.noteSessions(sm)
-		m := medianOf(sm)
+		m := ex.level(sm)
 		if old == 0 || math.Abs(m/old-1) <= ex.threshold() {
 			if old == 0 {
 				ex.baseline = m
@@ -206,7 +209,13 @@ func (ex *executor) batch(ctx context.Context, items []item) error {
 			return hostErr(ex.dir, err)
 		}
 		written = append(written, path)
-		models = append(models, runModel{Name: filepath.Base(path), Path: path, Shape: items[i].inputShape(o.Batch)})
+		rm := runModel{Name: filepath.Base(path), Path: path, Shape: items[i].inputShape(o.Batch)}
+		if items[i].kind != recEntry {
+			// A whole network pays 100–300 ms of session creation per
+			// round, and its runs are long enough to need fewer.
+			rm.Rounds = (o.Measure.Rounds + 1) / 2
+		}
+		models = append(models, rm)
 	}
 	models = append(models, ex.refs()...)
 	genTime := time.Since(genStart)
@@ -223,7 +232,7 @@ func (ex *executor) batch(ctx context.Context, items []item) error {
 		refBefore, refAfter := sessionMedians(res[:nref]), sessionMedians(res[len(res)-nref:])
 		ex.noteSessions(refBefore)
 		ex.noteSessions(refAfter)
-		before, after := medianOf(refBefore), medianOf(refAfter)
+		before, after := ex.level(refBefore), ex.level(refAfter)
 		drift := after / ex.baseline
 		drifted := drifts(ex.baseline, before, after, ex.threshold())
 		ex.lastDrift = drift
@@ -321,6 +330,17 @@ func (ex *executor) refs() []runModel {
 		r[i] = ex.ref
 	}
 	return r
+}
+
+// level is the reference's speed from its session medians: their median,
+// or, where models are timed in rounds, the median of the sessions not
+// slowed by a slow window (see fastLevel), so that a window that catches
+// one session does not void a batch whose models are robust to it.
+func (ex *executor) level(medians []float64) float64 {
+	if ex.plan.Options.Measure.Rounds > 1 {
+		return fastLevel(medians)
+	}
+	return medianOf(medians)
 }
 
 // sessionMedians lists the medians of results.

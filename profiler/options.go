@@ -133,6 +133,19 @@ type Measurement struct {
 	// (0 = 2 °C and 60s; MaxCooldown < 0 disables the wait).
 	CooldownDelta float64
 	MaxCooldown   time.Duration
+	// Rounds spreads each model's timed runs over its whole batch in this
+	// many rounds (round 1 of every model of the batch, then round 2, ...;
+	// whole networks in half as many), each a fresh session with at most
+	// two warm-up runs and MinRuns/Rounds (at least 3) timed samples. The
+	// model's statistics are those of its samples within 10% of its
+	// fastest: on a shared machine (a cloud VM whose vCPU the host takes
+	// away for scheduler ticks) time is only ever added, and the rounds,
+	// seconds apart, make it likely that some samples escaped. The drift
+	// reference is timed in rounds too, so a batch is measured again only
+	// when the device's level across the whole batch moved. TargetCI and
+	// MaxRuns then do not apply. 0 = 4; 1 = every model timed at once,
+	// as before.
+	Rounds int
 }
 
 // DefaultOptions returns the options of `edgefit profile` without flags,
@@ -153,6 +166,7 @@ func (m Measurement) withDefaults() Measurement {
 	def(&m.MaxRuns, 200)
 	def(&m.DriftRetries, 2)
 	def(&m.ReferenceSessions, 3)
+	def(&m.Rounds, 4)
 	if m.TargetCI == 0 {
 		m.TargetCI = 0.02
 	}
@@ -191,6 +205,8 @@ func (m Measurement) validate() error {
 		return fmt.Errorf("drift threshold must be a fraction in (0, 1) (got %v)", m.DriftThreshold)
 	case m.ReferenceSessions < 1 || m.ReferenceSessions > 15:
 		return fmt.Errorf("reference sessions must be 1..15 (got %d)", m.ReferenceSessions)
+	case m.Rounds < 1 || m.Rounds > 50:
+		return fmt.Errorf("rounds must be 1..50 (got %d); 1 times every model at once", m.Rounds)
 	case m.DriftRetries < 0:
 		return fmt.Errorf("drift retries must not be negative (got %d)", m.DriftRetries)
 	}
@@ -220,6 +236,7 @@ type identityMsr struct {
 	TargetCI float64 `json:"target_ci"`
 	MaxTime  float64 `json:"max_time_s"`
 	SampleMS float64 `json:"sample_ms"`
+	Rounds   int     `json:"rounds,omitempty"` // 0 where 1, so that older journals still match
 }
 
 func (id Identity) digest() string {

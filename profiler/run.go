@@ -101,6 +101,9 @@ func NewPlan(ctx context.Context, target devices.Target, o Options) (*Plan, erro
 		Provider: o.Provider, Runner: o.Runner, CPUAffinity: o.CPUAffinity, Networks: o.Networks, Seed: o.Seed,
 		Measure: identityMsr{Warmup: o.Measure.Warmup, MinRuns: o.Measure.MinRuns, MaxRuns: o.Measure.MaxRuns,
 			TargetCI: o.Measure.TargetCI, MaxTime: o.Measure.MaxTime.Seconds(), SampleMS: o.Measure.SampleMS}}
+	if o.Measure.Rounds > 1 {
+		p.Identity.Measure.Rounds = o.Measure.Rounds
+	}
 	p.refLayer, p.refR = referenceLayer(sp, o.Resolutions)
 	p.Reference = p.refLayer.Key()
 
@@ -415,6 +418,7 @@ func (p *Plan) table(rt Runtime, after json.RawMessage) (*LUT, error) {
 			"drift_threshold": strconv.FormatFloat(o.Measure.DriftThreshold, 'g', -1, 64),
 			"class":           p.Class,
 			"sample_ms":       strconv.FormatFloat(o.Measure.SampleMS, 'g', -1, 64),
+			"rounds":          strconv.Itoa(o.Measure.Rounds),
 			"drift_noise":     strconv.FormatFloat(p.DriftNoise, 'f', 4, 64),
 		}}
 	if o.CPUAffinity != "none" {
