@@ -143,8 +143,9 @@ type Measurement struct {
 	// seconds apart, make it likely that some samples escaped. The drift
 	// reference is timed in rounds too, so a batch is measured again only
 	// when the device's level across the whole batch moved. TargetCI and
-	// MaxRuns then do not apply. 0 = 4; 1 = every model timed at once,
-	// as before.
+	// MaxRuns then do not apply (but MaxRuns must allow 3 runs per round).
+	// 0 = 4, or 1 where MaxRuns is below 12; 1 = every model timed at
+	// once, as before.
 	Rounds int
 }
 
@@ -166,7 +167,14 @@ func (m Measurement) withDefaults() Measurement {
 	def(&m.MaxRuns, 200)
 	def(&m.DriftRetries, 2)
 	def(&m.ReferenceSessions, 3)
-	def(&m.Rounds, 4)
+	if m.Rounds == 0 {
+		// Interleaving needs at least 3 samples per round; a discipline
+		// capped below that times each model at once, as before.
+		m.Rounds = 4
+		if m.MaxRuns < 3*m.Rounds {
+			m.Rounds = 1
+		}
+	}
 	if m.TargetCI == 0 {
 		m.TargetCI = 0.02
 	}
@@ -207,6 +215,8 @@ func (m Measurement) validate() error {
 		return fmt.Errorf("reference sessions must be 1..15 (got %d)", m.ReferenceSessions)
 	case m.Rounds < 1 || m.Rounds > 50:
 		return fmt.Errorf("rounds must be 1..50 (got %d); 1 times every model at once", m.Rounds)
+	case m.Rounds > 1 && m.MaxRuns < 3*m.Rounds:
+		return fmt.Errorf("%d rounds need at least 3 timed runs each, but max runs is %d: raise max runs to %d or lower rounds", m.Rounds, m.MaxRuns, 3*m.Rounds)
 	case m.DriftRetries < 0:
 		return fmt.Errorf("drift retries must not be negative (got %d)", m.DriftRetries)
 	}

@@ -1,9 +1,13 @@
 package profiler
 
 import (
+	"context"
 	"math"
+	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/edgefit/edgefit/devices"
 	"github.com/edgefit/edgefit/profiler/bench/wire"
 )
 
@@ -84,6 +88,71 @@ func TestFastLevel(t *testing.T) {
 	} {
 		if got := fastLevel(tc.v); math.Abs(got-tc.want) > 1e-9 {
 			t.Errorf("fastLevel(%v) = %v, want %v", tc.v, got, tc.want)
+		}
+	}
+}
+
+// TestRunRounds profiles with the models timed in interleaved rounds on
+// this machine's agent: every entry keeps only undisturbed samples (all
+// within sampleSlack of its fastest), the journal resumes, and the
+// setting is part of the table and of the journal's identity.
+func TestRunRounds(t *testing.T) {
+	requireAgent(t)
+	dir := t.TempDir()
+	o := quickOptions(filepath.Join(dir, "rounds.lut.json.journal"))
+	o.Measure.Rounds = 2
+	lut, err := Run(context.Background(), devices.NewLocal(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lut.Settings.Extra["rounds"] != "2" {
+		t.Errorf("settings say rounds %q, want 2", lut.Settings.Extra["rounds"])
+	}
+	if len(lut.Networks) != 2 {
+		t.Errorf("%d networks, want 2", len(lut.Networks))
+	}
+	check := func(what string, s Stats) {
+		// 2 rounds of 3 runs each; whole networks 1 round of 5.
+		if s.N < 1 || s.N > 6 || !(s.Median > 0) || s.P10 > s.Median || s.Median > s.P90 || s.P90 > s.P10*(1+sampleSlack)*1.0001 {
+			t.Errorf("%s: stats %+v: want 1..6 samples, all within %.0f%% of each other", what, s, 100*sampleSlack)
+		}
+	}
+	for _, e := range lut.Entries {
+		check(e.Key, e.Stats)
+	}
+	for _, n := range lut.Networks {
+		check("network", n.Stats)
+	}
+	checkJournal(t, o.Journal, lut)
+	again, err := Run(context.Background(), devices.NewLocal(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Entries[0].Stats != lut.Entries[0].Stats {
+		t.Error("rerun of a finished journal changed the table")
+	}
+	o.Measure.Rounds = 1
+	if _, err := Run(context.Background(), devices.NewLocal(), o); err == nil || !strings.Contains(err.Error(), "rounds") {
+		t.Errorf("resuming with rounds 1 gave %v, want a refusal naming the setting", err)
+	}
+}
+
+func TestRoundsValidate(t *testing.T) {
+	for _, tc := range []struct {
+		m    Measurement
+		want int    // rounds after defaults
+		err  string // "" = valid
+	}{
+		{Measurement{}, 4, ""},
+		{Measurement{MinRuns: 5, MaxRuns: 8}, 1, ""},
+		{Measurement{Rounds: 1}, 1, ""},
+		{Measurement{Rounds: 4, MinRuns: 5, MaxRuns: 8}, 4, "raise max runs to 12"},
+		{Measurement{Rounds: -1}, -1, "rounds must be 1..50"},
+	} {
+		m := tc.m.withDefaults()
+		err := m.validate()
+		if m.Rounds != tc.want || (tc.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("%+v: rounds %d, error %v; want %d, %q", tc.m, m.Rounds, err, tc.want, tc.err)
 		}
 	}
 }
