@@ -69,7 +69,7 @@ func (o *profileOptions) AddFlags(f *pflag.FlagSet) {
 	f.Float64Var(&o.Drift, "drift", 3, "re-measure a batch when the reference moved more than this many percent")
 	f.DurationVar(&o.MaxCooldown, "max-cooldown", time.Minute, "longest wait for the device to cool back to its starting temperature (0 = never wait)")
 	f.IntVar(&o.BatchModels, "batch-models", 48, "models pushed and measured per agent invocation")
-	f.IntVar(&o.Rounds, "rounds", 4, "spread each model's timed runs over its batch in this many rounds and keep its undisturbed samples, for shared machines whose vCPU is taken away now and then (1 = time each model at once)")
+	f.IntVar(&o.Rounds, "rounds", 0, "spread each model's timed runs over its batch in this many rounds and keep its undisturbed samples, for shared machines whose vCPU is taken away now and then (default 4, or 1 where --max-runs is below 12; 1 = time each model at once)")
 }
 
 func newProfileCommand(g *globalOptions) *cobra.Command {
