@@ -44,6 +44,14 @@
 //     sample is the mean of as many back-to-back runs as last about
 //     SampleMS (2 ms), so that layers of a few microseconds are not lost
 //     in clock and scheduler jitter; whole networks are timed run by run.
+//   - By default ([Measurement].Rounds, 4) the agent runner spreads each
+//     model's samples over its batch in rounds (round 1 of every model,
+//     then round 2, ...; whole networks in half as many) and keeps the
+//     samples within 10% of the model's fastest: on a shared VM the host
+//     takes the vCPU away for ~4 ms ticks in windows of up to a second,
+//     which only ever add time and would otherwise catch a whole model.
+//     TargetCI and MaxRuns then do not apply; the reference is interleaved
+//     too, and its level is that of its undisturbed sessions.
 //   - Models are measured in a seeded random order, so that slow drift of
 //     the device does not correlate with layer size or resolution.
 //   - Models go to the device in batches (one tar archive, one manifest,
