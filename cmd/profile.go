@@ -185,11 +185,6 @@ func runProfile(cmd *cobra.Command, g *globalOptions, o *profileOptions, target 
 	ctx := cmd.Context()
 	log := g.logger()
 	popts := o.profilerOptions(log)
-	// measurement() (cmd/run.go) predates --sample-ms.
-	popts.Measure.SampleMS = o.SampleMS
-	if o.SampleMS == 0 {
-		popts.Measure.SampleMS = -1 // one run per sample (0 would take the default)
-	}
 	if o.Output != "" {
 		popts.Journal = profiler.JournalPath(o.Output)
 	}

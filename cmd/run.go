@@ -462,7 +462,10 @@ func (o *profileOptions) profilerOptions(log *slog.Logger) profiler.Options {
 // measurement turns profile's timing flags into the profiler's discipline.
 func (o *profileOptions) measurement() profiler.Measurement {
 	m := profiler.Measurement{Warmup: o.Warmup, MinRuns: o.MinRuns, MaxRuns: o.MaxRuns, TargetCI: o.TargetCI / 100,
-		MaxTime: o.MaxTime, DriftThreshold: o.Drift / 100, MaxCooldown: o.MaxCooldown, Rounds: o.Rounds}
+		MaxTime: o.MaxTime, DriftThreshold: o.Drift / 100, MaxCooldown: o.MaxCooldown, Rounds: o.Rounds, SampleMS: o.SampleMS}
+	if o.SampleMS == 0 {
+		m.SampleMS = -1 // one run per sample (0 would take the default)
+	}
 	if o.Warmup == 0 {
 		m.Warmup = -1 // none (0 would take the default)
 	}
