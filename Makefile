@@ -48,7 +48,7 @@ test-deps:
 # for this machine's CPU on the embedded default (OFA w1.0 space, untrained
 # seeded weights, the labelled accuracy proxy).
 DEMO_OUT ?= out/demo
-DEMO_ARGS ?= --max-latency 15ms
+DEMO_ARGS ?= --max-latency 15ms --log-level warn
 demo: build ort $(BIN)/edgefit-agent-linux-$(GOARCH_HOST)
 	$(BIN)/edgefit run local $(DEMO_ARGS) -o $(DEMO_OUT)
 

@@ -22,10 +22,20 @@ func TestBench(t *testing.T) {
 	if err := export.WriteFile(path, supernet.Init(sp, c, 3), export.Metadata{}); err != nil {
 		t.Fatal(err)
 	}
-	m := Measurement{Warmup: 2, MinRuns: 10, MaxRuns: 40, MaxTime: time.Second}
+	m := Measurement{Warmup: 2, MinRuns: 10, MaxRuns: 40, MaxTime: time.Second, Rounds: 1}
 	res, err := Bench(context.Background(), devices.NewLocal(), path, BenchOptions{Layers: true, Measure: m, Agent: agent.Options{Agent: agentPath}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// In interleaved rounds (the default), the figures come from the
+	// samples near the fastest, as the profiler's do.
+	m.Rounds = 4
+	rr, err := Bench(context.Background(), devices.NewLocal(), path, BenchOptions{Measure: m, Agent: agent.Options{Agent: agentPath}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rr.Stop != "rounds" || rr.Stats.N < 3 || rr.Stats.Median < 0.7*res.Stats.Median || rr.Stats.Median > 1.3*res.Stats.Median || rr.LoadMS <= 0 {
+		t.Errorf("rounds result %+v, single-shot median %.3f ms", rr, res.Stats.Median)
 	}
 	if res.Stats.N < 10 || res.Stats.N > 40 || !(res.Stats.Median > 0) || res.Runtime.Threads != 1 || res.Class != ClassCPU {
 		t.Errorf("result %+v", res)
