@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/edgefit/edgefit/profiler/bench/wire"
 	"github.com/edgefit/edgefit/supernet"
 )
 
@@ -457,32 +458,13 @@ func WriteFileAtomic(path string, data []byte) error {
 
 // ComputeStats summarizes timed runs given in milliseconds. It returns the
 // zero Stats for no samples. Percentiles interpolate linearly between
-// order statistics (numpy's default).
+// order statistics (numpy's default), exactly as the agent's own summary
+// (wire.Summarize), which it uses.
 func ComputeStats(samples []float64) Stats {
-	n := len(samples)
-	if n == 0 {
+	if len(samples) == 0 {
 		return Stats{}
 	}
-	s := slices.Clone(samples)
-	slices.Sort(s)
-	var sum float64
-	for _, v := range s {
-		sum += v
-	}
-	mean := sum / float64(n)
-	var ss float64
-	for _, v := range s {
-		ss += (v - mean) * (v - mean)
-	}
-	std := 0.0
-	if n > 1 {
-		std = math.Sqrt(ss / float64(n-1))
-	}
-	st := Stats{Median: quantile(s, 0.5), Mean: mean, P10: quantile(s, 0.1), P90: quantile(s, 0.9), Std: std, N: n}
-	if mean > 0 {
-		st.CoV = std / mean
-	}
-	return st
+	return fromWire(wire.Summarize(samples))
 }
 
 // quantile of sorted s, linear interpolation.
