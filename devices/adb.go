@@ -549,20 +549,7 @@ func (a *ADB) WorkDir(ctx context.Context) (string, func(context.Context) error,
 }
 
 func (a *ADB) Info(ctx context.Context) (Info, error) {
-	a.mu.Lock()
-	if a.info != nil {
-		defer a.mu.Unlock()
-		return *a.info, nil
-	}
-	a.mu.Unlock()
-	info, err := remoteInfo(ctx, a)
-	if err != nil {
-		return Info{}, err
-	}
-	a.mu.Lock()
-	a.info = &info
-	a.mu.Unlock()
-	return info, nil
+	return cachedRemoteInfo(ctx, a, &a.mu, &a.info)
 }
 
 func (a *ADB) Close() error {

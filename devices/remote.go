@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Shell snippets shared by the remote transports. Each runs as `sh -c
@@ -94,4 +95,24 @@ func shellPull(ctx context.Context, t Target, remote, local string) error {
 		_, err := t.Run(ctx, []string{"cat", "--", remote}, RunOptions{Stdout: w})
 		return err
 	})
+}
+
+// cachedRemoteInfo returns *slot, filling it with remoteInfo on first use;
+// mu guards slot. A device's OS and architecture do not change while it is
+// open, so one round trip is enough.
+func cachedRemoteInfo(ctx context.Context, t Target, mu *sync.Mutex, slot **Info) (Info, error) {
+	mu.Lock()
+	if *slot != nil {
+		defer mu.Unlock()
+		return **slot, nil
+	}
+	mu.Unlock()
+	info, err := remoteInfo(ctx, t)
+	if err != nil {
+		return Info{}, err
+	}
+	mu.Lock()
+	*slot = &info
+	mu.Unlock()
+	return info, nil
 }

@@ -493,20 +493,7 @@ func (s *SSH) WorkDir(ctx context.Context) (string, func(context.Context) error,
 }
 
 func (s *SSH) Info(ctx context.Context) (Info, error) {
-	s.mu.Lock()
-	if s.info != nil {
-		defer s.mu.Unlock()
-		return *s.info, nil
-	}
-	s.mu.Unlock()
-	info, err := remoteInfo(ctx, s)
-	if err != nil {
-		return Info{}, err
-	}
-	s.mu.Lock()
-	s.info = &info
-	s.mu.Unlock()
-	return info, nil
+	return cachedRemoteInfo(ctx, s, &s.mu, &s.info)
 }
 
 func (s *SSH) Close() error {
