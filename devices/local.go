@@ -156,18 +156,11 @@ func teeTo(buf *bytes.Buffer, w io.Writer) io.Writer {
 // directory, keeping src's permission bits, so that dst is never seen half
 // written.
 func copyFileAtomic(ctx context.Context, src, dst string) error {
-	in, err := os.Open(src)
+	in, st, err := openRegular(src)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	st, err := in.Stat()
-	if err != nil {
-		return err
-	}
-	if !st.Mode().IsRegular() {
-		return fmt.Errorf("%s is not a regular file", src)
-	}
 	return writeFileAtomic(dst, st.Mode().Perm(), func(w io.Writer) error {
 		_, err := io.Copy(w, ctxReader{ctx, in})
 		return err
@@ -213,4 +206,23 @@ func (c ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
+}
+
+// openRegular opens a local file to push or copy, refusing directories,
+// devices and other files that have no fixed content.
+func openRegular(name string) (*os.File, os.FileInfo, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	if !st.Mode().IsRegular() {
+		f.Close()
+		return nil, nil, fmt.Errorf("%s is not a regular file", name)
+	}
+	return f, st, nil
 }

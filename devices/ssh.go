@@ -395,18 +395,11 @@ func (s *SSH) Push(ctx context.Context, local, remote string) error {
 }
 
 func (s *SSH) push(ctx context.Context, local, remote string) error {
-	in, err := os.Open(local)
+	in, st, err := openRegular(local)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	st, err := in.Stat()
-	if err != nil {
-		return err
-	}
-	if !st.Mode().IsRegular() {
-		return fmt.Errorf("%s is not a regular file", local)
-	}
 	sc, err := s.sftpClient(ctx)
 	if err != nil {
 		return err
