@@ -2,14 +2,13 @@ package export
 
 import (
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
 
 	"github.com/edgefit/edgefit/export/onnxpb"
 	"github.com/edgefit/edgefit/export/ort"
+	"github.com/edgefit/edgefit/internal/testfix"
 	"github.com/edgefit/edgefit/supernet"
 )
 
@@ -48,23 +47,7 @@ func space(t testing.TB, name string) *supernet.Space {
 }
 
 // repoRoot walks up from the package directory to the one holding go.mod.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test directory")
-		}
-		dir = parent
-	}
-}
+func repoRoot(t testing.TB) string { return testfix.RepoRoot(t) }
 
 func parseModel(t testing.TB, b []byte) *onnxpb.ModelProto {
 	t.Helper()

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/edgefit/edgefit/internal/testfix"
 )
 
 var (
@@ -19,23 +21,7 @@ var (
 )
 
 // Root returns the module root (the directory holding go.mod).
-func Root(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test's directory")
-		}
-		dir = parent
-	}
-}
+func Root(t testing.TB) string { return testfix.RepoRoot(t) }
 
 // Build compiles cmd/edgefit-agent for goos/goarch once per test binary
 // and returns its path, named edgefit-agent-GOOS-GOARCH. Cross builds for
