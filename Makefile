@@ -6,6 +6,16 @@ ORT_LIB_X64  := $(ORT_CACHE)/linux-x64/libonnxruntime.so.1
 ORT_LIB_ARM64 := $(ORT_CACHE)/linux-arm64/libonnxruntime.so.1
 export EDGEFIT_ORT_LIB ?= $(ORT_LIB_X64)
 
+# ONNX Runtime's Android libraries: Microsoft's onnxruntime.aar as shipped in
+# the npm package $(ORT_ANDROID_PACKAGE), cached per ABI under
+# $(ORT_ANDROID_CACHE)/android-<abi>/ (with LICENSE and SOURCE.txt). Keep
+# these in step with ort.AndroidPackage and ort.AndroidLibraryVersion.
+ORT_ANDROID_PACKAGE := com.github.asus4.onnxruntime@0.4.9
+ORT_ANDROID_VERSION := 1.29.0
+ORT_ANDROID_CACHE   ?= $(dir $(ORT_CACHE))$(ORT_ANDROID_VERSION)
+ORT_ANDROID_ABIS    := arm64-v8a armeabi-v7a x86_64
+ORT_ANDROID_LIBS    := $(foreach abi,$(ORT_ANDROID_ABIS),$(ORT_ANDROID_CACHE)/android-$(abi)/libonnxruntime.so)
+
 GO      ?= go
 BIN     := bin
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
@@ -13,7 +23,7 @@ LDFLAGS := -X github.com/edgefit/edgefit/cmd.Version=$(VERSION)
 
 GOARCH_HOST := $(shell $(GO) env GOARCH)
 
-.PHONY: all build ort test test-deps test-short bench demo clean proto agents fuzz
+.PHONY: all build ort ort-android agent-android test test-deps test-short bench demo clean proto agents fuzz
 
 all: build
 
@@ -32,12 +42,24 @@ $(ORT_LIB_X64) $(ORT_LIB_ARM64) &:
 	mv $(ORT_CACHE)/tmp/package/bin/napi-v6/linux/arm64/libonnxruntime.so.1 $(ORT_LIB_ARM64)
 	rm -rf $(ORT_CACHE)/tmp
 
+# ort-android fetches ONNX Runtime $(ORT_ANDROID_VERSION) for Android
+# ($(ORT_ANDROID_ABIS)) without running any package scripts, and checks each
+# library (ELF machine, bionic build, the C API version the bindings need)
+# before caching it; scripts/ort-android does the extracting and checking.
+ort-android: $(ORT_ANDROID_LIBS)
+
+$(ORT_ANDROID_LIBS) &:
+	@rm -rf $(ORT_ANDROID_CACHE)/tmp && mkdir -p $(ORT_ANDROID_CACHE)/tmp
+	cd $(ORT_ANDROID_CACHE)/tmp && npm pack --silent --ignore-scripts $(ORT_ANDROID_PACKAGE) >/dev/null
+	$(GO) run ./scripts/ort-android $(ORT_ANDROID_CACHE)/tmp/*.tgz $(ORT_ANDROID_CACHE)
+	rm -rf $(ORT_ANDROID_CACHE)/tmp
+
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/edgefit ./cmd/edgefit
 
 # test runs every test; the real-peer ones (sshd, adb, qemu, python3-onnx)
 # need the Debian packages test-deps installs when run as root.
-test: ort test-deps
+test: ort ort-android test-deps
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 30m ./...
 

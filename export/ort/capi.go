@@ -23,7 +23,6 @@ enum {
 	slotReleaseStatus = 93,
 	slotGetAvailableProviders = 125,
 	slotReleaseAvailableProviders = 126,
-	apiVersion = 24,
 };
 
 typedef const char *(*getErrorMessageFn)(const OrtStatus *);
@@ -36,12 +35,19 @@ static void *edgefit_open(const char *path) {
 	return dlopen(path, RTLD_LAZY | RTLD_NOLOAD);
 }
 
-static void *const *edgefit_api(void *lib) {
+static void *const *edgefit_api(void *lib, uint32_t version) {
 	const edgefitOrtApiBase *(*getBase)(void) = (const edgefitOrtApiBase *(*)(void))dlsym(lib, "OrtGetApiBase");
 	if (getBase == NULL) return NULL;
 	const edgefitOrtApiBase *base = getBase();
 	if (base == NULL) return NULL;
-	return (void *const *)base->GetApi(apiVersion);
+	return (void *const *)base->GetApi(version);
+}
+
+// edgefit_serves_api reports whether the library's OrtGetApiBase serves
+// C API version v (GetApi returns NULL, and prints why, when it does not).
+static int edgefit_serves_api(void *lib, uint32_t v) {
+	const edgefitOrtApiBase *(*getBase)(void) = (const edgefitOrtApiBase *(*)(void))dlsym(lib, "OrtGetApiBase");
+	return getBase != NULL && getBase() != NULL && getBase()->GetApi(v) != NULL;
 }
 
 // edgefit_status_message copies the status message into a malloc'd string
@@ -102,11 +108,20 @@ func capi() (lib unsafe.Pointer, api *unsafe.Pointer, err error) {
 	// RTLD_NOLOAD still counts a reference; drop it, the bindings keep
 	// their own.
 	defer C.dlclose(lib)
-	a := C.edgefit_api(lib)
+	a := C.edgefit_api(lib, BindingsAPIVersion)
 	if a == nil {
-		return nil, nil, fmt.Errorf("ONNX Runtime library %s does not offer C API version 24: use ONNX Runtime 1.24 or newer", p)
+		return nil, nil, fmt.Errorf("ONNX Runtime library %s does not offer C API version %d: use ONNX Runtime 1.%d or newer", p, BindingsAPIVersion, BindingsAPIVersion)
 	}
 	return lib, (*unsafe.Pointer)(unsafe.Pointer(a)), nil
+}
+
+// servesAPI reports whether the loaded library serves C API version v.
+func servesAPI(v int) (bool, error) {
+	lib, _, err := capi()
+	if err != nil {
+		return false, err
+	}
+	return C.edgefit_serves_api(lib, C.uint32_t(v)) != 0, nil
 }
 
 // AvailableProviders returns the execution providers the loaded library was

@@ -61,11 +61,11 @@ func CachedLibraryPath(goarch string) (string, error) {
 	default:
 		return "", fmt.Errorf("no cached ONNX Runtime library for architecture %q: set %s to a libonnxruntime.so built for it", goarch, EnvLibrary)
 	}
-	home, err := os.UserHomeDir()
+	base, err := cacheDir(LibraryVersion)
 	if err != nil {
-		return "", fmt.Errorf("locate the ONNX Runtime cache: %w (set %s instead)", err, EnvLibrary)
+		return "", err
 	}
-	return filepath.Join(home, ".cache", "edgefit", "onnxruntime", LibraryVersion, dir, "libonnxruntime.so.1"), nil
+	return filepath.Join(base, dir, "libonnxruntime.so.1"), nil
 }
 
 // Init loads the ONNX Runtime shared library at libPath ("" means

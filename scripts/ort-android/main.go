@@ -1,0 +1,230 @@
+// Command ort-android installs ONNX Runtime's Android libraries from the
+// npm package `make ort-android` packs (ort.AndroidPackage): it reads
+// Microsoft's onnxruntime.aar out of the package tarball, extracts
+// jni/<abi>/libonnxruntime.so for each ABI in ort.AndroidABIs, checks each
+// file with ort.CheckAndroidLibrary (ELF machine, Android build, C API
+// version) and that it is release ort.AndroidLibraryVersion, and only
+// then moves it into place:
+//
+//	DIR/android-<abi>/libonnxruntime.so
+//	DIR/android-<abi>/LICENSE      the package's licence (MIT, Microsoft)
+//	DIR/android-<abi>/SOURCE.txt   where it came from, its SHA-256, what the check found
+//
+// Usage: go run ./scripts/ort-android PACKAGE.tgz DIR
+//
+// It needs neither unzip nor network access; `make ort-android` runs npm.
+package main
+
+import (
+	"archive/tar"
+	"archive/zip"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/edgefit/edgefit/export/ort"
+)
+
+// Paths inside the npm tarball and the AAR.
+const (
+	aarMember     = "package/Plugins/Android/onnxruntime.aar"
+	licenseMember = "package/LICENSE"
+)
+
+func main() {
+	if len(os.Args) != 3 {
+		fmt.Fprintln(os.Stderr, "usage: ort-android PACKAGE.tgz DIR")
+		os.Exit(2)
+	}
+	done, err := install(os.Args[1], os.Args[2], ort.AndroidABIs)
+	for _, d := range done {
+		fmt.Println(d)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ort-android:", err)
+		os.Exit(1)
+	}
+}
+
+// install extracts and checks the libraries of abis from the package
+// tarball into dir, returning one line per installed library. A library
+// that fails its check is not installed.
+func install(tgz, dir string, abis []string) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	aar, err := os.CreateTemp(dir, ".onnxruntime-*.aar")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(aar.Name())
+	defer aar.Close()
+	license, err := unpackTarball(tgz, aar)
+	if err != nil {
+		return nil, err
+	}
+	aarSum, err := fileSHA256(aar.Name())
+	if err != nil {
+		return nil, err
+	}
+	st, err := aar.Stat()
+	if err != nil {
+		return nil, err
+	}
+	zr, err := zip.NewReader(aar, st.Size())
+	if err != nil {
+		return nil, fmt.Errorf("%s in %s: %w", aarMember, tgz, err)
+	}
+	var done []string
+	for _, abi := range abis {
+		line, err := installABI(zr, dir, abi, license, aarSum)
+		if err != nil {
+			return done, err
+		}
+		done = append(done, line)
+	}
+	return done, nil
+}
+
+// unpackTarball copies the AAR out of the gzipped npm tarball into aar and
+// returns the package's LICENSE text.
+func unpackTarball(tgz string, aar io.Writer) (license []byte, err error) {
+	f, err := os.Open(tgz)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	gz, err := gzip.NewReader(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", tgz, err)
+	}
+	tr := tar.NewReader(gz)
+	foundAAR := false
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", tgz, err)
+		}
+		switch h.Name {
+		case aarMember:
+			if _, err := io.Copy(aar, tr); err != nil {
+				return nil, fmt.Errorf("%s: extract %s: %w", tgz, aarMember, err)
+			}
+			foundAAR = true
+		case licenseMember:
+			if license, err = io.ReadAll(io.LimitReader(tr, 1<<20)); err != nil {
+				return nil, fmt.Errorf("%s: read %s: %w", tgz, licenseMember, err)
+			}
+		}
+	}
+	switch {
+	case !foundAAR:
+		return nil, fmt.Errorf("%s holds no %s: is it %s?", tgz, aarMember, ort.AndroidPackage)
+	case len(license) == 0:
+		return nil, fmt.Errorf("%s holds no %s: the libraries' licence cannot be recorded", tgz, licenseMember)
+	}
+	return license, nil
+}
+
+// installABI extracts jni/<abi>/libonnxruntime.so next to its final place,
+// checks it, writes LICENSE and SOURCE.txt, and renames it into place.
+func installABI(zr *zip.Reader, dir, abi string, license []byte, aarSum string) (string, error) {
+	member := "jni/" + abi + "/libonnxruntime.so"
+	zf, err := zr.Open(member)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", member, err)
+	}
+	defer zf.Close()
+	sub := filepath.Join(dir, "android-"+abi)
+	if err := os.MkdirAll(sub, 0o755); err != nil {
+		return "", err
+	}
+	tmp, err := os.CreateTemp(sub, ".libonnxruntime-*.so")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(tmp.Name()) // a no-op once renamed
+	h := sha256.New()
+	if _, err := io.Copy(io.MultiWriter(tmp, h), zf); err != nil {
+		tmp.Close()
+		return "", fmt.Errorf("extract %s: %w", member, err)
+	}
+	if err := closeSynced(tmp); err != nil {
+		return "", err
+	}
+	lf, err := ort.CheckAndroidLibrary(tmp.Name(), abi)
+	if err != nil {
+		return "", fmt.Errorf("%s from %s failed its check: %w", member, ort.AndroidPackage, err)
+	}
+	if lf.Version != ort.AndroidLibraryVersion {
+		return "", fmt.Errorf("%s from %s is ONNX Runtime %s, but edgefit expects %s there: update ort.AndroidLibraryVersion and ORT_ANDROID_VERSION in the Makefile together",
+			member, ort.AndroidPackage, lf.Version, ort.AndroidLibraryVersion)
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	facts := fmt.Sprintf("ONNX Runtime %s (C API versions up to %d), %s %s, Android API level %d, NDK %s (build %s)",
+		lf.Version, lf.APIVersion, lf.Machine, lf.Class, lf.Android.APILevel, lf.Android.NDK, lf.Android.NDKBuild)
+	source := fmt.Sprintf("%s\nfrom npm package %s, %s (sha256 %s), member %s\nsha256 %s\nlinks %s\n",
+		facts, ort.AndroidPackage, aarMember, aarSum, member, sum, strings.Join(lf.Needed, " "))
+	for name, data := range map[string][]byte{"LICENSE": license, "SOURCE.txt": []byte(source)} {
+		if err := writeFileAtomic(filepath.Join(sub, name), data); err != nil {
+			return "", err
+		}
+	}
+	final := filepath.Join(sub, "libonnxruntime.so")
+	if err := os.Chmod(tmp.Name(), 0o755); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp.Name(), final); err != nil {
+		return "", err
+	}
+	return final + ": " + facts, nil
+}
+
+func closeSynced(f *os.File) error {
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := closeSynced(tmp); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
