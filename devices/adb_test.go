@@ -122,3 +122,38 @@ func TestADBRelativeRemotePathRefused(t *testing.T) {
 		t.Errorf("push to a relative path: %v", err)
 	}
 }
+
+// A fake phone reporting arm64-v8a on any host: the platform Info (what
+// binaries to deploy) follows the ABI, uname stays the host's.
+func TestADBReportsABI(t *testing.T) {
+	adb := devicetest.StartADB(t, &adbfake.Device{ABI: "arm64-v8a"})
+	ctx := context.Background()
+	tg, err := devices.Open(ctx, adb.URL, adb.Options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	info, err := tg.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uname, err := tg.Run(ctx, []string{"uname", "-m"}, devices.RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.OS != "android" || info.ABI != "arm64-v8a" || info.Arch != "arm64" || info.Machine != strings.TrimSpace(string(uname.Stdout)) {
+		t.Errorf("info = %+v (uname -m %q)", info, uname.Stdout)
+	}
+	res, err := tg.Run(ctx, []string{"getprop", "ro.product.cpu.abilist"}, devices.RunOptions{})
+	if err != nil || string(res.Stdout) != "arm64-v8a,armeabi-v7a,armeabi\n" {
+		t.Errorf("abilist = %q, %v", res.Stdout, err)
+	}
+	fp, err := devices.Probe(ctx, tg)
+	if err != nil || fp.Android == nil || fp.Android.ABI != "arm64-v8a" {
+		t.Errorf("fingerprint android = %+v, %v", fp.Android, err)
+	}
+	res, err = tg.Run(ctx, []string{"sh", "-c", `printf %s "$TMPDIR"`}, devices.RunOptions{})
+	if err != nil || string(res.Stdout) != adb.Device.TmpDir() || !strings.HasSuffix(adb.Device.TmpDir(), "/data/local/tmp") {
+		t.Errorf("TMPDIR = %q, %v; want %s", res.Stdout, err, adb.Device.TmpDir())
+	}
+}

@@ -135,3 +135,46 @@ func TestParseADBDevices(t *testing.T) {
 		t.Errorf("description %q", ds[0].desc)
 	}
 }
+
+func TestParseInfo(t *testing.T) {
+	tests := []struct {
+		out  string
+		want Info
+	}{
+		{"Linux\nx86_64\n\n\n", Info{OS: "linux", Arch: "amd64", Machine: "x86_64"}},
+		{"Linux\naarch64\n", Info{OS: "linux", Arch: "arm64", Machine: "aarch64"}},
+		{"Linux\naarch64\n34\narm64-v8a\n", Info{OS: "android", Arch: "arm64", Machine: "aarch64", ABI: "arm64-v8a"}},
+		// A 32-bit userland on a 64-bit kernel runs armeabi-v7a binaries.
+		{"Linux\naarch64\n29\narmeabi-v7a\n", Info{OS: "android", Arch: "arm", Machine: "aarch64", ABI: "armeabi-v7a"}},
+		{"Linux\nx86_64\n30\n\n", Info{OS: "android", Arch: "amd64", Machine: "x86_64"}},
+		{"Darwin\narm64\n", Info{OS: "darwin", Arch: "arm64", Machine: "arm64"}},
+	}
+	for _, tt := range tests {
+		got, err := parseInfo(tt.out)
+		if err != nil || got != tt.want {
+			t.Errorf("parseInfo(%q) = %+v, %v; want %+v", tt.out, got, err, tt.want)
+		}
+	}
+	if _, err := parseInfo("Linux"); err == nil {
+		t.Error("parseInfo accepted a single line")
+	}
+}
+
+func FuzzParseInfo(f *testing.F) {
+	f.Add("Linux\naarch64\n34\narm64-v8a\n")
+	f.Add("Linux\nx86_64\n\n\n")
+	f.Fuzz(func(t *testing.T, out string) {
+		info, err := parseInfo(out)
+		if err == nil && info.ABI != "" && info.OS != "android" {
+			t.Fatalf("ABI %q outside Android: %+v", info.ABI, info)
+		}
+	})
+}
+
+func TestABIGoArch(t *testing.T) {
+	for in, want := range map[string]string{"arm64-v8a": "arm64", "armeabi-v7a": "arm", "armeabi": "arm", "x86_64": "amd64", "x86": "386", "mips": "mips"} {
+		if got := ABIGoArch(in); got != want {
+			t.Errorf("ABIGoArch(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -16,8 +16,8 @@ import (
 // never spliced into the script text.
 
 // infoScript prints the kernel name, the machine and, on Android, the SDK
-// level (empty elsewhere).
-const infoScript = `uname -s; uname -m; (getprop ro.build.version.sdk) 2>/dev/null || true`
+// level and the primary ABI (empty elsewhere).
+const infoScript = `uname -s; uname -m; for p in ro.build.version.sdk ro.product.cpu.abi; do (getprop "$p") 2>/dev/null || echo; done`
 
 // workDirScript creates a private directory in the first writable of
 // $TMPDIR, /data/local/tmp (Android's shell-writable place) and /tmp.
@@ -47,6 +47,11 @@ func parseInfo(out string) (Info, error) {
 	if len(lines) > 2 {
 		if _, err := strconv.Atoi(strings.TrimSpace(lines[2])); err == nil {
 			info.OS = "android"
+		}
+	}
+	if info.OS == "android" && len(lines) > 3 {
+		if info.ABI = strings.TrimSpace(lines[3]); info.ABI != "" {
+			info.Arch = ABIGoArch(info.ABI)
 		}
 	}
 	return info, nil

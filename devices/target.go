@@ -70,10 +70,15 @@ type Result struct {
 }
 
 // Info describes a device's platform in Go's GOOS/GOARCH vocabulary.
+//
+// On Android, Arch follows the primary ABI (getprop ro.product.cpu.abi),
+// which is what binaries must be built for: a phone may run a 32-bit
+// userland (armeabi-v7a) on a 64-bit kernel (`uname -m` aarch64).
 type Info struct {
-	OS      string `json:"os"`      // "linux", "android", "darwin", ...
-	Arch    string `json:"arch"`    // "amd64", "arm64", "arm", "386", "riscv64", ...
-	Machine string `json:"machine"` // raw `uname -m`, e.g. "aarch64"
+	OS      string `json:"os"`            // "linux", "android", "darwin", ...
+	Arch    string `json:"arch"`          // "amd64", "arm64", "arm", "386", "riscv64", ...
+	Machine string `json:"machine"`       // raw `uname -m`, e.g. "aarch64"
+	ABI     string `json:"abi,omitempty"` // Android's primary ABI, e.g. "arm64-v8a"
 }
 
 // CommandError reports a command that ran on the device and exited with a
@@ -180,4 +185,22 @@ func GoArch(machine string) string {
 		return "arm"
 	}
 	return m
+}
+
+// ABIGoArch maps an Android ABI (ro.product.cpu.abi) to Go's GOARCH name;
+// unknown names are returned unchanged.
+func ABIGoArch(abi string) string {
+	switch abi {
+	case "arm64-v8a":
+		return "arm64"
+	case "armeabi-v7a", "armeabi":
+		return "arm"
+	case "x86_64":
+		return "amd64"
+	case "x86":
+		return "386"
+	case "riscv64":
+		return "riscv64"
+	}
+	return abi
 }

@@ -17,13 +17,19 @@ var DefaultFeatures = []string{"shell_v2", "cmd", "fixed_push_mkdir"}
 
 // Device is a fake Android device. Set the fields, then call [Device.Start].
 type Device struct {
-	// Root stands for the device's storage: shells start there, HOME and
-	// TMPDIR point inside it, and the sync service serves only files under
-	// it. It must exist.
+	// Root stands for the device's storage: shells start there, HOME
+	// points at it, TMPDIR at Root/data/local/tmp (see [Device.TmpDir]),
+	// and the sync service serves only files under it. It must exist.
 	Root string
 	// Props answers getprop and fills the CNXN banner. Missing keys get
 	// defaults (ro.product.model=FakePhone, ...; see [Device.Start]).
 	Props map[string]string
+	// ABI is the primary ABI getprop reports (ro.product.cpu.abi, and
+	// first in ro.product.cpu.abilist); "" is the host's. Commands still
+	// run on the host, so with another ABI (say arm64-v8a on an x86-64
+	// host) files built for the phone can be pushed and inspected, but not
+	// run. Props entries take precedence.
+	ABI string
 	// Features announced to the host (nil = DefaultFeatures).
 	Features []string
 	// Logf, if set, receives protocol diagnostics (e.g. t.Logf).
@@ -61,13 +67,17 @@ func (d *Device) Start(addr string) error {
 		"ro.soc.model":             "FakeSoC",
 		"ro.board.platform":        "fakeboard",
 		"ro.hardware":              "fake",
-		"ro.product.cpu.abi":       hostABI(),
 	}
+	if d.ABI == "" {
+		d.ABI = hostABI()
+	}
+	props["ro.product.cpu.abi"] = d.ABI
+	props["ro.product.cpu.abilist"] = abiList(d.ABI)
 	for k, v := range d.Props {
 		props[k] = v
 	}
 	d.Props = props
-	for _, sub := range []string{"tmp", "system/bin"} {
+	for _, sub := range []string{tmpDir, "system/bin"} {
 		if err := os.MkdirAll(filepath.Join(d.Root, sub), 0o755); err != nil {
 			return err
 		}
@@ -189,12 +199,19 @@ func (d *Device) service(name string) func(*stream) {
 	return nil
 }
 
+// tmpDir is TMPDIR below Root, where a phone's adb shell has it.
+const tmpDir = "data/local/tmp"
+
+// TmpDir returns the device's TMPDIR: Root/data/local/tmp, standing for a
+// phone's /data/local/tmp.
+func (d *Device) TmpDir() string { return filepath.Join(d.Root, tmpDir) }
+
 // shellEnv is the environment of device commands.
 func (d *Device) shellEnv() []string {
 	env := []string{
 		"PATH=" + d.bin + ":" + os.Getenv("PATH"),
 		"HOME=" + d.Root,
-		"TMPDIR=" + filepath.Join(d.Root, "tmp"),
+		"TMPDIR=" + filepath.Join(d.Root, tmpDir),
 		"ANDROID_DATA=" + d.Root,
 	}
 	for _, kv := range os.Environ() {
@@ -241,4 +258,16 @@ func hostABI() string {
 		return "armeabi-v7a"
 	}
 	return runtime.GOARCH
+}
+
+// abiList is ro.product.cpu.abilist for a primary ABI: 64-bit ABIs also
+// run their 32-bit companions, as on real devices.
+func abiList(abi string) string {
+	switch abi {
+	case "arm64-v8a":
+		return "arm64-v8a,armeabi-v7a,armeabi"
+	case "x86_64":
+		return "x86_64,x86"
+	}
+	return abi
 }

@@ -16,8 +16,9 @@
 //   - "shell:CMD" (legacy: stdout and stderr mixed, no exit status), and
 //     "shell,v2,...:CMD" (shell protocol: stdin, stdout, stderr, exit status);
 //     commands run with /bin/sh in [Device.Root] as the working directory,
-//     with HOME and TMPDIR pointing inside it and a getprop command that
-//     answers from [Device.Props];
+//     with HOME at Root, TMPDIR at Root/data/local/tmp (where a phone has
+//     it) and a getprop command that answers from [Device.Props] and
+//     reports [Device.ABI];
 //   - "sync:" with STAT, LIST, SEND, RECV and QUIT (version 1), serving
 //     only files under Root, for adb push and pull.
 //

@@ -302,8 +302,12 @@ func Suite(t *testing.T, caps Caps, open func(t *testing.T) devices.Target) {
 		if info.OS == "" || info.Arch == "" || info.Machine == "" {
 			t.Errorf("info = %+v, want all fields", info)
 		}
-		if got := devices.GoArch(info.Machine); got != info.Arch {
-			t.Errorf("arch %q does not match machine %q (%q)", info.Arch, info.Machine, got)
+		want := devices.GoArch(info.Machine)
+		if info.ABI != "" {
+			want = devices.ABIGoArch(info.ABI)
+		}
+		if want != info.Arch {
+			t.Errorf("arch %q does not match machine %q / ABI %q (%q)", info.Arch, info.Machine, info.ABI, want)
 		}
 	})
 

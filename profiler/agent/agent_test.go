@@ -137,7 +137,7 @@ func TestDeployADB(t *testing.T) {
 	needORT(t)
 	lib, _ := ort.CachedLibraryPath(runtime.GOARCH)
 	deployAndMeasure(t, tg, agent.Options{Agent: agenttest.Build(t, "linux", runtime.GOARCH), ORTLib: lib})
-	matches, _ := filepath.Glob(filepath.Join(adb.Device.Root, "tmp", "edgefit", "*", "edgefit-agent"))
+	matches, _ := filepath.Glob(filepath.Join(adb.Device.TmpDir(), "edgefit", "*", "edgefit-agent"))
 	if len(matches) != 1 {
 		t.Errorf("agent not cached under $TMPDIR/edgefit on the phone: %v", matches)
 	}
