@@ -210,6 +210,10 @@ func (lf *LibraryFile) readVersion(ef *elf.File) error {
 	return nil
 }
 
+// ErrNotAndroid is wrapped by [CheckAndroidLibrary]'s error for a library
+// of the right machine that is not an Android (bionic) build.
+var ErrNotAndroid = errors.New("not an Android build")
+
 // CheckAndroidLibrary checks that path is ONNX Runtime built for Android
 // ABI abi: the ELF machine and class of the ABI, a bionic build (the NDK
 // note and libc.so), and a release that serves [BindingsAPIVersion].
@@ -227,8 +231,8 @@ func CheckAndroidLibrary(path, abi string) (*LibraryFile, error) {
 			path, lf.Machine, lf.Class, abi, want.machine, want.class, abi)
 	}
 	if !lf.IsAndroid() {
-		return lf, fmt.Errorf("ONNX Runtime library %s is not an Android build (NDK note %s, links %s; Android builds carry .note.android.ident and link bionic's libc.so): use the library from Microsoft's onnxruntime-android AAR (`make ort-android`)",
-			path, map[bool]string{true: "present", false: "missing"}[lf.Android != nil], strings.Join(lf.Needed, ", "))
+		return lf, fmt.Errorf("ONNX Runtime library %s is %w (NDK note %s, links %s; Android builds carry .note.android.ident and link bionic's libc.so): use the library from Microsoft's onnxruntime-android AAR (`make ort-android`)",
+			path, ErrNotAndroid, map[bool]string{true: "present", false: "missing"}[lf.Android != nil], strings.Join(lf.Needed, ", "))
 	}
 	if err := lf.CheckAPI(); err != nil {
 		return lf, err

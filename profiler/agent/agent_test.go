@@ -3,6 +3,9 @@ package agent_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"debug/elf"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -11,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/edgefit/edgefit/devices"
+	"github.com/edgefit/edgefit/devices/adbfake"
 	"github.com/edgefit/edgefit/devices/devicetest"
 	"github.com/edgefit/edgefit/export/ort"
 	"github.com/edgefit/edgefit/profiler/agent"
@@ -154,16 +158,118 @@ func TestDeployRefusesWrongArch(t *testing.T) {
 	}
 }
 
-func TestDeployAndroidNeedsLibrary(t *testing.T) {
-	adb := devicetest.StartADB(t, nil)
+// needAndroidLib returns the `make ort-android` library for abi, or skips.
+func needAndroidLib(t *testing.T, abi string) string {
+	t.Helper()
+	lib, err := ort.AndroidLibraryPath(abi)
+	if err == nil {
+		_, err = os.Stat(lib)
+	}
+	if err != nil {
+		devicetest.SkipOrFail(t, "ONNX Runtime's Android library for %s not cached (%v): run `make ort-android`", abi, err)
+	}
+	return lib
+}
+
+// openPhone starts a fake phone reporting abi and opens it.
+func openPhone(t *testing.T, abi string) (*devicetest.ADB, devices.Target) {
+	t.Helper()
+	adb := devicetest.StartADB(t, &adbfake.Device{ABI: abi})
 	tg, err := devices.Open(context.Background(), adb.URL, adb.Options)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tg.Close()
-	_, err = agent.Deploy(context.Background(), tg, agent.Options{Agent: agenttest.Build(t, "linux", runtime.GOARCH)})
-	if err == nil || !strings.Contains(err.Error(), "onnxruntime-android") {
-		t.Errorf("android deploy without a library: %v", err)
+	t.Cleanup(func() { tg.Close() })
+	return adb, tg
+}
+
+func sha256File(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%x", sha256.Sum256(b))
+}
+
+// TestDeployAndroidByABI: for a phone reporting arm64-v8a, edgefit picks
+// edgefit-agent-android-arm64 and the arm64-v8a library of `make
+// ort-android`, and pushes both under /data/local/tmp/edgefit/<sha256>/.
+// No NDK exists here, so the agent is a stand-in (see
+// agenttest.AndroidStandIn) that cannot run: the deploy fails at
+// `edgefit-agent info`, after the pushes this test checks. Nothing here
+// runs on Android.
+func TestDeployAndroidByABI(t *testing.T) {
+	lib := needAndroidLib(t, "arm64-v8a")
+	standIn := agenttest.AndroidStandIn(t)
+	t.Setenv(agent.EnvAgentDir, standIn)
+	adb, tg := openPhone(t, "arm64-v8a")
+	_, err := agent.Deploy(context.Background(), tg, agent.Options{})
+	if err == nil || !strings.Contains(err.Error(), "edgefit-agent info") {
+		t.Fatalf("deploy of the stand-in: %v; want it pushed, then refusing to run", err)
+	}
+	for name, local := range map[string]string{"edgefit-agent": filepath.Join(standIn, "edgefit-agent-android-arm64"), "libonnxruntime.so": lib} {
+		sum := sha256File(t, local)
+		remote := filepath.Join(adb.Device.TmpDir(), "edgefit", sum[:32], name)
+		if !strings.HasSuffix(filepath.Dir(filepath.Dir(remote)), "/data/local/tmp/edgefit") {
+			t.Fatalf("unexpected device path %s", remote)
+		}
+		if _, err := os.Stat(remote); err != nil {
+			t.Errorf("%s not pushed to the phone's /data/local/tmp/edgefit/%s/: %v", name, sum[:32], err)
+		} else if got := sha256File(t, remote); got != sum {
+			t.Errorf("%s on the phone has sha256 %s, want %s", name, got, sum)
+		}
+	}
+	pushed, _ := filepath.Glob(filepath.Join(adb.Device.TmpDir(), "edgefit", "*", "libonnxruntime.so"))
+	if len(pushed) != 1 {
+		t.Fatalf("libraries pushed: %v", pushed)
+	}
+	if f, err := elf.Open(pushed[0]); err != nil || f.Machine != elf.EM_AARCH64 {
+		t.Errorf("pushed library %s: %v, want an EM_AARCH64 file", pushed[0], err)
+	} else {
+		f.Close()
+	}
+}
+
+// TestDeployAndroidSaysWhatIsMissing: without the agent, one line names
+// the file and `make agent-android`; without the library too, the message
+// names both files and both make targets. Nothing is pushed.
+func TestDeployAndroidSaysWhatIsMissing(t *testing.T) {
+	needAndroidLib(t, "arm64-v8a")
+	t.Setenv(agent.EnvAgentDir, t.TempDir())
+	adb, tg := openPhone(t, "arm64-v8a")
+	_, err := agent.Deploy(context.Background(), tg, agent.Options{})
+	if err == nil || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "edgefit-agent-android-arm64") ||
+		!strings.Contains(err.Error(), "`make agent-android`") || !strings.Contains(err.Error(), "ABI arm64-v8a") || strings.Contains(err.Error(), "ort-android") {
+		t.Errorf("missing Android agent: %v; want one line naming edgefit-agent-android-arm64 and `make agent-android`", err)
+	}
+	t.Logf("missing agent: %v", err)
+
+	t.Setenv("HOME", t.TempDir()) // no `make ort-android` cache either
+	_, err = agent.Deploy(context.Background(), tg, agent.Options{})
+	t.Logf("missing agent and library: %v", err)
+	for _, want := range []string{"edgefit-agent-android-arm64", "`make agent-android`", "android-arm64-v8a/libonnxruntime.so", "`make ort-android`"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("missing agent and library: %v; want %q in it", err, want)
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(adb.Device.TmpDir(), "edgefit", "*")); len(left) != 0 {
+		t.Errorf("pushed although files were missing: %v", left)
+	}
+}
+
+// TestDeployAndroidRefusesWrongLibrary: a library for another ABI is
+// refused before anything is pushed.
+func TestDeployAndroidRefusesWrongLibrary(t *testing.T) {
+	x86 := needAndroidLib(t, "x86_64")
+	t.Setenv(agent.EnvAgentDir, agenttest.AndroidStandIn(t))
+	adb, tg := openPhone(t, "arm64-v8a")
+	_, err := agent.Deploy(context.Background(), tg, agent.Options{ORTLib: x86})
+	if err == nil || !strings.Contains(err.Error(), "EM_X86_64") || !strings.Contains(err.Error(), "arm64-v8a") {
+		t.Errorf("x86_64 library for an arm64 phone: %v", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(adb.Device.TmpDir(), "edgefit", "*")); len(left) != 0 {
+		t.Errorf("pushed although the library was wrong: %v", left)
 	}
 }
 

@@ -68,20 +68,9 @@ func Deploy(ctx context.Context, t devices.Target, opts Options) (*Agent, error)
 	if err != nil {
 		return nil, fmt.Errorf("deploy agent to %s: %w", t.Name(), err)
 	}
-	bin, lib := opts.Agent, opts.ORTLib
-	explicit := bin != ""
-	if bin == "" {
-		if bin, err = Locate(info.OS, info.Arch); err != nil {
-			return nil, fmt.Errorf("deploy agent to %s: %w", t.Name(), err)
-		}
-	}
-	if err := checkBinary(bin, info, explicit, log); err != nil {
-		return nil, fmt.Errorf("deploy agent to %s: %w", t.Name(), err)
-	}
-	if lib == "" && opts.DeviceORTLib == "" {
-		if lib, err = locateLib(info); err != nil {
-			return nil, fmt.Errorf("deploy agent to %s: %w", t.Name(), err)
-		}
+	bin, lib, err := hostFiles(info, opts, log)
+	if err != nil {
+		return nil, fmt.Errorf("deploy agent to %s (%s): %w", t.Name(), platform(info), err)
 	}
 	base := opts.CacheDir
 	if base == "" {
@@ -105,6 +94,44 @@ func Deploy(ctx context.Context, t devices.Target, opts Options) (*Agent, error)
 	return a, nil
 }
 
+// hostFiles picks and checks the agent and the ONNX Runtime library to
+// push for the device's platform (on Android, its ABI). When both are
+// missing, the error names both and the make targets that build them.
+func hostFiles(info devices.Info, opts Options, log *slog.Logger) (bin, lib string, err error) {
+	bin, lib = opts.Agent, opts.ORTLib
+	var binErr, libErr error
+	if bin == "" {
+		bin, binErr = Locate(info.OS, info.Arch)
+	}
+	if binErr == nil {
+		binErr = checkBinary(bin, info, opts.Agent != "", log)
+	}
+	if lib == "" && opts.DeviceORTLib == "" {
+		lib, libErr = locateLib(info)
+	}
+	if libErr == nil && lib != "" && info.OS == "android" && info.ABI != "" {
+		_, libErr = ort.CheckAndroidLibrary(lib, info.ABI)
+		if errors.Is(libErr, ort.ErrNotAndroid) && opts.ORTLib != "" {
+			log.Warn(libErr.Error() + "; deploying it anyway because it was given explicitly")
+			libErr = nil
+		}
+	}
+	if binErr != nil && libErr != nil {
+		return "", "", fmt.Errorf("two files are missing or unusable:\n  agent: %w\n  library: %w", binErr, libErr)
+	}
+	return bin, lib, errors.Join(binErr, libErr)
+}
+
+// platform describes a device's platform for messages: "linux/arm64", or
+// "android/arm64, ABI arm64-v8a".
+func platform(info devices.Info) string {
+	s := info.OS + "/" + info.Arch
+	if info.ABI != "" {
+		s += ", ABI " + info.ABI
+	}
+	return s
+}
+
 // Locate finds edgefit-agent-GOOS-GOARCH in $EDGEFIT_AGENT_DIR, next to
 // the running executable, or in ./bin (where `make agents` writes).
 func Locate(goos, goarch string) (string, error) {
@@ -124,15 +151,31 @@ func Locate(goos, goarch string) (string, error) {
 		}
 	}
 	how := "run `make agents`"
-	if goos == "android" {
-		how = "build it with the Android NDK (docs/devices.md)"
+	switch {
+	case goos == "android" && goarch == "arm64":
+		how = "build it with `make agent-android` (needs the Android NDK r26 or newer in $ANDROID_NDK_HOME; docs/devices.md)"
+	case goos == "android":
+		how = "build it with the Android NDK's clang as docs/devices.md shows (`make agent-android` builds android/arm64 only)"
 	}
 	return "", fmt.Errorf("no %s found in %s: %s, or pass the binary with --agent", name, strings.Join(dirs, ", "), how)
 }
 
 func locateLib(info devices.Info) (string, error) {
+	if info.OS == "android" {
+		if info.ABI == "" {
+			return "", errors.New("the device reports no ABI (getprop ro.product.cpu.abi), so no ONNX Runtime library can be picked for it: pass one with --ort-lib")
+		}
+		p, err := ort.AndroidLibraryPath(info.ABI)
+		if err != nil {
+			return "", err
+		}
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("ONNX Runtime's Android library for %s is not at %s (run `make ort-android`, or pass one with --ort-lib): %w", info.ABI, p, err)
+		}
+		return p, nil
+	}
 	if info.OS != "linux" {
-		return "", fmt.Errorf("no ONNX Runtime library known for %s/%s: pass one built for it with --ort-lib (for Android, libonnxruntime.so from the onnxruntime-android AAR; docs/devices.md)", info.OS, info.Arch)
+		return "", fmt.Errorf("no ONNX Runtime library known for %s/%s: pass one built for it with --ort-lib", info.OS, info.Arch)
 	}
 	p, err := ort.CachedLibraryPath(info.Arch)
 	if err != nil {

@@ -18,9 +18,15 @@
 //
 // # Files on the host
 //
-// [Locate] finds edgefit-agent-OS-ARCH (built by `make agents`, or with
-// the Android NDK, see docs/devices.md) and the ONNX Runtime library cached
-// by `make ort`; [Options] can name both explicitly.
+// [Locate] finds edgefit-agent-OS-ARCH (built by `make agents`, or by
+// `make agent-android` with the Android NDK, see docs/devices.md) and the
+// ONNX Runtime library cached by `make ort` (Linux) or `make ort-android`
+// (Android); [Options] can name both explicitly. On Android both follow
+// the phone's primary ABI (getprop ro.product.cpu.abi): arm64-v8a takes
+// edgefit-agent-android-arm64 and android-arm64-v8a/libonnxruntime.so.
+// Deploy checks both files (ELF machine, Android or glibc linkage, C API
+// version) before pushing anything, and when files are missing it names
+// each one and the make target that builds it.
 //
 // The package sits above devices (which imports nothing of edgefit) and
 // speaks the agent's protocol from profiler/bench/wire.

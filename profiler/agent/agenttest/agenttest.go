@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -60,6 +61,28 @@ func Build(t testing.TB, goos, goarch string) string {
 	}
 	built[key] = out
 	return out
+}
+
+// AndroidStandIn returns a directory holding edgefit-agent-android-arm64
+// that is NOT the agent: a trivial arm64 program linked by the Debian cross
+// compiler with Android's dynamic linker (/system/bin/linker64) as its
+// interpreter, so that it looks like an NDK build to the deploy checks.
+// It lets tests check that edgefit picks and pushes the Android agent for
+// an arm64-v8a phone where no NDK is installed; it runs nowhere useful
+// (there is no bionic here). Skips when aarch64-linux-gnu-gcc is missing.
+func AndroidStandIn(t testing.TB) string {
+	t.Helper()
+	cc := "aarch64-linux-gnu-gcc"
+	if _, err := exec.LookPath(cc); err != nil {
+		skipOrFail(t, "cross compiler %s not installed: apt install gcc-aarch64-linux-gnu", cc)
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(cc, "-x", "c", "-", "-o", filepath.Join(dir, "edgefit-agent-android-arm64"), "-Wl,--dynamic-linker=/system/bin/linker64")
+	cmd.Stdin = strings.NewReader("int main(void) { return 0; }\n")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build the Android stand-in: %v\n%s", err, b)
+	}
+	return dir
 }
 
 // Cleanup removes the built binaries.
