@@ -84,7 +84,7 @@ bench: ort
 # linux/amd64 and linux/arm64 into $(BIN)/edgefit-agent-linux-<arch>. cgo is
 # required (ONNX Runtime is loaded through onnxruntime_go); arm64 uses the
 # Debian cross compiler (apt install gcc-aarch64-linux-gnu). The Android
-# build needs the NDK: see docs/devices.md.
+# build is agent-android below (it needs the NDK; docs/devices.md).
 AGENT_LDFLAGS := -X github.com/edgefit/edgefit/profiler/bench.Version=$(VERSION)
 ARM64_CC ?= aarch64-linux-gnu-gcc
 
@@ -95,6 +95,19 @@ $(BIN)/edgefit-agent-linux-amd64: FORCE
 
 $(BIN)/edgefit-agent-linux-arm64: FORCE
 	CGO_ENABLED=1 GOOS=linux GOARCH=arm64 CC=$(ARM64_CC) $(GO) build -trimpath -ldflags "$(AGENT_LDFLAGS)" -o $@ ./cmd/edgefit-agent
+
+# agent-android builds edgefit-agent for android/arm64 (arm64-v8a phones)
+# with the NDK's clang for API level $(ANDROID_API) or newer, found through
+# ANDROID_NDK_HOME (NDK r26 or newer); without one, scripts/android-cc says
+# what to install and where to point the variable.
+ANDROID_API ?= 24
+
+agent-android: $(BIN)/edgefit-agent-android-arm64
+
+$(BIN)/edgefit-agent-android-arm64: FORCE
+	@cc=$$(scripts/android-cc aarch64-linux-android $(ANDROID_API)) || exit 1; \
+	echo "CGO_ENABLED=1 GOOS=android GOARCH=arm64 CC=$$cc $(GO) build -trimpath -o $@ ./cmd/edgefit-agent"; \
+	CGO_ENABLED=1 GOOS=android GOARCH=arm64 CC="$$cc" $(GO) build -trimpath -ldflags "$(AGENT_LDFLAGS)" -o $@ ./cmd/edgefit-agent
 
 .PHONY: FORCE
 FORCE:
