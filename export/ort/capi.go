@@ -23,6 +23,9 @@ enum {
 	slotReleaseStatus = 93,
 	slotGetAvailableProviders = 125,
 	slotReleaseAvailableProviders = 126,
+	slotSessionGetEpGraphAssignmentInfo = 407,
+	slotEpAssignedSubgraphGetEpName = 408,
+	slotEpAssignedSubgraphGetNodes = 409,
 };
 
 typedef const char *(*getErrorMessageFn)(const OrtStatus *);
@@ -30,6 +33,9 @@ typedef void (*releaseStatusFn)(OrtStatus *);
 typedef OrtStatus *(*getProvidersFn)(char ***, int *);
 typedef OrtStatus *(*releaseProvidersFn)(char **, int);
 typedef OrtStatus *(*appendNnapiFn)(void *, uint32_t);
+typedef OrtStatus *(*getAssignmentFn)(const void *, const void *const **, size_t *);
+typedef OrtStatus *(*subgraphEpNameFn)(const void *, const char **);
+typedef OrtStatus *(*subgraphNodesFn)(const void *, const void *const **, size_t *);
 
 static void *edgefit_open(const char *path) {
 	return dlopen(path, RTLD_LAZY | RTLD_NOLOAD);
@@ -73,6 +79,24 @@ static char *edgefit_providers(void *const *api, char ***out, int *n) {
 static void edgefit_release_providers(void *const *api, char **p, int n) {
 	OrtStatus *st = ((releaseProvidersFn)api[slotReleaseAvailableProviders])(p, n);
 	if (st) ((releaseStatusFn)api[slotReleaseStatus])(st);
+}
+
+// edgefit_assignment returns the session's subgraphs, each assigned to one
+// execution provider (the session must have been created with
+// session.record_ep_graph_assignment_info=1).
+static char *edgefit_assignment(void *const *api, const void *session, const void *const **subgraphs, size_t *n) {
+	OrtStatus *st = ((getAssignmentFn)api[slotSessionGetEpGraphAssignmentInfo])(session, subgraphs, n);
+	return st ? edgefit_status_message(api, st) : NULL;
+}
+
+// edgefit_subgraph gives a subgraph's provider name (owned by ONNX
+// Runtime) and how many nodes it holds.
+static char *edgefit_subgraph(void *const *api, const void *const *subgraphs, size_t i, const char **ep, size_t *nodes) {
+	OrtStatus *st = ((subgraphEpNameFn)api[slotEpAssignedSubgraphGetEpName])(subgraphs[i], ep);
+	if (st) return edgefit_status_message(api, st);
+	const void *const *list = NULL;
+	st = ((subgraphNodesFn)api[slotEpAssignedSubgraphGetNodes])(subgraphs[i], &list, nodes);
+	return st ? edgefit_status_message(api, st) : NULL;
 }
 
 static char *edgefit_append_nnapi(void *lib, void *const *api, void *options, uint32_t flags, int *missing) {
@@ -156,6 +180,48 @@ func rawSessionOptions(o *onnxruntime.SessionOptions) (unsafe.Pointer, error) {
 		return nil, errors.New("the onnxruntime_go bindings changed their SessionOptions layout: NNAPI cannot be enabled with this build of edgefit")
 	}
 	return *(*unsafe.Pointer)(unsafe.Pointer(o)), nil
+}
+
+// rawSession returns the OrtSession pointer the bindings keep unexported,
+// checked by reflection like [rawSessionOptions].
+func rawSession(s *onnxruntime.AdvancedSession) (unsafe.Pointer, error) {
+	t := reflect.TypeOf(*s)
+	if t.NumField() == 0 || t.Field(0).Name != "ortSession" || t.Field(0).Type.Kind() != reflect.Pointer {
+		return nil, errors.New("the onnxruntime_go bindings changed their AdvancedSession layout: node assignments cannot be read with this build of edgefit")
+	}
+	return *(*unsafe.Pointer)(unsafe.Pointer(s)), nil
+}
+
+// nodesByProvider counts the nodes ONNX Runtime assigned to each execution
+// provider when it partitioned the session's graph (after the basic
+// optimizations), keyed by ONNX Runtime's provider names.
+func nodesByProvider(s *onnxruntime.AdvancedSession) (map[string]int, error) {
+	_, api, err := capi()
+	if err != nil {
+		return nil, err
+	}
+	raw, err := rawSession(s)
+	if err != nil {
+		return nil, err
+	}
+	capiPtr := (*unsafe.Pointer)(unsafe.Pointer(api))
+	var subgraphs *unsafe.Pointer
+	var n C.size_t
+	if msg := C.edgefit_assignment(capiPtr, raw, (**unsafe.Pointer)(unsafe.Pointer(&subgraphs)), &n); msg != nil {
+		defer C.free(unsafe.Pointer(msg))
+		return nil, fmt.Errorf("read node assignments: %s", C.GoString(msg))
+	}
+	counts := map[string]int{}
+	for i := C.size_t(0); i < n; i++ {
+		var ep *C.char
+		var nodes C.size_t
+		if msg := C.edgefit_subgraph(capiPtr, subgraphs, i, &ep, &nodes); msg != nil {
+			defer C.free(unsafe.Pointer(msg))
+			return nil, fmt.Errorf("read node assignments: %s", C.GoString(msg))
+		}
+		counts[C.GoString(ep)] += int(nodes)
+	}
+	return counts, nil
 }
 
 // appendNNAPI enables the Android NNAPI execution provider, which ONNX

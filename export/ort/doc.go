@@ -20,6 +20,24 @@
 // [Session.RunInPlace] runs on the session's own tensors, which
 // [Session.Input] and [Session.Output] expose, and allocates nothing.
 //
+// # Execution providers
+//
+// [Options].ExecutionProvider enables "cpu", "cuda", "tensorrt", "xnnpack"
+// or "nnapi" after checking that the library has it; a [ProviderError]
+// names what the library offers and which library has the provider
+// ([WhereProvider]). XNNPACK gets the settings ONNX Runtime recommends
+// for it: its own pool of IntraOpThreads threads, one session intra-op
+// thread, and no spinning. Every session records how ONNX Runtime
+// assigned the nodes ([Session.NodesByProvider]), so [Session.Provider]
+// reports the provider actually used.
+//
+// # Android
+//
+// `make ort-android` caches ONNX Runtime 1.29.0 for Android
+// ([AndroidLibraryPath]); [CheckAndroidLibrary] checks such a file without
+// loading it: its ELF machine, that it is a bionic build, and that it
+// serves [BindingsAPIVersion].
+//
 // The package imports nothing else of edgefit, so that the on-device agent
 // can link it alone.
 package ort

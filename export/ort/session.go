@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -129,8 +131,9 @@ type Session struct {
 	ins       []*onnxruntime.Tensor[float32]
 	outs      []*onnxruntime.Tensor[float32]
 	runOpts   *onnxruntime.RunOptions
-	provider  string
-	profile   string // prefix, "" when off
+	requested string         // ONNX Runtime's name of the provider asked for
+	nodes     map[string]int // nodes per provider, as ONNX Runtime assigned them
+	profile   string         // prefix, "" when off
 	opened    time.Time
 	closeOnce sync.Once
 	closeErr  error
@@ -218,11 +221,14 @@ func open(ins, outs []onnxruntime.InputOutputInfo, opts Options, create newSessi
 		return nil, err
 	}
 	defer so.Destroy()
-	s.provider = Providers[providerKey(opts.ExecutionProvider)]
+	s.requested = Providers[providerKey(opts.ExecutionProvider)]
 	s.sess, err = create(s.inNames, s.outNames, iv, ov, so)
 	if err != nil {
-		return nil, fmt.Errorf("create ONNX Runtime session (%s): %w", s.provider, err)
+		return nil, fmt.Errorf("create ONNX Runtime session (%s): %w", s.requested, err)
 	}
+	// Without the assignments (a bindings layout this build does not
+	// know), Provider reports the requested provider.
+	s.nodes, _ = nodesByProvider(s.sess)
 	if s.runOpts, err = onnxruntime.NewRunOptions(); err != nil {
 		return nil, fmt.Errorf("create ONNX Runtime run options: %w", err)
 	}
@@ -279,10 +285,10 @@ func sessionOptions(opts Options) (_ *onnxruntime.SessionOptions, err error) {
 	if opts.IntraOpThreads < 0 || opts.InterOpThreads < 0 {
 		return nil, fmt.Errorf("thread counts must not be negative (intra-op %d, inter-op %d)", opts.IntraOpThreads, opts.InterOpThreads)
 	}
-	if opts.IntraOpThreads > 0 {
-		if err := so.SetIntraOpNumThreads(opts.IntraOpThreads); err != nil {
-			return nil, fmt.Errorf("set intra-op threads: %w", err)
-		}
+	key := providerKey(opts.ExecutionProvider)
+	ps := settingsFor(key, opts)
+	if err := ps.apply(so); err != nil {
+		return nil, err
 	}
 	if opts.InterOpThreads > 0 {
 		if err := so.SetInterOpNumThreads(opts.InterOpThreads); err != nil {
@@ -301,15 +307,71 @@ func sessionOptions(opts Options) (_ *onnxruntime.SessionOptions, err error) {
 			return nil, fmt.Errorf("enable ONNX Runtime profiling: %w", err)
 		}
 	}
-	if err := appendProvider(so, providerKey(opts.ExecutionProvider), opts); err != nil {
+	if err := appendProvider(so, key, ps.providerOptions); err != nil {
 		return nil, err
 	}
 	return so, nil
 }
 
+// Session configuration keys (onnxruntime_session_options_config_keys.h).
+const (
+	configAllowIntraOpSpinning = "session.intra_op.allow_spinning"
+	configRecordAssignment     = "session.record_ep_graph_assignment_info"
+)
+
+// providerSettings are the session settings an execution provider runs
+// best with, as ONNX Runtime documents them.
+type providerSettings struct {
+	intraOpThreads  int               // the session's own intra-op threads (0 = ONNX Runtime's default)
+	config          map[string]string // session configuration entries
+	providerOptions map[string]string // options given with the provider
+}
+
+// settingsFor returns the settings for provider key. Every session records
+// which provider each node was assigned to ([Session.NodesByProvider]).
+//
+// XNNPACK runs its compute-heavy nodes (Conv, Gemm, MatMul) on its own
+// thread pool, which competes with ONNX Runtime's intra-op pool; ONNX
+// Runtime's XNNPACK page recommends sizing XNNPACK's pool with the provider
+// option intra_op_num_threads (here Options.IntraOpThreads: edgefit passes
+// the number of big cores), setting the session's intra-op threads to 1,
+// and turning intra-op spinning off (session.intra_op.allow_spinning=0).
+func settingsFor(key string, opts Options) providerSettings {
+	ps := providerSettings{intraOpThreads: opts.IntraOpThreads, config: map[string]string{configRecordAssignment: "1"}}
+	if key == "xnnpack" {
+		ps.intraOpThreads = 1
+		ps.config[configAllowIntraOpSpinning] = "0"
+		ps.providerOptions = map[string]string{}
+		if opts.IntraOpThreads > 0 {
+			ps.providerOptions["intra_op_num_threads"] = strconv.Itoa(opts.IntraOpThreads)
+		}
+	}
+	return ps
+}
+
+// apply sets the session's threads and configuration entries on so.
+func (ps providerSettings) apply(so *onnxruntime.SessionOptions) error {
+	if ps.intraOpThreads > 0 {
+		if err := so.SetIntraOpNumThreads(ps.intraOpThreads); err != nil {
+			return fmt.Errorf("set intra-op threads: %w", err)
+		}
+	}
+	keys := make([]string, 0, len(ps.config))
+	for k := range ps.config {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if err := so.AddSessionConfigEntry(k, ps.config[k]); err != nil {
+			return fmt.Errorf("set session option %s=%s: %w", k, ps.config[k], err)
+		}
+	}
+	return nil
+}
+
 // appendProvider enables an execution provider after checking that the
 // library has it, so that the error names what the library does offer.
-func appendProvider(so *onnxruntime.SessionOptions, key string, opts Options) error {
+func appendProvider(so *onnxruntime.SessionOptions, key string, providerOptions map[string]string) error {
 	name, ok := Providers[key]
 	if !ok {
 		return fmt.Errorf("unknown execution provider %q: use one of %s", key, strings.Join(ProviderNames(), ", "))
@@ -339,11 +401,7 @@ func appendProvider(so *onnxruntime.SessionOptions, key string, opts Options) er
 			to.Destroy()
 		}
 	case "xnnpack":
-		po := map[string]string{}
-		if opts.IntraOpThreads > 0 {
-			po["intra_op_num_threads"] = fmt.Sprint(opts.IntraOpThreads)
-		}
-		aerr = so.AppendExecutionProvider("XNNPACK", po)
+		aerr = so.AppendExecutionProvider("XNNPACK", providerOptions)
 	case "nnapi":
 		aerr = appendNNAPI(so)
 	}
@@ -365,8 +423,8 @@ type ProviderError struct {
 
 func (e *ProviderError) Error() string {
 	if e.Err == nil {
-		return fmt.Sprintf("execution provider %s (%s) is not in the ONNX Runtime library %s, which offers %s: pick one of those or use a library built with %s",
-			e.Provider, e.Name, e.Library, strings.Join(e.Available, ", "), e.Name)
+		return fmt.Sprintf("execution provider %s (%s) is not in the ONNX Runtime library %s, which offers %s: pick one of those or %s",
+			e.Provider, e.Name, e.Library, strings.Join(e.Available, ", "), WhereProvider(e.Provider))
 	}
 	hint := "its provider libraries and drivers must be installed"
 	switch e.Provider {
@@ -380,9 +438,33 @@ func (e *ProviderError) Error() string {
 
 func (e *ProviderError) Unwrap() error { return e.Err }
 
+// WhereProvider says which ONNX Runtime library has the execution
+// provider key (edgefit's name), for errors about a library that lacks it.
+func WhereProvider(key string) string {
+	switch key {
+	case "xnnpack", "nnapi":
+		return fmt.Sprintf("measure on an Android phone (adb://SERIAL): ONNX Runtime's Android library has %s (`make ort-android` fetches it; the Linux libraries of `make ort` do not)", Providers[key])
+	case "cuda", "tensorrt":
+		return fmt.Sprintf("use an ONNX Runtime built with %s, such as the Jetson build in docs/devices.md (the libraries of `make ort` are CPU-only)", Providers[key])
+	}
+	return "use a library built with " + Providers[key]
+}
+
 // Provider returns the ONNX Runtime name of the execution provider the
-// session asked for.
-func (s *Session) Provider() string { return s.provider }
+// session actually runs on: the one it asked for if ONNX Runtime assigned
+// that provider any node, else CPUExecutionProvider, where every node fell
+// back.
+func (s *Session) Provider() string {
+	if s.requested != Providers["cpu"] && s.nodes != nil && s.nodes[s.requested] == 0 {
+		return Providers["cpu"]
+	}
+	return s.requested
+}
+
+// NodesByProvider returns how many of the model's nodes ONNX Runtime
+// assigned to each execution provider (ONNX Runtime's names) when it
+// partitioned the graph, after its basic optimizations.
+func (s *Session) NodesByProvider() map[string]int { return maps.Clone(s.nodes) }
 
 // InputNames returns the model's input names in order.
 func (s *Session) InputNames() []string { return slices.Clone(s.inNames) }

@@ -56,6 +56,9 @@ func TestMeasure(t *testing.T) {
 	if res.Provider != "CPUExecutionProvider" || res.Threads != 1 || res.Batch != 1 || res.Source != wire.SourceAgent {
 		t.Errorf("result header = %+v", res)
 	}
+	if len(res.ProviderNodes) != 1 || res.ProviderNodes["CPUExecutionProvider"] < 5 {
+		t.Errorf("nodes by provider = %v, want tinynet's nodes all on CPUExecutionProvider", res.ProviderNodes)
+	}
 	if len(res.Outputs) != 1 || res.Outputs[0].Name != "logits" || !slices.Equal(res.Outputs[0].Shape, []int64{1, 10}) || len(res.Outputs[0].Values) != 10 {
 		t.Fatalf("outputs = %+v", res.Outputs)
 	}

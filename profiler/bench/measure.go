@@ -90,7 +90,7 @@ func measureLocked(ctx context.Context, spec wire.ModelSpec, dir string) (res wi
 		return fail("%v", err)
 	}
 	res.LoadMS = ms(time.Since(start))
-	res.Provider = sess.Provider()
+	res.Provider, res.ProviderNodes = sess.Provider(), sess.NodesByProvider()
 	closed := false
 	defer func() {
 		if !closed {

@@ -191,10 +191,15 @@ type Result struct {
 	Source string `json:"source"` // SourceAgent, SourceTrtexec, ...
 	Model  string `json:"model,omitempty"`
 
-	Provider string `json:"provider,omitempty"` // ONNX Runtime's provider name
-	Threads  int    `json:"threads,omitempty"`
-	Batch    int    `json:"batch,omitempty"`
-	CPUs     []int  `json:"cpus,omitempty"` // the affinity the measurement ran with
+	// Provider is the execution provider the model actually ran on, in
+	// ONNX Runtime's naming: the requested one when ONNX Runtime assigned
+	// it any node, else CPUExecutionProvider (every node fell back).
+	// ProviderNodes counts the nodes each provider was assigned.
+	Provider      string         `json:"provider,omitempty"`
+	ProviderNodes map[string]int `json:"provider_nodes,omitempty"`
+	Threads       int            `json:"threads,omitempty"`
+	Batch         int            `json:"batch,omitempty"`
+	CPUs          []int          `json:"cpus,omitempty"` // the affinity the measurement ran with
 
 	Stats      Stats   `json:"stats"`
 	LoadMS     float64 `json:"load_ms,omitempty"`      // creating the session
