@@ -79,6 +79,12 @@ type RuntimeInfo struct {
 	Library    string   `json:"library,omitempty"`
 	Providers  []string `json:"providers"`
 	Agent      string   `json:"agent,omitempty"` // agent version
+	// Provider is the execution provider measurements actually ran on
+	// (ONNX Runtime's name), and ProviderNodes how many model nodes ONNX
+	// Runtime assigned to each provider, summed over the models measured;
+	// both are set once models have run.
+	Provider      string         `json:"provider,omitempty"`
+	ProviderNodes map[string]int `json:"provider_nodes,omitempty"`
 }
 
 // probeScript prints sections "@@edgefit <name>" for the Go parser. Every
@@ -547,8 +553,38 @@ func (fp *Fingerprint) Table() [][2]string {
 	if r := fp.Runtime; r != nil {
 		add("onnx runtime", r.ORTVersion)
 		add("providers", strings.Join(r.Providers, ", "))
+		if r.Provider != "" {
+			add("provider used", r.Provider+nodeCounts(r.ProviderNodes))
+		}
 	}
 	return rows
+}
+
+// nodeCounts writes " (12 nodes on XnnpackExecutionProvider, 3 on
+// CPUExecutionProvider)", most nodes first; "" for none.
+func nodeCounts(nodes map[string]int) string {
+	names := make([]string, 0, len(nodes))
+	for k := range nodes {
+		names = append(names, k)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		if nodes[names[i]] != nodes[names[j]] {
+			return nodes[names[i]] > nodes[names[j]]
+		}
+		return names[i] < names[j]
+	})
+	var parts []string
+	for i, k := range names {
+		unit := ""
+		if i == 0 {
+			unit = " nodes"
+		}
+		parts = append(parts, fmt.Sprintf("%d%s on %s", nodes[k], unit, k))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
 }
 
 func ghz(khz int64) string { return fmt.Sprintf("%.2f GHz", float64(khz)/1e6) }

@@ -130,7 +130,8 @@ func TestFingerprintTableAndJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	fp.Target = "adb://R58M"
-	fp.Runtime = &devices.RuntimeInfo{ORTVersion: "1.24.1", Providers: []string{"CPUExecutionProvider", "NnapiExecutionProvider"}}
+	fp.Runtime = &devices.RuntimeInfo{ORTVersion: "1.24.1", Providers: []string{"CPUExecutionProvider", "NnapiExecutionProvider"},
+		Provider: "NnapiExecutionProvider", ProviderNodes: map[string]int{"CPUExecutionProvider": 3, "NnapiExecutionProvider": 40}}
 	rows := map[string]string{}
 	for _, r := range fp.Table() {
 		rows[r[0]] = r[1]
@@ -145,6 +146,7 @@ func TestFingerprintTableAndJSON(t *testing.T) {
 		"memory":          "7.4 GiB total, 3.0 GiB available",
 		"onnx runtime":    "1.24.1",
 		"providers":       "CPUExecutionProvider, NnapiExecutionProvider",
+		"provider used":   "NnapiExecutionProvider (40 nodes on NnapiExecutionProvider, 3 on CPUExecutionProvider)",
 	}
 	for k, v := range want {
 		if rows[k] != v {
@@ -162,7 +164,8 @@ func TestFingerprintTableAndJSON(t *testing.T) {
 	if back.Android.SoC != "GS101" || back.Clusters[2].MaxFreqKHz != 2802000 || back.Runtime.ORTVersion != "1.24.1" {
 		t.Errorf("JSON round trip lost fields: %s", b)
 	}
-	for _, key := range []string{`"cpu_model"`, `"clusters"`, `"max_freq_khz"`, `"temp_c"`, `"mem_total_bytes"`, `"soc"`} {
+	for _, key := range []string{`"cpu_model"`, `"clusters"`, `"max_freq_khz"`, `"temp_c"`, `"mem_total_bytes"`, `"soc"`,
+		`"provider":"NnapiExecutionProvider","provider_nodes":{"CPUExecutionProvider":3,"NnapiExecutionProvider":40}`} {
 		if !strings.Contains(string(b), key) {
 			t.Errorf("JSON lacks %s: %s", key, b)
 		}

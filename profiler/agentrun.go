@@ -6,12 +6,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/edgefit/edgefit/devices"
+	"github.com/edgefit/edgefit/export/ort"
 	"github.com/edgefit/edgefit/profiler/agent"
 	"github.com/edgefit/edgefit/profiler/bench/wire"
 )
@@ -36,6 +39,11 @@ type agentRunner struct {
 	rounds int
 	rt     Runtime
 	log    *slog.Logger
+	// used sums, over every model measured, the nodes ONNX Runtime
+	// assigned to each provider; ranOn counts the models per provider
+	// they actually ran on (wire.Result.Provider).
+	used  map[string]int
+	ranOn map[string]int
 }
 
 func newAgentRunner(ctx context.Context, p *Plan) (runner, error) {
@@ -92,17 +100,45 @@ func referenceSpec(s wire.ModelSpec, m Measurement) wire.ModelSpec {
 }
 
 // checkProvider refuses an execution provider the device's ONNX Runtime
-// lacks before anything is measured.
+// lacks before anything is measured, saying which library has it.
 func checkProvider(info wire.Info, provider string) error {
-	want := map[string]string{"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider",
-		"tensorrt": "TensorrtExecutionProvider", "xnnpack": "XnnpackExecutionProvider", "nnapi": "NnapiExecutionProvider"}[provider]
-	for _, p := range info.Providers {
-		if p == want {
-			return nil
-		}
+	want := ort.Providers[provider]
+	if slices.Contains(info.Providers, want) {
+		return nil
 	}
-	return fmt.Errorf("execution provider %s (%s) is not in the device's ONNX Runtime %s, which offers %s",
-		provider, want, info.ORTVersion, strings.Join(info.Providers, ", "))
+	return fmt.Errorf("execution provider %s (%s) is not in the device's ONNX Runtime %s (%s), which offers %s: %s",
+		provider, want, info.ORTVersion, info.Library, strings.Join(info.Providers, ", "), ort.WhereProvider(provider))
+}
+
+// note records which provider a measured model ran on.
+func (r *agentRunner) note(w wire.Result) {
+	if r.used == nil {
+		r.used, r.ranOn = map[string]int{}, map[string]int{}
+	}
+	for k, n := range w.ProviderNodes {
+		r.used[k] += n
+	}
+	if w.Provider != "" {
+		r.ranOn[w.Provider]++
+	}
+}
+
+// usedRuntime is the agent's runtime with the provider the measurements
+// actually ran on: the requested one if any model ran on it, else (every
+// node fell back) the CPU provider. It warns when they differ.
+func (r *agentRunner) usedRuntime() *devices.RuntimeInfo {
+	ri := agent.RuntimeInfo(r.agent.Info)
+	if len(r.ranOn) == 0 {
+		return ri
+	}
+	ri.ProviderNodes = maps.Clone(r.used)
+	want := ort.Providers[r.spec.Provider]
+	ri.Provider = want
+	if r.ranOn[want] == 0 {
+		ri.Provider = ort.Providers["cpu"]
+		r.log.Warn("ONNX Runtime ran every node of every model on the CPU provider: the requested provider took none", "requested", want, "nodes", r.used)
+	}
+	return ri
 }
 
 func (r *agentRunner) Runtime() Runtime { return r.rt }
@@ -194,6 +230,7 @@ func (r *agentRunner) run(ctx context.Context, models []runModel, specs []wire.M
 		}
 		got[i] = true
 		out[i] = w
+		r.note(w)
 		return nil
 	})
 	if perr != nil {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/edgefit/edgefit/devices"
+	"github.com/edgefit/edgefit/export/ort"
 	"github.com/edgefit/edgefit/profiler/agent"
 	"github.com/edgefit/edgefit/profiler/bench/wire"
 )
@@ -42,7 +43,10 @@ type BenchResult struct {
 	FirstRunMS   float64     `json:"first_run_ms"`
 	PeakRSSBytes int64       `json:"peak_rss_bytes,omitempty"`
 	Layers       *ORTProfile `json:"layers,omitempty"`
-	Warnings     []string    `json:"warnings,omitempty"`
+	// ProviderNodes counts the model's nodes ONNX Runtime assigned to each
+	// execution provider; Runtime.Provider is the one it actually ran on.
+	ProviderNodes map[string]int `json:"provider_nodes,omitempty"`
+	Warnings      []string       `json:"warnings,omitempty"`
 }
 
 // profileRuns is how many runs the --layers pass profiles: enough for a
@@ -106,7 +110,12 @@ func Bench(ctx context.Context, t devices.Target, model string, bo BenchOptions)
 	w := res[0]
 	out := &BenchResult{Model: model, Target: t.Name(), Class: class, CPUs: w.CPUs, Stats: fromWire(w.Stats), CI: w.Stats.CI95,
 		Stop: w.Stop, LoadMS: w.LoadMS, FirstRunMS: w.FirstRunMS, PeakRSSBytes: w.PeakRSSBytes, Warnings: warnings,
-		Runtime: Runtime{Name: "onnxruntime", Version: r.agent.Info.ORTVersion, Provider: o.Provider, Threads: o.Threads, Batch: o.Batch}}
+		Runtime:       Runtime{Name: "onnxruntime", Version: r.agent.Info.ORTVersion, Provider: o.Provider, Threads: o.Threads, Batch: o.Batch},
+		ProviderNodes: w.ProviderNodes}
+	if w.Provider != "" && ort.ProviderKey(w.Provider) != o.Provider {
+		out.Runtime.Provider = ort.ProviderKey(w.Provider)
+		out.Warnings = append(out.Warnings, fmt.Sprintf("ONNX Runtime ran every node on %s: --ep %s took none of this model's nodes", w.Provider, o.Provider))
+	}
 	if r.rounds > 1 {
 		// As in Run: time the model again in interleaved rounds and keep
 		// the samples near its fastest, so that a burst of stolen CPU

@@ -40,6 +40,9 @@ func TestBench(t *testing.T) {
 	if res.Stats.N < 10 || res.Stats.N > 40 || !(res.Stats.Median > 0) || res.Runtime.Threads != 1 || res.Class != ClassCPU {
 		t.Errorf("result %+v", res)
 	}
+	if res.Runtime.Provider != "cpu" || len(res.ProviderNodes) != 1 || res.ProviderNodes["CPUExecutionProvider"] == 0 {
+		t.Errorf("provider %s, nodes %v; want every node on CPUExecutionProvider", res.Runtime.Provider, res.ProviderNodes)
+	}
 	if res.Layers == nil {
 		t.Fatal("no layer breakdown")
 	}

@@ -145,6 +145,11 @@ func resolveDefaults(ctx context.Context, t devices.Target, fp *devices.Fingerpr
 	}
 	if o.Threads == 0 {
 		o.Threads = 1
+		if o.Provider == "xnnpack" {
+			// XNNPACK runs on its own pool, one thread per big core
+			// (see ort's XNNPACK settings).
+			o.Threads = max(1, len(fastestCores(fp)))
+		}
 	}
 	if o.Runner == "" {
 		o.Runner = RunnerAgent
@@ -196,18 +201,24 @@ func resolveDefaults(ctx context.Context, t devices.Target, fp *devices.Fingerpr
 // on an idle 16-core VM, gone when pinned). It returns nil when the
 // threads do not fit.
 func defaultCPUs(fp *devices.Fingerprint, threads int) []int {
-	var pool []int
-	if cl := fp.Clusters; len(cl) > 0 && len(cl[len(cl)-1].CPUs) > 0 {
-		pool = cl[len(cl)-1].CPUs // sorted fastest last
-	} else {
-		for c := 0; c < fp.Cores; c++ {
-			pool = append(pool, c)
-		}
-	}
+	pool := fastestCores(fp)
 	if threads > len(pool) {
 		return nil
 	}
 	return slices.Clone(pool[len(pool)-threads:])
+}
+
+// fastestCores returns the CPUs of the fastest cluster (a phone's big
+// cores), or every core when the device shows no cpufreq clusters.
+func fastestCores(fp *devices.Fingerprint) []int {
+	if cl := fp.Clusters; len(cl) > 0 && len(cl[len(cl)-1].CPUs) > 0 {
+		return cl[len(cl)-1].CPUs // sorted fastest last
+	}
+	var pool []int
+	for c := 0; c < fp.Cores; c++ {
+		pool = append(pool, c)
+	}
+	return pool
 }
 
 func hasCommand(ctx context.Context, t devices.Target, name string) bool {
@@ -352,6 +363,9 @@ func (p *Plan) Execute(ctx context.Context) (*LUT, error) {
 	after, err := devices.Probe(ctx, p.target)
 	if err != nil {
 		return nil, fmt.Errorf("probe %s after profiling: %w", p.Target, err)
+	}
+	if ar, ok := r.(*agentRunner); ok {
+		after.Runtime = ar.usedRuntime() // with the provider actually used
 	}
 	afterJSON, _ := json.Marshal(after)
 	if err := p.record(jw, journalRecord{Kind: recFinish, Fingerprint: afterJSON}); err != nil {

@@ -2,7 +2,9 @@ package profiler
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -16,6 +18,7 @@ import (
 	"github.com/edgefit/edgefit/devices/devicetest"
 	"github.com/edgefit/edgefit/export/ort"
 	"github.com/edgefit/edgefit/profiler/agent/agenttest"
+	"github.com/edgefit/edgefit/profiler/bench/wire"
 )
 
 func TestMain(m *testing.M) {
@@ -117,6 +120,13 @@ func TestRunLocal(t *testing.T) {
 	}
 	if len(lut.FingerprintBefore) == 0 || len(lut.FingerprintAfter) == 0 {
 		t.Error("fingerprints missing")
+	}
+	// The fingerprint after profiling records the provider the models ran
+	// on and how ONNX Runtime assigned their nodes.
+	var after devices.Fingerprint
+	if err := json.Unmarshal(lut.FingerprintAfter, &after); err != nil || after.Runtime == nil ||
+		after.Runtime.Provider != "CPUExecutionProvider" || len(after.Runtime.ProviderNodes) != 1 || after.Runtime.ProviderNodes["CPUExecutionProvider"] < len(lut.Entries) {
+		t.Errorf("runtime after profiling = %+v (%v), want every node of every model on CPUExecutionProvider", after.Runtime, err)
 	}
 	if lut.Settings.MinRuns != 5 || !lut.Settings.Shuffled || lut.Settings.Extra["reference"] == "" {
 		t.Errorf("settings %+v", lut.Settings)
@@ -494,4 +504,38 @@ func TestRunADB(t *testing.T) {
 		t.Errorf("missing %d layers, %d networks", len(miss), len(lut.Networks))
 	}
 	checkJournal(t, o.Journal, lut)
+}
+
+// TestXNNPACKDefaults: on a phone with 4 little and 4 big cores, --ep
+// xnnpack without --threads gives XNNPACK one thread per big core, pinned
+// to the big cores; the CPU provider keeps one thread.
+func TestXNNPACKDefaults(t *testing.T) {
+	fp := &devices.Fingerprint{OS: "android", Cores: 8, Clusters: []devices.Cluster{
+		{Policy: "policy0", CPUs: []int{0, 1, 2, 3}, MaxFreqKHz: 1800000}, {Policy: "policy4", CPUs: []int{4, 5, 6, 7}, MaxFreqKHz: 2800000}}}
+	for provider, want := range map[string][2]string{"xnnpack": {"4", "f0"}, "cpu": {"1", "80"}, "nnapi": {"1", "80"}} {
+		o := Options{Provider: provider}
+		class, _, err := resolveDefaults(context.Background(), devices.NewLocal(), fp, &o)
+		if err != nil || class != ClassMobile || fmt.Sprint(o.Threads) != want[0] || o.CPUAffinity != want[1] {
+			t.Errorf("%s: class %s threads %d affinity %s (%v); want %s threads on mask %s", provider, class, o.Threads, o.CPUAffinity, err, want[0], want[1])
+		}
+	}
+	o := Options{Provider: "xnnpack", Threads: 2}
+	if _, _, err := resolveDefaults(context.Background(), devices.NewLocal(), fp, &o); err != nil || o.Threads != 2 {
+		t.Errorf("explicit threads overridden: %d %v", o.Threads, err)
+	}
+}
+
+// TestCheckProviderSaysWhere: a Linux library without XNNPACK or NNAPI is
+// refused before measuring, naming the library that has them.
+func TestCheckProviderSaysWhere(t *testing.T) {
+	info := wire.Info{ORTVersion: "1.24.1", Library: "/cache/linux-x64/libonnxruntime.so.1", Providers: []string{"CPUExecutionProvider"}}
+	if err := checkProvider(info, "cpu"); err != nil {
+		t.Errorf("cpu: %v", err)
+	}
+	for _, p := range []string{"xnnpack", "nnapi"} {
+		err := checkProvider(info, p)
+		if err == nil || !strings.Contains(err.Error(), ort.Providers[p]) || !strings.Contains(err.Error(), "make ort-android") || !strings.Contains(err.Error(), info.Library) {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
 }

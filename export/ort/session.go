@@ -81,6 +81,18 @@ var Providers = map[string]string{
 	"nnapi":    "NnapiExecutionProvider",
 }
 
+// ProviderKey returns edgefit's short name for an ONNX Runtime provider
+// name ("XnnpackExecutionProvider" → "xnnpack"), or name itself when it is
+// not one of [Providers].
+func ProviderKey(name string) string {
+	for k, v := range Providers {
+		if v == name {
+			return k
+		}
+	}
+	return name
+}
+
 // ProviderNames returns the short names [Options].ExecutionProvider
 // accepts, sorted.
 func ProviderNames() []string {
