@@ -61,7 +61,7 @@ last core of the fastest cluster).`,
 	f := c.Flags()
 	o.target.AddFlags(f)
 	f.IntVar(&o.Batch, "batch", 1, "value of the model's symbolic dimensions (its batch)")
-	f.IntVar(&o.Threads, "threads", 0, "intra-op threads (default 1)")
+	f.IntVar(&o.Threads, "threads", 0, "intra-op threads (default 1; with --ep xnnpack, XNNPACK threads, default one per big core)")
 	f.StringVar(&o.EP, "ep", "", "execution provider: "+strings.Join(profiler.Providers(), ", ")+" (default cpu; cuda on GPU targets)")
 	f.StringVar(&o.Affinity, "affinity", "", `taskset mask to pin to, e.g. f0 (default: one core per thread, the last of the fastest cluster; "none")`)
 	f.BoolVar(&o.Layers, "layers", false, "add a per-node breakdown from ONNX Runtime's profiler")

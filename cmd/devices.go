@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -48,7 +49,11 @@ providers it finds there.`,
 			if withAgent {
 				fp, _, err = agent.Probe(ctx, t, o.agentOptions(g.logger()))
 				if err != nil {
-					err = withHint(err, "run 'make agents ort' to build the agent and fetch ONNX Runtime, or pass --agent/--ort-lib")
+					hint := "run 'make agents ort' to build the agent and fetch ONNX Runtime, or pass --agent/--ort-lib"
+					if strings.HasPrefix(args[0], "adb://") {
+						hint = "for a phone run 'make ort-android agent-android' (the agent needs the Android NDK; docs/devices.md), or pass --agent/--ort-lib"
+					}
+					err = withHint(err, hint)
 				}
 			} else {
 				fp, err = devices.Probe(ctx, t)

@@ -50,7 +50,7 @@ func (o *profileOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.Space, "space", "", "search space to profile: ofa-mbv3-w1.0 or ofa-mbv3-w1.2 (required)")
 	f.IntSliceVar(&o.Res, "res", profiler.DefaultResolutions(), "input resolutions to profile")
 	f.IntVar(&o.Batch, "batch", 1, "batch size of every measurement")
-	f.IntVar(&o.Threads, "threads", 0, "intra-op threads (default 1 for every class)")
+	f.IntVar(&o.Threads, "threads", 0, "intra-op threads (default 1 for every class; with --ep xnnpack, XNNPACK threads, default one per big core)")
 	f.StringVar(&o.EP, "ep", "", "execution provider: "+strings.Join(profiler.Providers(), ", ")+" (default: cpu; cuda on GPU targets)")
 	f.StringVar(&o.Runner, "runner", "", "what measures: "+strings.Join(profiler.Runners(), ", ")+" (default agent; trtexec on GPU targets that have it)")
 	f.StringVar(&o.Affinity, "affinity", "", `taskset mask to pin to, e.g. f0 (default: one core per thread, the last of the fastest cluster; "none" to not pin)`)

@@ -28,8 +28,8 @@ func (o *targetOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.KnownHosts, "known-hosts", "", "known_hosts file checked for ssh:// targets (default ~/.ssh/known_hosts)")
 	f.StringVar(&o.SSHConfig, "ssh-config", "", `ssh client config for host aliases (default ~/.ssh/config; "none" for none)`)
 	f.StringVar(&o.ADB, "adb", "", "adb binary for adb:// targets (default: adb on PATH)")
-	f.StringVar(&o.Agent, "agent", "", "edgefit-agent binary for the device (default: built by 'make agents', found beside edgefit or in ./bin)")
-	f.StringVar(&o.ORTLib, "ort-lib", "", "ONNX Runtime library to push to the device (default: the 'make ort' cache for linux amd64/arm64)")
+	f.StringVar(&o.Agent, "agent", "", "edgefit-agent binary for the device (default: built by 'make agents' or, for Android, 'make agent-android', found beside edgefit or in ./bin)")
+	f.StringVar(&o.ORTLib, "ort-lib", "", "ONNX Runtime library to push to the device (default: the 'make ort' cache for linux amd64/arm64, the 'make ort-android' cache by the phone's ABI)")
 	f.StringVar(&o.DeviceORTLib, "device-ort-lib", "", "ONNX Runtime library already installed on the device (GPU builds with CUDA/TensorRT)")
 }
 
