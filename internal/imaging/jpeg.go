@@ -567,39 +567,10 @@ func inScan(list []*jpegComponent, c *jpegComponent) bool {
 // setupFrame computes the component geometry at the first scan, as
 // libjpeg's initial_setup does, and guesses the colour space.
 func (d *jpegDecoder) setupFrame() error {
-	if d.height > jpegMaxDimension || d.width > jpegMaxDimension {
-		return jpegErr("image is %dx%d, above the JPEG limit of %d per side", d.width, d.height, jpegMaxDimension)
-	}
-	if d.width*d.height > maxPixels {
-		return &TooLargeError{Width: d.width, Height: d.height, Limit: maxPixels}
-	}
-	d.maxH, d.maxV = 1, 1
-	for i := range d.comps {
-		c := &d.comps[i]
-		if c.h < 1 || c.h > 4 || c.v < 1 || c.v > 4 {
-			return jpegErr("bad sampling factors %dx%d", c.h, c.v)
-		}
-		d.maxH = max(d.maxH, c.h)
-		d.maxV = max(d.maxV, c.v)
-	}
-	d.mcusX = ceilDiv(d.width, d.maxH*8)
-	d.mcusY = ceilDiv(d.height, d.maxV*8)
-	d.iMCURows = d.mcusY
-	for i := range d.comps {
-		c := &d.comps[i]
-		if d.maxH%c.h != 0 || d.maxV%c.v != 0 {
-			return jpegUnsupported("fractional sampling factors (%dx%d against %dx%d)", c.h, c.v, d.maxH, d.maxV)
-		}
-		c.bw = ceilDiv(d.width*c.h, d.maxH*8)
-		c.bh = ceilDiv(d.height*c.v, d.maxV*8)
-		c.bwPad = d.mcusX * c.h
-		c.bhPad = d.mcusY * c.v
-		c.dsw = ceilDiv(d.width*c.h, d.maxH)
-		c.dsh = ceilDiv(d.height*c.v, d.maxV)
-		c.stride = c.bwPad * 8
+	if err := d.checkGeometry(); err != nil {
+		return err
 	}
 	d.multiScan = d.progressive || len(d.scan.comps) < len(d.comps)
-
 	switch len(d.comps) {
 	case 1:
 		d.colorSpace = csGray
@@ -662,6 +633,43 @@ func (d *jpegDecoder) setupFrame() error {
 				}
 			}
 		}
+	}
+	return nil
+}
+
+// checkGeometry validates the frame's size and sampling factors and
+// computes the component geometry (libjpeg's initial_setup).
+func (d *jpegDecoder) checkGeometry() error {
+	if d.height > jpegMaxDimension || d.width > jpegMaxDimension {
+		return jpegErr("image is %dx%d, above the JPEG limit of %d per side", d.width, d.height, jpegMaxDimension)
+	}
+	if d.width*d.height > maxPixels {
+		return &TooLargeError{Width: d.width, Height: d.height, Limit: maxPixels}
+	}
+	d.maxH, d.maxV = 1, 1
+	for i := range d.comps {
+		c := &d.comps[i]
+		if c.h < 1 || c.h > 4 || c.v < 1 || c.v > 4 {
+			return jpegErr("bad sampling factors %dx%d", c.h, c.v)
+		}
+		d.maxH = max(d.maxH, c.h)
+		d.maxV = max(d.maxV, c.v)
+	}
+	d.mcusX = ceilDiv(d.width, d.maxH*8)
+	d.mcusY = ceilDiv(d.height, d.maxV*8)
+	d.iMCURows = d.mcusY
+	for i := range d.comps {
+		c := &d.comps[i]
+		if d.maxH%c.h != 0 || d.maxV%c.v != 0 {
+			return jpegUnsupported("fractional sampling factors (%dx%d against %dx%d)", c.h, c.v, d.maxH, d.maxV)
+		}
+		c.bw = ceilDiv(d.width*c.h, d.maxH*8)
+		c.bh = ceilDiv(d.height*c.v, d.maxV*8)
+		c.bwPad = d.mcusX * c.h
+		c.bhPad = d.mcusY * c.v
+		c.dsw = ceilDiv(d.width*c.h, d.maxH)
+		c.dsh = ceilDiv(d.height*c.v, d.maxV)
+		c.stride = c.bwPad * 8
 	}
 	return nil
 }

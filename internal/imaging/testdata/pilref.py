@@ -28,7 +28,11 @@ import sys
 import zlib
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFile
+
+# Pillow sizes its JPEG encoder buffer from the image size; optimized noisy
+# images can need more ("Suspension not allowed here").
+ImageFile.MAXBLOCK = 1 << 26
 
 MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
