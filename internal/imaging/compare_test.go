@@ -253,3 +253,15 @@ func TestMatchesPillow(t *testing.T) {
 	images, errs := compareWithPIL(t, py, dir, []int{160, 176, 224, 130})
 	t.Logf("%d images identical to Pillow (decode, resize+crop and tensor at 4 resolutions); %d refused by both", images, errs)
 }
+
+// TestMatchesPillowDir compares the files of $EDGEFIT_IMAGING_DIR (a
+// debugging aid: keep a failing file there).
+func TestMatchesPillowDir(t *testing.T) {
+	dir := os.Getenv("EDGEFIT_IMAGING_DIR")
+	if dir == "" {
+		t.Skip("set EDGEFIT_IMAGING_DIR to compare the images of a folder")
+	}
+	py := pilPython(t)
+	images, errs := compareWithPIL(t, py, dir, []int{224})
+	t.Logf("%d images identical to Pillow; %d refused by both", images, errs)
+}

@@ -116,6 +116,11 @@ type jpegDecoder struct {
 
 	scan scanState
 	br   bitReader
+	// bufEnd is where the data libjpeg has been given ends (the file's
+	// end, or the end of Pillow's last chunk; see decodeSeqMCU), hiPos the
+	// furthest position read so far.
+	bufEnd int
+	hiPos  int
 
 	scratch *jpegScratch
 }
@@ -219,7 +224,7 @@ func decodeJPEG(data []byte, dst *RGB) error {
 	if len(data) < 3 || data[0] != 0xFF || data[1] != mSOI || data[2] != 0xFF {
 		return jpegErr("no SOI marker at the start")
 	}
-	d := jpegDecoder{data: data, pos: 2}
+	d := jpegDecoder{data: data, pos: 2, bufEnd: len(data)}
 	d.scratch = getScratch()
 	defer putScratch(d.scratch)
 	if err := d.decode(); err != nil {

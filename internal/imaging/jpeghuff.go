@@ -1,5 +1,7 @@
 package imaging
 
+import "errors"
+
 // Entropy decoding: Huffman tables, the bit reader and the sequential and
 // progressive scan decoders. The bit reader keeps libjpeg's rules for
 // running into a marker (the rest of the segment reads as zero bits) and
@@ -96,7 +98,19 @@ type bitReader struct {
 	n            int  // valid bits in buf (the low n bits)
 	marker       byte // a marker met in the data, not yet processed
 	insufficient bool // the segment ran out: its remaining MCUs are left zero
+	fast         bool // refill as libjpeg-turbo's decode_mcu_fast does
 }
+
+// errSuspend and errFastMarker interrupt the decoding of one sequential
+// MCU, which then starts over (see decodeSeqMCU).
+var (
+	errSuspend    = errors.New("suspend")
+	errFastMarker = errors.New("marker in fast path")
+)
+
+// pillowChunk is how many bytes Pillow hands libjpeg at a time
+// (ImageFile.MAXBLOCK); see decodeSeqMCU.
+const pillowChunk = 65536
 
 // fill refills the bit buffer as libjpeg's jpeg_fill_bit_buffer does.
 func (d *jpegDecoder) fill(nbits int) error {
@@ -105,17 +119,15 @@ func (d *jpegDecoder) fill(nbits int) error {
 		data := d.data
 		pos := d.pos
 		for br.n < minGetBits {
-			if pos >= len(data) {
-				d.pos = pos
-				return ErrTruncated
+			if pos >= d.bufEnd {
+				return d.outOfData(pos)
 			}
 			c := data[pos]
 			pos++
 			if c == 0xFF {
 				for {
-					if pos >= len(data) {
-						d.pos = pos
-						return ErrTruncated
+					if pos >= d.bufEnd {
+						return d.outOfData(pos)
 					}
 					c = data[pos]
 					pos++
@@ -146,8 +158,52 @@ noMore:
 	return nil
 }
 
+// outOfData is a refill that reaches the end of the data libjpeg has been
+// given: the end of the file means truncation; the end of one of Pillow's
+// chunks means libjpeg suspends, and the MCU starts over with more data.
+func (d *jpegDecoder) outOfData(pos int) error {
+	d.pos = pos
+	if d.bufEnd < len(d.data) {
+		d.hiPos = max(d.hiPos, pos+1)
+		return errSuspend
+	}
+	return ErrTruncated
+}
+
+// fastFill is decode_mcu_fast's refill: with 16 bits or fewer left, six
+// more bytes. A marker aborts the fast decoding of the MCU.
+func (d *jpegDecoder) fastFill() error {
+	br := &d.br
+	data, pos := d.data, d.pos
+	for i := 0; i < 6; i++ {
+		c := data[pos]
+		pos++
+		if c == 0xFF {
+			c1 := data[pos]
+			pos++
+			if c1 != 0 {
+				d.pos = pos
+				return errFastMarker
+			}
+		}
+		br.buf = br.buf<<8 | uint64(c)
+		br.n += 8
+	}
+	d.pos = pos
+	return nil
+}
+
 // bits returns the next s (1..16) bits.
 func (d *jpegDecoder) bits(s int) (int32, error) {
+	if d.br.fast {
+		if d.br.n <= 16 {
+			if err := d.fastFill(); err != nil {
+				return 0, err
+			}
+		}
+		d.br.n -= s
+		return int32(d.br.buf>>uint(d.br.n)) & (1<<s - 1), nil
+	}
 	if d.br.n < s {
 		if err := d.fill(s); err != nil {
 			return 0, err
@@ -168,6 +224,31 @@ func extend(x int32, s int) int32 {
 // huff decodes one Huffman-coded symbol.
 func (d *jpegDecoder) huff(t *huffTable) (int, error) {
 	br := &d.br
+	if br.fast {
+		if br.n <= 16 {
+			if err := d.fastFill(); err != nil {
+				return 0, err
+			}
+		}
+		v := t.lookup[(br.buf>>uint(br.n-lookBits))&(1<<lookBits-1)]
+		nb := int(v >> 8)
+		if nb <= lookBits {
+			br.n -= nb
+			return int(v & 0xFF), nil
+		}
+		// At least 17 bits are buffered: the longest code needs no refill.
+		br.n -= nb
+		code := int32(br.buf>>uint(br.n)) & (1<<nb - 1)
+		for code > t.maxcode[nb] {
+			br.n--
+			code = code<<1 | int32(br.buf>>uint(br.n))&1
+			nb++
+		}
+		if nb > 16 {
+			return 0, nil
+		}
+		return int(t.vals[uint8(code+t.valoffset[nb])]), nil
+	}
 	nb := 1
 	if br.n < lookBits {
 		if err := d.fill(0); err != nil {
@@ -444,28 +525,15 @@ func (d *jpegDecoder) decodeScan() error {
 			}
 			var err error
 			switch {
-			case oneShot:
-				for i := 0; i < nb; i++ {
-					mcu[i] = [64]int16{}
-				}
-				if !d.br.insufficient {
-					for i := 0; i < nb; i++ {
-						if err = d.decodeBlock(&mcu[i], blocks[i].comp); err != nil {
-							return err
-						}
-					}
-				}
-				for i := 0; i < nb; i++ {
-					b := blocks[i]
-					if b.bx < b.comp.bw && b.by < b.comp.bh {
-						idctBlock(&mcu[i], b.comp.quant, b.comp.plane[b.by*8*b.comp.stride+b.bx*8:], b.comp.stride)
-					}
-				}
 			case !d.progressive:
-				if !d.br.insufficient {
+				if err = d.decodeSeqMCU(blocks[:nb], oneShot, &mcu); err != nil {
+					return err
+				}
+				if oneShot {
 					for i := 0; i < nb; i++ {
-						if err = d.decodeBlock(d.block(blocks[i]), blocks[i].comp); err != nil {
-							return err
+						b := blocks[i]
+						if b.bx < b.comp.bw && b.by < b.comp.bh {
+							idctBlock(&mcu[i], b.comp.quant, b.comp.plane[b.by*8*b.comp.stride+b.bx*8:], b.comp.stride)
 						}
 					}
 				}
@@ -498,6 +566,66 @@ func (d *jpegDecoder) decodeScan() error {
 					}
 				}
 			}
+		}
+	}
+	return nil
+}
+
+// decodeSeqMCU decodes one MCU of a sequential scan. libjpeg-turbo decodes
+// an MCU with its fast path (decode_mcu_fast) when no restart interval is
+// set, no marker has been met and at least 512 bytes per block of the MCU
+// remain in the buffer it was given, and with its careful path otherwise;
+// the two refill the bit buffer at different moments, which decides
+// whether a file whose entropy-coded data ends at the end of the file,
+// without EOI, is complete or truncated. Pillow gives libjpeg the file in
+// chunks of 64 KiB: the buffer ends at the end of the last chunk read, and
+// when the careful path needs a byte past it, libjpeg suspends and decodes
+// the MCU again once Pillow has read the next chunk. This function follows
+// the same schedule. (The decoded values never depend on it.)
+func (d *jpegDecoder) decodeSeqMCU(blocks []mcuBlock, oneShot bool, mcu *[10][64]int16) error {
+	comps := d.scan.comps
+	savedBR, savedPos := d.br, d.pos
+	var savedDC [4]int32
+	for i, c := range comps {
+		savedDC[i] = c.lastDC
+	}
+	defer func() { d.bufEnd = len(d.data) }()
+	d.hiPos = max(d.hiPos, d.pos)
+	tryFast := true
+	for {
+		d.bufEnd = min(len(d.data), ceilDiv(max(d.hiPos, 1), pillowChunk)*pillowChunk)
+		d.br.fast = tryFast && d.restartEvery == 0 && d.br.marker == 0 && d.bufEnd-d.pos >= 512*len(blocks)
+		err := d.decodeSeqBlocks(blocks, oneShot, mcu)
+		d.br.fast = false
+		if err != errSuspend && err != errFastMarker {
+			return err
+		}
+		d.br, d.pos = savedBR, savedPos
+		for i, c := range comps {
+			c.lastDC = savedDC[i]
+		}
+		// After a marker the careful path decodes the MCU; after a
+		// suspension the choice is made again with the larger buffer.
+		tryFast = err == errSuspend
+	}
+}
+
+func (d *jpegDecoder) decodeSeqBlocks(blocks []mcuBlock, oneShot bool, mcu *[10][64]int16) error {
+	if oneShot {
+		for i := range blocks {
+			mcu[i] = [64]int16{}
+		}
+	}
+	if d.br.insufficient {
+		return nil
+	}
+	for i, b := range blocks {
+		blk := &mcu[i]
+		if !oneShot {
+			blk = d.block(b)
+		}
+		if err := d.decodeBlock(blk, b.comp); err != nil {
+			return err
 		}
 	}
 	return nil
