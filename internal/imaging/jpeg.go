@@ -682,9 +682,9 @@ func (d *jpegDecoder) checkGeometry() error {
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
 // naturalOrder maps zigzag positions to natural (row-major) positions. The
-// 16 extra entries catch run lengths that overshoot the block in corrupt
-// data, as libjpeg's table does.
-var naturalOrder = [64 + 16]int{
+// extra entries catch run lengths that overshoot the block in corrupt data
+// (the last coefficient), as libjpeg's table does.
+var naturalOrder = [128]int{
 	0, 1, 8, 16, 9, 2, 3, 10,
 	17, 24, 32, 25, 18, 11, 4, 5,
 	12, 19, 26, 33, 40, 48, 41, 34,
@@ -695,4 +695,7 @@ var naturalOrder = [64 + 16]int{
 	53, 60, 61, 54, 47, 55, 62, 63,
 	63, 63, 63, 63, 63, 63, 63, 63,
 	63, 63, 63, 63, 63, 63, 63, 63,
+	63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63,
+	63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63,
+	63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63,
 }

@@ -624,10 +624,123 @@ func (d *jpegDecoder) decodeSeqBlocks(blocks []mcuBlock, oneShot bool, mcu *[10]
 		if !oneShot {
 			blk = d.block(b)
 		}
-		if err := d.decodeBlock(blk, b.comp); err != nil {
+		var err error
+		if d.br.fast {
+			err = d.decodeBlockFast(blk, b.comp)
+		} else {
+			err = d.decodeBlock(blk, b.comp)
+		}
+		if err != nil {
 			return err
 		}
 	}
+	return nil
+}
+
+// fastRefill is decode_mcu_fast's refill of six bytes (the caller made
+// sure they are there). ok is false at a marker.
+func fastRefill(data []byte, pos int, buf uint64, n int) (uint64, int, int, bool) {
+	b := data[pos : pos+6 : pos+6]
+	if b[0] != 0xFF && b[1] != 0xFF && b[2] != 0xFF && b[3] != 0xFF && b[4] != 0xFF && b[5] != 0xFF {
+		buf = buf<<48 | uint64(b[0])<<40 | uint64(b[1])<<32 | uint64(b[2])<<24 | uint64(b[3])<<16 | uint64(b[4])<<8 | uint64(b[5])
+		return buf, n + 48, pos + 6, true
+	}
+	return fastRefillFF(data, pos, buf, n)
+}
+
+// fastRefillFF is fastRefill byte by byte, for data with an 0xFF byte.
+func fastRefillFF(data []byte, pos int, buf uint64, n int) (uint64, int, int, bool) {
+	for i := 0; i < 6; i++ {
+		c := data[pos]
+		pos++
+		if c == 0xFF {
+			if data[pos] != 0 {
+				return buf, n, pos, false
+			}
+			pos++
+		}
+		buf = buf<<8 | uint64(c)
+		n += 8
+	}
+	return buf, n, pos, true
+}
+
+// fastSymbol decodes a Huffman symbol with at least 17 bits buffered.
+func fastSymbol(t *huffTable, buf uint64, n int) (int, int) {
+	v := t.lookup[(buf>>uint(n-lookBits))&(1<<lookBits-1)]
+	if v>>8 <= lookBits {
+		return int(v & 0xFF), n - int(v>>8)
+	}
+	return longSymbol(t, buf, n)
+}
+
+// longSymbol decodes a code longer than lookBits.
+func longSymbol(t *huffTable, buf uint64, n int) (int, int) {
+	nb := lookBits + 1
+	n -= nb
+	code := int32(buf>>uint(n)) & (1<<nb - 1)
+	for code > t.maxcode[nb] {
+		n--
+		code = code<<1 | int32(buf>>uint(n))&1
+		nb++
+	}
+	if nb > 16 {
+		return 0, n
+	}
+	return int(t.vals[uint8(code+t.valoffset[nb])]), n
+}
+
+// decodeBlockFast is decodeBlock with decode_mcu_fast's refills, keeping
+// the bit reader in local variables.
+func (d *jpegDecoder) decodeBlockFast(blk *[64]int16, c *jpegComponent) error {
+	data := d.data
+	buf, n, pos := d.br.buf, d.br.n, d.pos
+	ok := true
+	if n <= 16 {
+		if buf, n, pos, ok = fastRefill(data, pos, buf, n); !ok {
+			return errFastMarker
+		}
+	}
+	s, n := fastSymbol(&d.dcTables[c.dcTbl], buf, n)
+	var diff int32
+	if s != 0 {
+		if n <= 16 {
+			if buf, n, pos, ok = fastRefill(data, pos, buf, n); !ok {
+				return errFastMarker
+			}
+		}
+		n -= s
+		diff = extend(int32(buf>>uint(n))&(1<<s-1), s)
+	}
+	c.lastDC += diff
+	blk[0] = int16(c.lastDC)
+	ac := &d.acTables[c.acTbl]
+	for k := 1; k < 64; k++ {
+		if n <= 16 {
+			if buf, n, pos, ok = fastRefill(data, pos, buf, n); !ok {
+				return errFastMarker
+			}
+		}
+		var rs int
+		rs, n = fastSymbol(ac, buf, n)
+		r, s := rs>>4, rs&15
+		if s != 0 {
+			k += r
+			if n <= 16 {
+				if buf, n, pos, ok = fastRefill(data, pos, buf, n); !ok {
+					return errFastMarker
+				}
+			}
+			n -= s
+			blk[naturalOrder[k&127]&63] = int16(extend(int32(buf>>uint(n))&(1<<s-1), s))
+		} else {
+			if r != 15 {
+				break
+			}
+			k += 15
+		}
+	}
+	d.br.buf, d.br.n, d.pos = buf, n, pos
 	return nil
 }
 

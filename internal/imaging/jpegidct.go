@@ -33,83 +33,100 @@ const (
 // jidctint.c's result; corrupt data can overflow, and then the lanes wrap
 // (dequantized values, the sums in0+in4, in0-in4, in7+in3 and in5+in1) or
 // saturate (pass results, and the final samples to 0..255) as the SIMD
-// code's do.
+// code's do. The 32-bit arithmetic below wraps too, but every value it
+// returns fits in 32 bits, so it is exact.
 func idctBlock(coef *[64]int16, q *[64]uint16, out []byte, stride int) {
-	var dq [64]int16
-	acZero := true
-	for i := range dq {
-		dq[i] = coef[i] * int16(q[i]) // the low 16 bits of the product
-		if i >= 8 && coef[i] != 0 {
-			acZero = false
-		}
+	var acOr int16
+	for _, v := range coef[8:] {
+		acOr |= v
 	}
 	var ws [64]int16
-	if acZero {
+	if acOr == 0 {
 		// Rows 1 to 7 all zero: each column is its DC value << 2.
 		for c := 0; c < 8; c++ {
-			v := dq[c] << 2
-			for r := 0; r < 8; r++ {
-				ws[r*8+c] = v
-			}
+			v := (coef[c] * int16(q[c])) << 2
+			ws[c], ws[8+c], ws[16+c], ws[24+c], ws[32+c], ws[40+c], ws[48+c], ws[56+c] = v, v, v, v, v, v, v, v
 		}
 	} else {
 		for c := 0; c < 8; c++ {
-			o := idct16(dq[c], dq[8+c], dq[16+c], dq[24+c], dq[32+c], dq[40+c], dq[48+c], dq[56+c], 11)
-			for r := 0; r < 8; r++ {
-				ws[r*8+c] = o[r]
+			// Dequantize: the low 16 bits of the product.
+			x0 := int32(coef[c] * int16(q[c]))
+			x1 := int32(coef[8+c] * int16(q[8+c]))
+			x2 := int32(coef[16+c] * int16(q[16+c]))
+			x3 := int32(coef[24+c] * int16(q[24+c]))
+			x4 := int32(coef[32+c] * int16(q[32+c]))
+			x5 := int32(coef[40+c] * int16(q[40+c]))
+			x6 := int32(coef[48+c] * int16(q[48+c]))
+			x7 := int32(coef[56+c] * int16(q[56+c]))
+			if x1|x2|x3|x4|x5|x6|x7 == 0 {
+				// What the full pass gives a column with only a DC value.
+				v := sat16(4 * x0)
+				ws[c], ws[8+c], ws[16+c], ws[24+c], ws[32+c], ws[40+c], ws[48+c], ws[56+c] = v, v, v, v, v, v, v, v
+				continue
 			}
+			o0, o1, o2, o3, o4, o5, o6, o7 := idctPass(x0, x1, x2, x3, x4, x5, x6, x7)
+			const h = 1 << 10
+			ws[c] = sat16((o0 + h) >> 11)
+			ws[8+c] = sat16((o1 + h) >> 11)
+			ws[16+c] = sat16((o2 + h) >> 11)
+			ws[24+c] = sat16((o3 + h) >> 11)
+			ws[32+c] = sat16((o4 + h) >> 11)
+			ws[40+c] = sat16((o5 + h) >> 11)
+			ws[48+c] = sat16((o6 + h) >> 11)
+			ws[56+c] = sat16((o7 + h) >> 11)
 		}
 	}
 	for r := 0; r < 8; r++ {
 		w := ws[r*8 : r*8+8 : r*8+8]
-		o := idct16(w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], 18)
 		row := out[r*stride : r*stride+8 : r*stride+8]
-		for i, v := range o {
-			row[i] = clampSample(int64(v))
+		x0, x1, x2, x3 := int32(w[0]), int32(w[1]), int32(w[2]), int32(w[3])
+		x4, x5, x6, x7 := int32(w[4]), int32(w[5]), int32(w[6]), int32(w[7])
+		if x1|x2|x3|x4|x5|x6|x7 == 0 {
+			v := clampSample((x0 + 16) >> 5)
+			row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7] = v, v, v, v, v, v, v, v
+			continue
 		}
+		o0, o1, o2, o3, o4, o5, o6, o7 := idctPass(x0, x1, x2, x3, x4, x5, x6, x7)
+		const h = 1 << 17
+		row[0] = clampSample((o0 + h) >> 18)
+		row[1] = clampSample((o1 + h) >> 18)
+		row[2] = clampSample((o2 + h) >> 18)
+		row[3] = clampSample((o3 + h) >> 18)
+		row[4] = clampSample((o4 + h) >> 18)
+		row[5] = clampSample((o5 + h) >> 18)
+		row[6] = clampSample((o6 + h) >> 18)
+		row[7] = clampSample((o7 + h) >> 18)
 	}
 }
 
-// idct16 is one 8-point pass on 16-bit inputs, descaled by shift and
-// saturated to 16 bits, as the SIMD code computes it.
-func idct16(x0, x1, x2, x3, x4, x5, x6, x7 int16, shift uint) (o [8]int16) {
-	// Sums the SIMD code forms in 16-bit lanes.
-	s04, d04 := int64(x0+x4), int64(x0-x4)
-	z3, z4 := int64(x7+x3), int64(x5+x1)
-	e0, e1, e2, e3, p1, p3, p5, p7 := idctParts(s04, d04, int64(x2), int64(x6), int64(x7), int64(x5), int64(x3), int64(x1), z3, z4)
-	half := int64(1) << (shift - 1)
-	out := [8]int64{e0 + p1, e1 + p3, e2 + p5, e3 + p7, e3 - p7, e2 - p5, e1 - p3, e0 - p1}
-	for i, v := range out {
-		o[i] = sat16((v + half) >> shift)
-	}
-	return o
-}
+// idctPass is one 8-point pass (scaled by 2^13) on 16-bit inputs; the
+// sums in0+in4, in0-in4, in7+in3 and in5+in1 wrap to 16 bits as in the
+// SIMD lanes.
+func idctPass(x0, x1, x2, x3, x4, x5, x6, x7 int32) (o0, o1, o2, o3, o4, o5, o6, o7 int32) {
+	s04 := int32(int16(x0+x4)) << 13
+	d04 := int32(int16(x0-x4)) << 13
+	z3, z4 := int32(int16(x7+x3)), int32(int16(x5+x1))
 
-// idctParts computes the even part (from x0+x4, x0-x4, x2, x6) and the odd
-// part (from x7, x5, x3, x1 and the sums x7+x3, x5+x1) of the transform,
-// scaled by 2^13.
-func idctParts(s04, d04, x2, x6, x7, x5, x3, x1, z3, z4 int64) (e0, e1, e2, e3, p1, p3, p5, p7 int64) {
 	e := (x2 + x6) * fix0541196100
 	ea := e - x6*fix1847759065
 	eb := e + x2*fix0765366865
-	s04 <<= 13
-	d04 <<= 13
-	e0, e3 = s04+eb, s04-eb
-	e1, e2 = d04+ea, d04-ea
+	e0, e3 := s04+eb, s04-eb
+	e1, e2 := d04+ea, d04-ea
 
 	z5 := (z3 + z4) * fix1175875602
 	za := (x7 + x1) * -fix0899976223
 	zb := (x5 + x3) * -fix2562915447
 	zc := z3*-fix1961570560 + z5
 	zd := z4*-fix0390180644 + z5
-	p7 = x7*fix0298631336 + za + zc
-	p5 = x5*fix2053119869 + zb + zd
-	p3 = x3*fix3072711026 + zb + zc
-	p1 = x1*fix1501321110 + za + zd
-	return
+	p7 := x7*fix0298631336 + za + zc
+	p5 := x5*fix2053119869 + zb + zd
+	p3 := x3*fix3072711026 + zb + zc
+	p1 := x1*fix1501321110 + za + zd
+
+	return e0 + p1, e1 + p3, e2 + p5, e3 + p7, e3 - p7, e2 - p5, e1 - p3, e0 - p1
 }
 
-func sat16(v int64) int16 {
+func sat16(v int32) int16 {
 	if v > 32767 {
 		return 32767
 	}
@@ -119,14 +136,19 @@ func sat16(v int64) int16 {
 	return int16(v)
 }
 
-// clampSample maps an IDCT output (centred on 0) to a sample, saturating.
-func clampSample(v int64) byte {
-	v += 128
-	if uint64(v) > 255 {
-		if v < 0 {
-			return 0
-		}
-		return 255
-	}
-	return byte(v)
+// clampSample maps an IDCT output (centred on 0, at most 16 bits) to a
+// sample, saturating as the SIMD code's packsswb does.
+func clampSample(v int32) byte {
+	return sampleLimit[(v+sampleLimitOffset)&(1<<17-1)]
 }
+
+// sampleLimit maps v+sampleLimitOffset to clamp(v+128, 0, 255) for v in
+// [-65536, 65535]: the 16-bit saturated range and more.
+const sampleLimitOffset = 1 << 16
+
+var sampleLimit = func() (t [1 << 17]byte) {
+	for i := range t {
+		t[i] = byte(min(max(i-sampleLimitOffset+128, 0), 255))
+	}
+	return t
+}()
