@@ -30,6 +30,14 @@ func clamp255(v int32) byte {
 	return byte(v)
 }
 
+// rangeLimit clamps v in [-384, 639] to a sample: rangeLimit[(v+384)&1023].
+var rangeLimit = func() (t [1024]byte) {
+	for i := range t {
+		t[i] = byte(min(max(i-384, 0), 255))
+	}
+	return t
+}()
+
 // output turns the decoded components into dst.
 func (d *jpegDecoder) output(dst *RGB) error {
 	if d.multiScan {
@@ -60,21 +68,25 @@ func (d *jpegDecoder) output(dst *RGB) error {
 		switch d.colorSpace {
 		case csGray:
 			for x, v := range rows[0] {
-				out[3*x], out[3*x+1], out[3*x+2] = v, v, v
+				o := out[3*x : 3*x+3 : 3*x+3]
+				o[0], o[1], o[2] = v, v, v
 			}
 		case csRGB:
-			r, g, b := rows[0], rows[1], rows[2]
+			r, g, b := rows[0], rows[1][:len(rows[0])], rows[2][:len(rows[0])]
 			for x := range r {
-				out[3*x], out[3*x+1], out[3*x+2] = r[x], g[x], b[x]
+				o := out[3*x : 3*x+3 : 3*x+3]
+				o[0], o[1], o[2] = r[x], g[x], b[x]
 			}
 		case csYCbCr:
-			yy, cb, cr := rows[0], rows[1][:len(rows[0])], rows[2][:len(rows[0])]
+			yy := rows[0]
+			cb, cr := rows[1][:len(yy)], rows[2][:len(yy)]
 			for x := range yy {
 				Y := int32(yy[x])
 				u, v := cb[x], cr[x]
-				out[3*x] = clamp255(Y + crR[v])
-				out[3*x+1] = clamp255(Y + (cbG[u]+crG[v])>>16)
-				out[3*x+2] = clamp255(Y + cbB[u])
+				o := out[3*x : 3*x+3 : 3*x+3]
+				o[0] = rangeLimit[(Y+crR[v]+384)&1023]
+				o[1] = rangeLimit[(Y+(cbG[u]+crG[v])>>16+384)&1023]
+				o[2] = rangeLimit[(Y+cbB[u]+384)&1023]
 			}
 		case csCMYK, csYCCK:
 			cmykToRGB(out, rows, d.colorSpace == csYCCK)
@@ -119,53 +131,61 @@ func mulDiv255(a, b int32) int32 {
 // upsampleRow returns output row y of component c at full resolution.
 func (d *jpegDecoder) upsampleRow(c *jpegComponent, y int, buf []byte, colsum []int32) []byte {
 	hr, vr := d.maxH/c.h, d.maxV/c.v
+	n := c.dsw
 	row := func(k int) []byte {
 		k = min(max(k, 0), c.dsh-1)
-		return c.plane[k*c.stride : k*c.stride+c.dsw]
+		return c.plane[k*c.stride : k*c.stride+n : k*c.stride+n]
 	}
-	n := c.dsw
 	switch {
 	case hr == 2 && vr == 1 && n > 2:
 		in := row(y)
-		buf[0] = in[0]
-		buf[1] = byte((3*int(in[0]) + int(in[1]) + 2) >> 2)
+		out := buf[:2*n]
+		out[0] = in[0]
+		out[1] = byte((3*int(in[0]) + int(in[1]) + 2) >> 2)
 		for i := 1; i < n-1; i++ {
 			v := 3 * int(in[i])
-			buf[2*i] = byte((v + int(in[i-1]) + 1) >> 2)
-			buf[2*i+1] = byte((v + int(in[i+1]) + 2) >> 2)
+			o := out[2*i : 2*i+2 : 2*i+2]
+			o[0] = byte((v + int(in[i-1]) + 1) >> 2)
+			o[1] = byte((v + int(in[i+1]) + 2) >> 2)
 		}
-		buf[2*n-2] = byte((3*int(in[n-1]) + int(in[n-2]) + 1) >> 2)
-		buf[2*n-1] = in[n-1]
-		return buf
+		out[2*n-2] = byte((3*int(in[n-1]) + int(in[n-2]) + 1) >> 2)
+		out[2*n-1] = in[n-1]
+		return out
 	case hr == 1 && vr == 2:
 		near, far, bias := vertNeighbours(row, y)
-		for i := 0; i < n; i++ {
-			buf[i] = byte((3*int(near[i]) + int(far[i]) + bias) >> 2)
+		out := buf[:n]
+		far = far[:n]
+		for i, v := range near {
+			out[i] = byte((3*int(v) + int(far[i]) + bias) >> 2)
 		}
-		return buf
+		return out
 	case hr == 2 && vr == 2 && n > 2:
 		near, far, _ := vertNeighbours(row, y)
 		cs := colsum[:n]
-		for i := range cs {
-			cs[i] = 3*int32(near[i]) + int32(far[i])
+		far = far[:n]
+		for i, v := range near {
+			cs[i] = 3*int32(v) + int32(far[i])
 		}
-		buf[0] = byte((cs[0]*4 + 8) >> 4)
-		buf[1] = byte((cs[0]*3 + cs[1] + 7) >> 4)
+		out := buf[:2*n]
+		out[0] = byte((cs[0]*4 + 8) >> 4)
+		out[1] = byte((cs[0]*3 + cs[1] + 7) >> 4)
 		for i := 1; i < n-1; i++ {
 			v := 3 * cs[i]
-			buf[2*i] = byte((v + cs[i-1] + 8) >> 4)
-			buf[2*i+1] = byte((v + cs[i+1] + 7) >> 4)
+			o := out[2*i : 2*i+2 : 2*i+2]
+			o[0] = byte((v + cs[i-1] + 8) >> 4)
+			o[1] = byte((v + cs[i+1] + 7) >> 4)
 		}
-		buf[2*n-2] = byte((3*cs[n-1] + cs[n-2] + 8) >> 4)
-		buf[2*n-1] = byte((cs[n-1]*4 + 7) >> 4)
-		return buf
+		out[2*n-2] = byte((3*cs[n-1] + cs[n-2] + 8) >> 4)
+		out[2*n-1] = byte((cs[n-1]*4 + 7) >> 4)
+		return out
 	default:
 		// Replication: libjpeg's h2v1, h2v2 and generic integral upsamplers.
 		in := row(y / vr)
-		for x := 0; x < d.width; x++ {
-			buf[x] = in[x/hr]
+		out := buf[:d.width]
+		for x := range out {
+			out[x] = in[x/hr]
 		}
-		return buf
+		return out
 	}
 }
 

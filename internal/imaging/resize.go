@@ -99,33 +99,51 @@ func Resize(src *RGB, w, h int) *RGB {
 // ResizeBox is Resize of the source region box (left, upper, right, lower,
 // in pixels; Pillow's box argument, kept in float32 as Pillow keeps it).
 func ResizeBox(src *RGB, w, h int, box [4]float32) *RGB {
+	return resizeRegion(src, w, h, box, 0, 0, w, h)
+}
+
+// resizeRegion computes the cw x ch part at (left, top) of the w x h
+// resize: every output pixel depends only on the filter taps of its own row
+// and column, so a part of the output is the same part of the full result.
+func resizeRegion(src *RGB, w, h int, box [4]float32, left, top, cw, ch int) *RGB {
 	if w == src.W && h == src.H && box == [4]float32{0, 0, float32(src.W), float32(src.H)} {
-		return src.Clone()
+		return Crop(src, left, top, cw, ch)
 	}
 	needH := w != src.W || box[0] != 0 || box[2] != float32(w)
 	needV := h != src.H || box[1] != 0 || box[3] != float32(h)
 	th := computeTaps(src.W, box[0], box[2], w)
 	tv := computeTaps(src.H, box[1], box[3], h)
-	yFirst := tv.bounds[0]
-	yLast := tv.bounds[2*h-2] + tv.bounds[2*h-1]
 	cur := src
 	if needH {
-		for i := 0; i < h; i++ {
-			tv.bounds[2*i] -= yFirst
+		// Only the source rows the wanted output rows use.
+		yFirst, yLast := src.H, 0
+		if needV {
+			for y := top; y < top+ch; y++ {
+				yFirst = min(yFirst, tv.bounds[2*y])
+				yLast = max(yLast, tv.bounds[2*y]+tv.bounds[2*y+1])
+			}
+		} else {
+			yFirst, yLast = top, top+ch
 		}
-		tmp := NewRGB(w, yLast-yFirst)
-		resampleH(tmp, src, yFirst, th)
+		tmp := NewRGB(cw, yLast-yFirst)
+		resampleH(tmp, src, yFirst, th, left)
 		cur = tmp
+		if needV {
+			for y := top; y < top+ch; y++ {
+				tv.bounds[2*y] -= yFirst
+			}
+		} else {
+			return tmp
+		}
+	} else if needV && (left != 0 || cw != src.W) {
+		cur = Crop(src, left, 0, cw, src.H)
 	}
 	if needV {
-		out := NewRGB(cur.W, h)
-		resampleV(out, cur, tv)
+		out := NewRGB(cw, ch)
+		resampleV(out, cur, tv, top)
 		return out
 	}
-	if cur == src {
-		return src.Clone()
-	}
-	return cur
+	return Crop(cur, left, top, cw, ch)
 }
 
 // Clone returns a copy of m.
@@ -135,39 +153,51 @@ func (m *RGB) Clone() *RGB {
 	return c
 }
 
-// resampleH fills out (out.H rows) from rows offset.. of in.
-func resampleH(out, in *RGB, offset int, t taps) {
+// resampleH fills out (out.W columns from column x0 of the resize, out.H
+// rows) from rows offset.. of in.
+func resampleH(out, in *RGB, offset int, t taps, x0 int) {
 	for yy := 0; yy < out.H; yy++ {
 		row := in.Pix[(yy+offset)*in.W*3 : (yy+offset+1)*in.W*3]
 		o := out.Pix[yy*out.W*3 : (yy+1)*out.W*3]
 		for xx := 0; xx < out.W; xx++ {
-			xmin, n := t.bounds[2*xx], t.bounds[2*xx+1]
-			k := t.k[xx*t.ksize : xx*t.ksize+n]
+			xmin, n := t.bounds[2*(xx+x0)], t.bounds[2*(xx+x0)+1]
+			k := t.k[(xx+x0)*t.ksize : (xx+x0)*t.ksize+n]
 			px := row[xmin*3 : (xmin+n)*3]
 			s0, s1, s2 := int32(1<<(precisionBits-1)), int32(1<<(precisionBits-1)), int32(1<<(precisionBits-1))
 			for x, kv := range k {
-				s0 += int32(px[3*x]) * kv
-				s1 += int32(px[3*x+1]) * kv
-				s2 += int32(px[3*x+2]) * kv
+				p := px[3*x : 3*x+3 : 3*x+3]
+				s0 += int32(p[0]) * kv
+				s1 += int32(p[1]) * kv
+				s2 += int32(p[2]) * kv
 			}
-			o[3*xx], o[3*xx+1], o[3*xx+2] = clip8(s0), clip8(s1), clip8(s2)
+			q := o[3*xx : 3*xx+3 : 3*xx+3]
+			q[0], q[1], q[2] = clip8(s0), clip8(s1), clip8(s2)
 		}
 	}
 }
 
-// resampleV fills out from in, row bounds relative to in's first row.
-func resampleV(out, in *RGB, t taps) {
+// resampleV fills out (rows y0.. of the resize) from in, whose row bounds
+// are relative to in's first row.
+func resampleV(out, in *RGB, t taps, y0 int) {
 	stride := in.W * 3
+	acc := make([]int32, stride)
 	for yy := 0; yy < out.H; yy++ {
-		ymin, n := t.bounds[2*yy], t.bounds[2*yy+1]
-		k := t.k[yy*t.ksize : yy*t.ksize+n]
-		o := out.Pix[yy*stride : (yy+1)*stride]
-		for i := range o {
-			s := int32(1 << (precisionBits - 1))
-			for y, kv := range k {
-				s += int32(in.Pix[(ymin+y)*stride+i]) * kv
+		ymin, n := t.bounds[2*(yy+y0)], t.bounds[2*(yy+y0)+1]
+		k := t.k[(yy+y0)*t.ksize : (yy+y0)*t.ksize+n]
+		for i := range acc {
+			acc[i] = 1 << (precisionBits - 1)
+		}
+		for y, kv := range k {
+			row := in.Pix[(ymin+y)*stride : (ymin+y+1)*stride]
+			row = row[:len(acc)]
+			for i, v := range row {
+				acc[i] += int32(v) * kv
 			}
-			o[i] = clip8(s)
+		}
+		o := out.Pix[yy*stride : (yy+1)*stride]
+		o = o[:len(acc)]
+		for i, v := range acc {
+			o[i] = clip8(v)
 		}
 	}
 }

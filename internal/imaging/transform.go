@@ -128,7 +128,13 @@ func TestSize(r int) int {
 // TestCrop applies OFA's test transform up to the crop: Resize(TestSize(r))
 // then CenterCrop(r).
 func TestCrop(src *RGB, r int) *RGB {
-	return CenterCrop(ResizeShorter(src, TestSize(r)), r, r)
+	w, h := ShorterSide(src.W, src.H, TestSize(r))
+	if w < r || h < r {
+		return CenterCrop(ResizeShorter(src, TestSize(r)), r, r)
+	}
+	// Only the crop of the resized image is computed: the same pixels.
+	left, top := CropOrigin(w, h, r, r)
+	return resizeRegion(src, w, h, [4]float32{0, 0, float32(src.W), float32(src.H)}, left, top, r, r)
 }
 
 // TestTransform is OFA's whole test transform at resolution r: TestCrop,
