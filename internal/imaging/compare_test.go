@@ -240,6 +240,11 @@ func diff(a, b []byte) (n, maxd int) {
 // TestMatchesPillow is the conformance test against the reference stack.
 func TestMatchesPillow(t *testing.T) {
 	py := pilPython(t)
+	if _, err := exec.LookPath("cjpeg"); err != nil {
+		// The reference script makes the sampling factors, restart
+		// intervals and scan scripts Pillow cannot write with cjpeg.
+		needPeer(t, "cjpeg from libjpeg-turbo (apt-get install libjpeg-turbo-progs; scripts/test-deps does it)", err)
+	}
 	dir := filepath.Join(t.TempDir(), "img")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
