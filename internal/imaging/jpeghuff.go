@@ -752,34 +752,21 @@ func (d *jpegDecoder) block(b mcuBlock) *[64]int16 {
 
 // decodeBlock decodes one block of a sequential scan.
 func (d *jpegDecoder) decodeBlock(blk *[64]int16, c *jpegComponent) error {
-	s, err := d.huff(&d.dcTables[c.dcTbl])
+	diff, err := d.dcDiff(c)
 	if err != nil {
 		return err
-	}
-	var diff int32
-	if s != 0 {
-		r, err := d.bits(s)
-		if err != nil {
-			return err
-		}
-		diff = extend(r, s)
 	}
 	c.lastDC += diff
 	blk[0] = int16(c.lastDC)
 	ac := &d.acTables[c.acTbl]
 	for k := 1; k < 64; k++ {
-		rs, err := d.huff(ac)
+		r, s, v, err := d.acCoef(ac)
 		if err != nil {
 			return err
 		}
-		r, s := rs>>4, rs&15
 		if s != 0 {
 			k += r
-			v, err := d.bits(s)
-			if err != nil {
-				return err
-			}
-			blk[naturalOrder[k]] = int16(extend(v, s))
+			blk[naturalOrder[k]] = int16(v)
 		} else {
 			if r != 15 {
 				break
@@ -790,18 +777,41 @@ func (d *jpegDecoder) decodeBlock(blk *[64]int16, c *jpegComponent) error {
 	return nil
 }
 
-func (d *jpegDecoder) decodeDCFirst(blk *[64]int16, c *jpegComponent) error {
+// acCoef decodes an AC symbol, the zero run r and the size s, and for
+// s > 0 the s bits of the coefficient's value v.
+func (d *jpegDecoder) acCoef(t *huffTable) (r, s int, v int32, err error) {
+	rs, err := d.huff(t)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	r, s = rs>>4, rs&15
+	if s != 0 {
+		var b int32
+		if b, err = d.bits(s); err != nil {
+			return 0, 0, 0, err
+		}
+		v = extend(b, s)
+	}
+	return r, s, v, nil
+}
+
+// dcDiff decodes a DC difference: its size category, then that many bits.
+func (d *jpegDecoder) dcDiff(c *jpegComponent) (int32, error) {
 	s, err := d.huff(&d.dcTables[c.dcTbl])
+	if err != nil || s == 0 {
+		return 0, err
+	}
+	r, err := d.bits(s)
+	if err != nil {
+		return 0, err
+	}
+	return extend(r, s), nil
+}
+
+func (d *jpegDecoder) decodeDCFirst(blk *[64]int16, c *jpegComponent) error {
+	diff, err := d.dcDiff(c)
 	if err != nil {
 		return err
-	}
-	var diff int32
-	if s != 0 {
-		r, err := d.bits(s)
-		if err != nil {
-			return err
-		}
-		diff = extend(r, s)
 	}
 	sum := int64(c.lastDC) + int64(diff)
 	if sum > 1<<31-1 || sum < -1<<31 {
@@ -831,18 +841,13 @@ func (d *jpegDecoder) decodeACFirst(blk *[64]int16, c *jpegComponent) error {
 	}
 	ac := &d.acTables[c.acTbl]
 	for k := sc.ss; k <= sc.se; k++ {
-		rs, err := d.huff(ac)
+		r, s, v, err := d.acCoef(ac)
 		if err != nil {
 			return err
 		}
-		r, s := rs>>4, rs&15
 		if s != 0 {
 			k += r
-			v, err := d.bits(s)
-			if err != nil {
-				return err
-			}
-			blk[naturalOrder[k]] = int16(uint32(extend(v, s)) << uint(sc.al))
+			blk[naturalOrder[k]] = int16(uint32(v) << uint(sc.al))
 		} else {
 			if r == 15 {
 				k += 15
