@@ -456,3 +456,29 @@ func TestLimitAndDigest(t *testing.T) {
 		t.Errorf("empty digest %s", d)
 	}
 }
+
+// FuzzReadLabels: any labels file is read or refused with an error, never
+// a panic, and a file that is read maps each of its names to its line.
+func FuzzReadLabels(f *testing.F) {
+	f.Add([]byte("cat\ndog\n\n"), 2)
+	f.Add([]byte("a\r\nb\r\nc"), 3)
+	f.Add([]byte("\n\nx"), 3)
+	f.Fuzz(func(t *testing.T, data []byte, n int) {
+		p := filepath.Join(t.TempDir(), "labels.txt")
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		names, err := readLabels(p, n)
+		if err != nil {
+			return
+		}
+		if len(names) != n {
+			t.Fatalf("%d names for %d classes", len(names), n)
+		}
+		for name, i := range names {
+			if i < 0 || i >= n || name == "" {
+				t.Fatalf("name %q at %d", name, i)
+			}
+		}
+	})
+}
