@@ -1,6 +1,9 @@
 package imaging
 
-import "math"
+import (
+	"math"
+	"sync"
+)
 
 // Pillow's resampling (libImaging/Resample.c) with the BILINEAR filter, on
 // 8-bit RGB. See the package documentation for the algorithm.
@@ -125,25 +128,37 @@ func resizeRegion(src *RGB, w, h int, box [4]float32, left, top, cw, ch int) *RG
 		} else {
 			yFirst, yLast = top, top+ch
 		}
-		tmp := NewRGB(cw, yLast-yFirst)
+		if !needV {
+			tmp := NewRGB(cw, yLast-yFirst)
+			resampleH(tmp, src, yFirst, th, left)
+			return tmp
+		}
+		tmp := getRGB(cw, yLast-yFirst)
+		defer rgbPool.Put(tmp)
 		resampleH(tmp, src, yFirst, th, left)
 		cur = tmp
-		if needV {
-			for y := top; y < top+ch; y++ {
-				tv.bounds[2*y] -= yFirst
-			}
-		} else {
-			return tmp
+		for y := top; y < top+ch; y++ {
+			tv.bounds[2*y] -= yFirst
 		}
 	} else if needV && (left != 0 || cw != src.W) {
 		cur = Crop(src, left, 0, cw, src.H)
 	}
 	if needV {
-		out := NewRGB(cw, ch)
+		out := getRGB(cw, ch) // the caller owns it; TestTransform pools it again
 		resampleV(out, cur, tv, top)
 		return out
 	}
 	return Crop(cur, left, top, cw, ch)
+}
+
+// rgbPool holds intermediate images.
+var rgbPool = sync.Pool{New: func() any { return new(RGB) }}
+
+// getRGB returns a pooled image of the given size (contents undefined).
+func getRGB(w, h int) *RGB {
+	m := rgbPool.Get().(*RGB)
+	m.resize(w, h)
+	return m
 }
 
 // Clone returns a copy of m.

@@ -147,6 +147,10 @@ func TestTransform(src *RGB, r int, dst []float32) error {
 	if len(dst) != 3*r*r {
 		return fmt.Errorf("tensor buffer holds %d values, want 3*%d*%d = %d", len(dst), r, r, 3*r*r)
 	}
-	ImageNet.Tensor(TestCrop(src, r), dst)
+	crop := TestCrop(src, r)
+	ImageNet.Tensor(crop, dst)
+	if crop != src {
+		rgbPool.Put(crop)
+	}
 	return nil
 }
