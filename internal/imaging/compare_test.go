@@ -250,11 +250,14 @@ func TestMatchesPillow(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeGoImages(t, dir)
-	count, maxSize := "120", "300"
+	count, maxSize, seed := "120", "300", "20240601"
 	if n := os.Getenv("EDGEFIT_IMAGING_RANDOM"); n != "" {
 		count, maxSize = n, "700" // the larger randomized run
 	}
-	runPy(t, py, "gen", dir, "20240601", count, maxSize)
+	if s := os.Getenv("EDGEFIT_IMAGING_SEED"); s != "" {
+		seed = s
+	}
+	runPy(t, py, "gen", dir, seed, count, maxSize)
 	images, errs := compareWithPIL(t, py, dir, []int{160, 176, 224, 130})
 	t.Logf("%d images identical to Pillow (decode, resize+crop and tensor at 4 resolutions); %d refused by both", images, errs)
 }

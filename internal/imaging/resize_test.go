@@ -113,6 +113,19 @@ func TestResizeGolden(t *testing.T) {
 	}
 }
 
+// TestResizeBox: with a box of the output's size the scale is 1 and the
+// support 1; box (0.5, 0, 2.5, 1) puts the centres at 1.0 and 2.0, each
+// averaging its two neighbours; an integer box is a plain crop.
+func TestResizeBox(t *testing.T) {
+	src := gray([][]byte{{10, 30, 70, 90}})
+	if g := channel(ResizeBox(src, 2, 1, [4]float32{0.5, 0, 2.5, 1}), 0); fmt.Sprint(g) != "[[20 50]]" {
+		t.Errorf("fractional box: %v", g)
+	}
+	if g := channel(ResizeBox(src, 2, 1, [4]float32{1, 0, 3, 1}), 0); fmt.Sprint(g) != "[[30 70]]" {
+		t.Errorf("integer box: %v", g)
+	}
+}
+
 func TestShorterSide(t *testing.T) {
 	cases := []struct{ w, h, s, nw, nh int }{
 		{500, 375, 256, 341, 256}, // int(256*500/375) = int(341.33)
