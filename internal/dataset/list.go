@@ -35,6 +35,8 @@ type Set struct {
 // Labelling names the rule that gave class folders their indices.
 type Labelling string
 
+// The labelling rules, in the order they are tried (see the package
+// documentation).
 const (
 	LabelsFromFile    Labelling = "labels file"
 	LabelsFromNumbers Labelling = "numeric folder names"
