@@ -17,6 +17,7 @@ import (
 	"github.com/edgefit/edgefit/export/ort"
 	"github.com/edgefit/edgefit/profiler"
 	"github.com/edgefit/edgefit/profiler/agent/agenttest"
+	"github.com/edgefit/edgefit/profiler/lut"
 )
 
 // quickProfileArgs profile one small resolution briefly.
@@ -97,7 +98,7 @@ func TestProfileAndLUTCommands(t *testing.T) {
 	if sum.Entries == 0 || sum.Networks != 1 || sum.Measured != sum.Entries+1 || sum.Output != out || sum.Runtime.Threads != 1 {
 		t.Errorf("summary %+v", sum)
 	}
-	lut, err := profiler.LoadLUT(out)
+	tbl, err := lut.Load(out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,16 +122,16 @@ func TestProfileAndLUTCommands(t *testing.T) {
 	if _, _, err := run(t, "lut", "import", "--space", "ofa-mbv3-w1.0", yamlDir, "-o", back); err != nil {
 		t.Fatal(err)
 	}
-	imp, err := profiler.LoadLUT(back)
+	imp, err := lut.Load(back)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(imp.Entries) != len(lut.Entries) {
-		t.Errorf("round trip through OFA YAML: %d entries, want %d", len(imp.Entries), len(lut.Entries))
+	if len(imp.Entries) != len(tbl.Entries) {
+		t.Errorf("round trip through OFA YAML: %d entries, want %d", len(imp.Entries), len(tbl.Entries))
 	}
-	e, _ := imp.Lookup(96, lut.Entries[0].Key)
-	if e == nil || imp.Latency(e) != lut.Latency(&lut.Entries[0]) {
-		t.Errorf("round trip changed %s", lut.Entries[0].Key)
+	e, _ := imp.Lookup(96, tbl.Entries[0].Key)
+	if e == nil || imp.Latency(e) != tbl.Latency(&tbl.Entries[0]) {
+		t.Errorf("round trip changed %s", tbl.Entries[0].Key)
 	}
 
 	// Rerunning the finished command measures nothing.

@@ -6,7 +6,7 @@
 //
 // # Latency
 //
-// [Fit] turns a [profiler.LUT] into a [LatencyPredictor]. A subnet's
+// [Fit] turns a [lut.LUT] into a [LatencyPredictor]. A subnet's
 // latency is the sum of its layers' latencies, first block included, as in
 // OFA's estimator. Layers the table measured are looked up; the others
 // (resolutions or widths the table lacks) come from one non-negative

@@ -9,9 +9,10 @@
 //     resumes where it stopped); [ReadResults] reads them back.
 //   - `edgefit-agent info` prints an [Info].
 //
-// [Summarize] turns raw timings into [Stats] (median, mean, min, max, p10,
-// p90, std, CoV and the relative 95% confidence half-width of the median).
-// All times are milliseconds.
+// A Result's statistics are a [timing.Stats], written on the wire with the
+// units in the keys (median_ms, mean_ms, min_ms, ...) and the relative 95%
+// confidence half-width of the median (ci95_rel). All times are
+// milliseconds.
 //
 // The package is plain Go with no cgo, so host-side code can use it
 // without linking ONNX Runtime.
