@@ -14,7 +14,7 @@ import (
 
 	"github.com/edgefit/edgefit/devices"
 	"github.com/edgefit/edgefit/devices/devicetest"
-	"github.com/edgefit/edgefit/export/ort"
+	"github.com/edgefit/edgefit/internal/ortlib"
 	"github.com/edgefit/edgefit/profiler/agent/agenttest"
 	"github.com/edgefit/edgefit/profiler/lut"
 	"github.com/edgefit/edgefit/profiler/timing"
@@ -474,7 +474,7 @@ func TestRunADB(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tg.Close()
-	lib, err := ort.CachedLibraryPath(runtime.GOARCH)
+	lib, err := ortlib.CachedPath(runtime.GOARCH)
 	if err != nil {
 		t.Fatal(err)
 	}

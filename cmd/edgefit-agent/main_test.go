@@ -10,7 +10,7 @@ import (
 	"runtime"
 	"testing"
 
-	"github.com/edgefit/edgefit/export/ort"
+	"github.com/edgefit/edgefit/internal/ortlib"
 	"github.com/edgefit/edgefit/profiler/agent/agenttest"
 	"github.com/edgefit/edgefit/profiler/bench/wire"
 )
@@ -72,8 +72,8 @@ func TestArm64AgentMatchesAmd64(t *testing.T) {
 	if _, err := os.Stat("/usr/aarch64-linux-gnu/lib"); err != nil {
 		skipOrFail(t, "arm64 runtime libraries missing: apt install libc6-dev-arm64-cross libstdc++6-arm64-cross")
 	}
-	libX64, _ := ort.CachedLibraryPath("amd64")
-	libArm, _ := ort.CachedLibraryPath("arm64")
+	libX64, _ := ortlib.CachedPath("amd64")
+	libArm, _ := ortlib.CachedPath("arm64")
 	for _, l := range []string{libX64, libArm} {
 		if _, err := os.Stat(l); err != nil {
 			skipOrFail(t, "ONNX Runtime library %s missing: run `make ort`", l)

@@ -94,23 +94,6 @@ func TestInitIdempotentAndVersion(t *testing.T) {
 	}
 }
 
-func TestDefaultLibraryPathErrors(t *testing.T) {
-	t.Setenv(EnvLibrary, filepath.Join(t.TempDir(), "missing.so"))
-	_, err := DefaultLibraryPath()
-	if err == nil || !strings.Contains(err.Error(), EnvLibrary) {
-		t.Fatalf("missing $%s: got %v", EnvLibrary, err)
-	}
-	t.Setenv(EnvLibrary, "")
-	t.Setenv("HOME", t.TempDir())
-	_, err = DefaultLibraryPath()
-	if err == nil || !strings.Contains(err.Error(), "make ort") {
-		t.Fatalf("empty cache: got %v, want advice to run make ort", err)
-	}
-	if _, err := CachedLibraryPath("riscv64"); err == nil {
-		t.Fatal("CachedLibraryPath(riscv64) succeeded")
-	}
-}
-
 func TestAvailableProviders(t *testing.T) {
 	initForTest(t)
 	ps, err := AvailableProviders()
