@@ -15,6 +15,7 @@ import (
 
 	"github.com/edgefit/edgefit/devices/devicetest"
 	"github.com/edgefit/edgefit/export/ort"
+	"github.com/edgefit/edgefit/internal/testfix"
 	"github.com/edgefit/edgefit/profiler"
 	"github.com/edgefit/edgefit/profiler/agent/agenttest"
 	"github.com/edgefit/edgefit/profiler/lut"
@@ -31,9 +32,7 @@ func needAgent(t *testing.T) string {
 	if testing.Short() {
 		t.Skip("profiles with the real agent; skipped in -short mode")
 	}
-	if err := ort.Init(""); err != nil {
-		t.Skipf("ONNX Runtime not available (%v); run `make ort`", err)
-	}
+	testfix.Need(t, testfix.ORT, ort.Init(""))
 	return agenttest.Build(t, runtime.GOOS, runtime.GOARCH)
 }
 

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/edgefit/edgefit/internal/testfix"
 )
 
 // The tests build their model by hand, field by field in protobuf wire
@@ -67,9 +69,7 @@ func tinyModel() []byte {
 
 func initForTest(t testing.TB) {
 	t.Helper()
-	if err := Init(""); err != nil {
-		t.Skipf("ONNX Runtime unavailable (%v); run `make ort`", err)
-	}
+	testfix.Need(t, testfix.ORT, Init(""))
 }
 
 func TestInitIdempotentAndVersion(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"github.com/edgefit/edgefit/devices/devicetest"
 	"github.com/edgefit/edgefit/export/ort"
 	"github.com/edgefit/edgefit/internal/ortlib"
+	"github.com/edgefit/edgefit/internal/testfix"
 	"github.com/edgefit/edgefit/profiler/agent"
 	"github.com/edgefit/edgefit/profiler/agent/agenttest"
 	"github.com/edgefit/edgefit/profiler/bench"
@@ -32,12 +33,7 @@ func needORT(t *testing.T) string {
 	if err == nil {
 		_, err = os.Stat(lib)
 	}
-	if err != nil {
-		if os.Getenv("EDGEFIT_TEST_STRICT") == "1" {
-			t.Fatal(err)
-		}
-		t.Skipf("ONNX Runtime library not cached (%v): run `make ort`", err)
-	}
+	testfix.Need(t, testfix.ORT, err)
 	return lib
 }
 
