@@ -150,38 +150,6 @@ func TestParsePerfTest(t *testing.T) {
 	})
 }
 
-func TestParseBenchmarkModel(t *testing.T) {
-	t.Run("2.15", func(t *testing.T) {
-		r, err := ParseBenchmarkModel(sample(t, "benchmark_model-2.15.txt"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		check(t, r, want{
-			stats: timing.Stats{N: 50, Median: 51.891, Mean: 51.7432, Min: 49.088, Max: 68.628, Std: 3.716, CoV: 3.716 / 51.7432},
-			load:  119.515, first: 87.112,
-			extra: map[string]float64{"p5_ms": 49.62, "p95_ms": 58.628, "warmup_avg_ms": 58.1474, "memory_delta_mb": 61.1211},
-		})
-	})
-	t.Run("2.1 with op profiling", func(t *testing.T) {
-		r, err := ParseBenchmarkModel(sample(t, "benchmark_model-2.1.txt"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		// The timed phase, not the profiler's "Timings (microseconds)" line.
-		check(t, r, want{
-			stats: timing.Stats{N: 50, Mean: 79.7609, Min: 78.901, Max: 83.419, Std: 1.014, CoV: 1.014 / 79.7609},
-			load:  38.467,
-			extra: map[string]float64{"warmup_avg_ms": 83.235},
-		})
-	})
-	t.Run("failed", func(t *testing.T) {
-		_, err := ParseBenchmarkModel("INFO: STARTING!\nERROR: Could not open 'x.tflite'.\nERROR: Failed to mmap model x.tflite\n")
-		if !errors.Is(err, ErrNoSummary) || !strings.Contains(err.Error(), "Failed to mmap") {
-			t.Errorf("err = %v", err)
-		}
-	})
-}
-
 func TestArgv(t *testing.T) {
 	got := TrtexecArgv("trtexec", "m.onnx", TrtexecOptions{FP16: true, Shapes: "input:1x3x224x224", DurationS: 5, ExportLayers: "p.json"})
 	for _, w := range []string{"--onnx=m.onnx", "--useSpinWait", "--useCudaGraph", "--avgRuns=1", "--percentile=10,90,95,99", "--fp16", "--shapes=input:1x3x224x224", "--duration=5", "--separateProfileRun", "--exportProfile=p.json"} {
@@ -192,10 +160,6 @@ func TestArgv(t *testing.T) {
 	got = PerfTestArgv("onnxruntime_perf_test", "m.onnx", PerfTestOptions{Threads: 1, Provider: "nnapi"})
 	if strings.Join(got, " ") != "onnxruntime_perf_test -I -m times -r 100 -e nnapi -s -y 1 -c 1 -x 1 m.onnx" {
 		t.Errorf("perf_test argv %v", got)
-	}
-	got = BenchmarkModelArgv("benchmark_model", "m.tflite", BenchmarkModelOptions{Delegate: "xnnpack", PeakMemory: true})
-	if strings.Join(got, " ") != "benchmark_model --graph=m.tflite --num_threads=1 --num_runs=50 --warmup_runs=10 --use_xnnpack=true --report_peak_memory_footprint=true" {
-		t.Errorf("benchmark_model argv %v", got)
 	}
 }
 
@@ -236,18 +200,6 @@ func FuzzParsePerfTest(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, out string) {
 		r, err := ParsePerfTest(out)
-		if err == nil {
-			fuzzCheck(t, r)
-		}
-	})
-}
-
-func FuzzParseBenchmarkModel(f *testing.F) {
-	for _, n := range []string{"benchmark_model-2.15.txt", "benchmark_model-2.1.txt"} {
-		f.Add(sample(f, n))
-	}
-	f.Fuzz(func(t *testing.T, out string) {
-		r, err := ParseBenchmarkModel(out)
 		if err == nil {
 			fuzzCheck(t, r)
 		}

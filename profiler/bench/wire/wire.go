@@ -221,10 +221,9 @@ type Result struct {
 
 // Sources of a Result.
 const (
-	SourceAgent          = "edgefit-agent"
-	SourceTrtexec        = "trtexec"
-	SourcePerfTest       = "onnxruntime_perf_test"
-	SourceBenchmarkModel = "benchmark_model"
+	SourceAgent    = "edgefit-agent"
+	SourceTrtexec  = "trtexec"
+	SourcePerfTest = "onnxruntime_perf_test"
 )
 
 // Why the timed runs stopped.
