@@ -37,4 +37,8 @@
 // A [Scorer] combines a latency model, an accuracy model and
 // supernet.Space.Costs into [Estimate]s for whole batches of candidates,
 // on both cores, with results that depend only on each config.
+//
+// The package imports profiler/lut, profiler/timing, supernet and internal
+// helpers only: the LUT format, not the measuring engine, and no cgo. It
+// builds with CGO_ENABLED=0.
 package predictor

@@ -78,4 +78,10 @@
 // [Bench] measures any ONNX model with the same discipline and, on
 // request, breaks it down by executed node from ONNX Runtime's profile
 // ([ParseORTProfile]).
+//
+// Package profiler imports devices, export, supernet, its own subpackages
+// and internal helpers only. Its subpackages are the LUT format (lut), the
+// statistics of timed runs (timing), the agent (bench), its protocol
+// (bench/wire), its deployment (agent) and the vendor tools' parsers
+// (runners).
 package profiler

@@ -12,6 +12,8 @@
 //
 // Files get mode [Mode], 0644, set explicitly so that the umask does not
 // narrow it, unless the caller names another with [WriteMode].
+//
+// A leaf helper: it imports nothing else of edgefit and uses no cgo.
 package atomicfile
 
 import (

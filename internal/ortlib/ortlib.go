@@ -4,6 +4,8 @@
 // ([CachedPath]). It is plain Go with no cgo, so that code which only
 // ships the library to a device (profiler/agent) need not link it; loading
 // it is package export/ort's job.
+//
+// A leaf helper: it imports nothing else of edgefit and uses no cgo.
 package ortlib
 
 import (

@@ -9,6 +9,8 @@
 // it fails, so that CI (.ci/run) cannot pass with a peer missing. Only
 // tests import this package; it imports nothing else of edgefit and has no
 // cgo, so that any package's tests may use it.
+//
+// A leaf helper: it imports nothing else of edgefit and uses no cgo.
 package testfix
 
 import (

@@ -24,4 +24,7 @@
 // The thread exits with the goroutine, so a pinned thread never runs
 // anything else. [Main] is the whole command line; cmd/edgefit-agent only
 // calls it.
+//
+// The package imports only its protocol (profiler/bench/wire,
+// profiler/timing), export/ort and internal helpers.
 package bench

@@ -1,6 +1,7 @@
 // Package agenttest builds edgefit-agent for tests and provides a small
 // model to measure, so that tests of the profiler and the CLI can drive the
-// real agent through local, SSH and ADB targets.
+// real agent through local, SSH and ADB targets. It imports nothing of
+// edgefit but internal helpers.
 package agenttest
 
 import (
