@@ -19,6 +19,7 @@ import (
 
 	"github.com/edgefit/edgefit/devices"
 	"github.com/edgefit/edgefit/export"
+	"github.com/edgefit/edgefit/internal/atomicfile"
 	"github.com/edgefit/edgefit/predictor"
 	"github.com/edgefit/edgefit/profiler"
 	"github.com/edgefit/edgefit/profiler/lut"
@@ -310,10 +311,7 @@ func runRun(ctx context.Context, g *globalOptions, o *runOptions, target string)
 		return fmt.Errorf("check %s with ONNX Runtime: %w", modelPath, err)
 	}
 	rep.VerifyDiff = d
-	if err := writeFileWith(filepath.Join(o.OutDir, "subnet.json"), func(f *os.File) error {
-		_, err := f.WriteString(net.Config.String() + "\n")
-		return err
-	}); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(o.OutDir, "subnet.json"), []byte(net.Config.String()+"\n")); err != nil {
 		return err
 	}
 	rep.Files["config"] = filepath.Join(o.OutDir, "subnet.json")

@@ -12,12 +12,13 @@ import (
 	"os"
 	"os/exec"
 	"path"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/edgefit/edgefit/internal/atomicfile"
 )
 
 func init() { Register("adb", openADB) }
@@ -508,29 +509,20 @@ func (a *ADB) pull(ctx context.Context, remote, local string) error {
 	if err := a.prepare(ctx); err != nil {
 		return err
 	}
-	// adb writes the file itself; give it a temporary name next to the
-	// destination and rename once it is complete.
-	f, err := os.CreateTemp(filepath.Dir(local), "."+filepath.Base(local)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	f.Close()
-	defer os.Remove(tmp)
-	var out, errb bytes.Buffer
-	code, err := a.exec(ctx, true, nil, &out, &errb, "pull", remote, tmp)
-	if err != nil {
-		return err
-	}
-	if code != 0 {
-		a.checkLost(errb.String())
-		return fmt.Errorf("adb pull exited %d: %s", code, strings.TrimSpace(errb.String()+" "+lastLine(out.String())))
-	}
-	if g, err := os.Open(tmp); err == nil {
-		g.Sync()
-		g.Close()
-	}
-	return os.Rename(tmp, local)
+	// adb writes the file itself: give it a temporary name next to the
+	// destination, placed once it is complete.
+	return atomicfile.Fill(local, func(tmp string) error {
+		var out, errb bytes.Buffer
+		code, err := a.exec(ctx, true, nil, &out, &errb, "pull", remote, tmp)
+		if err != nil {
+			return err
+		}
+		if code != 0 {
+			a.checkLost(errb.String())
+			return fmt.Errorf("adb pull exited %d: %s", code, strings.TrimSpace(errb.String()+" "+lastLine(out.String())))
+		}
+		return nil
+	})
 }
 
 // checkLost marks the device for re-attachment when adb's message says

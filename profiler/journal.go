@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/edgefit/edgefit/internal/atomicfile"
 	"github.com/edgefit/edgefit/profiler/lut"
 	"github.com/edgefit/edgefit/profiler/timing"
 	"github.com/edgefit/edgefit/supernet"
@@ -357,7 +358,7 @@ func createJournal(path string, h journalHeader) (*journalWriter, error) {
 		os.Remove(path)
 		return nil, err
 	}
-	syncDir(filepath.Dir(path))
+	atomicfile.SyncDir(filepath.Dir(path))
 	return w, nil
 }
 
@@ -413,13 +414,6 @@ func (w *journalWriter) write(b []byte) error {
 }
 
 func (w *journalWriter) Close() error { return w.f.Close() }
-
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-}
 
 // LoadJournal reads the journal at path; see [ReadJournal]. Errors name
 // the file.
