@@ -65,7 +65,7 @@ type MLPAccuracy struct {
 // detects its format from its keys and shapes: the tutorial predictor or
 // the NAS AccuracyPredictor, bare or wrapped in {"state_dict": …}.
 func LoadMLPAccuracy(path string, opts MLPOptions) (*MLPAccuracy, error) {
-	sd, err := readStateDict(path)
+	sd, err := supernet.LoadStateDict(path)
 	if err != nil {
 		return nil, fmt.Errorf("load accuracy predictor: %w", err)
 	}
@@ -77,21 +77,21 @@ func LoadMLPAccuracy(path string, opts MLPOptions) (*MLPAccuracy, error) {
 	return p, nil
 }
 
-func newMLPAccuracy(sd map[string]tensor, opts MLPOptions) (*MLPAccuracy, error) {
+func newMLPAccuracy(sd map[string]supernet.Tensor, opts MLPOptions) (*MLPAccuracy, error) {
 	get := func(name string, shape ...int) ([]float32, error) {
 		t, ok := sd[name]
 		if !ok {
 			return nil, fmt.Errorf("tensor %s is missing", name)
 		}
-		if !slices.Equal(t.shape, shape) {
-			return nil, fmt.Errorf("tensor %s has shape %v, want %v", name, t.shape, shape)
+		if !slices.Equal(t.Shape, shape) {
+			return nil, fmt.Errorf("tensor %s has shape %v, want %v", name, t.Shape, shape)
 		}
-		for i, v := range t.data {
+		for i, v := range t.Data {
 			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
 				return nil, fmt.Errorf("tensor %s element %d is %v", name, i, v)
 			}
 		}
-		return t.data, nil
+		return t.Data, nil
 	}
 	p := &MLPAccuracy{}
 	var names []string // weight and bias names of the linear layers, in order
@@ -126,10 +126,10 @@ func newMLPAccuracy(sd map[string]tensor, opts MLPOptions) (*MLPAccuracy, error)
 		return nil, fmt.Errorf("not an OFA MobileNetV3 accuracy predictor: its keys are %s; want the tutorial's 0.weight … 6.bias or the NAS predictor's base_acc, layers.N.0.weight", strings.Join(keys, ", "))
 	}
 	first := sd[names[0]]
-	if len(first.shape) != 2 {
-		return nil, fmt.Errorf("tensor %s has shape %v, want [hidden, inputs]", names[0], first.shape)
+	if len(first.Shape) != 2 {
+		return nil, fmt.Errorf("tensor %s has shape %v, want [hidden, inputs]", names[0], first.Shape)
 	}
-	hidden, in := first.shape[0], first.shape[1]
+	hidden, in := first.Shape[0], first.Shape[1]
 	nl := len(names) / 2
 	switch p.format {
 	case FormatOFATutorial:
@@ -234,7 +234,7 @@ func newMLPAccuracy(sd map[string]tensor, opts MLPOptions) (*MLPAccuracy, error)
 	return p, nil
 }
 
-func has(sd map[string]tensor, k string) bool { _, ok := sd[k]; return ok }
+func has(sd map[string]supernet.Tensor, k string) bool { _, ok := sd[k]; return ok }
 
 // Format returns FormatOFATutorial or FormatOFANAS.
 func (p *MLPAccuracy) Format() string { return p.format }

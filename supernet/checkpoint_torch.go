@@ -21,10 +21,11 @@ import (
 // anything is allocated, and so that storages nobody needs are never
 // decoded.
 
-// readTorchZip reads torch.save's zip format (torch >= 1.6): an archive
-// "<name>/data.pkl" whose persistent ids name storages stored as
-// "<name>/data/<key>".
-func readTorchZip(data []byte) (map[string]*rawTensor, error) {
+// unpickleTorchZip reads torch.save's zip format (torch >= 1.6): an
+// archive "<name>/data.pkl" whose persistent ids name storages stored as
+// "<name>/data/<key>". It returns the unpickled object; storages load on
+// first use.
+func unpickleTorchZip(data []byte) (any, error) {
 	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		return nil, fmt.Errorf("read zip directory: %v: %w", err, ErrTruncated)
@@ -77,11 +78,7 @@ func readTorchZip(data []byte) (map[string]*rawTensor, error) {
 		storages[key] = st
 		return st, nil
 	}
-	obj, err := unpickle(pklBytes, persistent)
-	if err != nil {
-		return nil, err
-	}
-	return stateDict(obj)
+	return unpickle(pklBytes, persistent)
 }
 
 // zipRecord returns a record's bytes. Stored records (torch writes no
@@ -120,11 +117,12 @@ func zipRecord(data []byte, f *zip.File) ([]byte, error) {
 	return b, nil
 }
 
-// readTorchLegacy reads torch.save's format before 1.6: pickles of the
+// unpickleTorchLegacy reads torch.save's format before 1.6: pickles of the
 // magic number, the protocol version and system info, then the object
 // pickle, then the list of storage keys, then each storage as an int64
-// element count followed by its raw little-endian elements.
-func readTorchLegacy(data []byte) (map[string]*rawTensor, error) {
+// element count followed by its raw little-endian elements. It returns the
+// unpickled object, its storages filled.
+func unpickleTorchLegacy(data []byte) (any, error) {
 	pos := 0
 	next := func() ([]byte, error) {
 		end, err := scanPickle(data[pos:])
@@ -218,7 +216,7 @@ func readTorchLegacy(data []byte) (map[string]*rawTensor, error) {
 			return nil, fmt.Errorf("storage %s is missing from the file: %w", key, ErrTruncated)
 		}
 	}
-	return stateDict(obj)
+	return obj, nil
 }
 
 // unpickle runs one pickle, whose opcodes are first checked by scanPickle
@@ -347,17 +345,9 @@ func intTuple(v any) ([]int, error) {
 // object is the state_dict, or it is a dict holding one under
 // "state_dict".
 func stateDict(obj any) (map[string]*rawTensor, error) {
-	entries, ok := dictEntries(obj)
-	if !ok {
-		return nil, fmt.Errorf("the pickle holds a %T, not a dict of tensors: save model.state_dict()", obj)
-	}
-	for _, e := range entries {
-		if k, _ := e.Key.(string); k == "state_dict" {
-			if entries, ok = dictEntries(e.Value); !ok {
-				return nil, fmt.Errorf(`"state_dict" holds a %T, not a dict of tensors`, e.Value)
-			}
-			break
-		}
+	entries, err := stateDictEntries(obj)
+	if err != nil {
+		return nil, err
 	}
 	out := make(map[string]*rawTensor, len(entries))
 	for _, e := range entries {
@@ -377,6 +367,43 @@ func stateDict(obj any) (map[string]*rawTensor, error) {
 	return out, nil
 }
 
+// stateDictEntries returns the entries of the state_dict obj is, or that it
+// holds under "state_dict".
+func stateDictEntries(obj any) ([]types.DictEntry, error) {
+	entries, ok := dictEntries(obj)
+	if !ok {
+		return nil, fmt.Errorf("the pickle holds a %T, not a dict of tensors: save model.state_dict()", obj)
+	}
+	for _, e := range entries {
+		if k, _ := e.Key.(string); k == "state_dict" {
+			if entries, ok = dictEntries(e.Value); !ok {
+				return nil, fmt.Errorf(`"state_dict" holds a %T, not a dict of tensors`, e.Value)
+			}
+			break
+		}
+	}
+	return entries, nil
+}
+
+// looseStateDict is stateDict for files that are not supernets: entries
+// that are not tensors named by strings are left out instead of refused.
+func looseStateDict(obj any) (map[string]*rawTensor, error) {
+	entries, err := stateDictEntries(obj)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]*rawTensor, len(entries))
+	for _, e := range entries {
+		k, ok := e.Key.(string)
+		t, isTensor := e.Value.(*rawTensor)
+		if ok && isTensor {
+			out[k] = t
+		}
+	}
+	return out, nil
+}
+
+// dictEntries returns the entries of a Python dict or OrderedDict.
 func dictEntries(obj any) ([]types.DictEntry, bool) {
 	switch d := obj.(type) {
 	case *types.Dict:
