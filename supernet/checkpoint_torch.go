@@ -343,8 +343,20 @@ func intTuple(v any) ([]int, error) {
 
 // stateDict finds the tensors in an unpickled checkpoint: either the
 // object is the state_dict, or it is a dict holding one under
-// "state_dict".
-func stateDict(obj any) (map[string]*rawTensor, error) {
+// "state_dict". An entry that is not a tensor named by a string is refused,
+// unless it is one a supernet may carry (see ignoredKey).
+func stateDict(obj any) (map[string]*rawTensor, error) { return tensorsOf(obj, refuseEntry) }
+
+// looseStateDict is stateDict for files that are not supernets: entries
+// that are not tensors named by strings are left out instead of refused.
+func looseStateDict(obj any) (map[string]*rawTensor, error) {
+	return tensorsOf(obj, func(types.DictEntry) error { return nil })
+}
+
+// tensorsOf returns the tensors of the state_dict obj is or holds; other
+// decides about every other entry: an error refuses the file, nil leaves
+// the entry out.
+func tensorsOf(obj any, other func(types.DictEntry) error) (map[string]*rawTensor, error) {
 	entries, err := stateDictEntries(obj)
 	if err != nil {
 		return nil, err
@@ -352,19 +364,24 @@ func stateDict(obj any) (map[string]*rawTensor, error) {
 	out := make(map[string]*rawTensor, len(entries))
 	for _, e := range entries {
 		k, ok := e.Key.(string)
-		if !ok {
-			return nil, fmt.Errorf("state_dict key %v is not a string", e.Key)
+		if t, isTensor := e.Value.(*rawTensor); ok && isTensor {
+			out[k] = t
+		} else if err := other(e); err != nil {
+			return nil, err
 		}
-		t, ok := e.Value.(*rawTensor)
-		if !ok {
-			if ignoredKey(k) {
-				continue
-			}
-			return nil, &CheckpointError{Key: k, Err: fmt.Errorf("entry is a %T, not a tensor: is this a state_dict?", e.Value)}
-		}
-		out[k] = t
 	}
 	return out, nil
+}
+
+func refuseEntry(e types.DictEntry) error {
+	k, ok := e.Key.(string)
+	switch {
+	case !ok:
+		return fmt.Errorf("state_dict key %v is not a string", e.Key)
+	case ignoredKey(k):
+		return nil
+	}
+	return &CheckpointError{Key: k, Err: fmt.Errorf("entry is a %T, not a tensor: is this a state_dict?", e.Value)}
 }
 
 // stateDictEntries returns the entries of the state_dict obj is, or that it
@@ -383,24 +400,6 @@ func stateDictEntries(obj any) ([]types.DictEntry, error) {
 		}
 	}
 	return entries, nil
-}
-
-// looseStateDict is stateDict for files that are not supernets: entries
-// that are not tensors named by strings are left out instead of refused.
-func looseStateDict(obj any) (map[string]*rawTensor, error) {
-	entries, err := stateDictEntries(obj)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]*rawTensor, len(entries))
-	for _, e := range entries {
-		k, ok := e.Key.(string)
-		t, isTensor := e.Value.(*rawTensor)
-		if ok && isTensor {
-			out[k] = t
-		}
-	}
-	return out, nil
 }
 
 // dictEntries returns the entries of a Python dict or OrderedDict.
