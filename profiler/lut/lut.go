@@ -126,10 +126,6 @@ func NewEntry(l supernet.Layer, r int, st timing.Stats) Entry {
 	return Entry{Key: l.Key(), Resolution: r, Layer: ShapeOf(l), Stats: st}
 }
 
-// SupernetLayer returns the entry's layer (with Block -1), parsed from its
-// key. It fails only on entries that [LUT.Validate] would refuse.
-func (e *Entry) SupernetLayer() (supernet.Layer, error) { return ParseKey(e.Key) }
-
 // NetworkMeasurement is a whole subnet measured end to end, used to
 // calibrate and validate predictions that sum layer latencies.
 type NetworkMeasurement struct {
