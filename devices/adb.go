@@ -480,14 +480,8 @@ func (a *ADB) push(ctx context.Context, local, remote string) error {
 	// under a temporary name and rename, so an interrupted push never
 	// leaves a truncated file under the final name.
 	tmp := path.Join(path.Dir(remote), "."+path.Base(remote)+".edgefit-tmp")
-	var out, errb bytes.Buffer
-	code, err := a.exec(ctx, true, nil, &out, &errb, "push", local, tmp)
-	if err != nil {
+	if err := a.transfer(ctx, "push", local, tmp); err != nil {
 		return err
-	}
-	if code != 0 {
-		a.checkLost(errb.String())
-		return fmt.Errorf("adb push exited %d: %s", code, strings.TrimSpace(errb.String()+" "+lastLine(out.String())))
 	}
 	if _, err := a.Run(ctx, []string{"mv", "-f", tmp, remote}, RunOptions{}); err != nil {
 		return err
@@ -511,18 +505,21 @@ func (a *ADB) pull(ctx context.Context, remote, local string) error {
 	}
 	// adb writes the file itself: give it a temporary name next to the
 	// destination, placed once it is complete.
-	return atomicfile.Fill(local, func(tmp string) error {
-		var out, errb bytes.Buffer
-		code, err := a.exec(ctx, true, nil, &out, &errb, "pull", remote, tmp)
-		if err != nil {
-			return err
-		}
-		if code != 0 {
-			a.checkLost(errb.String())
-			return fmt.Errorf("adb pull exited %d: %s", code, strings.TrimSpace(errb.String()+" "+lastLine(out.String())))
-		}
-		return nil
-	})
+	return atomicfile.Fill(local, func(tmp string) error { return a.transfer(ctx, "pull", remote, tmp) })
+}
+
+// transfer runs `adb push|pull src dst`; a failure quotes adb.
+func (a *ADB) transfer(ctx context.Context, verb, src, dst string) error {
+	var out, errb bytes.Buffer
+	code, err := a.exec(ctx, true, nil, &out, &errb, verb, src, dst)
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		a.checkLost(errb.String())
+		return fmt.Errorf("adb %s exited %d: %s", verb, code, strings.TrimSpace(errb.String()+" "+lastLine(out.String())))
+	}
+	return nil
 }
 
 // checkLost marks the device for re-attachment when adb's message says
