@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/edgefit/edgefit/internal/atomicfile"
 	"github.com/edgefit/edgefit/supernet/search"
 )
 
@@ -22,11 +22,10 @@ func writeReport(dir string, r *runReport) error {
 	if err := enc.Encode(r); err != nil {
 		return err
 	}
-	if err := writeFileWith(r.Files["report_json"], func(f *os.File) error { _, err := f.Write(js.Bytes()); return err }); err != nil {
+	if err := atomicfile.WriteFile(r.Files["report_json"], js.Bytes()); err != nil {
 		return err
 	}
-	md := renderReport(dir, r)
-	return writeFileWith(r.Files["report"], func(f *os.File) error { _, err := f.WriteString(md); return err })
+	return atomicfile.WriteFile(r.Files["report"], []byte(renderReport(dir, r)))
 }
 
 // renderReport formats the Markdown report.

@@ -40,6 +40,8 @@ func checkRunOutputs(t *testing.T, rep *runReport, dir string) {
 	for _, f := range []string{"model.onnx", "subnet.json", "device.lut.json", "device.pred.json", "report.md", "report.json", "pareto.front.png", "pareto.front.csv"} {
 		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
 			t.Errorf("%s: %v", f, err)
+		} else if st.Mode().Perm() != 0o644 {
+			t.Errorf("%s has mode %v, want 0644", f, st.Mode().Perm())
 		}
 	}
 	md, _ := os.ReadFile(filepath.Join(dir, "report.md"))

@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
+	"io"
 	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/edgefit/edgefit/internal/atomicfile"
 	"github.com/edgefit/edgefit/predictor"
 	"github.com/edgefit/edgefit/supernet"
 	"github.com/edgefit/edgefit/supernet/search"
@@ -142,13 +143,13 @@ func (s *selection) writeFront(prefix string, memory bool) ([]string, error) {
 	var paths []string
 	for _, f := range []struct {
 		ext   string
-		write func(*os.File) error
+		write func(io.Writer) error
 	}{
-		{".front.json", func(w *os.File) error { return search.WriteFrontJSON(w, s.result) }},
-		{".front.csv", func(w *os.File) error { return search.WriteFrontCSV(w, s.result) }},
+		{".front.json", func(w io.Writer) error { return search.WriteFrontJSON(w, s.result) }},
+		{".front.csv", func(w io.Writer) error { return search.WriteFrontCSV(w, s.result) }},
 	} {
 		p := prefix + f.ext
-		if err := writeFileWith(p, f.write); err != nil {
+		if err := atomicfile.Write(p, f.write); err != nil {
 			return paths, err
 		}
 		paths = append(paths, p)
@@ -168,30 +169,6 @@ func (s *selection) writeFront(prefix string, memory bool) ([]string, error) {
 		paths = append(paths, prefix+ext)
 	}
 	return paths, nil
-}
-
-// writeFileWith writes a file atomically through write.
-func writeFileWith(path string, write func(*os.File) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := write(tmp); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }
 
 // candidateRows formats candidates as table rows.
@@ -278,10 +255,7 @@ limit can take under the others (exit code 3).`,
 				return err
 			}
 			if out != "" {
-				if err := writeFileWith(out, func(f *os.File) error {
-					_, err := f.WriteString(sel.Top[0].Config.String() + "\n")
-					return err
-				}); err != nil {
+				if err := atomicfile.WriteFile(out, []byte(sel.Top[0].Config.String()+"\n")); err != nil {
 					return err
 				}
 			}

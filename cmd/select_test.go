@@ -63,9 +63,15 @@ func TestSelectNote10(t *testing.T) {
 	if err != nil || c != sel.Top[0].Config {
 		t.Fatalf("written config %s (%v) is not the best %v", data, err, sel.Top[0].Config)
 	}
-	for _, ext := range []string{".front.json", ".front.csv", ".front.png", ".front.svg"} {
-		if st, err := os.Stat(strings.TrimSuffix(out, ".json") + ext); err != nil || st.Size() == 0 {
+	for _, ext := range []string{".json", ".front.json", ".front.csv", ".front.png", ".front.svg"} {
+		st, err := os.Stat(strings.TrimSuffix(out, ".json") + ext)
+		if err != nil || st.Size() == 0 {
 			t.Errorf("front file %s: %v", ext, err)
+			continue
+		}
+		// Results are for others to read, like every file edgefit writes.
+		if st.Mode().Perm() != 0o644 {
+			t.Errorf("%s has mode %v, want 0644", ext, st.Mode().Perm())
 		}
 	}
 }

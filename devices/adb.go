@@ -12,12 +12,13 @@ import (
 	"os"
 	"os/exec"
 	"path"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/edgefit/edgefit/internal/atomicfile"
 )
 
 func init() { Register("adb", openADB) }
@@ -479,14 +480,8 @@ func (a *ADB) push(ctx context.Context, local, remote string) error {
 	// under a temporary name and rename, so an interrupted push never
 	// leaves a truncated file under the final name.
 	tmp := path.Join(path.Dir(remote), "."+path.Base(remote)+".edgefit-tmp")
-	var out, errb bytes.Buffer
-	code, err := a.exec(ctx, true, nil, &out, &errb, "push", local, tmp)
-	if err != nil {
+	if err := a.transfer(ctx, "push", local, tmp); err != nil {
 		return err
-	}
-	if code != 0 {
-		a.checkLost(errb.String())
-		return fmt.Errorf("adb push exited %d: %s", code, strings.TrimSpace(errb.String()+" "+lastLine(out.String())))
 	}
 	if _, err := a.Run(ctx, []string{"mv", "-f", tmp, remote}, RunOptions{}); err != nil {
 		return err
@@ -508,29 +503,23 @@ func (a *ADB) pull(ctx context.Context, remote, local string) error {
 	if err := a.prepare(ctx); err != nil {
 		return err
 	}
-	// adb writes the file itself; give it a temporary name next to the
-	// destination and rename once it is complete.
-	f, err := os.CreateTemp(filepath.Dir(local), "."+filepath.Base(local)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	f.Close()
-	defer os.Remove(tmp)
+	// adb writes the file itself: give it a temporary name next to the
+	// destination, placed once it is complete.
+	return atomicfile.Fill(local, func(tmp string) error { return a.transfer(ctx, "pull", remote, tmp) })
+}
+
+// transfer runs `adb push|pull src dst`; a failure quotes adb.
+func (a *ADB) transfer(ctx context.Context, verb, src, dst string) error {
 	var out, errb bytes.Buffer
-	code, err := a.exec(ctx, true, nil, &out, &errb, "pull", remote, tmp)
+	code, err := a.exec(ctx, true, nil, &out, &errb, verb, src, dst)
 	if err != nil {
 		return err
 	}
 	if code != 0 {
 		a.checkLost(errb.String())
-		return fmt.Errorf("adb pull exited %d: %s", code, strings.TrimSpace(errb.String()+" "+lastLine(out.String())))
+		return fmt.Errorf("adb %s exited %d: %s", verb, code, strings.TrimSpace(errb.String()+" "+lastLine(out.String())))
 	}
-	if g, err := os.Open(tmp); err == nil {
-		g.Sync()
-		g.Close()
-	}
-	return os.Rename(tmp, local)
+	return nil
 }
 
 // checkLost marks the device for re-attachment when adb's message says

@@ -8,12 +8,13 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/edgefit/edgefit/internal/atomicfile"
 )
 
 func init() {
@@ -161,38 +162,10 @@ func copyFileAtomic(ctx context.Context, src, dst string) error {
 		return err
 	}
 	defer in.Close()
-	return writeFileAtomic(dst, st.Mode().Perm(), func(w io.Writer) error {
+	return atomicfile.WriteMode(dst, st.Mode().Perm(), func(w io.Writer) error {
 		_, err := io.Copy(w, ctxReader{ctx, in})
 		return err
 	})
-}
-
-// writeFileAtomic writes path through a temporary file in the same
-// directory: write, fsync, chmod, rename.
-func writeFileAtomic(path string, perm os.FileMode, write func(io.Writer) error) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err = write(tmp); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Chmod(perm); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // ctxReader stops a copy once ctx is done.

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/edgefit/edgefit/internal/atomicfile"
 )
 
 // Shell snippets shared by the remote transports. Each runs as `sh -c
@@ -96,7 +98,7 @@ func shellPull(ctx context.Context, t Target, remote, local string) error {
 	if err != nil {
 		perm = 0o644
 	}
-	return writeFileAtomic(local, os.FileMode(perm), func(w io.Writer) error {
+	return atomicfile.WriteMode(local, os.FileMode(perm), func(w io.Writer) error {
 		_, err := t.Run(ctx, []string{"cat", "--", remote}, RunOptions{Stdout: w})
 		return err
 	})

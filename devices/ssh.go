@@ -21,6 +21,8 @@ import (
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
+
+	"github.com/edgefit/edgefit/internal/atomicfile"
 )
 
 func init() { Register("ssh", openSSH) }
@@ -471,7 +473,7 @@ func (s *SSH) pull(ctx context.Context, remote, local string) error {
 	}
 	stop := context.AfterFunc(ctx, func() { f.Close() })
 	defer stop()
-	err = writeFileAtomic(local, st.Mode().Perm(), func(w io.Writer) error {
+	err = atomicfile.WriteMode(local, st.Mode().Perm(), func(w io.Writer) error {
 		_, err := f.WriteTo(w)
 		return err
 	})

@@ -3,7 +3,6 @@ package export
 import (
 	"fmt"
 	"hash/fnv"
-	"io"
 	"math"
 	"math/rand/v2"
 
@@ -49,18 +48,6 @@ func LayerModel(l supernet.Layer, batch int, seed uint64) ([]byte, error) {
 	m.ProducerVersion = ""
 	m.DocString = "edgefit layer micro-model " + l.Key()
 	return marshal(m)
-}
-
-// WriteLayerModel writes [LayerModel] to w.
-func WriteLayerModel(w io.Writer, l supernet.Layer, batch int, seed uint64) error {
-	b, err := LayerModel(l, batch, seed)
-	if err != nil {
-		return err
-	}
-	if _, err := w.Write(b); err != nil {
-		return fmt.Errorf("write layer model %s: %w", l.Key(), err)
-	}
-	return nil
 }
 
 // LayerForward runs the micro-model of layer l (with the weights

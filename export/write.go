@@ -2,11 +2,8 @@ package export
 
 import (
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/edgefit/edgefit/export/onnxpb"
+	"github.com/edgefit/edgefit/internal/atomicfile"
 	"github.com/edgefit/edgefit/supernet"
 )
 
@@ -193,59 +191,14 @@ func Write(w io.Writer, net *supernet.Net, meta Metadata) error {
 	return nil
 }
 
-// WriteFile writes a subnet's ONNX model to path atomically: into a
-// temporary file in the same directory, synced, then renamed over path. On
-// any error no file is left behind and an existing path is untouched.
+// WriteFile writes a subnet's ONNX model to path atomically (see
+// internal/atomicfile), with mode 0644. The model is built first, so a
+// broken net writes nothing; on any error no file is left behind and an
+// existing path is untouched.
 func WriteFile(path string, net *supernet.Net, meta Metadata) error {
 	b, err := Marshal(net, meta)
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(path, b)
-}
-
-func writeFileAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	fi, err := os.Stat(dir)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return fmt.Errorf("write %s: directory %s does not exist: create it first", path, dir)
-	case err != nil:
-		return fmt.Errorf("write %s: %w", path, err)
-	case !fi.IsDir():
-		return fmt.Errorf("write %s: %s is not a directory", path, dir)
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w (is the directory writable?)", path, err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("write %s: sync: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	// Sync the directory so that the rename itself survives a crash;
-	// some file systems refuse, which costs only that guarantee.
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+	return atomicfile.WriteFile(path, b)
 }

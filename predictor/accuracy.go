@@ -65,7 +65,7 @@ type MLPAccuracy struct {
 // detects its format from its keys and shapes: the tutorial predictor or
 // the NAS AccuracyPredictor, bare or wrapped in {"state_dict": …}.
 func LoadMLPAccuracy(path string, opts MLPOptions) (*MLPAccuracy, error) {
-	sd, err := readStateDict(path)
+	sd, err := supernet.LoadStateDict(path)
 	if err != nil {
 		return nil, fmt.Errorf("load accuracy predictor: %w", err)
 	}
@@ -77,88 +77,22 @@ func LoadMLPAccuracy(path string, opts MLPOptions) (*MLPAccuracy, error) {
 	return p, nil
 }
 
-func newMLPAccuracy(sd map[string]tensor, opts MLPOptions) (*MLPAccuracy, error) {
-	get := func(name string, shape ...int) ([]float32, error) {
-		t, ok := sd[name]
-		if !ok {
-			return nil, fmt.Errorf("tensor %s is missing", name)
-		}
-		if !slices.Equal(t.shape, shape) {
-			return nil, fmt.Errorf("tensor %s has shape %v, want %v", name, t.shape, shape)
-		}
-		for i, v := range t.data {
-			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-				return nil, fmt.Errorf("tensor %s element %d is %v", name, i, v)
-			}
-		}
-		return t.data, nil
-	}
+// newMLPAccuracy builds the predictor a state_dict holds: it recognises
+// the format from the keys, lays out the inputs, reads and checks the
+// layers, and precomputes the first layer's combined rows.
+func newMLPAccuracy(sd map[string]supernet.Tensor, opts MLPOptions) (*MLPAccuracy, error) {
 	p := &MLPAccuracy{}
-	var names []string // weight and bias names of the linear layers, in order
-	var base float32
-	switch {
-	case has(sd, "0.weight"):
-		p.format = FormatOFATutorial
-		for i := 0; has(sd, fmt.Sprintf("%d.weight", 2*i)); i++ {
-			names = append(names, fmt.Sprintf("%d.weight", 2*i), fmt.Sprintf("%d.bias", 2*i))
-		}
-	case has(sd, "layers.0.0.weight") && has(sd, "base_acc"):
-		p.format = FormatOFANAS
-		i := 0
-		for ; has(sd, fmt.Sprintf("layers.%d.0.weight", i)); i++ {
-			names = append(names, fmt.Sprintf("layers.%d.0.weight", i), fmt.Sprintf("layers.%d.0.bias", i))
-		}
-		names = append(names, fmt.Sprintf("layers.%d.weight", i), "")
-		b, err := get("base_acc", 1)
-		if err != nil {
-			return nil, err
-		}
-		base = b[0]
-	default:
-		keys := make([]string, 0, len(sd))
-		for k := range sd {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		if len(keys) > 8 {
-			keys = append(keys[:8], "…")
-		}
-		return nil, fmt.Errorf("not an OFA MobileNetV3 accuracy predictor: its keys are %s; want the tutorial's 0.weight … 6.bias or the NAS predictor's base_acc, layers.N.0.weight", strings.Join(keys, ", "))
+	names, base, err := p.readFormat(sd)
+	if err != nil {
+		return nil, err
 	}
 	first := sd[names[0]]
-	if len(first.shape) != 2 {
-		return nil, fmt.Errorf("tensor %s has shape %v, want [hidden, inputs]", names[0], first.shape)
+	if len(first.Shape) != 2 {
+		return nil, fmt.Errorf("tensor %s has shape %v, want [hidden, inputs]", names[0], first.Shape)
 	}
-	hidden, in := first.shape[0], first.shape[1]
-	nl := len(names) / 2
-	switch p.format {
-	case FormatOFATutorial:
-		if in != 128 {
-			return nil, fmt.Errorf("tutorial predictor has %d inputs, want 128 (ks 60, e 60, r 8)", in)
-		}
-		p.kOff, p.eOff = 0, 60
-		p.space = "ofa-mbv3-w1.2"
-		if nl < 2 {
-			return nil, fmt.Errorf("tutorial predictor has %d linear layers; want at least 2", nl)
-		}
-	case FormatOFANAS:
-		sizes := opts.ImageSizes
-		if len(sizes) == 0 {
-			sizes = supernet.DefaultResolutions()
-			if in-120 != len(sizes) {
-				return nil, fmt.Errorf("NAS predictor has %d inputs, so its image_size_list has %d sizes: pass the list it was trained with", in, in-120)
-			}
-		}
-		if in-120 != len(sizes) {
-			return nil, fmt.Errorf("NAS predictor has %d inputs = %d resolutions + 120, but %d image sizes were given", in, in-120, len(sizes))
-		}
-		for i, r := range sizes {
-			if r < 32 || r > maxResolution || (i > 0 && r <= sizes[i-1]) {
-				return nil, fmt.Errorf("image sizes %v must ascend within 32..%d", sizes, maxResolution)
-			}
-		}
-		p.imageSizes = slices.Clone(sizes)
-		p.kOff, p.eOff = len(sizes), len(sizes)+60
+	hidden, in := first.Shape[0], first.Shape[1]
+	if err := p.layOutInputs(in, len(names)/2, opts); err != nil {
+		return nil, err
 	}
 	if opts.Space != "" {
 		s, err := supernet.SpaceByName(opts.Space)
@@ -167,41 +101,144 @@ func newMLPAccuracy(sd map[string]tensor, opts MLPOptions) (*MLPAccuracy, error)
 		}
 		p.space = s.Name
 	}
-	w0, err := get(names[0], hidden, in)
+	if p.net, err = readMLP(sd, names, hidden, in, base); err != nil {
+		return nil, err
+	}
+	p.net.first = p.combinedFirstLayer(in, hidden)
+	p.rIndex = p.resolutionIndex()
+	return p, nil
+}
+
+// readFormat recognises the predictor's format from its keys and returns
+// the weight and bias names of its linear layers, in order ("" for a
+// missing bias), and the NAS format's base accuracy.
+func (p *MLPAccuracy) readFormat(sd map[string]supernet.Tensor) (names []string, base float32, err error) {
+	switch {
+	case has(sd, "0.weight"):
+		p.format = FormatOFATutorial
+		for i := 0; has(sd, fmt.Sprintf("%d.weight", 2*i)); i++ {
+			names = append(names, fmt.Sprintf("%d.weight", 2*i), fmt.Sprintf("%d.bias", 2*i))
+		}
+		return names, 0, nil
+	case has(sd, "layers.0.0.weight") && has(sd, "base_acc"):
+		p.format = FormatOFANAS
+		i := 0
+		for ; has(sd, fmt.Sprintf("layers.%d.0.weight", i)); i++ {
+			names = append(names, fmt.Sprintf("layers.%d.0.weight", i), fmt.Sprintf("layers.%d.0.bias", i))
+		}
+		names = append(names, fmt.Sprintf("layers.%d.weight", i), "")
+		b, err := tensorData(sd, "base_acc", 1)
+		if err != nil {
+			return nil, 0, err
+		}
+		return names, b[0], nil
+	}
+	keys := make([]string, 0, len(sd))
+	for k := range sd {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	if len(keys) > 8 {
+		keys = append(keys[:8], "…")
+	}
+	return nil, 0, fmt.Errorf("not an OFA MobileNetV3 accuracy predictor: its keys are %s; want the tutorial's 0.weight … 6.bias or the NAS predictor's base_acc, layers.N.0.weight", strings.Join(keys, ", "))
+}
+
+// layOutInputs checks the input width in against the format's encoding
+// and sets where the kernel and expand one-hots start, and the space.
+func (p *MLPAccuracy) layOutInputs(in, layers int, opts MLPOptions) error {
+	if p.format == FormatOFATutorial {
+		if in != 128 {
+			return fmt.Errorf("tutorial predictor has %d inputs, want 128 (ks 60, e 60, r 8)", in)
+		}
+		p.kOff, p.eOff = 0, 60
+		p.space = "ofa-mbv3-w1.2"
+		if layers < 2 {
+			return fmt.Errorf("tutorial predictor has %d linear layers; want at least 2", layers)
+		}
+		return nil
+	}
+	sizes := opts.ImageSizes
+	if len(sizes) == 0 {
+		sizes = supernet.DefaultResolutions()
+		if in-120 != len(sizes) {
+			return fmt.Errorf("NAS predictor has %d inputs, so its image_size_list has %d sizes: pass the list it was trained with", in, in-120)
+		}
+	}
+	if in-120 != len(sizes) {
+		return fmt.Errorf("NAS predictor has %d inputs = %d resolutions + 120, but %d image sizes were given", in, in-120, len(sizes))
+	}
+	for i, r := range sizes {
+		if r < 32 || r > maxResolution || (i > 0 && r <= sizes[i-1]) {
+			return fmt.Errorf("image sizes %v must ascend within 32..%d", sizes, maxResolution)
+		}
+	}
+	p.imageSizes = slices.Clone(sizes)
+	p.kOff, p.eOff = len(sizes), len(sizes)+60
+	return nil
+}
+
+// readMLP reads the linear layers names lists (in, then hidden wide, then
+// one output), checking every shape and value.
+func readMLP(sd map[string]supernet.Tensor, names []string, hidden, in int, base float32) (*mlpNet, error) {
+	nl := len(names) / 2
+	w0, err := tensorData(sd, names[0], hidden, in)
 	if err != nil {
 		return nil, err
 	}
-	b0, err := get(names[1], hidden)
+	b0, err := tensorData(sd, names[1], hidden)
 	if err != nil {
 		return nil, err
 	}
 	var ws, bs [][]float32
 	for l := 1; l < nl-1; l++ {
-		w, err := get(names[2*l], hidden, hidden)
+		w, err := tensorData(sd, names[2*l], hidden, hidden)
 		if err != nil {
 			return nil, err
 		}
-		b, err := get(names[2*l+1], hidden)
+		b, err := tensorData(sd, names[2*l+1], hidden)
 		if err != nil {
 			return nil, err
 		}
 		ws, bs = append(ws, w), append(bs, b)
 	}
-	wOut, err := get(names[2*nl-2], 1, hidden)
+	wOut, err := tensorData(sd, names[2*nl-2], 1, hidden)
 	if err != nil {
 		return nil, err
 	}
 	var bOut float32
 	if bn := names[2*nl-1]; bn != "" {
-		b, err := get(bn, 1)
+		b, err := tensorData(sd, bn, 1)
 		if err != nil {
 			return nil, err
 		}
 		bOut = b[0]
 	}
-	p.net = newMLPNet(in, hidden, w0, b0, ws, bs, wOut, bOut, base)
-	// Pre-add each block's kernel and expand rows: the first layer then
-	// sums 21 rows per subnet instead of 41.
+	return newMLPNet(in, hidden, w0, b0, ws, bs, wOut, bOut, base), nil
+}
+
+// tensorData returns the values of tensor name, which must have the given
+// shape and only finite values.
+func tensorData(sd map[string]supernet.Tensor, name string, shape ...int) ([]float32, error) {
+	t, ok := sd[name]
+	if !ok {
+		return nil, fmt.Errorf("tensor %s is missing", name)
+	}
+	if !slices.Equal(t.Shape, shape) {
+		return nil, fmt.Errorf("tensor %s has shape %v, want %v", name, t.Shape, shape)
+	}
+	for i, v := range t.Data {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return nil, fmt.Errorf("tensor %s element %d is %v", name, i, v)
+		}
+	}
+	return t.Data, nil
+}
+
+// combinedFirstLayer pre-adds each block's kernel and expand rows of the
+// first layer, so that it sums 21 rows per subnet instead of 41: the
+// combRows combined rows, then the layer's own in rows.
+func (p *MLPAccuracy) combinedFirstLayer(in, hidden int) []float32 {
 	table := make([]float32, (combRows+in)*hidden)
 	for i := 0; i < supernet.NumBlocks; i++ {
 		for ki := 0; ki < 3; ki++ {
@@ -216,25 +253,30 @@ func newMLPAccuracy(sd map[string]tensor, opts MLPOptions) (*MLPAccuracy, error)
 		}
 	}
 	copy(table[combRows*hidden:], p.net.w0t)
-	p.net.first = table
-	p.rIndex = make([]int16, maxResolution+1)
-	for r := range p.rIndex {
-		p.rIndex[r] = -1
+	return table
+}
+
+// resolutionIndex maps every resolution to its input in the one-hot, -1
+// where the predictor has none.
+func (p *MLPAccuracy) resolutionIndex() []int16 {
+	idx := make([]int16, maxResolution+1)
+	for r := range idx {
+		idx[r] = -1
 		switch p.format {
 		case FormatOFATutorial:
 			if r >= 112 && r < 112+16*8 {
-				p.rIndex[r] = int16(120 + (r-112)/16)
+				idx[r] = int16(120 + (r-112)/16)
 			}
 		case FormatOFANAS:
 			if i := slices.Index(p.imageSizes, r); i >= 0 {
-				p.rIndex[r] = int16(i)
+				idx[r] = int16(i)
 			}
 		}
 	}
-	return p, nil
+	return idx
 }
 
-func has(sd map[string]tensor, k string) bool { _, ok := sd[k]; return ok }
+func has(sd map[string]supernet.Tensor, k string) bool { _, ok := sd[k]; return ok }
 
 // Format returns FormatOFATutorial or FormatOFANAS.
 func (p *MLPAccuracy) Format() string { return p.format }

@@ -179,7 +179,7 @@ func TestLoadMLPAccuracyRefuses(t *testing.T) {
 	if _, err := LoadMLPAccuracy(sup, MLPOptions{}); err == nil || !strings.Contains(err.Error(), "not an OFA MobileNetV3 accuracy predictor") {
 		t.Errorf("supernet checkpoint: %v", err)
 	}
-	if _, err := newMLPAccuracy(map[string]tensor{"0.weight": {shape: []int{400, 100}, data: make([]float32, 40000)}}, MLPOptions{}); err == nil || !strings.Contains(err.Error(), "want 128") {
+	if _, err := newMLPAccuracy(map[string]supernet.Tensor{"0.weight": {Shape: []int{400, 100}, Data: make([]float32, 40000)}}, MLPOptions{}); err == nil || !strings.Contains(err.Error(), "want 128") {
 		t.Errorf("wrong input width: %v", err)
 	}
 }

@@ -14,9 +14,10 @@ import (
 	"time"
 
 	"github.com/edgefit/edgefit/devices"
-	"github.com/edgefit/edgefit/export/ort"
+	"github.com/edgefit/edgefit/internal/ortlib"
 	"github.com/edgefit/edgefit/profiler/agent"
 	"github.com/edgefit/edgefit/profiler/bench/wire"
+	"github.com/edgefit/edgefit/profiler/lut"
 )
 
 func init() { runnerFactories[RunnerAgent] = newAgentRunner }
@@ -37,7 +38,7 @@ type agentRunner struct {
 	// rounds is how many rounds each model's timed runs are spread over
 	// (see interleave); 1 times each model at once.
 	rounds int
-	rt     Runtime
+	rt     lut.Runtime
 	log    *slog.Logger
 	// used sums, over every model measured, the nodes ONNX Runtime
 	// assigned to each provider; ranOn counts the models per provider
@@ -84,7 +85,7 @@ func startAgent(ctx context.Context, t devices.Target, o *Options) (*agentRunner
 	}
 	r.ref = referenceSpec(r.spec, o.Measure)
 	r.rounds = max(o.Measure.Rounds, 1)
-	r.rt = Runtime{Name: "onnxruntime", Version: ag.Info.ORTVersion}
+	r.rt = lut.Runtime{Name: "onnxruntime", Version: ag.Info.ORTVersion}
 	return r, nil
 }
 
@@ -102,12 +103,12 @@ func referenceSpec(s wire.ModelSpec, m Measurement) wire.ModelSpec {
 // checkProvider refuses an execution provider the device's ONNX Runtime
 // lacks before anything is measured, saying which library has it.
 func checkProvider(info wire.Info, provider string) error {
-	want := ort.Providers[provider]
+	want := ortlib.Providers[provider]
 	if slices.Contains(info.Providers, want) {
 		return nil
 	}
 	return fmt.Errorf("execution provider %s (%s) is not in the device's ONNX Runtime %s (%s), which offers %s: %s",
-		provider, want, info.ORTVersion, info.Library, strings.Join(info.Providers, ", "), ort.WhereProvider(provider))
+		provider, want, info.ORTVersion, info.Library, strings.Join(info.Providers, ", "), ortlib.WhereProvider(provider))
 }
 
 // note records which provider a measured model ran on.
@@ -132,16 +133,16 @@ func (r *agentRunner) usedRuntime() *devices.RuntimeInfo {
 		return ri
 	}
 	ri.ProviderNodes = maps.Clone(r.used)
-	want := ort.Providers[r.spec.Provider]
+	want := ortlib.Providers[r.spec.Provider]
 	ri.Provider = want
 	if r.ranOn[want] == 0 {
-		ri.Provider = ort.Providers["cpu"]
+		ri.Provider = ortlib.Providers["cpu"]
 		r.log.Warn("ONNX Runtime ran every node of every model on the CPU provider: the requested provider took none", "requested", want, "nodes", r.used)
 	}
 	return ri
 }
 
-func (r *agentRunner) Runtime() Runtime { return r.rt }
+func (r *agentRunner) Runtime() lut.Runtime { return r.rt }
 
 func (r *agentRunner) Measure(ctx context.Context, models []runModel) ([]runResult, error) {
 	if r.rounds > 1 {
@@ -160,7 +161,7 @@ func (r *agentRunner) Measure(ctx context.Context, models []runModel) ([]runResu
 	}
 	out := make([]runResult, len(res))
 	for i, w := range res {
-		out[i] = runResult{Stats: fromWire(w.Stats), CI: w.Stats.CI95}
+		out[i] = runResult{Stats: w.Stats}
 	}
 	return out, nil
 }
@@ -245,10 +246,6 @@ func (r *agentRunner) run(ctx context.Context, models []runModel, specs []wire.M
 		}
 	}
 	return out, nil
-}
-
-func fromWire(s wire.Stats) Stats {
-	return Stats{Median: s.Median, Mean: s.Mean, P10: s.P10, P90: s.P90, Std: s.Std, N: s.N, CoV: s.CoV}
 }
 
 func tail(b []byte, n int) string {

@@ -12,6 +12,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/edgefit/edgefit/internal/atomicfile"
+	"github.com/edgefit/edgefit/profiler/lut"
+	"github.com/edgefit/edgefit/profiler/timing"
 	"github.com/edgefit/edgefit/supernet"
 )
 
@@ -61,7 +64,7 @@ type journalRecord struct {
 	Key    string           `json:"key,omitempty"`
 	Index  *int             `json:"index,omitempty"` // network number within its resolution
 	Config *supernet.Config `json:"config,omitempty"`
-	Stats  *Stats           `json:"stats,omitempty"`
+	Stats  *timing.Stats    `json:"stats,omitempty"`
 	// CI is the relative half-width of the 95% confidence interval of the
 	// median; Drift the reference's ratio to its baseline when the batch
 	// ended (1 = no drift).
@@ -69,7 +72,7 @@ type journalRecord struct {
 	Drift float64 `json:"drift,omitempty"`
 	// Session and finish records.
 	Fingerprint json.RawMessage `json:"fingerprint,omitempty"`
-	Runtime     *Runtime        `json:"runtime,omitempty"`
+	Runtime     *lut.Runtime    `json:"runtime,omitempty"`
 	Note        string          `json:"note,omitempty"`
 	At          time.Time       `json:"at"`
 }
@@ -308,7 +311,7 @@ func (r *journalRecord) check() error {
 		if r.R <= 0 {
 			return errors.New("entry without resolution")
 		}
-		if _, err := ParseKey(r.Key); err != nil {
+		if _, err := lut.ParseKey(r.Key); err != nil {
 			return err
 		}
 		return statsOK()
@@ -355,7 +358,7 @@ func createJournal(path string, h journalHeader) (*journalWriter, error) {
 		os.Remove(path)
 		return nil, err
 	}
-	syncDir(filepath.Dir(path))
+	atomicfile.SyncDir(filepath.Dir(path))
 	return w, nil
 }
 
@@ -411,13 +414,6 @@ func (w *journalWriter) write(b []byte) error {
 }
 
 func (w *journalWriter) Close() error { return w.f.Close() }
-
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-}
 
 // LoadJournal reads the journal at path; see [ReadJournal]. Errors name
 // the file.

@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/edgefit/edgefit/profiler/timing"
 )
 
 // NodeProfile is the time one node of an ONNX graph took, as ONNX Runtime's
@@ -24,7 +26,7 @@ type NodeProfile struct {
 	InputShapes  [][]int64 `json:"input_shapes,omitempty"`
 	OutputShapes [][]int64 `json:"output_shapes,omitempty"`
 	// Stats are over the kernel times of every run but the first, in ms.
-	Stats Stats `json:"stats"`
+	Stats timing.Stats `json:"stats"`
 	// Share is the node's median as a fraction of the sum of all nodes'
 	// medians.
 	Share float64 `json:"share"`
@@ -38,7 +40,7 @@ type ORTProfile struct {
 	// the skipped first one.
 	Runs int `json:"runs"`
 	// Run summarizes the model_run durations of the kept runs, in ms.
-	Run Stats `json:"run"`
+	Run timing.Stats `json:"run"`
 	// Truncated is set when the file ended early (the process died before
 	// ONNX Runtime closed the JSON array); the events read are kept.
 	Truncated bool `json:"truncated,omitempty"`
@@ -73,129 +75,173 @@ const maxProfileEvents = 5_000_000
 // to its last complete event and marked Truncated. Anything that is not
 // such an array is an error.
 func ParseORTProfile(r io.Reader) (*ORTProfile, error) {
+	tr, err := readTrace(r)
+	if err != nil {
+		return nil, fmt.Errorf("read ONNX Runtime profile: %w", err)
+	}
+	if len(tr.order) == 0 {
+		return nil, errors.New("read ONNX Runtime profile: no node events (<node>_kernel_time); was the model run with profiling on?")
+	}
+	return &ORTProfile{Nodes: tr.nodeProfiles(), Runs: len(tr.runs), Run: tr.runStats(), Truncated: tr.truncated}, nil
+}
+
+// ortTrace is what a profile's events say: the model_run windows, and the
+// kernel events of each node.
+type ortTrace struct {
+	runs      [][2]float64 // model_run windows [start, end], by start once read
+	nodes     map[string]*ortNode
+	order     []*ortNode // by first appearance
+	truncated bool
+}
+
+type ortNode struct {
+	name, op, provider string
+	index              int
+	in, out            [][]int64
+	kernels            []ortKernel
+}
+
+type ortKernel struct {
+	ts, dur float64
+	seq     int // event number, to order nodes that start together
+}
+
+// readTrace reads the trace's events, up to the last complete one of a
+// file cut short.
+func readTrace(r io.Reader) (*ortTrace, error) {
 	dec := json.NewDecoder(r)
 	dec.UseNumber()
 	tok, err := dec.Token()
 	if err != nil {
-		return nil, fmt.Errorf("read ONNX Runtime profile: %w", eofIsEmpty(err))
+		return nil, eofIsEmpty(err)
 	}
 	if d, ok := tok.(json.Delim); !ok || d != '[' {
-		return nil, errors.New("read ONNX Runtime profile: not a JSON array of trace events (is this an ONNX Runtime profile file?)")
+		return nil, errors.New("not a JSON array of trace events (is this an ONNX Runtime profile file?)")
 	}
-	var runs [][2]float64 // model_run windows [start, end]
-	type kernel struct {
-		ts, dur float64
-		seq     int
-	}
-	type node struct {
-		name     string
-		op       string
-		provider string
-		index    int
-		in, out  [][]int64
-		kernels  []kernel
-	}
-	nodes := map[string]*node{}
-	var order []*node
-	truncated := false
-	n := 0
-	for dec.More() {
+	tr := &ortTrace{nodes: map[string]*ortNode{}}
+	for n := 1; dec.More(); n++ {
 		var ev ortEvent
 		if err := dec.Decode(&ev); err != nil {
 			if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-				truncated = true
+				tr.truncated = true
 				break
 			}
-			return nil, fmt.Errorf("read ONNX Runtime profile: event %d: %w", n+1, err)
+			return nil, fmt.Errorf("event %d: %w", n, err)
 		}
-		n++
 		if n > maxProfileEvents {
-			return nil, fmt.Errorf("read ONNX Runtime profile: more than %d events; profile fewer runs", maxProfileEvents)
+			return nil, fmt.Errorf("more than %d events; profile fewer runs", maxProfileEvents)
 		}
 		if !finite(ev.Ts) || !finite(ev.Dur) || ev.Dur < 0 {
-			return nil, fmt.Errorf("read ONNX Runtime profile: event %d (%q): bad ts or dur", n, ev.Name)
+			return nil, fmt.Errorf("event %d (%q): bad ts or dur", n, ev.Name)
 		}
-		switch {
-		case ev.Cat == "Session" && ev.Name == "model_run":
-			runs = append(runs, [2]float64{ev.Ts, ev.Ts + ev.Dur})
-		case ev.Cat == "Node" && strings.HasSuffix(ev.Name, kernelSuffix):
-			name := strings.TrimSuffix(ev.Name, kernelSuffix)
-			nd := nodes[name]
-			if nd == nil {
-				nd = &node{name: name, index: -1}
-				nd.op = argString(ev.Args, "op_name")
-				nd.provider = argString(ev.Args, "provider")
-				if s := argString(ev.Args, "node_index"); s != "" {
-					if v, err := strconv.Atoi(s); err == nil {
-						nd.index = v
-					}
-				}
-				nd.in = argShapes(ev.Args, "input_type_shape")
-				nd.out = argShapes(ev.Args, "output_type_shape")
-				nodes[name] = nd
-				order = append(order, nd)
-			}
-			nd.kernels = append(nd.kernels, kernel{ts: ev.Ts, dur: ev.Dur, seq: n})
-		}
+		tr.add(&ev, n)
 	}
-	if !truncated {
+	if !tr.truncated {
 		if _, err := dec.Token(); err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
-				return nil, fmt.Errorf("read ONNX Runtime profile: %w", err)
+				return nil, err
 			}
-			truncated = true
+			tr.truncated = true
 		}
 	}
-	if len(order) == 0 {
-		return nil, errors.New("read ONNX Runtime profile: no node events (<node>_kernel_time); was the model run with profiling on?")
-	}
-	sort.Slice(runs, func(i, j int) bool { return runs[i][0] < runs[j][0] })
+	sort.Slice(tr.runs, func(i, j int) bool { return tr.runs[i][0] < tr.runs[j][0] })
+	return tr, nil
+}
 
-	// Which events belong to the first run: those inside the first
-	// model_run window, or, without model_run events, each node's first
-	// occurrence.
-	firstRun := func(k kernel, i int) bool {
-		if len(runs) == 0 {
-			return i == 0
+// add records event number seq: a model_run window or a node's kernel
+// time; other events are ignored.
+func (tr *ortTrace) add(ev *ortEvent, seq int) {
+	switch {
+	case ev.Cat == "Session" && ev.Name == "model_run":
+		tr.runs = append(tr.runs, [2]float64{ev.Ts, ev.Ts + ev.Dur})
+	case ev.Cat == "Node" && strings.HasSuffix(ev.Name, kernelSuffix):
+		name := strings.TrimSuffix(ev.Name, kernelSuffix)
+		nd := tr.nodes[name]
+		if nd == nil {
+			nd = newORTNode(name, ev.Args)
+			tr.nodes[name] = nd
+			tr.order = append(tr.order, nd)
 		}
-		return k.ts >= runs[0][0] && k.ts <= runs[0][1]
+		nd.kernels = append(nd.kernels, ortKernel{ts: ev.Ts, dur: ev.Dur, seq: seq})
 	}
-	p := &ORTProfile{Runs: len(runs), Truncated: truncated}
-	if len(runs) > 1 {
-		d := make([]float64, 0, len(runs)-1)
-		for _, w := range runs[1:] {
-			d = append(d, (w[1]-w[0])/1000)
+}
+
+// newORTNode describes a node from the args of its first kernel event.
+func newORTNode(name string, args map[string]json.RawMessage) *ortNode {
+	nd := &ortNode{name: name, index: -1, op: argString(args, "op_name"), provider: argString(args, "provider"),
+		in: argShapes(args, "input_type_shape"), out: argShapes(args, "output_type_shape")}
+	if s := argString(args, "node_index"); s != "" {
+		if v, err := strconv.Atoi(s); err == nil {
+			nd.index = v
 		}
-		p.Run = ComputeStats(d)
-	} else if len(runs) == 1 {
-		p.Run = ComputeStats([]float64{(runs[0][1] - runs[0][0]) / 1000})
 	}
+	return nd
+}
+
+// runStats summarizes the model_run durations in ms, without the first
+// run unless it is the only one.
+func (tr *ortTrace) runStats() timing.Stats {
+	if len(tr.runs) == 0 {
+		return timing.Stats{}
+	}
+	kept := tr.runs
+	if len(kept) > 1 {
+		kept = kept[1:]
+	}
+	d := make([]float64, 0, len(kept))
+	for _, w := range kept {
+		d = append(d, (w[1]-w[0])/1000)
+	}
+	return timing.Summarize(d)
+}
+
+// inFirstRun reports whether kernel event i of a node belongs to the first
+// run: it lies inside the first model_run window or, without model_run
+// events, it is the node's first occurrence.
+func (tr *ortTrace) inFirstRun(k ortKernel, i int) bool {
+	if len(tr.runs) == 0 {
+		return i == 0
+	}
+	return k.ts >= tr.runs[0][0] && k.ts <= tr.runs[0][1]
+}
+
+// keptKernels returns a node's kernel times in ms without its first run
+// (all of them if it only ran then), and when and in which event the
+// first kept one started.
+func (tr *ortTrace) keptKernels(nd *ortNode) (kept []float64, first float64, seq int) {
+	first = math.Inf(1)
+	for i, k := range nd.kernels {
+		if len(nd.kernels) > 1 && tr.inFirstRun(k, i) {
+			continue
+		}
+		kept = append(kept, k.dur/1000)
+		if k.ts < first {
+			first, seq = k.ts, k.seq
+		}
+	}
+	if len(kept) == 0 { // only ever ran in the first run
+		for _, k := range nd.kernels {
+			kept = append(kept, k.dur/1000)
+		}
+		first, seq = nd.kernels[0].ts, nd.kernels[0].seq
+	}
+	return kept, first, seq
+}
+
+// nodeProfiles summarizes each node's kept kernel times, in the order the
+// nodes first ran after the first run, with each node's share of the sum
+// of medians.
+func (tr *ortTrace) nodeProfiles() []NodeProfile {
 	type ranked struct {
 		np    NodeProfile
-		first float64 // ts of its first kept event, for ordering
+		first float64
 		seq   int
 	}
-	var out []ranked
+	out := make([]ranked, 0, len(tr.order))
 	var total float64
-	for _, nd := range order {
-		var kept []float64
-		first, seq := math.Inf(1), 0
-		for i, k := range nd.kernels {
-			if len(nd.kernels) > 1 && firstRun(k, i) {
-				continue
-			}
-			kept = append(kept, k.dur/1000)
-			if k.ts < first {
-				first, seq = k.ts, k.seq
-			}
-		}
-		if len(kept) == 0 { // only ever ran in the first run
-			for _, k := range nd.kernels {
-				kept = append(kept, k.dur/1000)
-			}
-			first, seq = nd.kernels[0].ts, nd.kernels[0].seq
-		}
-		st := ComputeStats(kept)
+	for _, nd := range tr.order {
+		kept, first, seq := tr.keptKernels(nd)
+		st := timing.Summarize(kept)
 		total += st.Median
 		out = append(out, ranked{np: NodeProfile{Name: nd.name, Op: nd.op, Provider: nd.provider, Index: nd.index,
 			InputShapes: nd.in, OutputShapes: nd.out, Stats: st}, first: first, seq: seq})
@@ -206,13 +252,14 @@ func ParseORTProfile(r io.Reader) (*ORTProfile, error) {
 		}
 		return out[i].seq < out[j].seq
 	})
-	for _, o := range out {
+	nodes := make([]NodeProfile, len(out))
+	for i, o := range out {
 		if total > 0 {
 			o.np.Share = o.np.Stats.Median / total
 		}
-		p.Nodes = append(p.Nodes, o.np)
+		nodes[i] = o.np
 	}
-	return p, nil
+	return nodes
 }
 
 // Total returns the sum of the nodes' medians in ms: the latency the

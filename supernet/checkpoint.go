@@ -114,17 +114,8 @@ func ReadCheckpoint(name string, data []byte) (*Checkpoint, error) {
 		raw map[string]*rawTensor
 		err error
 	)
-	switch {
-	case bytes.HasPrefix(data, []byte("PK\x03\x04")) || bytes.HasPrefix(data, []byte("PK\x05\x06")):
-		ck.Format = FormatPyTorchZip
-		raw, err = readTorchZip(data)
-	case isLegacyTorch(data):
-		ck.Format = FormatPyTorchLegacy
-		raw, err = readTorchLegacy(data)
-	case isSafetensors(data):
-		ck.Format = FormatSafetensors
-		raw, err = readSafetensors(data)
-	default:
+	ck.Format, raw, err = readTensors(data, stateDict)
+	if ck.Format == "" {
 		err = ErrNotCheckpoint
 	}
 	if err != nil {
@@ -140,6 +131,36 @@ func ReadCheckpoint(name string, data []byte) (*Checkpoint, error) {
 		return nil, err
 	}
 	return ck, nil
+}
+
+// readTensors reads the tensors of a torch.save file (zip or legacy) or a
+// safetensors file, returning its format ("" when it is none of them).
+// dict turns the unpickled object of a torch file into its tensors: the
+// strict stateDict for supernets, looseStateDict for other state_dicts.
+func readTensors(data []byte, dict func(any) (map[string]*rawTensor, error)) (string, map[string]*rawTensor, error) {
+	var (
+		format string
+		obj    any
+		err    error
+	)
+	switch {
+	case bytes.HasPrefix(data, []byte("PK\x03\x04")) || bytes.HasPrefix(data, []byte("PK\x05\x06")):
+		format = FormatPyTorchZip
+		obj, err = unpickleTorchZip(data)
+	case isLegacyTorch(data):
+		format = FormatPyTorchLegacy
+		obj, err = unpickleTorchLegacy(data)
+	case isSafetensors(data):
+		raw, err := readSafetensors(data)
+		return FormatSafetensors, raw, err
+	default:
+		return "", nil, nil
+	}
+	if err != nil {
+		return format, nil, err
+	}
+	raw, err := dict(obj)
+	return format, raw, err
 }
 
 // isLegacyTorch reports whether data starts like torch.save's pre-1.6

@@ -170,3 +170,22 @@ func TestTinyTorchFiles(t *testing.T) {
 		t.Errorf("bf16: %v %v", v, err)
 	}
 }
+
+// readTorchZip and readTorchLegacy read a supernet's state_dict from one
+// torch format, without detecting it, so that a test can feed any bytes to
+// either reader.
+func readTorchZip(data []byte) (map[string]*rawTensor, error) {
+	obj, err := unpickleTorchZip(data)
+	if err != nil {
+		return nil, err
+	}
+	return stateDict(obj)
+}
+
+func readTorchLegacy(data []byte) (map[string]*rawTensor, error) {
+	obj, err := unpickleTorchLegacy(data)
+	if err != nil {
+		return nil, err
+	}
+	return stateDict(obj)
+}

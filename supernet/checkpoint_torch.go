@@ -21,10 +21,11 @@ import (
 // anything is allocated, and so that storages nobody needs are never
 // decoded.
 
-// readTorchZip reads torch.save's zip format (torch >= 1.6): an archive
-// "<name>/data.pkl" whose persistent ids name storages stored as
-// "<name>/data/<key>".
-func readTorchZip(data []byte) (map[string]*rawTensor, error) {
+// unpickleTorchZip reads torch.save's zip format (torch >= 1.6): an
+// archive "<name>/data.pkl" whose persistent ids name storages stored as
+// "<name>/data/<key>". It returns the unpickled object; storages load on
+// first use.
+func unpickleTorchZip(data []byte) (any, error) {
 	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		return nil, fmt.Errorf("read zip directory: %v: %w", err, ErrTruncated)
@@ -77,11 +78,7 @@ func readTorchZip(data []byte) (map[string]*rawTensor, error) {
 		storages[key] = st
 		return st, nil
 	}
-	obj, err := unpickle(pklBytes, persistent)
-	if err != nil {
-		return nil, err
-	}
-	return stateDict(obj)
+	return unpickle(pklBytes, persistent)
 }
 
 // zipRecord returns a record's bytes. Stored records (torch writes no
@@ -120,11 +117,12 @@ func zipRecord(data []byte, f *zip.File) ([]byte, error) {
 	return b, nil
 }
 
-// readTorchLegacy reads torch.save's format before 1.6: pickles of the
+// unpickleTorchLegacy reads torch.save's format before 1.6: pickles of the
 // magic number, the protocol version and system info, then the object
 // pickle, then the list of storage keys, then each storage as an int64
-// element count followed by its raw little-endian elements.
-func readTorchLegacy(data []byte) (map[string]*rawTensor, error) {
+// element count followed by its raw little-endian elements. It returns the
+// unpickled object, its storages filled.
+func unpickleTorchLegacy(data []byte) (any, error) {
 	pos := 0
 	next := func() ([]byte, error) {
 		end, err := scanPickle(data[pos:])
@@ -218,7 +216,7 @@ func readTorchLegacy(data []byte) (map[string]*rawTensor, error) {
 			return nil, fmt.Errorf("storage %s is missing from the file: %w", key, ErrTruncated)
 		}
 	}
-	return stateDict(obj)
+	return obj, nil
 }
 
 // unpickle runs one pickle, whose opcodes are first checked by scanPickle
@@ -345,8 +343,50 @@ func intTuple(v any) ([]int, error) {
 
 // stateDict finds the tensors in an unpickled checkpoint: either the
 // object is the state_dict, or it is a dict holding one under
-// "state_dict".
-func stateDict(obj any) (map[string]*rawTensor, error) {
+// "state_dict". An entry that is not a tensor named by a string is refused,
+// unless it is one a supernet may carry (see ignoredKey).
+func stateDict(obj any) (map[string]*rawTensor, error) { return tensorsOf(obj, refuseEntry) }
+
+// looseStateDict is stateDict for files that are not supernets: entries
+// that are not tensors named by strings are left out instead of refused.
+func looseStateDict(obj any) (map[string]*rawTensor, error) {
+	return tensorsOf(obj, func(types.DictEntry) error { return nil })
+}
+
+// tensorsOf returns the tensors of the state_dict obj is or holds; other
+// decides about every other entry: an error refuses the file, nil leaves
+// the entry out.
+func tensorsOf(obj any, other func(types.DictEntry) error) (map[string]*rawTensor, error) {
+	entries, err := stateDictEntries(obj)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]*rawTensor, len(entries))
+	for _, e := range entries {
+		k, ok := e.Key.(string)
+		if t, isTensor := e.Value.(*rawTensor); ok && isTensor {
+			out[k] = t
+		} else if err := other(e); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func refuseEntry(e types.DictEntry) error {
+	k, ok := e.Key.(string)
+	switch {
+	case !ok:
+		return fmt.Errorf("state_dict key %v is not a string", e.Key)
+	case ignoredKey(k):
+		return nil
+	}
+	return &CheckpointError{Key: k, Err: fmt.Errorf("entry is a %T, not a tensor: is this a state_dict?", e.Value)}
+}
+
+// stateDictEntries returns the entries of the state_dict obj is, or that it
+// holds under "state_dict".
+func stateDictEntries(obj any) ([]types.DictEntry, error) {
 	entries, ok := dictEntries(obj)
 	if !ok {
 		return nil, fmt.Errorf("the pickle holds a %T, not a dict of tensors: save model.state_dict()", obj)
@@ -359,24 +399,10 @@ func stateDict(obj any) (map[string]*rawTensor, error) {
 			break
 		}
 	}
-	out := make(map[string]*rawTensor, len(entries))
-	for _, e := range entries {
-		k, ok := e.Key.(string)
-		if !ok {
-			return nil, fmt.Errorf("state_dict key %v is not a string", e.Key)
-		}
-		t, ok := e.Value.(*rawTensor)
-		if !ok {
-			if ignoredKey(k) {
-				continue
-			}
-			return nil, &CheckpointError{Key: k, Err: fmt.Errorf("entry is a %T, not a tensor: is this a state_dict?", e.Value)}
-		}
-		out[k] = t
-	}
-	return out, nil
+	return entries, nil
 }
 
+// dictEntries returns the entries of a Python dict or OrderedDict.
 func dictEntries(obj any) ([]types.DictEntry, bool) {
 	switch d := obj.(type) {
 	case *types.Dict:

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/edgefit/edgefit/internal/testfix"
 	"github.com/edgefit/edgefit/profiler/agent/agenttest"
 )
 
@@ -16,7 +17,7 @@ import (
 func makeAgentAndroid(t *testing.T, ndk string, vars ...string) (out string, built bool, err error) {
 	t.Helper()
 	if _, err := exec.LookPath("make"); err != nil {
-		skipOrFail(t, "make not installed: apt install make")
+		testfix.Skip(t, "needs make: apt install make")
 	}
 	bin := t.TempDir()
 	cmd := exec.Command("make", append([]string{"--no-print-directory", "agent-android", "BIN=" + bin}, vars...)...)

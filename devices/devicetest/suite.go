@@ -49,306 +49,409 @@ var Hostile = []string{
 	"| touch PWNED",
 }
 
-// Suite runs the conformance tests every transport must pass. open returns
-// a connected target; the suite closes it.
+// Suite runs the conformance tests every transport must pass: each case
+// of [Cases] is a subtest of its own (go test -run 'TestSSHSuite/PushPull'
+// runs one), on a fresh target from open, which the suite closes.
 func Suite(t *testing.T, caps Caps, open func(t *testing.T) devices.Target) {
-	ctx := context.Background()
-	withTarget := func(name string, f func(t *testing.T, tg devices.Target)) {
-		t.Run(name, func(t *testing.T) {
+	for _, tc := range Cases {
+		t.Run(tc.Name, func(t *testing.T) {
 			tg := open(t)
 			defer tg.Close()
-			f(t, tg)
+			tc.Test(&Conformance{Caps: caps, Target: tg, ctx: context.Background()}, t)
 		})
 	}
+}
 
-	withTarget("RunOutput", func(t *testing.T, tg devices.Target) {
-		res, err := tg.Run(ctx, []string{"echo", "hello", "world"}, devices.RunOptions{})
+// Conformance is what each case tests: one connected target, and what its
+// transport legitimately cannot do.
+type Conformance struct {
+	Caps   Caps
+	Target devices.Target
+	ctx    context.Context
+}
+
+// Cases are the conformance tests, in the order [Suite] runs them. Each is
+// a method of [Conformance].
+var Cases = []struct {
+	Name string
+	Test func(*Conformance, *testing.T)
+}{
+	{"RunOutput", (*Conformance).RunOutput},
+	{"ExitCodeAndStderr", (*Conformance).ExitCodeAndStderr},
+	{"CommandNotFound", (*Conformance).CommandNotFound},
+	{"QuotingArgs", (*Conformance).QuotingArgs},
+	{"QuotingEnv", (*Conformance).QuotingEnv},
+	{"QuotingDir", (*Conformance).QuotingDir},
+	{"Stdin", (*Conformance).Stdin},
+	{"StreamAndLargeOutput", (*Conformance).StreamAndLargeOutput},
+	{"PushPull", (*Conformance).PushPull},
+	{"PushKeepsMode", (*Conformance).PushKeepsMode},
+	{"PushOverwrites", (*Conformance).PushOverwrites},
+	{"PullMissing", (*Conformance).PullMissing},
+	{"PushMissingLocal", (*Conformance).PushMissingLocal},
+	{"WorkDir", (*Conformance).WorkDir},
+	{"Info", (*Conformance).Info},
+	{"Timeout", (*Conformance).Timeout},
+	{"BadArguments", (*Conformance).BadArguments},
+	{"Closed", (*Conformance).Closed},
+}
+
+// run runs argv on the target.
+func (c *Conformance) run(argv []string, o devices.RunOptions) (devices.Result, error) {
+	return c.Target.Run(c.ctx, argv, o)
+}
+
+// RunOutput: a command's stdout comes back whole, with status 0.
+func (c *Conformance) RunOutput(t *testing.T) {
+	res, err := c.run([]string{"echo", "hello", "world"}, devices.RunOptions{})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if got := string(res.Stdout); got != "hello world\n" {
+		t.Errorf("stdout = %q, want %q", got, "hello world\n")
+	}
+	if res.ExitCode != 0 {
+		t.Errorf("exit code = %d", res.ExitCode)
+	}
+}
+
+// ExitCodeAndStderr: a failing command is a *CommandError with its status,
+// and stderr comes back apart from stdout (or mixed in, where the
+// transport merges them).
+func (c *Conformance) ExitCodeAndStderr(t *testing.T) {
+	res, err := c.run([]string{"sh", "-c", "echo out; echo err >&2; exit 7"}, devices.RunOptions{})
+	var ce *devices.CommandError
+	if !errors.As(err, &ce) {
+		t.Fatalf("err = %v (%T), want *CommandError", err, err)
+	}
+	if ce.ExitCode != 7 || res.ExitCode != 7 {
+		t.Errorf("exit code = %d / %d, want 7", ce.ExitCode, res.ExitCode)
+	}
+	if c.Caps.MergedStderr {
+		if got := string(res.Stdout); got != "out\nerr\n" {
+			t.Errorf("stdout = %q, want out and err mixed", got)
+		}
+		return
+	}
+	if got := string(res.Stdout); got != "out\n" {
+		t.Errorf("stdout = %q, want %q", got, "out\n")
+	}
+	if got := string(res.Stderr); got != "err\n" {
+		t.Errorf("stderr = %q, want %q", got, "err\n")
+	}
+	if !strings.Contains(ce.Error(), "err") || !strings.Contains(ce.Error(), "7") {
+		t.Errorf("error text %q lacks stderr or status", ce.Error())
+	}
+}
+
+// CommandNotFound: a missing program is status 127.
+func (c *Conformance) CommandNotFound(t *testing.T) {
+	_, err := c.run([]string{"edgefit-no-such-command-xyz"}, devices.RunOptions{})
+	var ce *devices.CommandError
+	if !errors.As(err, &ce) || ce.ExitCode != 127 {
+		t.Fatalf("err = %v, want *CommandError with status 127", err)
+	}
+}
+
+// QuotingArgs: every [Hostile] argument reaches the program unchanged and
+// none is executed.
+func (c *Conformance) QuotingArgs(t *testing.T) {
+	dir, cleanup := workDir(t, c.Target)
+	defer cleanup()
+	for _, arg := range Hostile {
+		res, err := c.run([]string{"printf", "%s", arg}, devices.RunOptions{Dir: dir})
 		if err != nil {
-			t.Fatalf("run: %v", err)
+			t.Errorf("printf %q: %v", arg, err)
+			continue
 		}
-		if got := string(res.Stdout); got != "hello world\n" {
-			t.Errorf("stdout = %q, want %q", got, "hello world\n")
+		if got := string(res.Stdout); got != arg {
+			t.Errorf("printf %%s %q printed %q", arg, got)
 		}
-		if res.ExitCode != 0 {
-			t.Errorf("exit code = %d", res.ExitCode)
-		}
-	})
+	}
+	assertNoPwned(t, c.Target, dir)
+}
 
-	withTarget("ExitCodeAndStderr", func(t *testing.T, tg devices.Target) {
-		res, err := tg.Run(ctx, []string{"sh", "-c", "echo out; echo err >&2; exit 7"}, devices.RunOptions{})
-		var ce *devices.CommandError
-		if !errors.As(err, &ce) {
-			t.Fatalf("err = %v (%T), want *CommandError", err, err)
-		}
-		if ce.ExitCode != 7 || res.ExitCode != 7 {
-			t.Errorf("exit code = %d / %d, want 7", ce.ExitCode, res.ExitCode)
-		}
-		if caps.MergedStderr {
-			if got := string(res.Stdout); got != "out\nerr\n" {
-				t.Errorf("stdout = %q, want out and err mixed", got)
-			}
-		} else {
-			if got := string(res.Stdout); got != "out\n" {
-				t.Errorf("stdout = %q, want %q", got, "out\n")
-			}
-			if got := string(res.Stderr); got != "err\n" {
-				t.Errorf("stderr = %q, want %q", got, "err\n")
-			}
-			if !strings.Contains(ce.Error(), "err") || !strings.Contains(ce.Error(), "7") {
-				t.Errorf("error text %q lacks stderr or status", ce.Error())
-			}
-		}
-	})
+// QuotingEnv: [Hostile] strings arrive unchanged as environment values.
+func (c *Conformance) QuotingEnv(t *testing.T) {
+	dir, cleanup := workDir(t, c.Target)
+	defer cleanup()
+	env := make([]string, 0, len(Hostile))
+	for i, v := range Hostile {
+		env = append(env, "EDGEFIT_V"+string(rune('A'+i))+"="+v)
+	}
+	res, err := c.run([]string{"sh", "-c", `for v in "$@"; do eval "printf '%s\n' \"\${$v}\""; done`, "sh", "EDGEFIT_VA", "EDGEFIT_VE", "EDGEFIT_VF"}, devices.RunOptions{Dir: dir, Env: env})
+	if err != nil {
+		t.Fatalf("env: %v", err)
+	}
+	if want := Hostile[0] + "\n" + Hostile[4] + "\n" + Hostile[5] + "\n"; string(res.Stdout) != want {
+		t.Errorf("env values came back as %q, want %q", res.Stdout, want)
+	}
+	assertNoPwned(t, c.Target, dir)
+}
 
-	withTarget("CommandNotFound", func(t *testing.T, tg devices.Target) {
-		_, err := tg.Run(ctx, []string{"edgefit-no-such-command-xyz"}, devices.RunOptions{})
-		var ce *devices.CommandError
-		if !errors.As(err, &ce) || ce.ExitCode != 127 {
-			t.Fatalf("err = %v, want *CommandError with status 127", err)
-		}
-	})
+// QuotingDir: a working directory full of shell syntax is entered as is.
+func (c *Conformance) QuotingDir(t *testing.T) {
+	dir, cleanup := workDir(t, c.Target)
+	defer cleanup()
+	weirdDir := path.Join(dir, "$(touch PWNED) it's ; `x`")
+	if _, err := c.run([]string{"mkdir", weirdDir}, devices.RunOptions{}); err != nil {
+		t.Fatalf("mkdir: %v", err)
+	}
+	res, err := c.run([]string{"pwd"}, devices.RunOptions{Dir: weirdDir})
+	if err != nil {
+		t.Fatalf("pwd in %q: %v", weirdDir, err)
+	}
+	if got := strings.TrimSuffix(string(res.Stdout), "\n"); got != weirdDir {
+		t.Errorf("pwd = %q, want %q", got, weirdDir)
+	}
+	assertNoPwned(t, c.Target, dir)
+}
 
-	withTarget("QuotingRun", func(t *testing.T, tg devices.Target) {
-		dir, cleanup := workDir(t, tg)
-		defer cleanup()
-		for _, arg := range Hostile {
-			res, err := tg.Run(ctx, []string{"printf", "%s", arg}, devices.RunOptions{Dir: dir})
-			if err != nil {
-				t.Errorf("printf %q: %v", arg, err)
-				continue
-			}
-			if got := string(res.Stdout); got != arg {
-				t.Errorf("printf %%s %q printed %q", arg, got)
-			}
-		}
-		// The same strings as environment values and as the directory.
-		env := make([]string, 0, len(Hostile))
-		for i, v := range Hostile {
-			env = append(env, "EDGEFIT_V"+string(rune('A'+i))+"="+v)
-		}
-		res, err := tg.Run(ctx, []string{"sh", "-c", `for v in "$@"; do eval "printf '%s\n' \"\${$v}\""; done`, "sh", "EDGEFIT_VA", "EDGEFIT_VE", "EDGEFIT_VF"}, devices.RunOptions{Dir: dir, Env: env})
-		if err != nil {
-			t.Fatalf("env: %v", err)
-		}
-		if want := Hostile[0] + "\n" + Hostile[4] + "\n" + Hostile[5] + "\n"; string(res.Stdout) != want {
-			t.Errorf("env values came back as %q, want %q", res.Stdout, want)
-		}
-		weirdDir := path.Join(dir, "$(touch PWNED) it's ; `x`")
-		if _, err := tg.Run(ctx, []string{"mkdir", weirdDir}, devices.RunOptions{}); err != nil {
-			t.Fatalf("mkdir: %v", err)
-		}
-		res, err = tg.Run(ctx, []string{"pwd"}, devices.RunOptions{Dir: weirdDir})
-		if err != nil {
-			t.Fatalf("pwd in %q: %v", weirdDir, err)
-		}
-		if got := strings.TrimSuffix(string(res.Stdout), "\n"); got != weirdDir {
-			t.Errorf("pwd = %q, want %q", got, weirdDir)
-		}
-		assertNoPwned(t, tg, dir)
-	})
-
-	withTarget("Stdin", func(t *testing.T, tg devices.Target) {
-		res, err := tg.Run(ctx, []string{"cat"}, devices.RunOptions{Stdin: strings.NewReader("from stdin\n")})
-		if caps.NoStdin {
-			if err == nil {
-				t.Fatalf("run with stdin succeeded on a transport declared without stdin")
-			}
-			return
-		}
-		if err != nil {
-			t.Fatalf("cat: %v", err)
-		}
-		if string(res.Stdout) != "from stdin\n" {
-			t.Errorf("stdout = %q", res.Stdout)
-		}
-	})
-
-	withTarget("StreamAndLargeOutput", func(t *testing.T, tg devices.Target) {
-		var streamed bytes.Buffer
-		res, err := tg.Run(ctx, []string{"sh", "-c", "head -c 700000 /dev/zero | tr '\\0' x; echo; echo done"}, devices.RunOptions{Stdout: &streamed})
-		if err != nil {
-			t.Fatalf("run: %v", err)
-		}
-		want := strings.Repeat("x", 700000) + "\ndone\n"
-		if string(res.Stdout) != want {
-			t.Errorf("stdout: %d bytes, want %d", len(res.Stdout), len(want))
-		}
-		if streamed.String() != want {
-			t.Errorf("streamed: %d bytes (tail %q), want %d", streamed.Len(), tail(streamed.String()), len(want))
-		}
-	})
-
-	withTarget("PushPull", func(t *testing.T, tg devices.Target) {
-		dir, cleanup := workDir(t, tg)
-		defer cleanup()
-		local := t.TempDir()
-		data := make([]byte, 300*1024+7) // several protocol chunks
-		rand.Read(data)
-		src := filepath.Join(local, "src")
-		if err := os.WriteFile(src, data, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		for i, name := range Hostile {
-			if strings.ContainsAny(name, "/\n") || name == "~" || name == "-n" {
-				continue // not a portable file name (or one adb's argv parser would take as a flag)
-			}
-			remote := path.Join(dir, name)
-			if err := tg.Push(ctx, src, remote); err != nil {
-				t.Errorf("push to %q: %v", remote, err)
-				continue
-			}
-			res, err := tg.Run(ctx, []string{"wc", "-c", remote}, devices.RunOptions{})
-			if err != nil {
-				t.Errorf("wc %q: %v", remote, err)
-				continue
-			}
-			if f := strings.Fields(string(res.Stdout)); len(f) == 0 || f[0] != strconv.Itoa(len(data)) {
-				t.Errorf("remote %q holds %q bytes, want %d", remote, res.Stdout, len(data))
-			}
-			if i == 0 {
-				res, err := tg.Run(ctx, []string{"sh", "-c", `ls -l "$1" | cut -c1-10`, "sh", remote}, devices.RunOptions{})
-				if err != nil || !strings.HasPrefix(string(res.Stdout), "-rwxr-xr-x") {
-					t.Errorf("pushed mode = %q (%v), want -rwxr-xr-x", res.Stdout, err)
-				}
-			}
-			back := filepath.Join(local, "back-"+strconv.Itoa(i))
-			if err := tg.Pull(ctx, remote, back); err != nil {
-				t.Errorf("pull %q: %v", remote, err)
-				continue
-			}
-			got, err := os.ReadFile(back)
-			if err != nil || !bytes.Equal(got, data) {
-				t.Errorf("pulled %q: %d bytes (err %v), differs from pushed", remote, len(got), err)
-			}
-		}
-		// Overwrite keeps the new content.
-		small := filepath.Join(local, "small")
-		os.WriteFile(small, []byte("second"), 0o644)
-		remote := path.Join(dir, "with space")
-		if err := tg.Push(ctx, small, remote); err != nil {
-			t.Fatalf("push over: %v", err)
-		}
-		res, err := tg.Run(ctx, []string{"cat", remote}, devices.RunOptions{})
-		if err != nil || string(res.Stdout) != "second" {
-			t.Errorf("after overwrite cat = %q, %v", res.Stdout, err)
-		}
-		// Nothing but the pushed files: no temporaries left behind.
-		res, err = tg.Run(ctx, []string{"sh", "-c", `ls -A "$1" | grep -c edgefit-tmp || true`, "sh", dir}, devices.RunOptions{})
-		if err != nil || strings.TrimSpace(string(res.Stdout)) != "0" {
-			t.Errorf("temporary files left in %s: %q %v", dir, res.Stdout, err)
-		}
-		assertNoPwned(t, tg, dir)
-	})
-
-	withTarget("PullMissing", func(t *testing.T, tg devices.Target) {
-		dir, cleanup := workDir(t, tg)
-		defer cleanup()
-		local := filepath.Join(t.TempDir(), "x")
-		err := tg.Pull(ctx, path.Join(dir, "no such file"), local)
+// Stdin: RunOptions.Stdin feeds the command, or is refused where the
+// transport has no stdin.
+func (c *Conformance) Stdin(t *testing.T) {
+	res, err := c.run([]string{"cat"}, devices.RunOptions{Stdin: strings.NewReader("from stdin\n")})
+	if c.Caps.NoStdin {
 		if err == nil {
-			t.Fatal("pull of a missing file succeeded")
+			t.Fatalf("run with stdin succeeded on a transport declared without stdin")
 		}
-		if !strings.Contains(err.Error(), "no such file") {
-			t.Errorf("error %q does not name the file", err)
-		}
-		if _, serr := os.Stat(local); serr == nil {
-			t.Errorf("failed pull left %s behind", local)
-		}
-	})
+		return
+	}
+	if err != nil {
+		t.Fatalf("cat: %v", err)
+	}
+	if string(res.Stdout) != "from stdin\n" {
+		t.Errorf("stdout = %q", res.Stdout)
+	}
+}
 
-	withTarget("PushMissingLocal", func(t *testing.T, tg devices.Target) {
-		dir, cleanup := workDir(t, tg)
-		defer cleanup()
-		err := tg.Push(ctx, filepath.Join(t.TempDir(), "absent"), path.Join(dir, "x"))
-		if err == nil {
-			t.Fatal("push of a missing local file succeeded")
-		}
-	})
+// StreamAndLargeOutput: a large stdout comes back whole, and streams to
+// RunOptions.Stdout too.
+func (c *Conformance) StreamAndLargeOutput(t *testing.T) {
+	var streamed bytes.Buffer
+	res, err := c.run([]string{"sh", "-c", "head -c 700000 /dev/zero | tr '\\0' x; echo; echo done"}, devices.RunOptions{Stdout: &streamed})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	want := strings.Repeat("x", 700000) + "\ndone\n"
+	if string(res.Stdout) != want {
+		t.Errorf("stdout: %d bytes, want %d", len(res.Stdout), len(want))
+	}
+	if streamed.String() != want {
+		t.Errorf("streamed: %d bytes (tail %q), want %d", streamed.Len(), tail(streamed.String()), len(want))
+	}
+}
 
-	withTarget("WorkDir", func(t *testing.T, tg devices.Target) {
-		dir, cleanup, err := tg.WorkDir(ctx)
-		if err != nil {
-			t.Fatalf("workdir: %v", err)
-		}
-		if !path.IsAbs(dir) {
-			t.Errorf("workdir %q is not absolute", dir)
-		}
-		if _, err := tg.Run(ctx, []string{"sh", "-c", `touch "$1/f" && test -d "$1"`, "sh", dir}, devices.RunOptions{}); err != nil {
-			t.Fatalf("use workdir: %v", err)
-		}
-		dir2, cleanup2, err := tg.WorkDir(ctx)
-		if err != nil {
-			t.Fatalf("second workdir: %v", err)
-		}
-		if dir2 == dir {
-			t.Errorf("two work directories share %q", dir)
-		}
-		cleanup2(ctx)
-		if err := cleanup(ctx); err != nil {
-			t.Fatalf("cleanup: %v", err)
-		}
-		_, err = tg.Run(ctx, []string{"test", "-e", dir}, devices.RunOptions{})
-		var ce *devices.CommandError
-		if !errors.As(err, &ce) || ce.ExitCode != 1 {
-			t.Errorf("after cleanup, test -e %s: %v; want status 1", dir, err)
-		}
-	})
+// randomFile writes n random bytes to a new local file with mode perm.
+func randomFile(t *testing.T, n int, perm os.FileMode) (string, []byte) {
+	t.Helper()
+	data := make([]byte, n)
+	rand.Read(data)
+	src := filepath.Join(t.TempDir(), "src")
+	if err := os.WriteFile(src, data, perm); err != nil {
+		t.Fatal(err)
+	}
+	return src, data
+}
 
-	withTarget("Info", func(t *testing.T, tg devices.Target) {
-		info, err := tg.Info(ctx)
-		if err != nil {
-			t.Fatalf("info: %v", err)
+// PushPull: a file of several protocol chunks goes to every [Hostile]
+// name that is a portable file name and comes back byte for byte, and no
+// temporary file is left on the device.
+func (c *Conformance) PushPull(t *testing.T) {
+	dir, cleanup := workDir(t, c.Target)
+	defer cleanup()
+	src, data := randomFile(t, 300*1024+7, 0o644)
+	for i, name := range Hostile {
+		if strings.ContainsAny(name, "/\n") || name == "~" || name == "-n" {
+			continue // not a portable file name (or one adb's argv parser would take as a flag)
 		}
-		if info.OS == "" || info.Arch == "" || info.Machine == "" {
-			t.Errorf("info = %+v, want all fields", info)
-		}
-		want := devices.GoArch(info.Machine)
-		if info.ABI != "" {
-			want = devices.ABIGoArch(info.ABI)
-		}
-		if want != info.Arch {
-			t.Errorf("arch %q does not match machine %q / ABI %q (%q)", info.Arch, info.Machine, info.ABI, want)
-		}
-	})
+		c.pushPullOne(t, src, data, path.Join(dir, name), filepath.Join(t.TempDir(), "back-"+strconv.Itoa(i)))
+	}
+	res, err := c.run([]string{"sh", "-c", `ls -A "$1" | grep -c edgefit-tmp || true`, "sh", dir}, devices.RunOptions{})
+	if err != nil || strings.TrimSpace(string(res.Stdout)) != "0" {
+		t.Errorf("temporary files left in %s: %q %v", dir, res.Stdout, err)
+	}
+	assertNoPwned(t, c.Target, dir)
+}
 
-	withTarget("Timeout", func(t *testing.T, tg devices.Target) {
-		tctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
-		defer cancel()
-		start := time.Now()
-		_, err := tg.Run(tctx, []string{"sleep", "10"}, devices.RunOptions{})
-		if !errors.Is(err, context.DeadlineExceeded) {
-			t.Errorf("err = %v, want context.DeadlineExceeded", err)
-		}
-		if d := time.Since(start); d > 5*time.Second {
-			t.Errorf("cancelled run returned after %v", d)
-		}
-		// The target stays usable.
-		if _, err := tg.Run(ctx, []string{"true"}, devices.RunOptions{}); err != nil {
-			t.Errorf("run after timeout: %v", err)
-		}
-	})
+// pushPullOne pushes src to remote, checks its size there, and pulls it
+// back to back.
+func (c *Conformance) pushPullOne(t *testing.T, src string, data []byte, remote, back string) {
+	t.Helper()
+	if err := c.Target.Push(c.ctx, src, remote); err != nil {
+		t.Errorf("push to %q: %v", remote, err)
+		return
+	}
+	res, err := c.run([]string{"wc", "-c", remote}, devices.RunOptions{})
+	if err != nil {
+		t.Errorf("wc %q: %v", remote, err)
+		return
+	}
+	if f := strings.Fields(string(res.Stdout)); len(f) == 0 || f[0] != strconv.Itoa(len(data)) {
+		t.Errorf("remote %q holds %q bytes, want %d", remote, res.Stdout, len(data))
+	}
+	if err := c.Target.Pull(c.ctx, remote, back); err != nil {
+		t.Errorf("pull %q: %v", remote, err)
+		return
+	}
+	got, err := os.ReadFile(back)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Errorf("pulled %q: %d bytes (err %v), differs from pushed", remote, len(got), err)
+	}
+}
 
-	withTarget("BadArguments", func(t *testing.T, tg devices.Target) {
-		if _, err := tg.Run(ctx, nil, devices.RunOptions{}); err == nil {
-			t.Error("empty argv accepted")
-		}
-		if _, err := tg.Run(ctx, []string{"echo", "a\x00b"}, devices.RunOptions{}); err == nil {
-			t.Error("NUL byte accepted")
-		}
-		if _, err := tg.Run(ctx, []string{"true"}, devices.RunOptions{Env: []string{"BAD NAME=x"}}); err == nil {
-			t.Error("bad environment name accepted")
-		}
-		if _, err := tg.Run(ctx, []string{"true"}, devices.RunOptions{Env: []string{"$(touch PWNED)=x"}}); err == nil {
-			t.Error("hostile environment name accepted")
-		}
-	})
+// PushKeepsMode: an executable stays executable on the device.
+func (c *Conformance) PushKeepsMode(t *testing.T) {
+	dir, cleanup := workDir(t, c.Target)
+	defer cleanup()
+	src, _ := randomFile(t, 1000, 0o755)
+	remote := path.Join(dir, "with space")
+	if err := c.Target.Push(c.ctx, src, remote); err != nil {
+		t.Fatalf("push: %v", err)
+	}
+	res, err := c.run([]string{"sh", "-c", `ls -l "$1" | cut -c1-10`, "sh", remote}, devices.RunOptions{})
+	if err != nil || !strings.HasPrefix(string(res.Stdout), "-rwxr-xr-x") {
+		t.Errorf("pushed mode = %q (%v), want -rwxr-xr-x", res.Stdout, err)
+	}
+}
 
-	withTarget("Closed", func(t *testing.T, tg devices.Target) {
-		tg.Close()
-		if _, err := tg.Run(ctx, []string{"true"}, devices.RunOptions{}); !errors.Is(err, devices.ErrClosed) {
-			t.Errorf("run after close: %v, want ErrClosed", err)
+// PushOverwrites: a push over an existing file leaves the new content.
+func (c *Conformance) PushOverwrites(t *testing.T) {
+	dir, cleanup := workDir(t, c.Target)
+	defer cleanup()
+	remote := path.Join(dir, "with space")
+	for _, content := range []string{"first, and longer", "second"} {
+		src := filepath.Join(t.TempDir(), "src")
+		os.WriteFile(src, []byte(content), 0o644)
+		if err := c.Target.Push(c.ctx, src, remote); err != nil {
+			t.Fatalf("push %q: %v", content, err)
 		}
-	})
+	}
+	res, err := c.run([]string{"cat", remote}, devices.RunOptions{})
+	if err != nil || string(res.Stdout) != "second" {
+		t.Errorf("after overwrite cat = %q, %v", res.Stdout, err)
+	}
+}
+
+// PullMissing: pulling a missing file fails, names it, and leaves nothing
+// on the host.
+func (c *Conformance) PullMissing(t *testing.T) {
+	dir, cleanup := workDir(t, c.Target)
+	defer cleanup()
+	local := filepath.Join(t.TempDir(), "x")
+	err := c.Target.Pull(c.ctx, path.Join(dir, "no such file"), local)
+	if err == nil {
+		t.Fatal("pull of a missing file succeeded")
+	}
+	if !strings.Contains(err.Error(), "no such file") {
+		t.Errorf("error %q does not name the file", err)
+	}
+	if _, serr := os.Stat(local); serr == nil {
+		t.Errorf("failed pull left %s behind", local)
+	}
+}
+
+// PushMissingLocal: pushing a missing local file fails.
+func (c *Conformance) PushMissingLocal(t *testing.T) {
+	dir, cleanup := workDir(t, c.Target)
+	defer cleanup()
+	if err := c.Target.Push(c.ctx, filepath.Join(t.TempDir(), "absent"), path.Join(dir, "x")); err == nil {
+		t.Fatal("push of a missing local file succeeded")
+	}
+}
+
+// WorkDir: work directories are absolute, usable, distinct, and gone after
+// their cleanup.
+func (c *Conformance) WorkDir(t *testing.T) {
+	dir, cleanup, err := c.Target.WorkDir(c.ctx)
+	if err != nil {
+		t.Fatalf("workdir: %v", err)
+	}
+	if !path.IsAbs(dir) {
+		t.Errorf("workdir %q is not absolute", dir)
+	}
+	if _, err := c.run([]string{"sh", "-c", `touch "$1/f" && test -d "$1"`, "sh", dir}, devices.RunOptions{}); err != nil {
+		t.Fatalf("use workdir: %v", err)
+	}
+	dir2, cleanup2, err := c.Target.WorkDir(c.ctx)
+	if err != nil {
+		t.Fatalf("second workdir: %v", err)
+	}
+	if dir2 == dir {
+		t.Errorf("two work directories share %q", dir)
+	}
+	cleanup2(c.ctx)
+	if err := cleanup(c.ctx); err != nil {
+		t.Fatalf("cleanup: %v", err)
+	}
+	_, err = c.run([]string{"test", "-e", dir}, devices.RunOptions{})
+	var ce *devices.CommandError
+	if !errors.As(err, &ce) || ce.ExitCode != 1 {
+		t.Errorf("after cleanup, test -e %s: %v; want status 1", dir, err)
+	}
+}
+
+// Info: the target names its OS, architecture and machine, consistently.
+func (c *Conformance) Info(t *testing.T) {
+	info, err := c.Target.Info(c.ctx)
+	if err != nil {
+		t.Fatalf("info: %v", err)
+	}
+	if info.OS == "" || info.Arch == "" || info.Machine == "" {
+		t.Errorf("info = %+v, want all fields", info)
+	}
+	want := devices.GoArch(info.Machine)
+	if info.ABI != "" {
+		want = devices.ABIGoArch(info.ABI)
+	}
+	if want != info.Arch {
+		t.Errorf("arch %q does not match machine %q / ABI %q (%q)", info.Arch, info.Machine, info.ABI, want)
+	}
+}
+
+// Timeout: a cancelled run returns promptly with the context's error, and
+// the target stays usable.
+func (c *Conformance) Timeout(t *testing.T) {
+	tctx, cancel := context.WithTimeout(c.ctx, 500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := c.Target.Run(tctx, []string{"sleep", "10"}, devices.RunOptions{})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("err = %v, want context.DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("cancelled run returned after %v", d)
+	}
+	if _, err := c.run([]string{"true"}, devices.RunOptions{}); err != nil {
+		t.Errorf("run after timeout: %v", err)
+	}
+}
+
+// BadArguments: argv and environments that cannot be passed safely are
+// refused.
+func (c *Conformance) BadArguments(t *testing.T) {
+	for _, bad := range []struct {
+		what string
+		argv []string
+		env  []string
+	}{
+		{"empty argv", nil, nil},
+		{"NUL byte", []string{"echo", "a\x00b"}, nil},
+		{"bad environment name", []string{"true"}, []string{"BAD NAME=x"}},
+		{"hostile environment name", []string{"true"}, []string{"$(touch PWNED)=x"}},
+	} {
+		if _, err := c.run(bad.argv, devices.RunOptions{Env: bad.env}); err == nil {
+			t.Errorf("%s accepted", bad.what)
+		}
+	}
+}
+
+// Closed: a closed target refuses to run with ErrClosed.
+func (c *Conformance) Closed(t *testing.T) {
+	c.Target.Close()
+	if _, err := c.run([]string{"true"}, devices.RunOptions{}); !errors.Is(err, devices.ErrClosed) {
+		t.Errorf("run after close: %v, want ErrClosed", err)
+	}
 }
 
 func workDir(t *testing.T, tg devices.Target) (string, func()) {

@@ -115,6 +115,8 @@ import (
 	"unsafe"
 
 	onnxruntime "github.com/yalue/onnxruntime_go"
+
+	"github.com/edgefit/edgefit/internal/ortlib"
 )
 
 // capi returns the loaded library's handle and OrtApi table.
@@ -132,9 +134,9 @@ func capi() (lib unsafe.Pointer, api *unsafe.Pointer, err error) {
 	// RTLD_NOLOAD still counts a reference; drop it, the bindings keep
 	// their own.
 	defer C.dlclose(lib)
-	a := C.edgefit_api(lib, BindingsAPIVersion)
+	a := C.edgefit_api(lib, ortlib.BindingsAPIVersion)
 	if a == nil {
-		return nil, nil, fmt.Errorf("ONNX Runtime library %s does not offer C API version %d: use ONNX Runtime 1.%d or newer", p, BindingsAPIVersion, BindingsAPIVersion)
+		return nil, nil, fmt.Errorf("ONNX Runtime library %s does not offer C API version %d: use ONNX Runtime 1.%d or newer", p, ortlib.BindingsAPIVersion, ortlib.BindingsAPIVersion)
 	}
 	return lib, (*unsafe.Pointer)(unsafe.Pointer(a)), nil
 }

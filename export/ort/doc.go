@@ -8,7 +8,8 @@
 //
 // [Init] loads the library named by its argument, else by the
 // EDGEFIT_ORT_LIB environment variable, else the copy that `make ort`
-// caches under $HOME/.cache/edgefit/onnxruntime/1.24.1/linux-<arch>/. The
+// caches under $HOME/.cache/edgefit/onnxruntime/1.24.1/linux-<arch>/
+// (package internal/ortlib knows these places, without cgo). The
 // bindings (github.com/yalue/onnxruntime_go v1.27.0) speak ONNX Runtime's
 // C API version 24, so the library must be ONNX Runtime 1.24 or newer.
 //
@@ -31,13 +32,11 @@
 // assigned the nodes ([Session.NodesByProvider]), so [Session.Provider]
 // reports the provider actually used.
 //
-// # Android
+// Where the library is, for Linux and for Android, and how to check an
+// Android build without loading it, is package internal/ortlib's job.
 //
-// `make ort-android` caches ONNX Runtime 1.29.0 for Android
-// ([AndroidLibraryPath]); [CheckAndroidLibrary] checks such a file without
-// loading it: its ELF machine, that it is a bionic build, and that it
-// serves [BindingsAPIVersion].
-//
-// The package imports nothing else of edgefit, so that the on-device agent
-// can link it alone.
+// The package imports nothing else of edgefit but internal/ortlib, so that
+// the on-device agent can link it alone. It is the only cgo package of
+// edgefit; only the agent (profiler/bench) and export, where they run
+// models, import it.
 package ort

@@ -10,6 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/edgefit/edgefit/internal/ortlib"
+	"github.com/edgefit/edgefit/internal/testfix"
+
 	onnxruntime "github.com/yalue/onnxruntime_go"
 )
 
@@ -61,7 +64,7 @@ func TestMobileProvidersSayWhichLibrary(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, key := range []string{"xnnpack", "nnapi"} {
-		if contains(have, Providers[key]) {
+		if contains(have, ortlib.Providers[key]) {
 			t.Logf("this library has %s (%v)", key, have)
 			continue
 		}
@@ -70,7 +73,7 @@ func TestMobileProvidersSayWhichLibrary(t *testing.T) {
 		if !errors.As(err, &pe) || pe.Err != nil {
 			t.Fatalf("%s: %v, want a *ProviderError for a missing provider", key, err)
 		}
-		for _, want := range []string{Providers[key], "make ort-android", "Android", LibraryPath()} {
+		for _, want := range []string{ortlib.Providers[key], "make ort-android", "Android", LibraryPath()} {
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("%s: %q should say %q", key, err, want)
 			}
@@ -105,11 +108,11 @@ func TestNodesByProvider(t *testing.T) {
 func TestCAPISlots(t *testing.T) {
 	gcc, err := exec.LookPath("gcc")
 	if err != nil {
-		skipOrFail(t, "gcc not installed")
+		testfix.Skip(t, "gcc not installed")
 	}
 	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/yalue/onnxruntime_go").Output()
 	if err != nil {
-		skipOrFail(t, "locate the onnxruntime_go module: %v", err)
+		testfix.Skip(t, "locate the onnxruntime_go module: %v", err)
 	}
 	src, err := os.ReadFile("capi.go")
 	if err != nil {

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	onnxruntime "github.com/yalue/onnxruntime_go"
+
+	"github.com/edgefit/edgefit/internal/ortlib"
 )
 
 // GraphOptimization is ONNX Runtime's graph optimization level. The zero
@@ -69,39 +71,6 @@ func (g GraphOptimization) String() string {
 		return "none"
 	}
 	return fmt.Sprintf("GraphOptimization(%d)", int(g))
-}
-
-// Providers maps edgefit's short execution-provider names to ONNX
-// Runtime's.
-var Providers = map[string]string{
-	"cpu":      "CPUExecutionProvider",
-	"cuda":     "CUDAExecutionProvider",
-	"tensorrt": "TensorrtExecutionProvider",
-	"xnnpack":  "XnnpackExecutionProvider",
-	"nnapi":    "NnapiExecutionProvider",
-}
-
-// ProviderKey returns edgefit's short name for an ONNX Runtime provider
-// name ("XnnpackExecutionProvider" → "xnnpack"), or name itself when it is
-// not one of [Providers].
-func ProviderKey(name string) string {
-	for k, v := range Providers {
-		if v == name {
-			return k
-		}
-	}
-	return name
-}
-
-// ProviderNames returns the short names [Options].ExecutionProvider
-// accepts, sorted.
-func ProviderNames() []string {
-	names := make([]string, 0, len(Providers))
-	for k := range Providers {
-		names = append(names, k)
-	}
-	slices.Sort(names)
-	return names
 }
 
 // Options configure a [Session]. The zero value runs on the CPU with ONNX
@@ -233,7 +202,7 @@ func open(ins, outs []onnxruntime.InputOutputInfo, opts Options, create newSessi
 		return nil, err
 	}
 	defer so.Destroy()
-	s.requested = Providers[providerKey(opts.ExecutionProvider)]
+	s.requested = ortlib.Providers[providerKey(opts.ExecutionProvider)]
 	s.sess, err = create(s.inNames, s.outNames, iv, ov, so)
 	if err != nil {
 		return nil, fmt.Errorf("create ONNX Runtime session (%s): %w", s.requested, err)
@@ -384,9 +353,9 @@ func (ps providerSettings) apply(so *onnxruntime.SessionOptions) error {
 // appendProvider enables an execution provider after checking that the
 // library has it, so that the error names what the library does offer.
 func appendProvider(so *onnxruntime.SessionOptions, key string, providerOptions map[string]string) error {
-	name, ok := Providers[key]
+	name, ok := ortlib.Providers[key]
 	if !ok {
-		return fmt.Errorf("unknown execution provider %q: use one of %s", key, strings.Join(ProviderNames(), ", "))
+		return fmt.Errorf("unknown execution provider %q: use one of %s", key, strings.Join(ortlib.ProviderNames(), ", "))
 	}
 	if key == "cpu" {
 		return nil
@@ -436,7 +405,7 @@ type ProviderError struct {
 func (e *ProviderError) Error() string {
 	if e.Err == nil {
 		return fmt.Sprintf("execution provider %s (%s) is not in the ONNX Runtime library %s, which offers %s: pick one of those or %s",
-			e.Provider, e.Name, e.Library, strings.Join(e.Available, ", "), WhereProvider(e.Provider))
+			e.Provider, e.Name, e.Library, strings.Join(e.Available, ", "), ortlib.WhereProvider(e.Provider))
 	}
 	hint := "its provider libraries and drivers must be installed"
 	switch e.Provider {
@@ -450,25 +419,13 @@ func (e *ProviderError) Error() string {
 
 func (e *ProviderError) Unwrap() error { return e.Err }
 
-// WhereProvider says which ONNX Runtime library has the execution
-// provider key (edgefit's name), for errors about a library that lacks it.
-func WhereProvider(key string) string {
-	switch key {
-	case "xnnpack", "nnapi":
-		return fmt.Sprintf("measure on an Android phone (adb://SERIAL): ONNX Runtime's Android library has %s (`make ort-android` fetches it; the Linux libraries of `make ort` do not)", Providers[key])
-	case "cuda", "tensorrt":
-		return fmt.Sprintf("use an ONNX Runtime built with %s, such as the Jetson build in docs/devices.md (the libraries of `make ort` are CPU-only)", Providers[key])
-	}
-	return "use a library built with " + Providers[key]
-}
-
 // Provider returns the ONNX Runtime name of the execution provider the
 // session actually runs on: the one it asked for if ONNX Runtime assigned
 // that provider any node, else CPUExecutionProvider, where every node fell
 // back.
 func (s *Session) Provider() string {
-	if s.requested != Providers["cpu"] && s.nodes != nil && s.nodes[s.requested] == 0 {
-		return Providers["cpu"]
+	if s.requested != ortlib.Providers["cpu"] && s.nodes != nil && s.nodes[s.requested] == 0 {
+		return ortlib.Providers["cpu"]
 	}
 	return s.requested
 }

@@ -80,4 +80,7 @@
 // or the training-style augmentation of [AugmentTransform], whose
 // randomness is seeded per image so that it too does not depend on the
 // workers.
+//
+// A leaf helper: it imports nothing else of edgefit and uses no cgo
+// (besides internal/imaging, a leaf helper too).
 package dataset

@@ -168,4 +168,6 @@
 // the seed and the image's index only, not on decoding order or
 // parallelism. They cannot be torch's random numbers: the crops follow the
 // same distribution, not the same draws.
+//
+// A leaf helper: it imports nothing else of edgefit and uses no cgo.
 package imaging

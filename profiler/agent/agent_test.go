@@ -17,6 +17,8 @@ import (
 	"github.com/edgefit/edgefit/devices/adbfake"
 	"github.com/edgefit/edgefit/devices/devicetest"
 	"github.com/edgefit/edgefit/export/ort"
+	"github.com/edgefit/edgefit/internal/ortlib"
+	"github.com/edgefit/edgefit/internal/testfix"
 	"github.com/edgefit/edgefit/profiler/agent"
 	"github.com/edgefit/edgefit/profiler/agent/agenttest"
 	"github.com/edgefit/edgefit/profiler/bench"
@@ -31,16 +33,11 @@ func TestMain(m *testing.M) {
 
 func needORT(t *testing.T) string {
 	t.Helper()
-	lib, err := ort.CachedLibraryPath(runtime.GOARCH)
+	lib, err := ortlib.CachedPath(runtime.GOARCH)
 	if err == nil {
 		_, err = os.Stat(lib)
 	}
-	if err != nil {
-		if os.Getenv("EDGEFIT_TEST_STRICT") == "1" {
-			t.Fatal(err)
-		}
-		t.Skipf("ONNX Runtime library not cached (%v): run `make ort`", err)
-	}
+	testfix.Need(t, testfix.ORT, err)
 	return lib
 }
 
@@ -139,7 +136,7 @@ func TestDeployADB(t *testing.T) {
 	// The fake phone runs host binaries, so the Linux agent stands in for
 	// an NDK build; the default Android cache location is used.
 	needORT(t)
-	lib, _ := ort.CachedLibraryPath(runtime.GOARCH)
+	lib, _ := ortlib.CachedPath(runtime.GOARCH)
 	deployAndMeasure(t, tg, agent.Options{Agent: agenttest.Build(t, "linux", runtime.GOARCH), ORTLib: lib})
 	matches, _ := filepath.Glob(filepath.Join(adb.Device.TmpDir(), "edgefit", "*", "edgefit-agent"))
 	if len(matches) != 1 {
@@ -161,12 +158,12 @@ func TestDeployRefusesWrongArch(t *testing.T) {
 // needAndroidLib returns the `make ort-android` library for abi, or skips.
 func needAndroidLib(t *testing.T, abi string) string {
 	t.Helper()
-	lib, err := ort.AndroidLibraryPath(abi)
+	lib, err := ortlib.AndroidLibraryPath(abi)
 	if err == nil {
 		_, err = os.Stat(lib)
 	}
 	if err != nil {
-		devicetest.SkipOrFail(t, "ONNX Runtime's Android library for %s not cached (%v): run `make ort-android`", abi, err)
+		testfix.Skip(t, "ONNX Runtime's Android library for %s not cached (%v): run `make ort-android`", abi, err)
 	}
 	return lib
 }

@@ -18,7 +18,7 @@ import (
 	"strings"
 
 	"github.com/edgefit/edgefit/devices"
-	"github.com/edgefit/edgefit/export/ort"
+	"github.com/edgefit/edgefit/internal/ortlib"
 	"github.com/edgefit/edgefit/profiler/bench/wire"
 )
 
@@ -110,8 +110,8 @@ func hostFiles(info devices.Info, opts Options, log *slog.Logger) (bin, lib stri
 		lib, libErr = locateLib(info)
 	}
 	if libErr == nil && lib != "" && info.OS == "android" && info.ABI != "" {
-		_, libErr = ort.CheckAndroidLibrary(lib, info.ABI)
-		if errors.Is(libErr, ort.ErrNotAndroid) && opts.ORTLib != "" {
+		_, libErr = ortlib.CheckAndroidLibrary(lib, info.ABI)
+		if errors.Is(libErr, ortlib.ErrNotAndroid) && opts.ORTLib != "" {
 			log.Warn(libErr.Error() + "; deploying it anyway because it was given explicitly")
 			libErr = nil
 		}
@@ -165,7 +165,7 @@ func locateLib(info devices.Info) (string, error) {
 		if info.ABI == "" {
 			return "", errors.New("the device reports no ABI (getprop ro.product.cpu.abi), so no ONNX Runtime library can be picked for it: pass one with --ort-lib")
 		}
-		p, err := ort.AndroidLibraryPath(info.ABI)
+		p, err := ortlib.AndroidLibraryPath(info.ABI)
 		if err != nil {
 			return "", err
 		}
@@ -177,7 +177,7 @@ func locateLib(info devices.Info) (string, error) {
 	if info.OS != "linux" {
 		return "", fmt.Errorf("no ONNX Runtime library known for %s/%s: pass one built for it with --ort-lib", info.OS, info.Arch)
 	}
-	p, err := ort.CachedLibraryPath(info.Arch)
+	p, err := ortlib.CachedPath(info.Arch)
 	if err != nil {
 		return "", err
 	}

@@ -28,6 +28,9 @@
 // version) before pushing anything, and when files are missing it names
 // each one and the make target that builds it.
 //
-// The package sits above devices (which imports nothing of edgefit) and
-// speaks the agent's protocol from profiler/bench/wire.
+// The package sits above devices and speaks the agent's protocol from
+// profiler/bench/wire: it imports devices, the agent's protocol
+// (profiler/bench/wire, profiler/timing) and internal helpers only, and no
+// cgo. The ONNX Runtime library it ships is found by internal/ortlib, not
+// loaded.
 package agent

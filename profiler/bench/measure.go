@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/edgefit/edgefit/export/ort"
 	"github.com/edgefit/edgefit/profiler/bench/wire"
+	"github.com/edgefit/edgefit/profiler/timing"
 )
 
 // Measure runs one model as spec says. dir resolves relative model paths
@@ -35,44 +37,94 @@ func Measure(ctx context.Context, spec wire.ModelSpec, dir string) (wire.Result,
 	return o.res, o.err
 }
 
-func measureLocked(ctx context.Context, spec wire.ModelSpec, dir string) (res wire.Result, err error) {
-	res = wire.Result{ID: spec.ID, Source: wire.SourceAgent, Model: spec.Path}
-	fail := func(format string, args ...any) (wire.Result, error) {
-		res.Error = fmt.Sprintf(format, args...)
-		return res, nil
+// measureLocked measures on the calling goroutine's locked OS thread.
+func measureLocked(ctx context.Context, spec wire.ModelSpec, dir string) (wire.Result, error) {
+	m := &measurement{res: wire.Result{ID: spec.ID, Source: wire.SourceAgent, Model: spec.Path}}
+	if err := m.measure(ctx, spec, dir); err != nil {
+		m.res.Error = err.Error()
+		return m.res, nil
 	}
-	spec, err = spec.Normalize()
-	if err != nil {
-		return fail("%v", err)
+	if m.res.Stop == wire.StopCancelled {
+		m.res.Error = "cancelled"
+		return m.res, ctx.Err()
 	}
-	res.Threads, res.Batch = spec.Threads, spec.Batch
-	path := spec.ResolvePath(dir)
-	res.Model = path
+	return m.res, nil
+}
 
+// measurement is one model being measured; each step fills in res, and a
+// step's error is what Result.Error reports.
+type measurement struct {
+	spec wire.ModelSpec
+	res  wire.Result
+	sess *ort.Session // open between open and finish
+}
+
+// measure goes through the method's steps (see the package doc).
+func (m *measurement) measure(ctx context.Context, spec wire.ModelSpec, dir string) error {
+	if err := m.prepare(spec, dir); err != nil {
+		return err
+	}
+	if err := m.open(dir); err != nil {
+		return err
+	}
+	defer func() {
+		if m.sess != nil {
+			m.sess.Close()
+		}
+	}()
+	rng := newInputRNG(m.spec.Seed)
+	for i := range m.sess.InputNames() {
+		rng.fill(m.sess.Input(i))
+	}
+	perSample, err := m.warmUp(ctx)
+	if err != nil {
+		return err
+	}
+	samples, err := m.timeRuns(ctx, perSample)
+	if err != nil {
+		return err
+	}
+	m.res.Stats = timing.Summarize(samples)
+	if m.spec.Samples {
+		m.res.SamplesMS = samples
+	}
+	return m.finish()
+}
+
+// prepare checks the spec, pins the thread and resets the peak-RSS mark.
+func (m *measurement) prepare(spec wire.ModelSpec, dir string) error {
+	spec, err := spec.Normalize()
+	if err != nil {
+		return err
+	}
+	m.spec = spec
+	m.res.Threads, m.res.Batch = spec.Threads, spec.Batch
+	m.res.Model = spec.ResolvePath(dir)
 	if len(spec.CPUs) > 0 {
 		if err := pinThread(spec.CPUs); err != nil {
-			return fail("pin to cpus %v: %v", spec.CPUs, err)
+			return fmt.Errorf("pin to cpus %v: %v", spec.CPUs, err)
 		}
 	}
 	if cpus, err := threadCPUs(); err == nil {
-		res.CPUs = cpus
+		m.res.CPUs = cpus
 	}
 	resetPeakRSS()
+	return nil
+}
 
+// open creates the session (load time), with the spec's input shape where
+// it overrides the model's.
+func (m *measurement) open(dir string) error {
+	spec, path := m.spec, m.res.Model
 	opt, err := ort.ParseGraphOptimization(spec.Optimization)
 	if spec.Optimization == "" {
 		opt, err = ort.OptimizeAll, nil
 	}
 	if err != nil {
-		return fail("%v", err)
+		return err
 	}
-	opts := ort.Options{
-		IntraOpThreads:    spec.Threads,
-		InterOpThreads:    spec.InterOpThreads,
-		ExecutionProvider: spec.Provider,
-		GraphOptimization: opt,
-		Batch:             spec.Batch,
-	}
+	opts := ort.Options{IntraOpThreads: spec.Threads, InterOpThreads: spec.InterOpThreads, ExecutionProvider: spec.Provider,
+		GraphOptimization: opt, Batch: spec.Batch}
 	if spec.Profile {
 		opts.ProfilePrefix = filepath.Join(dir, "profile-"+safeName(spec.ID))
 	}
@@ -87,87 +139,85 @@ func measureLocked(ctx context.Context, spec wire.ModelSpec, dir string) (res wi
 		sess, err = ort.OpenFile(path, opts)
 	}
 	if err != nil {
-		return fail("%v", err)
+		return err
 	}
-	res.LoadMS = ms(time.Since(start))
-	res.Provider, res.ProviderNodes = sess.Provider(), sess.NodesByProvider()
-	closed := false
-	defer func() {
-		if !closed {
-			sess.Close()
-		}
-	}()
+	m.res.LoadMS = ms(time.Since(start))
+	m.res.Provider, m.res.ProviderNodes = sess.Provider(), sess.NodesByProvider()
+	m.sess = sess
+	return nil
+}
 
-	rng := newInputRNG(spec.Seed)
-	for i := range sess.InputNames() {
-		rng.fill(sess.Input(i))
-	}
-
+// warmUp does the first run (first-run time) and the untimed warm-up
+// runs, and returns how many runs each timed sample averages.
+func (m *measurement) warmUp(ctx context.Context) (int, error) {
 	t0 := time.Now()
-	if err := sess.RunInPlace(); err != nil {
-		return fail("first run: %v", err)
+	if err := m.sess.RunInPlace(); err != nil {
+		return 0, fmt.Errorf("first run: %v", err)
 	}
-	res.FirstRunMS = ms(time.Since(t0))
+	m.res.FirstRunMS = ms(time.Since(t0))
 	tw := time.Now()
-	for i := 0; i < spec.Warmup; i++ {
+	for i := 0; i < m.spec.Warmup; i++ {
 		if err := ctx.Err(); err != nil {
-			res.Stop = wire.StopCancelled
-			return fail("cancelled during warm-up")
+			m.res.Stop = wire.StopCancelled
+			return 0, errors.New("cancelled during warm-up")
 		}
-		if err := sess.RunInPlace(); err != nil {
-			return fail("warm-up run %d: %v", i+1, err)
+		if err := m.sess.RunInPlace(); err != nil {
+			return 0, fmt.Errorf("warm-up run %d: %v", i+1, err)
 		}
 	}
-	perSample := runsPerSample(spec.SampleMS, ms(time.Since(tw)), spec.Warmup, res.FirstRunMS)
+	perSample := runsPerSample(m.spec.SampleMS, ms(time.Since(tw)), m.spec.Warmup, m.res.FirstRunMS)
 	if perSample > 1 {
-		res.RunsPerSample = perSample
+		m.res.RunsPerSample = perSample
 	}
+	return perSample, nil
+}
 
-	stop := stopRule{minRuns: spec.MinRuns, maxRuns: spec.MaxRuns, targetCI: spec.TargetCI}
-	if spec.MaxSeconds > 0 {
-		stop.maxTime = time.Duration(spec.MaxSeconds * float64(time.Second))
+// timeRuns takes timed samples until the stop rule says why to stop (in
+// res.Stop) or ctx is cancelled.
+func (m *measurement) timeRuns(ctx context.Context, perSample int) ([]float64, error) {
+	stop := stopRule{minRuns: m.spec.MinRuns, maxRuns: m.spec.MaxRuns, targetCI: m.spec.TargetCI}
+	if m.spec.MaxSeconds > 0 {
+		stop.maxTime = time.Duration(m.spec.MaxSeconds * float64(time.Second))
 	}
-	samples := make([]float64, 0, spec.MinRuns)
+	samples := make([]float64, 0, m.spec.MinRuns)
 	var timed time.Duration
 	for {
 		if reason := stop.check(samples, timed); reason != "" {
-			res.Stop = reason
-			break
+			m.res.Stop = reason
+			return samples, nil
 		}
 		if ctx.Err() != nil {
-			res.Stop = wire.StopCancelled
-			break
+			m.res.Stop = wire.StopCancelled
+			return samples, nil
 		}
 		t := time.Now()
 		var err error
 		for j := 0; j < perSample && err == nil; j++ {
-			err = sess.RunInPlace()
+			err = m.sess.RunInPlace()
 		}
 		d := time.Since(t)
 		if err != nil {
-			return fail("timed run %d: %v", len(samples)+1, err)
+			return nil, fmt.Errorf("timed run %d: %v", len(samples)+1, err)
 		}
 		timed += d
 		samples = append(samples, ms(d)/float64(perSample))
 	}
-	res.Stats = wire.Summarize(samples)
-	if spec.Samples {
-		res.SamplesMS = samples
+}
+
+// finish records the outputs, closes the session (which writes the
+// profile) and reads the peak memory.
+func (m *measurement) finish() error {
+	for i, name := range m.sess.OutputNames() {
+		m.res.Outputs = append(m.res.Outputs, summarizeOutput(name, m.sess.OutputShape(i), m.sess.Output(i), m.spec.Outputs))
 	}
-	for i, name := range sess.OutputNames() {
-		res.Outputs = append(res.Outputs, summarizeOutput(name, sess.OutputShape(i), sess.Output(i), spec.Outputs))
-	}
-	closed = true
+	sess := m.sess
+	m.sess = nil
 	if err := sess.Close(); err != nil {
-		return fail("%v", err)
+		return err
 	}
-	res.ProfileFile = sess.ProfileFile()
-	res.PeakRSSBytes = peakRSS()
-	if res.Stop == wire.StopCancelled {
-		res.Error = "cancelled"
-		return res, ctx.Err()
-	}
-	return res, nil
+	m.res.ProfileFile = sess.ProfileFile()
+	m.res.PeakRSSBytes = peakRSS()
+	return nil
 }
 
 // stopRule decides when timing ends; see wire.ModelSpec.
@@ -194,7 +244,7 @@ func (r stopRule) check(samples []float64, timed time.Duration) string {
 		// negligible next to an inference.
 		sorted := slices.Clone(samples)
 		slices.Sort(sorted)
-		if ci := wire.MedianCI95(sorted); ci > 0 && ci <= r.targetCI {
+		if ci := timing.MedianCI95(sorted); ci > 0 && ci <= r.targetCI {
 			return wire.StopCI
 		}
 	case r.targetCI == 0:

@@ -1,9 +1,9 @@
 // Command ort-android installs ONNX Runtime's Android libraries from the
-// npm package `make ort-android` packs (ort.AndroidPackage): it reads
+// npm package `make ort-android` packs (ortlib.AndroidPackage): it reads
 // Microsoft's onnxruntime.aar out of the package tarball, extracts
-// jni/<abi>/libonnxruntime.so for each ABI in ort.AndroidABIs, checks each
-// file with ort.CheckAndroidLibrary (ELF machine, Android build, C API
-// version) and that it is release ort.AndroidLibraryVersion, and only
+// jni/<abi>/libonnxruntime.so for each ABI in ortlib.AndroidABIs, checks each
+// file with ortlib.CheckAndroidLibrary (ELF machine, Android build, C API
+// version) and that it is release ortlib.AndroidLibraryVersion, and only
 // then moves it into place:
 //
 //	DIR/android-<abi>/libonnxruntime.so
@@ -13,6 +13,8 @@
 // Usage: go run ./scripts/ort-android PACKAGE.tgz DIR
 //
 // It needs neither unzip nor network access; `make ort-android` runs npm.
+//
+// It imports nothing of edgefit but internal helpers, and no cgo.
 package main
 
 import (
@@ -28,7 +30,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/edgefit/edgefit/export/ort"
+	"github.com/edgefit/edgefit/internal/ortlib"
 )
 
 // Paths inside the npm tarball and the AAR.
@@ -42,7 +44,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: ort-android PACKAGE.tgz DIR")
 		os.Exit(2)
 	}
-	done, err := install(os.Args[1], os.Args[2], ort.AndroidABIs)
+	done, err := install(os.Args[1], os.Args[2], ortlib.AndroidABIs)
 	for _, d := range done {
 		fmt.Println(d)
 	}
@@ -128,7 +130,7 @@ func unpackTarball(tgz string, aar io.Writer) (license []byte, err error) {
 	}
 	switch {
 	case !foundAAR:
-		return nil, fmt.Errorf("%s holds no %s: is it %s?", tgz, aarMember, ort.AndroidPackage)
+		return nil, fmt.Errorf("%s holds no %s: is it %s?", tgz, aarMember, ortlib.AndroidPackage)
 	case len(license) == 0:
 		return nil, fmt.Errorf("%s holds no %s: the libraries' licence cannot be recorded", tgz, licenseMember)
 	}
@@ -161,19 +163,19 @@ func installABI(zr *zip.Reader, dir, abi string, license []byte, aarSum string) 
 	if err := closeSynced(tmp); err != nil {
 		return "", err
 	}
-	lf, err := ort.CheckAndroidLibrary(tmp.Name(), abi)
+	lf, err := ortlib.CheckAndroidLibrary(tmp.Name(), abi)
 	if err != nil {
-		return "", fmt.Errorf("%s from %s failed its check: %w", member, ort.AndroidPackage, err)
+		return "", fmt.Errorf("%s from %s failed its check: %w", member, ortlib.AndroidPackage, err)
 	}
-	if lf.Version != ort.AndroidLibraryVersion {
-		return "", fmt.Errorf("%s from %s is ONNX Runtime %s, but edgefit expects %s there: update ort.AndroidLibraryVersion and ORT_ANDROID_VERSION in the Makefile together",
-			member, ort.AndroidPackage, lf.Version, ort.AndroidLibraryVersion)
+	if lf.Version != ortlib.AndroidLibraryVersion {
+		return "", fmt.Errorf("%s from %s is ONNX Runtime %s, but edgefit expects %s there: update ortlib.AndroidLibraryVersion and ORT_ANDROID_VERSION in the Makefile together",
+			member, ortlib.AndroidPackage, lf.Version, ortlib.AndroidLibraryVersion)
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
 	facts := fmt.Sprintf("ONNX Runtime %s (C API versions up to %d), %s %s, Android API level %d, NDK %s (build %s)",
 		lf.Version, lf.APIVersion, lf.Machine, lf.Class, lf.Android.APILevel, lf.Android.NDK, lf.Android.NDKBuild)
 	source := fmt.Sprintf("%s\nfrom npm package %s, %s (sha256 %s), member %s\nsha256 %s\nlinks %s\n",
-		facts, ort.AndroidPackage, aarMember, aarSum, member, sum, strings.Join(lf.Needed, " "))
+		facts, ortlib.AndroidPackage, aarMember, aarSum, member, sum, strings.Join(lf.Needed, " "))
 	for name, data := range map[string][]byte{"LICENSE": license, "SOURCE.txt": []byte(source)} {
 		if err := writeFileAtomic(filepath.Join(sub, name), data); err != nil {
 			return "", err

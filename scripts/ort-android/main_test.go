@@ -11,17 +11,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/edgefit/edgefit/export/ort"
+	"github.com/edgefit/edgefit/internal/ortlib"
 	"github.com/edgefit/edgefit/internal/testfix"
 )
-
-func skipOrFail(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("EDGEFIT_TEST_STRICT") == "1" {
-		t.Fatalf("EDGEFIT_TEST_STRICT=1 forbids skipping: "+format, args...)
-	}
-	t.Skipf(format, args...)
-}
 
 // cached returns a library `make ort` or `make ort-android` fetched.
 func cached(t *testing.T, where func() (string, error)) string {
@@ -31,7 +23,7 @@ func cached(t *testing.T, where func() (string, error)) string {
 		_, err = os.Stat(path)
 	}
 	if err != nil {
-		skipOrFail(t, "cached ONNX Runtime library missing (%v): run `make ort ort-android`", err)
+		testfix.Skip(t, "cached ONNX Runtime library missing (%v): run `make ort ort-android`", err)
 	}
 	return path
 }
@@ -82,8 +74,8 @@ func fakePackage(t *testing.T, libs map[string]string, license string) string {
 }
 
 func TestInstallChecksBeforeInstalling(t *testing.T) {
-	android := cached(t, func() (string, error) { return ort.AndroidLibraryPath("x86_64") })
-	linux := cached(t, func() (string, error) { return ort.CachedLibraryPath("amd64") })
+	android := cached(t, func() (string, error) { return ortlib.AndroidLibraryPath("x86_64") })
+	linux := cached(t, func() (string, error) { return ortlib.CachedPath("amd64") })
 	dir := t.TempDir()
 
 	// The real Android x86_64 library is installed with its licence and
@@ -130,8 +122,8 @@ func TestMakefileAgrees(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, want := range map[string]string{"ORT_ANDROID_PACKAGE": ort.AndroidPackage, "ORT_ANDROID_VERSION": ort.AndroidLibraryVersion,
-		"ORT_ANDROID_ABIS": strings.Join(ort.AndroidABIs, " ")} {
+	for name, want := range map[string]string{"ORT_ANDROID_PACKAGE": ortlib.AndroidPackage, "ORT_ANDROID_VERSION": ortlib.AndroidLibraryVersion,
+		"ORT_ANDROID_ABIS": strings.Join(ortlib.AndroidABIs, " ")} {
 		m := regexp.MustCompile(`(?m)^` + name + `\s*:=\s*(.+)$`).FindSubmatch(mk)
 		if m == nil || strings.TrimSpace(string(m[1])) != want {
 			t.Errorf("Makefile %s = %q, Go says %q", name, m, want)

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/edgefit/edgefit/internal/atomicfile"
 )
 
 // Options says where the cache is and how to reach OFA's server. The zero
@@ -301,7 +303,7 @@ func fetchFile(ctx context.Context, item string, f File, dest string, opts *Opti
 	if err := os.Rename(part, dest); err != nil {
 		return fmt.Errorf("place %s in the cache: %w", dest, err)
 	}
-	syncDir(filepath.Dir(dest))
+	atomicfile.SyncDir(filepath.Dir(dest))
 	log.Info("downloaded and verified", "url", url, "path", dest, "bytes", size)
 	return writeSidecar(dest, &sidecar{Item: item, URL: url, Size: size, GitSHA1: sum, Verified: time.Now().UTC()})
 }
@@ -553,11 +555,4 @@ func (p *fetchProgress) report() {
 		total += max(p.sizes[i], p.done[i])
 	}
 	p.fn(done, total)
-}
-
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
 }

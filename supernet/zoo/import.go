@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/edgefit/edgefit/internal/atomicfile"
 )
 
 // Import places a copy of files obtained elsewhere into the cache, after
@@ -26,14 +28,15 @@ func Import(ctx context.Context, item Item, src string, opts Options) ([]string,
 	// Verify everything first, so that a bad file leaves the cache as it
 	// was.
 	type staged struct {
-		tmp, dest, src string
-		size           int64
-		sum            string
+		file      *atomicfile.File
+		dest, src string
+		size      int64
+		sum       string
 	}
 	var ready []staged
 	defer func() {
 		for _, s := range ready {
-			os.Remove(s.tmp)
+			s.file.Discard()
 		}
 	}()
 	for i, f := range item.Files {
@@ -50,12 +53,12 @@ func Import(ctx context.Context, item Item, src string, opts Options) ([]string,
 		if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
 			return nil, fmt.Errorf("create the cache directory: %w", err)
 		}
-		tmp, err := copyToTemp(pairs[i], dest)
+		file, err := stage(pairs[i], dest)
 		if err != nil {
 			return nil, err
 		}
-		ready = append(ready, staged{tmp: tmp, dest: dest, src: pairs[i]})
-		size, sum, err := checkFile(item.Name, f, tmp)
+		ready = append(ready, staged{file: file, dest: dest, src: pairs[i]})
+		size, sum, err := checkFile(item.Name, f, file.Name())
 		if err != nil {
 			return nil, fmt.Errorf("import %s: %w (nothing was placed in the cache)", pairs[i], err)
 		}
@@ -64,11 +67,10 @@ func Import(ctx context.Context, item Item, src string, opts Options) ([]string,
 	var paths []string
 	for len(ready) > 0 {
 		s := ready[0]
-		if err := os.Rename(s.tmp, s.dest); err != nil {
+		if err := s.file.Commit(); err != nil {
 			return nil, fmt.Errorf("place %s in the cache: %w", s.dest, err)
 		}
 		ready = ready[1:]
-		syncDir(filepath.Dir(s.dest))
 		abs, _ := filepath.Abs(s.src)
 		if err := writeSidecar(s.dest, &sidecar{Item: item.Name, Source: abs, Size: s.size, GitSHA1: s.sum, Verified: time.Now().UTC()}); err != nil {
 			return nil, err
@@ -137,30 +139,21 @@ func candidateNames(f File) []string {
 	return []string{a, b}
 }
 
-// copyToTemp copies src next to dest under a temporary name, synced.
-func copyToTemp(src, dest string) (string, error) {
+// stage copies src next to dest under a temporary name, to be checked
+// there and committed once every file of the item passed.
+func stage(src, dest string) (*atomicfile.File, error) {
 	in, err := os.Open(src)
 	if err != nil {
-		return "", fmt.Errorf("import %s: %w", src, err)
+		return nil, fmt.Errorf("import %s: %w", src, err)
 	}
 	defer in.Close()
-	out, err := os.CreateTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".import*")
+	out, err := atomicfile.Create(dest)
 	if err != nil {
-		return "", fmt.Errorf("import %s: %w", src, err)
+		return nil, fmt.Errorf("import %s: %w", src, err)
 	}
-	_, err = io.Copy(out, in)
-	if err == nil {
-		err = out.Chmod(0o644)
+	if _, err := io.Copy(out, in); err != nil {
+		out.Discard()
+		return nil, fmt.Errorf("import %s: copy into the cache: %w", src, err)
 	}
-	if err == nil {
-		err = out.Sync()
-	}
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(out.Name())
-		return "", fmt.Errorf("import %s: copy into the cache: %w", src, err)
-	}
-	return out.Name(), nil
+	return out, nil
 }

@@ -1,11 +1,10 @@
-package ort
+package ortlib
 
 import (
 	"bytes"
 	"debug/elf"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -248,14 +247,4 @@ func (lf *LibraryFile) CheckAPI() error {
 			lf.Path, lf.Version, lf.APIVersion, BindingsAPIVersion, BindingsAPIVersion)
 	}
 	return nil
-}
-
-// cacheDir is where the `make ort` and `make ort-android` libraries of an
-// ONNX Runtime release live: $HOME/.cache/edgefit/onnxruntime/<version>.
-func cacheDir(version string) (string, error) {
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", fmt.Errorf("locate the ONNX Runtime cache: %w (set %s instead)", err, EnvLibrary)
-	}
-	return filepath.Join(home, ".cache", "edgefit", "onnxruntime", version), nil
 }
