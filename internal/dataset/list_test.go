@@ -15,18 +15,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
-)
 
-// needPeer skips a test that lacks a peer, or fails it under
-// EDGEFIT_TEST_STRICT=1 (as CI runs).
-func needPeer(t *testing.T, what string, err error) {
-	t.Helper()
-	msg := fmt.Sprintf("%s is not available (%v)", what, err)
-	if os.Getenv("EDGEFIT_TEST_STRICT") == "1" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-}
+	"github.com/edgefit/edgefit/internal/testfix"
+)
 
 // tinyJPEG and tinyPNG are real images of the given size.
 func tinyJPEG(t testing.TB, w, h int) []byte {
@@ -184,7 +175,7 @@ func TestListMatchesImageFolder(t *testing.T) {
 		py, err = exec.LookPath("python3")
 	}
 	if err != nil {
-		needPeer(t, "python3 (apt-get install python3)", err)
+		testfix.Need(t, "python3 (apt-get install python3)", err)
 	}
 	root := t.TempDir()
 	makeTree(t, root, append(slices.Clone(trickyTree), "a/sub/deeper/Z.PNG", "b/sub/x.jpeg", "b/sub0/y.jpg",

@@ -18,18 +18,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-)
 
-// needPeer skips a test that lacks a peer, or fails it under
-// EDGEFIT_TEST_STRICT=1 (as CI runs).
-func needPeer(t *testing.T, what string, err error) {
-	t.Helper()
-	msg := fmt.Sprintf("%s is not available (%v)", what, err)
-	if os.Getenv("EDGEFIT_TEST_STRICT") == "1" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-}
+	"github.com/edgefit/edgefit/internal/testfix"
+)
 
 // pilPython returns a python3 that has Pillow and numpy, or skips.
 func pilPython(t *testing.T) string {
@@ -47,7 +38,7 @@ func pilPython(t *testing.T) string {
 		}
 		lastErr = fmt.Errorf("%s: %v: %s", path, err, bytes.TrimSpace(out))
 	}
-	needPeer(t, "python3 with Pillow 9.4 and numpy (apt-get install python3-pil python3-numpy; scripts/test-deps does it)", lastErr)
+	testfix.Need(t, "python3 with Pillow 9.4 and numpy (apt-get install python3-pil python3-numpy; scripts/test-deps does it)", lastErr)
 	return ""
 }
 
@@ -243,7 +234,7 @@ func TestMatchesPillow(t *testing.T) {
 	if _, err := exec.LookPath("cjpeg"); err != nil {
 		// The reference script makes the sampling factors, restart
 		// intervals and scan scripts Pillow cannot write with cjpeg.
-		needPeer(t, "cjpeg from libjpeg-turbo (apt-get install libjpeg-turbo-progs; scripts/test-deps does it)", err)
+		testfix.Need(t, "cjpeg from libjpeg-turbo (apt-get install libjpeg-turbo-progs; scripts/test-deps does it)", err)
 	}
 	dir := filepath.Join(t.TempDir(), "img")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
