@@ -5,7 +5,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -23,12 +22,7 @@ type benchOptions struct {
 	Affinity  string
 	Layers    bool
 	Top       int
-	MinRuns   int
-	MaxRuns   int
-	TargetCI  float64
-	MaxTime   time.Duration
-	SampleMS  float64
-	Warmup    int
+	measure   measureFlags
 	DeviceDir string
 }
 
@@ -66,12 +60,7 @@ last core of the fastest cluster).`,
 	f.StringVar(&o.Affinity, "affinity", "", `taskset mask to pin to, e.g. f0 (default: one core per thread, the last of the fastest cluster; "none")`)
 	f.BoolVar(&o.Layers, "layers", false, "add a per-node breakdown from ONNX Runtime's profiler")
 	f.IntVar(&o.Top, "top", 25, "nodes to list with --layers, slowest first (0 = all, in execution order)")
-	f.IntVar(&o.Warmup, "warmup", 5, "untimed runs before timing")
-	f.IntVar(&o.MinRuns, "min-runs", 10, "timed runs at least")
-	f.IntVar(&o.MaxRuns, "max-runs", 500, "timed runs at most")
-	f.Float64Var(&o.TargetCI, "target-ci", 1, "stop once the 95% confidence interval of the median is within this many percent")
-	f.DurationVar(&o.MaxTime, "max-time", 10*time.Second, "timed running at most")
-	f.Float64Var(&o.SampleMS, "sample-ms", 2, "each timed sample averages back-to-back runs lasting about this many ms (0 = one run per sample)")
+	o.measure.AddFlags(f)
 	f.StringVar(&o.DeviceDir, "device-dir", "", "directory on the device for the model (default: its temporary directory)")
 	return c
 }
@@ -82,16 +71,11 @@ func runBench(cmd *cobra.Command, g *globalOptions, o *benchOptions, target, mod
 		return usageErrorf("--batch must be at least 1 (got %d)", o.Batch)
 	case o.Threads < 0:
 		return usageErrorf("--threads must not be negative (got %d)", o.Threads)
-	case o.MinRuns < 5:
-		return usageErrorf("--min-runs must be at least 5 (got %d)", o.MinRuns)
-	case o.MaxRuns < o.MinRuns:
-		return usageErrorf("--max-runs %d is below --min-runs %d", o.MaxRuns, o.MinRuns)
-	case o.TargetCI <= 0 || o.TargetCI >= 100:
-		return usageErrorf("--target-ci is a percentage in (0, 100) (got %v)", o.TargetCI)
-	case o.MaxTime <= 0:
-		return usageErrorf("--max-time must be positive (got %v)", o.MaxTime)
 	case o.Top < 0:
 		return usageErrorf("--top must not be negative (got %d)", o.Top)
+	}
+	if err := o.measure.verify(); err != nil {
+		return err
 	}
 	ctx := cmd.Context()
 	log := g.logger()
@@ -101,17 +85,10 @@ func runBench(cmd *cobra.Command, g *globalOptions, o *benchOptions, target, mod
 	}
 	defer t.Close()
 	bo := profiler.BenchOptions{Batch: o.Batch, Threads: o.Threads, Provider: o.EP, CPUAffinity: o.Affinity, Layers: o.Layers,
-		Measure:   profiler.Measurement{Warmup: o.Warmup, MinRuns: o.MinRuns, MaxRuns: o.MaxRuns, TargetCI: o.TargetCI / 100, MaxTime: o.MaxTime, SampleMS: o.SampleMS},
-		DeviceDir: o.DeviceDir, Seed: 1, Agent: o.target.agentOptions(log)}
-	if o.Warmup == 0 {
-		bo.Measure.Warmup = -1
-	}
-	if o.SampleMS == 0 {
-		bo.Measure.SampleMS = -1
-	}
+		Measure: o.measure.measurement(), DeviceDir: o.DeviceDir, Seed: 1, Agent: o.target.agentOptions(log)}
 	res, err := profiler.Bench(ctx, t, model, bo)
 	if err != nil {
-		return profileError(err)
+		return err
 	}
 	for _, w := range res.Warnings {
 		log.Warn(w)

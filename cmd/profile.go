@@ -1,8 +1,8 @@
 package cmd
 
 import (
-	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -34,16 +34,8 @@ type profileOptions struct {
 	Restart     bool
 	DryRun      bool
 	DeviceDir   string
-	Warmup      int
-	MinRuns     int
-	MaxRuns     int
-	TargetCI    float64 // percent
-	MaxTime     time.Duration
-	SampleMS    float64
-	Drift       float64 // percent
-	MaxCooldown time.Duration
+	measure     measureFlags
 	BatchModels int
-	Rounds      int
 }
 
 func (o *profileOptions) AddFlags(f *pflag.FlagSet) {
@@ -61,16 +53,9 @@ func (o *profileOptions) AddFlags(f *pflag.FlagSet) {
 	f.BoolVar(&o.Restart, "restart", false, "set an existing journal aside (renamed, not deleted) and measure everything afresh")
 	f.BoolVar(&o.DryRun, "dry-run", false, "probe the device and print the plan without measuring")
 	f.StringVar(&o.DeviceDir, "device-dir", "", "directory on the device for the models being measured (default: its temporary directory)")
-	f.IntVar(&o.Warmup, "warmup", 5, "untimed runs before timing each model")
-	f.IntVar(&o.MinRuns, "min-runs", 10, "timed runs per model at least")
-	f.IntVar(&o.MaxRuns, "max-runs", 200, "timed runs per model at most")
-	f.Float64Var(&o.TargetCI, "target-ci", 2, "stop timing a model once the 95% confidence interval of its median is within this many percent")
-	f.DurationVar(&o.MaxTime, "max-time", 2*time.Second, "timed running per model at most")
-	f.Float64Var(&o.SampleMS, "sample-ms", 2, "each timed sample averages back-to-back runs lasting about this many ms (0 = one run per sample)")
-	f.Float64Var(&o.Drift, "drift", 3, "re-measure a batch when the reference moved more than this many percent")
-	f.DurationVar(&o.MaxCooldown, "max-cooldown", time.Minute, "longest wait for the device to cool back to its starting temperature (0 = never wait)")
+	o.measure.AddFlags(f)
+	o.measure.AddDriftFlags(f)
 	f.IntVar(&o.BatchModels, "batch-models", 48, "models pushed and measured per agent invocation")
-	f.IntVar(&o.Rounds, "rounds", 0, "spread each model's timed runs over its batch in this many rounds and keep its undisturbed samples, for shared machines whose vCPU is taken away now and then (default 4, or 1 where --max-runs is below 12; 1 = time each model at once)")
 }
 
 func newProfileCommand(g *globalOptions) *cobra.Command {
@@ -126,31 +111,9 @@ func verifyProfileOptions(o *profileOptions) error {
 		return usageErrorf("--space is required: ofa-mbv3-w1.0 or ofa-mbv3-w1.2")
 	case o.Output == "" && !o.DryRun:
 		return usageErrorf("-o is required: name the lookup table to write, e.g. -o device.lut.json")
-	case o.Batch < 1:
-		return usageErrorf("--batch must be at least 1 (got %d)", o.Batch)
-	case o.Threads < 0:
-		return usageErrorf("--threads must not be negative (got %d)", o.Threads)
-	case o.Networks < 0:
-		return usageErrorf("--networks must not be negative (got %d)", o.Networks)
-	case o.TargetCI <= 0 || o.TargetCI >= 100:
-		return usageErrorf("--target-ci is a percentage in (0, 100), e.g. 2 (got %v)", o.TargetCI)
-	case o.Drift <= 0 || o.Drift >= 100:
-		return usageErrorf("--drift is a percentage in (0, 100), e.g. 3 (got %v)", o.Drift)
-	case o.MinRuns < 5:
-		return usageErrorf("--min-runs must be at least 5, the fewest that bound a median (got %d)", o.MinRuns)
-	case o.MaxRuns < o.MinRuns:
-		return usageErrorf("--max-runs %d is below --min-runs %d", o.MaxRuns, o.MinRuns)
-	case o.MaxTime <= 0:
-		return usageErrorf("--max-time must be positive (got %v)", o.MaxTime)
-	case o.SampleMS < 0 || o.SampleMS > 1000:
-		return usageErrorf("--sample-ms must be 0..1000 (got %v)", o.SampleMS)
-	case o.BatchModels < 1:
-		return usageErrorf("--batch-models must be at least 1 (got %d)", o.BatchModels)
 	}
-	for _, r := range o.Res {
-		if r < 32 || r > 1024 {
-			return usageErrorf("--res %d is outside 32..1024", r)
-		}
+	if err := o.verifySettings(); err != nil {
+		return err
 	}
 	if o.Output != "" {
 		dir := filepath.Dir(o.Output)
@@ -162,6 +125,42 @@ func verifyProfileOptions(o *profileOptions) error {
 		}
 	}
 	return nil
+}
+
+// verifySettings checks the profiling settings, which 'edgefit run' shares.
+func (o *profileOptions) verifySettings() error {
+	switch {
+	case o.Batch < 1:
+		return usageErrorf("--batch must be at least 1 (got %d)", o.Batch)
+	case o.Threads < 0:
+		return usageErrorf("--threads must not be negative (got %d)", o.Threads)
+	case o.Networks < 0:
+		return usageErrorf("--networks must not be negative (got %d)", o.Networks)
+	case o.BatchModels < 1:
+		return usageErrorf("--batch-models must be at least 1 (got %d)", o.BatchModels)
+	}
+	if err := o.measure.verify(); err != nil {
+		return err
+	}
+	if err := o.measure.verifyDrift(); err != nil {
+		return err
+	}
+	for _, r := range o.Res {
+		if r < 32 || r > 1024 {
+			return usageErrorf("--res %d is outside 32..1024", r)
+		}
+	}
+	return nil
+}
+
+// profilerOptions turns profile's flags into profiler options.
+func (o *profileOptions) profilerOptions(log *slog.Logger) profiler.Options {
+	return profiler.Options{
+		Space: o.Space, Resolutions: o.Res, Batch: o.Batch, Threads: o.Threads, Provider: o.EP, Runner: o.Runner,
+		CPUAffinity: o.Affinity, Networks: o.Networks, Seed: o.Seed, BatchModels: o.BatchModels,
+		Measure: o.measure.measurement(), Agent: o.target.agentOptions(log), DeviceDir: o.DeviceDir, Restart: o.Restart,
+		Logger: log, Tool: version(),
+	}
 }
 
 // profileSummary is what 'edgefit profile' reports.
@@ -197,7 +196,7 @@ func runProfile(cmd *cobra.Command, g *globalOptions, o *profileOptions, target 
 
 	plan, err := profiler.NewPlan(ctx, t, popts)
 	if err != nil {
-		return profileError(err)
+		return err
 	}
 	po := plan.Options
 	total := plan.Entries + plan.NetworksAll
@@ -242,7 +241,7 @@ func runProfile(cmd *cobra.Command, g *globalOptions, o *profileOptions, target 
 	tbl, err := plan.Execute(ctx)
 	bar.Done()
 	if err != nil {
-		return profileError(err)
+		return err
 	}
 	if err := tbl.WriteFile(o.Output); err != nil {
 		return withHint(err, "the measurements are safe in "+popts.Journal+": rerun the same command to write the table")
@@ -268,16 +267,6 @@ func runProfile(cmd *cobra.Command, g *globalOptions, o *profileOptions, target 
 		{"median runs", fmt.Sprintf("%.0f", s.MedianRuns)},
 		{"drift", fmt.Sprintf("%d batch(es) measured again, %d kept drifted; reference noise %.1f%% per session", s.Remeasured, s.Rebaselined, 100*s.DriftNoise)},
 	})
-}
-
-// profileError attaches the profiler's own hints (journal, settings, full
-// disk, runtime) to err.
-func profileError(err error) error {
-	var h interface{ Hint() string }
-	if errors.As(err, &h) {
-		return withHint(err, h.Hint())
-	}
-	return err
 }
 
 func joinIntList(v []int) string {
