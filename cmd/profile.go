@@ -198,46 +198,17 @@ func runProfile(cmd *cobra.Command, g *globalOptions, o *profileOptions, target 
 	if err != nil {
 		return err
 	}
-	po := plan.Options
-	total := plan.Entries + plan.NetworksAll
-	fmt.Fprintf(g.io.Err, "profiling %s (%s class): %s at %s, %d layer entries + %d networks; %s, %d thread(s), batch %d, runner %s, affinity %s\n",
-		plan.Target, plan.Class, po.Space, joinIntList(po.Resolutions), plan.Entries, plan.NetworksAll, po.Provider, po.Threads, po.Batch, po.Runner, po.CPUAffinity)
-	if plan.Done > 0 {
-		fmt.Fprintf(g.io.Err, "resuming %s: %d of %d already measured\n", popts.Journal, plan.Done, total)
-	}
+	announcePlan(g, plan)
 	for _, w := range plan.Warnings {
 		log.Warn(w)
 	}
 	if o.DryRun {
-		if g.JSON {
-			return writeJSON(g.io.Out, map[string]any{"target": plan.Target, "class": plan.Class, "identity": plan.Identity,
-				"entries": plan.Entries, "networks": plan.NetworksAll, "done": plan.Done, "remaining": plan.Remaining(),
-				"reference": plan.Reference, "warnings": plan.Warnings})
-		}
-		fmt.Fprintf(g.io.Out, "would measure %d models (%d already in the journal); drift reference %s\n", plan.Remaining(), plan.Done, plan.Reference)
-		return nil
+		return printDryRun(g, plan)
 	}
 
 	start := time.Now()
-	bar := g.newProgress(total, "profile")
-	lastLine := time.Time{}
-	plan.Options.Progress = func(p profiler.Progress) {
-		if bar.plain {
-			// Plain lines for logs: at most one every 10 s, plus the last.
-			if p.Done == p.Total || time.Since(lastLine) >= 10*time.Second {
-				lastLine = time.Now()
-				eta := "estimating"
-				if p.Done == p.Total {
-					eta = "done"
-				} else if p.ETA > 0 {
-					eta = "about " + p.ETA.Round(time.Second).String() + " left"
-				}
-				fmt.Fprintf(g.io.Err, "profile: %d/%d models, %s elapsed, %s\n", p.Done, p.Total, p.Elapsed.Round(time.Second), eta)
-			}
-			return
-		}
-		bar.Set(p.Done, p.Total)
-	}
+	bar := g.newProgress(plan.Entries+plan.NetworksAll, "profile")
+	plan.Options.Progress = profileProgress(g, bar)
 	tbl, err := plan.Execute(ctx)
 	bar.Done()
 	if err != nil {
@@ -252,7 +223,57 @@ func runProfile(cmd *cobra.Command, g *globalOptions, o *profileOptions, target 
 	if g.JSON {
 		return writeJSON(g.io.Out, s)
 	}
-	return writeKV(g.io.Out, [][]string{
+	return writeKV(g.io.Out, s.rows())
+}
+
+// announcePlan says on stderr what the plan will measure, and how much of it
+// the journal already holds.
+func announcePlan(g *globalOptions, plan *profiler.Plan) {
+	po := plan.Options
+	fmt.Fprintf(g.io.Err, "profiling %s (%s class): %s at %s, %d layer entries + %d networks; %s, %d thread(s), batch %d, runner %s, affinity %s\n",
+		plan.Target, plan.Class, po.Space, joinIntList(po.Resolutions), plan.Entries, plan.NetworksAll, po.Provider, po.Threads, po.Batch, po.Runner, po.CPUAffinity)
+	if plan.Done > 0 {
+		fmt.Fprintf(g.io.Err, "resuming %s: %d of %d already measured\n", po.Journal, plan.Done, plan.Entries+plan.NetworksAll)
+	}
+}
+
+// printDryRun prints the plan of --dry-run.
+func printDryRun(g *globalOptions, plan *profiler.Plan) error {
+	if g.JSON {
+		return writeJSON(g.io.Out, map[string]any{"target": plan.Target, "class": plan.Class, "identity": plan.Identity,
+			"entries": plan.Entries, "networks": plan.NetworksAll, "done": plan.Done, "remaining": plan.Remaining(),
+			"reference": plan.Reference, "warnings": plan.Warnings})
+	}
+	fmt.Fprintf(g.io.Out, "would measure %d models (%d already in the journal); drift reference %s\n", plan.Remaining(), plan.Done, plan.Reference)
+	return nil
+}
+
+// profileProgress moves the bar on a terminal; elsewhere it writes plain
+// lines for logs, at most one every 10 s, plus the last.
+func profileProgress(g *globalOptions, bar *progress) func(profiler.Progress) {
+	var lastLine time.Time
+	return func(p profiler.Progress) {
+		if !bar.plain {
+			bar.Set(p.Done, p.Total)
+			return
+		}
+		if p.Done != p.Total && time.Since(lastLine) < 10*time.Second {
+			return
+		}
+		lastLine = time.Now()
+		eta := "estimating"
+		if p.Done == p.Total {
+			eta = "done"
+		} else if p.ETA > 0 {
+			eta = "about " + p.ETA.Round(time.Second).String() + " left"
+		}
+		fmt.Fprintf(g.io.Err, "profile: %d/%d models, %s elapsed, %s\n", p.Done, p.Total, p.Elapsed.Round(time.Second), eta)
+	}
+}
+
+// rows describe the profile for a person.
+func (s *profileSummary) rows() [][]string {
+	return [][]string{
 		{"table", s.Output},
 		{"journal", s.Journal},
 		{"space", s.Space},
@@ -266,7 +287,7 @@ func runProfile(cmd *cobra.Command, g *globalOptions, o *profileOptions, target 
 		{"median CoV", fmt.Sprintf("%.2f%%", 100*s.MedianCoV)},
 		{"median runs", fmt.Sprintf("%.0f", s.MedianRuns)},
 		{"drift", fmt.Sprintf("%d batch(es) measured again, %d kept drifted; reference noise %.1f%% per session", s.Remeasured, s.Rebaselined, 100*s.DriftNoise)},
-	})
+	}
 }
 
 func joinIntList(v []int) string {
