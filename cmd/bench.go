@@ -15,15 +15,11 @@ func init() { register(newBenchCommand) }
 
 // benchOptions are the flags of 'edgefit bench'.
 type benchOptions struct {
-	target    targetOptions
-	Batch     int
-	Threads   int
-	EP        string
-	Affinity  string
-	Layers    bool
-	Top       int
-	measure   measureFlags
-	DeviceDir string
+	target targetOptions
+	runtimeFlags
+	Layers  bool
+	Top     int
+	measure measureFlags
 }
 
 func newBenchCommand(g *globalOptions) *cobra.Command {
@@ -54,28 +50,22 @@ last core of the fastest cluster).`,
 	}
 	f := c.Flags()
 	o.target.AddFlags(f)
-	f.IntVar(&o.Batch, "batch", 1, "value of the model's symbolic dimensions (its batch)")
-	f.IntVar(&o.Threads, "threads", 0, "intra-op threads (default 1)")
-	f.StringVar(&o.EP, "ep", "", "execution provider: "+strings.Join(profiler.Providers(), ", ")+" (default cpu; cuda on GPU targets)")
-	f.StringVar(&o.Affinity, "affinity", "", `taskset mask to pin to, e.g. f0 (default: one core per thread, the last of the fastest cluster; "none")`)
+	o.runtimeFlags.AddFlags(f)
 	f.BoolVar(&o.Layers, "layers", false, "add a per-node breakdown from ONNX Runtime's profiler")
 	f.IntVar(&o.Top, "top", 25, "nodes to list with --layers, slowest first (0 = all, in execution order)")
 	o.measure.AddFlags(f)
-	f.StringVar(&o.DeviceDir, "device-dir", "", "directory on the device for the model (default: its temporary directory)")
 	return c
 }
 
 func runBench(cmd *cobra.Command, g *globalOptions, o *benchOptions, target, model string) error {
-	switch {
-	case o.Batch < 1:
-		return usageErrorf("--batch must be at least 1 (got %d)", o.Batch)
-	case o.Threads < 0:
-		return usageErrorf("--threads must not be negative (got %d)", o.Threads)
-	case o.Top < 0:
-		return usageErrorf("--top must not be negative (got %d)", o.Top)
+	if err := o.runtimeFlags.verify(); err != nil {
+		return err
 	}
 	if err := o.measure.verify(); err != nil {
 		return err
+	}
+	if o.Top < 0 {
+		return usageErrorf("--top must not be negative (got %d)", o.Top)
 	}
 	ctx := cmd.Context()
 	log := g.logger()

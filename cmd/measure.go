@@ -2,12 +2,41 @@ package cmd
 
 import (
 	"math"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/edgefit/edgefit/profiler"
 )
+
+// runtimeFlags say how the device runs the models, for bench, profile
+// and run alike.
+type runtimeFlags struct {
+	Batch     int
+	Threads   int
+	EP        string
+	Affinity  string
+	DeviceDir string
+}
+
+func (r *runtimeFlags) AddFlags(f *pflag.FlagSet) {
+	f.IntVar(&r.Batch, "batch", 1, "batch size of every measurement")
+	f.IntVar(&r.Threads, "threads", 0, "intra-op threads (default 1 for every class)")
+	f.StringVar(&r.EP, "ep", "", "execution provider: "+strings.Join(profiler.Providers(), ", ")+" (default: cpu; cuda on GPU targets)")
+	f.StringVar(&r.Affinity, "affinity", "", `taskset mask to pin to, e.g. f0 (default: one core per thread, the last of the fastest cluster; "none" to not pin)`)
+	f.StringVar(&r.DeviceDir, "device-dir", "", "directory on the device for the models being measured (default: its temporary directory)")
+}
+
+func (r *runtimeFlags) verify() error {
+	switch {
+	case r.Batch < 1:
+		return usageErrorf("--batch must be at least 1 (got %d)", r.Batch)
+	case r.Threads < 0:
+		return usageErrorf("--threads must not be negative (got %d)", r.Threads)
+	}
+	return nil
+}
 
 // measureFlags are the measurement flags of bench, profile and run: one
 // set, whose defaults are the profiler's own (profiler.DefaultMeasurement).

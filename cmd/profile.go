@@ -20,39 +20,31 @@ func init() { register(newProfileCommand) }
 
 // profileOptions are the flags of 'edgefit profile'.
 type profileOptions struct {
-	target      targetOptions
+	target targetOptions
+	runtimeFlags
 	Space       string
 	Res         []int
-	Batch       int
-	Threads     int
-	EP          string
 	Runner      string
-	Affinity    string
 	Networks    int
 	Seed        uint64
 	Output      string
 	Restart     bool
 	DryRun      bool
-	DeviceDir   string
 	measure     measureFlags
 	BatchModels int
 }
 
 func (o *profileOptions) AddFlags(f *pflag.FlagSet) {
 	o.target.AddFlags(f)
+	o.runtimeFlags.AddFlags(f)
 	f.StringVar(&o.Space, "space", "", "search space to profile: ofa-mbv3-w1.0 or ofa-mbv3-w1.2 (required)")
 	f.IntSliceVar(&o.Res, "res", profiler.DefaultResolutions(), "input resolutions to profile")
-	f.IntVar(&o.Batch, "batch", 1, "batch size of every measurement")
-	f.IntVar(&o.Threads, "threads", 0, "intra-op threads (default 1 for every class)")
-	f.StringVar(&o.EP, "ep", "", "execution provider: "+strings.Join(profiler.Providers(), ", ")+" (default: cpu; cuda on GPU targets)")
 	f.StringVar(&o.Runner, "runner", "", "what measures: "+strings.Join(profiler.Runners(), ", ")+" (default agent; trtexec on GPU targets that have it)")
-	f.StringVar(&o.Affinity, "affinity", "", `taskset mask to pin to, e.g. f0 (default: one core per thread, the last of the fastest cluster; "none" to not pin)`)
 	f.IntVar(&o.Networks, "networks", profiler.DefaultNetworks, "random whole subnets measured per resolution, to calibrate the table's sums")
 	f.Uint64Var(&o.Seed, "seed", 1, "seed of the subnets, the measuring order and the weights")
 	f.StringVarP(&o.Output, "output", "o", "", "lookup table to write (DEVICE.lut.json); its journal is DEVICE.lut.json.journal")
 	f.BoolVar(&o.Restart, "restart", false, "set an existing journal aside (renamed, not deleted) and measure everything afresh")
 	f.BoolVar(&o.DryRun, "dry-run", false, "probe the device and print the plan without measuring")
-	f.StringVar(&o.DeviceDir, "device-dir", "", "directory on the device for the models being measured (default: its temporary directory)")
 	o.measure.AddFlags(f)
 	o.measure.AddDriftFlags(f)
 	f.IntVar(&o.BatchModels, "batch-models", 48, "models pushed and measured per agent invocation")
@@ -129,11 +121,10 @@ func verifyProfileOptions(o *profileOptions) error {
 
 // verifySettings checks the profiling settings, which 'edgefit run' shares.
 func (o *profileOptions) verifySettings() error {
+	if err := o.runtimeFlags.verify(); err != nil {
+		return err
+	}
 	switch {
-	case o.Batch < 1:
-		return usageErrorf("--batch must be at least 1 (got %d)", o.Batch)
-	case o.Threads < 0:
-		return usageErrorf("--threads must not be negative (got %d)", o.Threads)
 	case o.Networks < 0:
 		return usageErrorf("--networks must not be negative (got %d)", o.Networks)
 	case o.BatchModels < 1:
