@@ -5,7 +5,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -16,20 +15,11 @@ func init() { register(newBenchCommand) }
 
 // benchOptions are the flags of 'edgefit bench'.
 type benchOptions struct {
-	target    targetOptions
-	Batch     int
-	Threads   int
-	EP        string
-	Affinity  string
-	Layers    bool
-	Top       int
-	MinRuns   int
-	MaxRuns   int
-	TargetCI  float64
-	MaxTime   time.Duration
-	SampleMS  float64
-	Warmup    int
-	DeviceDir string
+	target targetOptions
+	runtimeFlags
+	Layers  bool
+	Top     int
+	measure measureFlags
 }
 
 func newBenchCommand(g *globalOptions) *cobra.Command {
@@ -60,37 +50,21 @@ last core of the fastest cluster).`,
 	}
 	f := c.Flags()
 	o.target.AddFlags(f)
-	f.IntVar(&o.Batch, "batch", 1, "value of the model's symbolic dimensions (its batch)")
-	f.IntVar(&o.Threads, "threads", 0, "intra-op threads (default 1; with --ep xnnpack, XNNPACK threads, default one per big core)")
-	f.StringVar(&o.EP, "ep", "", "execution provider: "+strings.Join(profiler.Providers(), ", ")+" (default cpu; cuda on GPU targets)")
-	f.StringVar(&o.Affinity, "affinity", "", `taskset mask to pin to, e.g. f0 (default: one core per thread, the last of the fastest cluster; "none")`)
+	o.runtimeFlags.AddFlags(f)
 	f.BoolVar(&o.Layers, "layers", false, "add a per-node breakdown from ONNX Runtime's profiler")
 	f.IntVar(&o.Top, "top", 25, "nodes to list with --layers, slowest first (0 = all, in execution order)")
-	f.IntVar(&o.Warmup, "warmup", 5, "untimed runs before timing")
-	f.IntVar(&o.MinRuns, "min-runs", 10, "timed runs at least")
-	f.IntVar(&o.MaxRuns, "max-runs", 500, "timed runs at most")
-	f.Float64Var(&o.TargetCI, "target-ci", 1, "stop once the 95% confidence interval of the median is within this many percent")
-	f.DurationVar(&o.MaxTime, "max-time", 10*time.Second, "timed running at most")
-	f.Float64Var(&o.SampleMS, "sample-ms", 2, "each timed sample averages back-to-back runs lasting about this many ms (0 = one run per sample)")
-	f.StringVar(&o.DeviceDir, "device-dir", "", "directory on the device for the model (default: its temporary directory)")
+	o.measure.AddFlags(f)
 	return c
 }
 
 func runBench(cmd *cobra.Command, g *globalOptions, o *benchOptions, target, model string) error {
-	switch {
-	case o.Batch < 1:
-		return usageErrorf("--batch must be at least 1 (got %d)", o.Batch)
-	case o.Threads < 0:
-		return usageErrorf("--threads must not be negative (got %d)", o.Threads)
-	case o.MinRuns < 5:
-		return usageErrorf("--min-runs must be at least 5 (got %d)", o.MinRuns)
-	case o.MaxRuns < o.MinRuns:
-		return usageErrorf("--max-runs %d is below --min-runs %d", o.MaxRuns, o.MinRuns)
-	case o.TargetCI <= 0 || o.TargetCI >= 100:
-		return usageErrorf("--target-ci is a percentage in (0, 100) (got %v)", o.TargetCI)
-	case o.MaxTime <= 0:
-		return usageErrorf("--max-time must be positive (got %v)", o.MaxTime)
-	case o.Top < 0:
+	if err := o.runtimeFlags.verify(); err != nil {
+		return err
+	}
+	if err := o.measure.verify(); err != nil {
+		return err
+	}
+	if o.Top < 0 {
 		return usageErrorf("--top must not be negative (got %d)", o.Top)
 	}
 	ctx := cmd.Context()
@@ -101,17 +75,10 @@ func runBench(cmd *cobra.Command, g *globalOptions, o *benchOptions, target, mod
 	}
 	defer t.Close()
 	bo := profiler.BenchOptions{Batch: o.Batch, Threads: o.Threads, Provider: o.EP, CPUAffinity: o.Affinity, Layers: o.Layers,
-		Measure:   profiler.Measurement{Warmup: o.Warmup, MinRuns: o.MinRuns, MaxRuns: o.MaxRuns, TargetCI: o.TargetCI / 100, MaxTime: o.MaxTime, SampleMS: o.SampleMS},
-		DeviceDir: o.DeviceDir, Seed: 1, Agent: o.target.agentOptions(log)}
-	if o.Warmup == 0 {
-		bo.Measure.Warmup = -1
-	}
-	if o.SampleMS == 0 {
-		bo.Measure.SampleMS = -1
-	}
+		Measure: o.measure.measurement(), DeviceDir: o.DeviceDir, Seed: 1, Agent: o.target.agentOptions(log)}
 	res, err := profiler.Bench(ctx, t, model, bo)
 	if err != nil {
-		return profileError(err)
+		return err
 	}
 	for _, w := range res.Warnings {
 		log.Warn(w)

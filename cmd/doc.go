@@ -1,6 +1,9 @@
 // Package cmd holds edgefit's command-line interface: one file per command,
 // each a thin layer that parses flags, checks them, and calls the packages
-// that do the work (devices, profiler, predictor, supernet, export).
+// that do the work: the module's root package edgefit for the pipeline
+// (run, and the space, config and checkpoint resolution, search and export
+// that select and export share with it), and devices, profiler, predictor,
+// supernet and export directly for the rest.
 //
 // Conventions shared by every command:
 //   - results go to stdout, as a human table by default or as JSON with

@@ -7,6 +7,9 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
+
+	"github.com/edgefit/edgefit"
+	"github.com/edgefit/edgefit/supernet/search"
 )
 
 // Exit codes of the edgefit binary. They are part of its interface:
@@ -109,4 +112,26 @@ func noArgs(cmd *cobra.Command, args []string) error {
 		return withHint(usageErrorf("%s takes no arguments; got %q", cmd.CommandPath(), args), fmt.Sprintf("see '%s --help'", cmd.CommandPath()))
 	}
 	return nil
+}
+
+// pipelineError gives the errors of the edgefit package their exit codes:
+// bad input is a usage error (2), limits no subnet meets exit 3, a model
+// that fails its check or misses the measured limit exit 4. Their advice
+// comes with them (PrintError prints any Hint in the chain).
+func pipelineError(err error) error {
+	var (
+		in   *edgefit.InputError
+		inf  *search.InfeasibleError
+		ver  *edgefit.VerifyError
+		miss *edgefit.LatencyMissError
+	)
+	switch {
+	case errors.As(err, &in):
+		return withCode(err, ExitUsage)
+	case errors.As(err, &inf):
+		return withCode(err, ExitInfeasible)
+	case errors.As(err, &ver), errors.As(err, &miss):
+		return withCode(err, ExitMismatch)
+	}
+	return err
 }

@@ -3,12 +3,11 @@ package cmd
 import (
 	"fmt"
 	"path/filepath"
-	"strconv"
 
 	"github.com/spf13/cobra"
 
+	"github.com/edgefit/edgefit"
 	"github.com/edgefit/edgefit/export"
-	"github.com/edgefit/edgefit/supernet"
 )
 
 func init() { register(newExportCommand) }
@@ -57,25 +56,6 @@ input and compares it with edgefit's own forward pass of the subnet.`,
 	return c
 }
 
-// exportResult is what 'edgefit export' reports.
-type exportResult struct {
-	Output     string          `json:"output"`
-	Space      string          `json:"space"`
-	Config     supernet.Config `json:"config"`
-	Checkpoint string          `json:"checkpoint,omitempty"`
-	SHA256     string          `json:"checkpoint_sha256,omitempty"`
-	Untrained  bool            `json:"untrained"`
-	MACs       int64           `json:"macs"`
-	Params     int64           `json:"params"`
-	PeakMemory int64           `json:"peak_memory_bytes"`
-	MaxAbsDiff *float64        `json:"verify_max_abs_diff,omitempty"`
-}
-
-// verifyTolerance is the largest difference between ONNX Runtime and
-// edgefit's forward pass that --verify accepts; float32 kernels agree to
-// about 1e-6 on OFA subnets.
-const verifyTolerance = 1e-4
-
 func runExport(cmd *cobra.Command, g *globalOptions, o exportOptions) error {
 	if o.Config == "" {
 		return usageErrorf("--config is required: give the subnet config written by 'edgefit select'")
@@ -83,94 +63,38 @@ func runExport(cmd *cobra.Command, g *globalOptions, o exportOptions) error {
 	if o.Output == "" {
 		return usageErrorf("-o is required: name the ONNX file to write")
 	}
-	cfgSpace, cfg, err := readSubnetConfig(o.Config, o.Res)
+	m, err := edgefit.Resolve(edgefit.ModelSource{Space: o.Space, Checkpoint: o.Checkpoint, Config: o.Config, Res: o.Res})
 	if err != nil {
-		return err
+		return pipelineError(err)
 	}
-	var space *supernet.Space
-	if o.Space != "" {
-		if space, err = supernet.SpaceByName(o.Space); err != nil {
-			return usageErrorf("--space: %v", err)
-		}
-	}
-	var ck *supernet.Checkpoint
-	if o.Checkpoint != "" {
-		if ck, err = supernet.LoadCheckpoint(o.Checkpoint); err != nil {
-			return withHint(err, "pass an OFA MobileNetV3 supernet (ofa_mbv3_d234_e346_k357_w1.0 or _w1.2; 'edgefit fetch' downloads them)")
-		}
-		if space != nil && space.Name != ck.Space.Name {
-			return usageErrorf("--space %s disagrees with checkpoint %s, which is %s: drop --space or pass the other checkpoint", space.Name, o.Checkpoint, ck.Space.Name)
-		}
-		space = ck.Space
-	}
-	if cfgSpace != nil {
-		if space != nil && space.Name != cfgSpace.Name {
-			return usageErrorf("config %s describes a %s subnet but the export is for %s", o.Config, cfgSpace.Name, space.Name)
-		}
-		space = cfgSpace
-	}
-	if space == nil {
-		space, _ = supernet.NewSpace(1.0)
-	}
-	wide, err := validateAnyResolution(space, cfg)
+	res, err := edgefit.Export(cmd.Context(), m, o.Output, edgefit.ExportOptions{Opset: o.Opset, Seed: o.Seed, Verify: o.Verify, ToolVersion: version()})
 	if err != nil {
-		return withHint(fmt.Errorf("%s: %w", o.Config, err), "configs for "+space.Name+" have 20 ks in {3,5,7}, 20 e in {3,4,6}, 5 d in {2,3,4}")
-	}
-	cfg = cfg.Canonical(wide)
-
-	var net *supernet.Net
-	meta := export.Metadata{ToolVersion: version(), Opset: o.Opset}
-	if ck != nil {
-		if net, err = supernet.Extract(ck, cfg); err != nil {
-			return fmt.Errorf("extract subnet from %s: %w", o.Checkpoint, err)
-		}
-		meta.CheckpointSHA256 = ck.SHA256
-	} else {
-		net = supernet.Init(wide, cfg, o.Seed)
-	}
-	costs := wide.Costs(cfg)
-	meta.Predictions = map[string]string{
-		"macs":              strconv.FormatInt(costs.MACs, 10),
-		"params":            strconv.FormatInt(costs.Params, 10),
-		"peak_memory_bytes": strconv.FormatInt(costs.PeakMemory, 10),
-	}
-	if err := export.WriteFile(o.Output, net, meta); err != nil {
-		return err
-	}
-	res := exportResult{Output: o.Output, Space: space.Name, Config: cfg, Untrained: net.Untrained,
-		MACs: costs.MACs, Params: costs.Params, PeakMemory: costs.PeakMemory}
-	if ck != nil {
-		res.Checkpoint, res.SHA256 = o.Checkpoint, ck.SHA256
-	}
-	if o.Verify {
-		d, err := export.VerifyFile(cmd.Context(), o.Output, net, export.VerifyInput(cfg.R))
-		if err != nil {
-			return withHint(fmt.Errorf("verify %s: %w", o.Output, err), "run 'make ort' or set EDGEFIT_ORT_LIB to an ONNX Runtime 1.24 library")
-		}
-		res.MaxAbsDiff = &d
-		if d > verifyTolerance {
-			return withCode(fmt.Errorf("verify %s: ONNX Runtime differs from the subnet by %.3g (tolerance %g): the export is wrong, please report it", o.Output, d, verifyTolerance), ExitMismatch)
-		}
+		return pipelineError(err)
 	}
 	if g.JSON {
 		return writeJSON(g.io.Out, res)
 	}
-	abs, _ := filepath.Abs(o.Output)
+	return writeKV(g.io.Out, exportRows(res))
+}
+
+// exportRows describe an exported model for a person.
+func exportRows(res *edgefit.ExportResult) [][]string {
+	abs, _ := filepath.Abs(res.Output)
 	rows := [][]string{
 		{"output", abs},
 		{"space", res.Space},
-		{"config", cfg.String()},
-		{"MACs", fmt.Sprintf("%.2fM", float64(costs.MACs)/1e6)},
-		{"params", fmt.Sprintf("%.3fM", float64(costs.Params)/1e6)},
-		{"peak memory", fmt.Sprintf("%.1f MB", float64(costs.PeakMemory)/1e6)},
+		{"config", res.Config.String()},
+		{"MACs", fmt.Sprintf("%.2fM", float64(res.MACs)/1e6)},
+		{"params", fmt.Sprintf("%.3fM", float64(res.Params)/1e6)},
+		{"peak memory", fmt.Sprintf("%.1f MB", float64(res.PeakMemory)/1e6)},
 	}
-	if ck != nil {
-		rows = append(rows, []string{"weights", o.Checkpoint + " (sha256 " + ck.SHA256[:12] + "…)"})
-	} else {
+	if res.Untrained {
 		rows = append(rows, []string{"weights", "UNTRAINED (seeded init): latency-faithful only, outputs are meaningless"})
+	} else {
+		rows = append(rows, []string{"weights", res.Checkpoint + " (sha256 " + res.SHA256[:12] + "…)"})
 	}
 	if res.MaxAbsDiff != nil {
-		rows = append(rows, []string{"verify", fmt.Sprintf("ONNX Runtime vs edgefit forward pass: max abs diff %.3g (ok, ≤ %g)", *res.MaxAbsDiff, verifyTolerance)})
+		rows = append(rows, []string{"verify", fmt.Sprintf("ONNX Runtime vs edgefit forward pass: max abs diff %.3g (ok, ≤ %g)", *res.MaxAbsDiff, edgefit.VerifyTolerance)})
 	}
-	return writeKV(g.io.Out, rows)
+	return rows
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/edgefit/edgefit"
 	"github.com/edgefit/edgefit/export"
 	"github.com/edgefit/edgefit/supernet"
 )
@@ -30,11 +31,11 @@ func TestExportCheckpointVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var res exportResult
+	var res edgefit.ExportResult
 	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
 		t.Fatalf("%v in %s", err, stdout)
 	}
-	if res.MaxAbsDiff == nil || *res.MaxAbsDiff > verifyTolerance || res.Untrained || res.Config != cfg {
+	if res.MaxAbsDiff == nil || *res.MaxAbsDiff > edgefit.VerifyTolerance || res.Untrained || res.Config != cfg {
 		t.Fatalf("unexpected result %+v", res)
 	}
 	data, err := os.ReadFile(out)

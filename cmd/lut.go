@@ -66,82 +66,111 @@ sum over the smallest and the largest subnet.`,
   edgefit lut show pi4.lut.json --json`,
 		Args: argsExactly("DEVICE.lut.json"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			t, err := lut.Load(args[0])
-			if err != nil {
-				return withHint(err, "a table comes from 'edgefit profile' or 'edgefit lut import'")
-			}
-			sp, err := t.SpaceOf()
-			if err != nil {
-				return err
-			}
-			s := lutShow{Path: args[0], Space: t.Space, Target: t.Target, Source: t.Source, Runtime: t.Runtime,
-				Statistic: t.Stat, Settings: t.Settings, Entries: len(t.Entries), Networks: len(t.Networks),
-				MedianCoV: t.Summary().MedianCoV}
-			for _, r := range t.Resolutions() {
-				row := lutResolution{Resolution: r}
-				var covs []float64
-				for _, e := range t.Entries {
-					if e.Resolution == r {
-						row.Entries++
-						if e.Stats.CoV > 0 {
-							covs = append(covs, e.Stats.CoV)
-						}
-					}
-				}
-				for _, n := range t.Networks {
-					if n.Config.R == r {
-						row.Networks++
-					}
-				}
-				sort.Float64s(covs)
-				if len(covs) > 0 {
-					row.MedianCoV = covs[len(covs)/2]
-					if len(covs)%2 == 0 {
-						row.MedianCoV = (covs[len(covs)/2-1] + covs[len(covs)/2]) / 2
-					}
-				}
-				miss, err := t.Missing(r)
-				if err != nil {
-					return err
-				}
-				row.Missing = len(miss)
-				if row.Missing == 0 {
-					row.MinNetMS = lutSum(t, sp.Layers(sp.MinConfig(r), nil), r)
-					row.MaxNetMS = lutSum(t, sp.Layers(sp.MaxConfig(r), nil), r)
-				}
-				s.Resolutions = append(s.Resolutions, row)
-			}
-			if g.JSON {
-				return writeJSON(g.io.Out, s)
-			}
-			src := s.Target
-			if s.Source != "" {
-				src = strings.TrimSpace(s.Target + " " + s.Source)
-			}
-			if err := writeKV(g.io.Out, [][]string{
-				{"table", s.Path},
-				{"space", s.Space},
-				{"device", src},
-				{"runtime", fmt.Sprintf("%s %s, %s, %d thread(s), batch %d", s.Runtime.Name, s.Runtime.Version, s.Runtime.Provider, s.Runtime.Threads, s.Runtime.Batch)},
-				{"statistic", s.Statistic + " (ms)"},
-				{"entries", fmt.Sprintf("%d, %d whole networks", s.Entries, s.Networks)},
-				{"median CoV", fmt.Sprintf("%.2f%%", 100*s.MedianCoV)},
-			}); err != nil {
-				return err
-			}
-			fmt.Fprintln(g.io.Out)
-			rows := make([][]string, 0, len(s.Resolutions))
-			for _, r := range s.Resolutions {
-				minS, maxS := "-", "-"
-				if r.Missing == 0 {
-					minS, maxS = fmt.Sprintf("%.3f", r.MinNetMS), fmt.Sprintf("%.3f", r.MaxNetMS)
-				}
-				rows = append(rows, []string{strconv.Itoa(r.Resolution), strconv.Itoa(r.Entries), strconv.Itoa(r.Missing),
-					strconv.Itoa(r.Networks), fmt.Sprintf("%.2f%%", 100*r.MedianCoV), minS, maxS})
-			}
-			return writeTable(g.io.Out, []string{"res", "entries", "missing", "networks", "median CoV", "min subnet ms", "max subnet ms"}, rows)
+			return runLUTShow(g, args[0])
 		},
 	}
+}
+
+func runLUTShow(g *globalOptions, path string) error {
+	t, err := lut.Load(path)
+	if err != nil {
+		return withHint(err, "a table comes from 'edgefit profile' or 'edgefit lut import'")
+	}
+	s, err := summarizeLUT(t, path)
+	if err != nil {
+		return err
+	}
+	if g.JSON {
+		return writeJSON(g.io.Out, s)
+	}
+	return printLUTShow(g, s)
+}
+
+// summarizeLUT describes a table, resolution by resolution.
+func summarizeLUT(t *lut.LUT, path string) (*lutShow, error) {
+	sp, err := t.SpaceOf()
+	if err != nil {
+		return nil, err
+	}
+	s := &lutShow{Path: path, Space: t.Space, Target: t.Target, Source: t.Source, Runtime: t.Runtime,
+		Statistic: t.Stat, Settings: t.Settings, Entries: len(t.Entries), Networks: len(t.Networks),
+		MedianCoV: t.Summary().MedianCoV}
+	for _, r := range t.Resolutions() {
+		row, err := lutResolutionRow(t, sp, r)
+		if err != nil {
+			return nil, err
+		}
+		s.Resolutions = append(s.Resolutions, row)
+	}
+	return s, nil
+}
+
+// lutResolutionRow counts the table's entries and networks at r, their
+// median CoV, the space's layers it lacks, and, when it lacks none, its sums
+// over the smallest and the largest subnet.
+func lutResolutionRow(t *lut.LUT, sp *supernet.Space, r int) (lutResolution, error) {
+	row := lutResolution{Resolution: r}
+	var covs []float64
+	for _, e := range t.Entries {
+		if e.Resolution == r {
+			row.Entries++
+			if e.Stats.CoV > 0 {
+				covs = append(covs, e.Stats.CoV)
+			}
+		}
+	}
+	for _, n := range t.Networks {
+		if n.Config.R == r {
+			row.Networks++
+		}
+	}
+	sort.Float64s(covs)
+	if len(covs) > 0 {
+		row.MedianCoV = covs[len(covs)/2]
+		if len(covs)%2 == 0 {
+			row.MedianCoV = (covs[len(covs)/2-1] + covs[len(covs)/2]) / 2
+		}
+	}
+	miss, err := t.Missing(r)
+	if err != nil {
+		return row, err
+	}
+	row.Missing = len(miss)
+	if row.Missing == 0 {
+		row.MinNetMS = lutSum(t, sp.Layers(sp.MinConfig(r), nil), r)
+		row.MaxNetMS = lutSum(t, sp.Layers(sp.MaxConfig(r), nil), r)
+	}
+	return row, nil
+}
+
+// printLUTShow prints the summary and a table of its resolutions.
+func printLUTShow(g *globalOptions, s *lutShow) error {
+	src := s.Target
+	if s.Source != "" {
+		src = strings.TrimSpace(s.Target + " " + s.Source)
+	}
+	if err := writeKV(g.io.Out, [][]string{
+		{"table", s.Path},
+		{"space", s.Space},
+		{"device", src},
+		{"runtime", fmt.Sprintf("%s %s, %s, %d thread(s), batch %d", s.Runtime.Name, s.Runtime.Version, s.Runtime.Provider, s.Runtime.Threads, s.Runtime.Batch)},
+		{"statistic", s.Statistic + " (ms)"},
+		{"entries", fmt.Sprintf("%d, %d whole networks", s.Entries, s.Networks)},
+		{"median CoV", fmt.Sprintf("%.2f%%", 100*s.MedianCoV)},
+	}); err != nil {
+		return err
+	}
+	fmt.Fprintln(g.io.Out)
+	rows := make([][]string, 0, len(s.Resolutions))
+	for _, r := range s.Resolutions {
+		minS, maxS := "-", "-"
+		if r.Missing == 0 {
+			minS, maxS = fmt.Sprintf("%.3f", r.MinNetMS), fmt.Sprintf("%.3f", r.MaxNetMS)
+		}
+		rows = append(rows, []string{strconv.Itoa(r.Resolution), strconv.Itoa(r.Entries), strconv.Itoa(r.Missing),
+			strconv.Itoa(r.Networks), fmt.Sprintf("%.2f%%", 100*r.MedianCoV), minS, maxS})
+	}
+	return writeTable(g.io.Out, []string{"res", "entries", "missing", "networks", "median CoV", "min subnet ms", "max subnet ms"}, rows)
 }
 
 // lutSum adds up the table's latency over layers at resolution r.

@@ -12,6 +12,8 @@ import (
 	"github.com/olekukonko/tablewriter/tw"
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
+
+	"github.com/edgefit/edgefit"
 )
 
 // writeJSON writes v as indented JSON followed by a newline.
@@ -98,6 +100,14 @@ func (p *progress) Done() {
 		_ = p.bar.Finish()
 	}
 }
+
+// terminal reports the edgefit package's progress: status lines on stderr,
+// always, and each phase as a progress bar (see newProgress).
+type terminal struct{ g *globalOptions }
+
+func (t terminal) Status(msg string) { fmt.Fprintf(t.g.io.Err, "edgefit: %s\n", msg) }
+
+func (t terminal) Begin(phase string, total int) edgefit.Meter { return t.g.newProgress(total, phase) }
 
 // writeKV prints key/value rows aligned in two columns, for single results.
 func writeKV(w io.Writer, rows [][]string) error {

@@ -1,8 +1,8 @@
 package cmd
 
 import (
-	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -20,57 +20,34 @@ func init() { register(newProfileCommand) }
 
 // profileOptions are the flags of 'edgefit profile'.
 type profileOptions struct {
-	target      targetOptions
+	target targetOptions
+	runtimeFlags
 	Space       string
 	Res         []int
-	Batch       int
-	Threads     int
-	EP          string
 	Runner      string
-	Affinity    string
 	Networks    int
 	Seed        uint64
 	Output      string
 	Restart     bool
 	DryRun      bool
-	DeviceDir   string
-	Warmup      int
-	MinRuns     int
-	MaxRuns     int
-	TargetCI    float64 // percent
-	MaxTime     time.Duration
-	SampleMS    float64
-	Drift       float64 // percent
-	MaxCooldown time.Duration
+	measure     measureFlags
 	BatchModels int
-	Rounds      int
 }
 
 func (o *profileOptions) AddFlags(f *pflag.FlagSet) {
 	o.target.AddFlags(f)
+	o.runtimeFlags.AddFlags(f)
 	f.StringVar(&o.Space, "space", "", "search space to profile: ofa-mbv3-w1.0 or ofa-mbv3-w1.2 (required)")
 	f.IntSliceVar(&o.Res, "res", profiler.DefaultResolutions(), "input resolutions to profile")
-	f.IntVar(&o.Batch, "batch", 1, "batch size of every measurement")
-	f.IntVar(&o.Threads, "threads", 0, "intra-op threads (default 1 for every class; with --ep xnnpack, XNNPACK threads, default one per big core)")
-	f.StringVar(&o.EP, "ep", "", "execution provider: "+strings.Join(profiler.Providers(), ", ")+" (default: cpu; cuda on GPU targets)")
 	f.StringVar(&o.Runner, "runner", "", "what measures: "+strings.Join(profiler.Runners(), ", ")+" (default agent; trtexec on GPU targets that have it)")
-	f.StringVar(&o.Affinity, "affinity", "", `taskset mask to pin to, e.g. f0 (default: one core per thread, the last of the fastest cluster; "none" to not pin)`)
 	f.IntVar(&o.Networks, "networks", profiler.DefaultNetworks, "random whole subnets measured per resolution, to calibrate the table's sums")
 	f.Uint64Var(&o.Seed, "seed", 1, "seed of the subnets, the measuring order and the weights")
 	f.StringVarP(&o.Output, "output", "o", "", "lookup table to write (DEVICE.lut.json); its journal is DEVICE.lut.json.journal")
 	f.BoolVar(&o.Restart, "restart", false, "set an existing journal aside (renamed, not deleted) and measure everything afresh")
 	f.BoolVar(&o.DryRun, "dry-run", false, "probe the device and print the plan without measuring")
-	f.StringVar(&o.DeviceDir, "device-dir", "", "directory on the device for the models being measured (default: its temporary directory)")
-	f.IntVar(&o.Warmup, "warmup", 5, "untimed runs before timing each model")
-	f.IntVar(&o.MinRuns, "min-runs", 10, "timed runs per model at least")
-	f.IntVar(&o.MaxRuns, "max-runs", 200, "timed runs per model at most")
-	f.Float64Var(&o.TargetCI, "target-ci", 2, "stop timing a model once the 95% confidence interval of its median is within this many percent")
-	f.DurationVar(&o.MaxTime, "max-time", 2*time.Second, "timed running per model at most")
-	f.Float64Var(&o.SampleMS, "sample-ms", 2, "each timed sample averages back-to-back runs lasting about this many ms (0 = one run per sample)")
-	f.Float64Var(&o.Drift, "drift", 3, "re-measure a batch when the reference moved more than this many percent")
-	f.DurationVar(&o.MaxCooldown, "max-cooldown", time.Minute, "longest wait for the device to cool back to its starting temperature (0 = never wait)")
+	o.measure.AddFlags(f)
+	o.measure.AddDriftFlags(f)
 	f.IntVar(&o.BatchModels, "batch-models", 48, "models pushed and measured per agent invocation")
-	f.IntVar(&o.Rounds, "rounds", 0, "spread each model's timed runs over its batch in this many rounds and keep its undisturbed samples, for shared machines whose vCPU is taken away now and then (default 4, or 1 where --max-runs is below 12; 1 = time each model at once)")
 }
 
 func newProfileCommand(g *globalOptions) *cobra.Command {
@@ -126,31 +103,9 @@ func verifyProfileOptions(o *profileOptions) error {
 		return usageErrorf("--space is required: ofa-mbv3-w1.0 or ofa-mbv3-w1.2")
 	case o.Output == "" && !o.DryRun:
 		return usageErrorf("-o is required: name the lookup table to write, e.g. -o device.lut.json")
-	case o.Batch < 1:
-		return usageErrorf("--batch must be at least 1 (got %d)", o.Batch)
-	case o.Threads < 0:
-		return usageErrorf("--threads must not be negative (got %d)", o.Threads)
-	case o.Networks < 0:
-		return usageErrorf("--networks must not be negative (got %d)", o.Networks)
-	case o.TargetCI <= 0 || o.TargetCI >= 100:
-		return usageErrorf("--target-ci is a percentage in (0, 100), e.g. 2 (got %v)", o.TargetCI)
-	case o.Drift <= 0 || o.Drift >= 100:
-		return usageErrorf("--drift is a percentage in (0, 100), e.g. 3 (got %v)", o.Drift)
-	case o.MinRuns < 5:
-		return usageErrorf("--min-runs must be at least 5, the fewest that bound a median (got %d)", o.MinRuns)
-	case o.MaxRuns < o.MinRuns:
-		return usageErrorf("--max-runs %d is below --min-runs %d", o.MaxRuns, o.MinRuns)
-	case o.MaxTime <= 0:
-		return usageErrorf("--max-time must be positive (got %v)", o.MaxTime)
-	case o.SampleMS < 0 || o.SampleMS > 1000:
-		return usageErrorf("--sample-ms must be 0..1000 (got %v)", o.SampleMS)
-	case o.BatchModels < 1:
-		return usageErrorf("--batch-models must be at least 1 (got %d)", o.BatchModels)
 	}
-	for _, r := range o.Res {
-		if r < 32 || r > 1024 {
-			return usageErrorf("--res %d is outside 32..1024", r)
-		}
+	if err := o.verifySettings(); err != nil {
+		return err
 	}
 	if o.Output != "" {
 		dir := filepath.Dir(o.Output)
@@ -162,6 +117,41 @@ func verifyProfileOptions(o *profileOptions) error {
 		}
 	}
 	return nil
+}
+
+// verifySettings checks the profiling settings, which 'edgefit run' shares.
+func (o *profileOptions) verifySettings() error {
+	if err := o.runtimeFlags.verify(); err != nil {
+		return err
+	}
+	switch {
+	case o.Networks < 0:
+		return usageErrorf("--networks must not be negative (got %d)", o.Networks)
+	case o.BatchModels < 1:
+		return usageErrorf("--batch-models must be at least 1 (got %d)", o.BatchModels)
+	}
+	if err := o.measure.verify(); err != nil {
+		return err
+	}
+	if err := o.measure.verifyDrift(); err != nil {
+		return err
+	}
+	for _, r := range o.Res {
+		if r < 32 || r > 1024 {
+			return usageErrorf("--res %d is outside 32..1024", r)
+		}
+	}
+	return nil
+}
+
+// profilerOptions turns profile's flags into profiler options.
+func (o *profileOptions) profilerOptions(log *slog.Logger) profiler.Options {
+	return profiler.Options{
+		Space: o.Space, Resolutions: o.Res, Batch: o.Batch, Threads: o.Threads, Provider: o.EP, Runner: o.Runner,
+		CPUAffinity: o.Affinity, Networks: o.Networks, Seed: o.Seed, BatchModels: o.BatchModels,
+		Measure: o.measure.measurement(), Agent: o.target.agentOptions(log), DeviceDir: o.DeviceDir, Restart: o.Restart,
+		Logger: log, Tool: version(),
+	}
 }
 
 // profileSummary is what 'edgefit profile' reports.
@@ -197,52 +187,23 @@ func runProfile(cmd *cobra.Command, g *globalOptions, o *profileOptions, target 
 
 	plan, err := profiler.NewPlan(ctx, t, popts)
 	if err != nil {
-		return profileError(err)
+		return err
 	}
-	po := plan.Options
-	total := plan.Entries + plan.NetworksAll
-	fmt.Fprintf(g.io.Err, "profiling %s (%s class): %s at %s, %d layer entries + %d networks; %s, %d thread(s), batch %d, runner %s, affinity %s\n",
-		plan.Target, plan.Class, po.Space, joinIntList(po.Resolutions), plan.Entries, plan.NetworksAll, po.Provider, po.Threads, po.Batch, po.Runner, po.CPUAffinity)
-	if plan.Done > 0 {
-		fmt.Fprintf(g.io.Err, "resuming %s: %d of %d already measured\n", popts.Journal, plan.Done, total)
-	}
+	announcePlan(g, plan)
 	for _, w := range plan.Warnings {
 		log.Warn(w)
 	}
 	if o.DryRun {
-		if g.JSON {
-			return writeJSON(g.io.Out, map[string]any{"target": plan.Target, "class": plan.Class, "identity": plan.Identity,
-				"entries": plan.Entries, "networks": plan.NetworksAll, "done": plan.Done, "remaining": plan.Remaining(),
-				"reference": plan.Reference, "warnings": plan.Warnings})
-		}
-		fmt.Fprintf(g.io.Out, "would measure %d models (%d already in the journal); drift reference %s\n", plan.Remaining(), plan.Done, plan.Reference)
-		return nil
+		return printDryRun(g, plan)
 	}
 
 	start := time.Now()
-	bar := g.newProgress(total, "profile")
-	lastLine := time.Time{}
-	plan.Options.Progress = func(p profiler.Progress) {
-		if bar.plain {
-			// Plain lines for logs: at most one every 10 s, plus the last.
-			if p.Done == p.Total || time.Since(lastLine) >= 10*time.Second {
-				lastLine = time.Now()
-				eta := "estimating"
-				if p.Done == p.Total {
-					eta = "done"
-				} else if p.ETA > 0 {
-					eta = "about " + p.ETA.Round(time.Second).String() + " left"
-				}
-				fmt.Fprintf(g.io.Err, "profile: %d/%d models, %s elapsed, %s\n", p.Done, p.Total, p.Elapsed.Round(time.Second), eta)
-			}
-			return
-		}
-		bar.Set(p.Done, p.Total)
-	}
+	bar := g.newProgress(plan.Entries+plan.NetworksAll, "profile")
+	plan.Options.Progress = profileProgress(g, bar)
 	tbl, err := plan.Execute(ctx)
 	bar.Done()
 	if err != nil {
-		return profileError(err)
+		return err
 	}
 	if err := tbl.WriteFile(o.Output); err != nil {
 		return withHint(err, "the measurements are safe in "+popts.Journal+": rerun the same command to write the table")
@@ -253,7 +214,57 @@ func runProfile(cmd *cobra.Command, g *globalOptions, o *profileOptions, target 
 	if g.JSON {
 		return writeJSON(g.io.Out, s)
 	}
-	return writeKV(g.io.Out, [][]string{
+	return writeKV(g.io.Out, s.rows())
+}
+
+// announcePlan says on stderr what the plan will measure, and how much of it
+// the journal already holds.
+func announcePlan(g *globalOptions, plan *profiler.Plan) {
+	po := plan.Options
+	fmt.Fprintf(g.io.Err, "profiling %s (%s class): %s at %s, %d layer entries + %d networks; %s, %d thread(s), batch %d, runner %s, affinity %s\n",
+		plan.Target, plan.Class, po.Space, joinIntList(po.Resolutions), plan.Entries, plan.NetworksAll, po.Provider, po.Threads, po.Batch, po.Runner, po.CPUAffinity)
+	if plan.Done > 0 {
+		fmt.Fprintf(g.io.Err, "resuming %s: %d of %d already measured\n", po.Journal, plan.Done, plan.Entries+plan.NetworksAll)
+	}
+}
+
+// printDryRun prints the plan of --dry-run.
+func printDryRun(g *globalOptions, plan *profiler.Plan) error {
+	if g.JSON {
+		return writeJSON(g.io.Out, map[string]any{"target": plan.Target, "class": plan.Class, "identity": plan.Identity,
+			"entries": plan.Entries, "networks": plan.NetworksAll, "done": plan.Done, "remaining": plan.Remaining(),
+			"reference": plan.Reference, "warnings": plan.Warnings})
+	}
+	fmt.Fprintf(g.io.Out, "would measure %d models (%d already in the journal); drift reference %s\n", plan.Remaining(), plan.Done, plan.Reference)
+	return nil
+}
+
+// profileProgress moves the bar on a terminal; elsewhere it writes plain
+// lines for logs, at most one every 10 s, plus the last.
+func profileProgress(g *globalOptions, bar *progress) func(profiler.Progress) {
+	var lastLine time.Time
+	return func(p profiler.Progress) {
+		if !bar.plain {
+			bar.Set(p.Done, p.Total)
+			return
+		}
+		if p.Done != p.Total && time.Since(lastLine) < 10*time.Second {
+			return
+		}
+		lastLine = time.Now()
+		eta := "estimating"
+		if p.Done == p.Total {
+			eta = "done"
+		} else if p.ETA > 0 {
+			eta = "about " + p.ETA.Round(time.Second).String() + " left"
+		}
+		fmt.Fprintf(g.io.Err, "profile: %d/%d models, %s elapsed, %s\n", p.Done, p.Total, p.Elapsed.Round(time.Second), eta)
+	}
+}
+
+// rows describe the profile for a person.
+func (s *profileSummary) rows() [][]string {
+	return [][]string{
 		{"table", s.Output},
 		{"journal", s.Journal},
 		{"space", s.Space},
@@ -267,17 +278,7 @@ func runProfile(cmd *cobra.Command, g *globalOptions, o *profileOptions, target 
 		{"median CoV", fmt.Sprintf("%.2f%%", 100*s.MedianCoV)},
 		{"median runs", fmt.Sprintf("%.0f", s.MedianRuns)},
 		{"drift", fmt.Sprintf("%d batch(es) measured again, %d kept drifted; reference noise %.1f%% per session", s.Remeasured, s.Rebaselined, 100*s.DriftNoise)},
-	})
-}
-
-// profileError attaches the profiler's own hints (journal, settings, full
-// disk, runtime) to err.
-func profileError(err error) error {
-	var h interface{ Hint() string }
-	if errors.As(err, &h) {
-		return withHint(err, h.Hint())
 	}
-	return err
 }
 
 func joinIntList(v []int) string {

@@ -2,28 +2,13 @@ package cmd
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
-	"os"
-	"path/filepath"
-	"slices"
-	"strconv"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/edgefit/edgefit/devices"
-	"github.com/edgefit/edgefit/export"
-	"github.com/edgefit/edgefit/internal/atomicfile"
-	"github.com/edgefit/edgefit/predictor"
-	"github.com/edgefit/edgefit/profiler"
-	"github.com/edgefit/edgefit/profiler/lut"
-	"github.com/edgefit/edgefit/supernet"
+	"github.com/edgefit/edgefit"
 	"github.com/edgefit/edgefit/supernet/search"
 )
 
@@ -104,372 +89,85 @@ accuracies.`,
 	return c
 }
 
-// attempt is one select-export-measure round of 'edgefit run'.
-type attempt struct {
-	Limits      search.Limits    `json:"limits"`
-	Chosen      search.Candidate `json:"chosen"`
-	MeasuredMS  float64          `json:"measured_ms"`
-	MeasuredP90 float64          `json:"measured_p90_ms"`
-	PeakRSS     int64            `json:"measured_peak_rss_bytes,omitempty"`
-	Met         bool             `json:"met"`
-}
-
-// runReport is what 'edgefit run' prints with --json and writes as report.json.
-type runReport struct {
-	Target         string                `json:"target"`
-	Fingerprint    *devices.Fingerprint  `json:"fingerprint"`
-	Space          string                `json:"space"`
-	Runtime        lut.Runtime           `json:"runtime"`
-	LUT            string                `json:"lut"`
-	LUTReused      bool                  `json:"lut_reused"`
-	LUTSummary     lut.Summary           `json:"lut_summary"`
-	Predictor      string                `json:"predictor"`
-	Fit            *predictor.FitReport  `json:"fit"`
-	Limits         search.Limits         `json:"limits"`
-	AccuracySource string                `json:"accuracy_source"`
-	AccuracyProxy  bool                  `json:"accuracy_is_proxy"`
-	Untrained      bool                  `json:"untrained"`
-	Checkpoint     string                `json:"checkpoint,omitempty"`
-	Attempts       []attempt             `json:"attempts"`
-	Front          []search.Candidate    `json:"front,omitempty"`
-	Model          string                `json:"model"`
-	VerifyDiff     float64               `json:"verify_max_abs_diff"`
-	Files          map[string]string     `json:"files"`
-	Search         map[string]any        `json:"search"`
-	Warnings       []string              `json:"warnings,omitempty"`
-	WallSeconds    float64               `json:"wall_seconds"`
-	Bench          *profiler.BenchResult `json:"bench"`
-}
-
-// scaledLatency multiplies another model's predictions.
-type scaledLatency struct {
-	*predictor.LatencyPredictor
-	scale float64
-}
-
-func (s scaledLatency) LatencyMS(c supernet.Config) float64 {
-	return s.scale * s.LatencyPredictor.LatencyMS(c)
-}
-
+// runRun checks the flags, prepares the pipeline, opens the target, runs
+// it and prints the result.
 func runRun(ctx context.Context, g *globalOptions, o *runOptions, target string) error {
-	start := time.Now()
-	log := g.logger()
 	if o.OutDir == "" {
 		return usageErrorf("-o is required: name the output directory")
 	}
-	lim, err := o.sel.limits.parse()
+	opts, err := o.runOptions(g)
 	if err != nil {
 		return err
 	}
-	if o.Retries < 0 {
-		return usageErrorf("--retries must be 0 or more")
-	}
-	// The space: the checkpoint's, else --space, else w1.0.
-	var ck *supernet.Checkpoint
-	spaceName := o.prof.Space
-	if o.Checkpoint != "" {
-		if ck, err = supernet.LoadCheckpoint(o.Checkpoint); err != nil {
-			return withHint(err, "pass an OFA MobileNetV3 supernet ('edgefit fetch ofa-mbv3-w1.0' downloads one)")
-		}
-		if spaceName != "" && spaceName != ck.Space.Name {
-			return usageErrorf("--space %s disagrees with checkpoint %s, which is %s", spaceName, o.Checkpoint, ck.Space.Name)
-		}
-		spaceName = ck.Space.Name
-	}
-	if spaceName == "" {
-		spaceName = "ofa-mbv3-w1.0"
-	}
-	space, err := supernet.SpaceByName(spaceName)
+	p, err := edgefit.Prepare(opts)
 	if err != nil {
-		return usageErrorf("--space: %v", err)
+		return pipelineError(err)
 	}
-	o.prof.Space = space.Name
-	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
-		return fmt.Errorf("create output directory: %w", err)
-	}
-	status := func(format string, args ...any) { fmt.Fprintf(g.io.Err, "edgefit: "+format+"\n", args...) }
-
 	t, err := o.prof.target.open(ctx, g, target)
 	if err != nil {
 		return err
 	}
 	defer t.Close()
-	rep := &runReport{Target: target, Space: space.Name, Limits: lim, Files: map[string]string{}, Untrained: ck == nil}
-	if ck != nil {
-		rep.Checkpoint = o.Checkpoint
+	res, err := p.Execute(ctx, t, terminal{g})
+	var miss *edgefit.LatencyMissError
+	if errors.As(err, &miss) {
+		err = withHint(err, "everything is written to "+o.OutDir+"; lower --max-latency, raise --retries, or profile more whole subnets (--networks) to calibrate the predictor")
 	}
-
-	// 1. The lookup table.
-	tbl, lutPath, reused, fp, err := o.table(ctx, g, t, status)
-	if err != nil {
+	err = pipelineError(err)
+	if res == nil {
 		return err
-	}
-	rep.Fingerprint, rep.LUT, rep.LUTReused, rep.LUTSummary, rep.Runtime = fp, lutPath, reused, tbl.Summary(), tbl.Runtime
-	local := filepath.Join(o.OutDir, "device.lut.json")
-	if lutPath != local {
-		if err := tbl.WriteFile(local); err != nil {
-			return err
-		}
-	}
-	rep.Files["lut"] = local
-
-	// 2. The latency predictor.
-	status("fitting the latency predictor on %d layer entries and %d whole subnets", len(tbl.Entries), len(tbl.Networks))
-	lat, fit, err := predictor.Fit(tbl, predictor.FitOptions{Space: space.Name})
-	if err != nil {
-		return fmt.Errorf("fit latency predictor: %w", err)
-	}
-	predPath := filepath.Join(o.OutDir, "device.pred.json")
-	if err := lat.Save(predPath); err != nil {
-		return err
-	}
-	rep.Predictor, rep.Fit, rep.Files["predictor"] = predPath, fit, predPath
-	var latModel predictor.LatencyModel = lat
-	if o.latencyScale != 1 {
-		latModel = scaledLatency{lat, o.latencyScale}
-		rep.Warnings = append(rep.Warnings, fmt.Sprintf("latency predictions scaled by %g (--latency-scale)", o.latencyScale))
-	}
-
-	// Search only between the resolutions measured: the predictor
-	// interpolates well there, extrapolation is less certain.
-	if rs := tbl.Resolutions(); len(rs) > 0 {
-		o.sel.Res = nil
-		for _, r := range space.Resolutions {
-			if r >= rs[0] && r <= rs[len(rs)-1] {
-				o.sel.Res = append(o.sel.Res, r)
-			}
-		}
-		for _, r := range rs {
-			if !slices.Contains(o.sel.Res, r) {
-				o.sel.Res = append(o.sel.Res, r)
-			}
-		}
-		slices.Sort(o.sel.Res)
-	}
-
-	// 3-5. Select, export, measure; tighten while the device disagrees.
-	bo := profiler.BenchOptions{Threads: tbl.Runtime.Threads, Provider: tbl.Runtime.Provider, CPUAffinity: o.prof.Affinity,
-		Measure: o.prof.measurement(), DeviceDir: o.prof.DeviceDir, Agent: o.prof.target.agentOptions(log)}
-	modelPath := filepath.Join(o.OutDir, "model.onnx")
-	cur := lim
-	var sel *selection
-	var net *supernet.Net
-	for round := 0; ; round++ {
-		status("searching %s under %s", space.Name, cur)
-		sel, err = selectSubnets(ctx, g, space, latModel, predPath, o.sel, cur)
-		if err != nil {
-			return err
-		}
-		best := sel.Top[0]
-		if net, err = buildNet(space, ck, best.Config); err != nil {
-			return err
-		}
-		meta := export.Metadata{ToolVersion: version(), Predictions: map[string]string{
-			"latency_ms":        strconv.FormatFloat(best.LatencyMS, 'f', 4, 64),
-			"accuracy":          strconv.FormatFloat(best.Accuracy, 'f', 5, 64),
-			"accuracy_source":   sel.AccuracySource,
-			"macs":              strconv.FormatInt(best.MACs, 10),
-			"params":            strconv.FormatInt(best.Params, 10),
-			"peak_memory_bytes": strconv.FormatInt(best.PeakMemory, 10),
-			"target":            target,
-		}}
-		if ck != nil {
-			meta.CheckpointSHA256 = ck.SHA256
-		}
-		if err := export.WriteFile(modelPath, net, meta); err != nil {
-			return err
-		}
-		status("measuring the exported model on %s", target)
-		br, err := profiler.Bench(ctx, t, modelPath, bo)
-		if err != nil {
-			return profileError(fmt.Errorf("measure %s on %s: %w", modelPath, target, err))
-		}
-		rep.Bench = br
-		a := attempt{Limits: cur, Chosen: best, MeasuredMS: br.Stats.Median, MeasuredP90: br.Stats.P90, PeakRSS: br.PeakRSSBytes}
-		a.Met = lim.MaxLatencyMS == 0 || a.MeasuredMS <= lim.MaxLatencyMS
-		rep.Attempts = append(rep.Attempts, a)
-		status("predicted %.2f ms, measured %.2f ms (median of %d runs)", best.LatencyMS, a.MeasuredMS, br.Stats.N)
-		if a.Met || round >= o.Retries {
-			break
-		}
-		// The device ran the choice M/P times slower than predicted:
-		// ask the predictor for lim·P/M (2% margin), and never less
-		// tight than this round.
-		next := cur
-		next.MaxLatencyMS = 0.98 * min(cur.MaxLatencyMS, lim.MaxLatencyMS*best.LatencyMS/a.MeasuredMS)
-		status("measured %.2f ms misses the %.2f ms limit: selecting again under %.2f ms (retry %d of %d)",
-			a.MeasuredMS, lim.MaxLatencyMS, next.MaxLatencyMS, round+1, o.Retries)
-		cur = next
-	}
-	rep.Model, rep.Files["model"] = modelPath, modelPath
-	rep.AccuracySource, rep.AccuracyProxy, rep.Front = sel.AccuracySource, sel.AccuracyProxy, sel.Front
-	rep.Search = map[string]any{"candidates_scored": sel.Scored, "wall_ms": sel.WallMS, "generations": sel.Generations, "seed": o.sel.Seed, "method": o.sel.Method}
-
-	// The model must compute what the subnet computes.
-	d, err := export.VerifyFile(ctx, modelPath, net, export.VerifyInput(net.Config.R))
-	if err != nil {
-		return fmt.Errorf("check %s with ONNX Runtime: %w", modelPath, err)
-	}
-	rep.VerifyDiff = d
-	if err := atomicfile.WriteFile(filepath.Join(o.OutDir, "subnet.json"), []byte(net.Config.String()+"\n")); err != nil {
-		return err
-	}
-	rep.Files["config"] = filepath.Join(o.OutDir, "subnet.json")
-	frontPaths, err := sel.writeFront(filepath.Join(o.OutDir, "pareto"), o.sel.Memory)
-	if err != nil {
-		return err
-	}
-	for _, p := range frontPaths {
-		rep.Files[filepath.Ext(p)[1:]+"_front"] = p
-	}
-	rep.WallSeconds = time.Since(start).Seconds()
-	if err := writeReport(o.OutDir, rep); err != nil {
-		return err
-	}
-	last := rep.Attempts[len(rep.Attempts)-1]
-	var result error
-	if !last.Met {
-		result = withCode(withHint(fmt.Errorf("the exported model measured %.2f ms on %s, over the %.2f ms limit, after %d selection(s)",
-			last.MeasuredMS, target, lim.MaxLatencyMS, len(rep.Attempts)),
-			"everything is written to "+o.OutDir+"; lower --max-latency, raise --retries, or profile more whole subnets (--networks) to calibrate the predictor"), ExitMismatch)
 	}
 	if g.JSON {
-		if err := writeJSON(g.io.Out, rep); err != nil {
-			return err
+		if jerr := writeJSON(g.io.Out, res); jerr != nil {
+			return jerr
 		}
-		return result
+		return err
 	}
-	printRunSummary(g, rep)
-	return result
+	printRunSummary(g, res)
+	return err
 }
 
-// buildNet cuts c out of the checkpoint, or initializes it with seeded
-// weights when there is none.
-func buildNet(space *supernet.Space, ck *supernet.Checkpoint, c supernet.Config) (*supernet.Net, error) {
-	if ck == nil {
-		return supernet.Init(space, c, 1), nil
-	}
-	net, err := supernet.Extract(ck, c)
+// runOptions turns the flags into the pipeline's options.
+func (o *runOptions) runOptions(g *globalOptions) (edgefit.RunOptions, error) {
+	lim, err := o.sel.limits.parse()
 	if err != nil {
-		return nil, fmt.Errorf("extract subnet: %w", err)
+		return edgefit.RunOptions{}, err
 	}
-	return net, nil
+	if err := o.prof.verifySettings(); err != nil {
+		return edgefit.RunOptions{}, err
+	}
+	log := g.logger()
+	return edgefit.RunOptions{Space: o.prof.Space, Checkpoint: o.Checkpoint, LUT: o.LUT, CacheDir: o.CacheDir, OutDir: o.OutDir,
+		Limits: lim, Retries: o.Retries, Profile: o.prof.profilerOptions(log), Accuracy: o.sel.Acc, Search: o.sel.searchOptions(log),
+		LatencyScale: o.latencyScale, ToolVersion: version(), Logger: log}, nil
 }
 
-// table returns the device's lookup table: --lut, a cached table whose
-// fingerprint and settings match, or a new (resumable) profile.
-func (o *runOptions) table(ctx context.Context, g *globalOptions, t devices.Target, status func(string, ...any)) (*lut.LUT, string, bool, *devices.Fingerprint, error) {
-	if o.LUT != "" {
-		tbl, err := lut.Load(o.LUT)
-		if err != nil {
-			return nil, "", false, nil, err
-		}
-		if tbl.Space != o.prof.Space {
-			return nil, "", false, nil, usageErrorf("--lut %s is for %s, not %s", o.LUT, tbl.Space, o.prof.Space)
-		}
-		fp, err := devices.Probe(ctx, t)
-		if err != nil {
-			return nil, "", false, nil, fmt.Errorf("probe %s: %w", t.Name(), err)
-		}
-		status("using lookup table %s (%d entries)", o.LUT, len(tbl.Entries))
-		return tbl, o.LUT, true, fp, nil
+// printRunSummary prints the outcome of 'edgefit run' for a person.
+func printRunSummary(g *globalOptions, r *edgefit.RunResult) {
+	last := r.Last()
+	best := last.Chosen
+	acc := fmt.Sprintf("%.4f", best.Accuracy)
+	if r.AccuracyProxy {
+		acc += " (PROXY score, not an accuracy: pass --acc)"
 	}
-	popts := o.prof.profilerOptions(g.logger())
-	plan, err := profiler.NewPlan(ctx, t, popts)
-	if err != nil {
-		return nil, "", false, nil, profileError(err)
+	weights := "from " + r.Checkpoint
+	if r.Untrained {
+		weights = "UNTRAINED seeded weights: latency-faithful only (pass --checkpoint for a usable model)"
 	}
-	dir := o.CacheDir
-	if dir == "" {
-		base, err := os.UserCacheDir()
-		if err != nil {
-			return nil, "", false, nil, fmt.Errorf("find a cache directory (pass --cache): %w", err)
-		}
-		dir = filepath.Join(base, "edgefit", "luts")
+	status := "meets the limit"
+	if !last.Met {
+		status = "MISSES the limit"
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, "", false, nil, fmt.Errorf("create table cache: %w", err)
+	rows := [][]string{
+		{"subnet", fmt.Sprintf("%s at r=%d: %s", r.Space, best.Config.R, compactConfig(best.Config))},
+		{"latency", fmt.Sprintf("predicted %.2f ms, measured %.2f ms on %s (%s %s)", best.LatencyMS, last.MeasuredMS, r.Target, status, r.Limits)},
+		{"accuracy", acc},
+		{"costs", fmt.Sprintf("%s peak memory, %s params, %s MACs", search.FormatBytes(best.PeakMemory), search.FormatCount(best.Params), search.FormatCount(best.MACs))},
+		{"weights", weights},
+		{"selections", fmt.Sprint(len(r.Attempts))},
+		{"model", r.Files["model"]},
+		{"plot", r.Files["png_front"]},
+		{"report", r.Files["report"]},
 	}
-	path := filepath.Join(dir, tableKey(plan)+".lut.json")
-	if tbl, err := lut.Load(path); err == nil {
-		status("reusing the lookup table measured earlier on this device with these settings: %s", path)
-		return tbl, path, true, plan.Fingerprint, nil
-	} else if !errors.Is(err, os.ErrNotExist) {
-		status("cached table %s is unusable (%v): measuring again", path, err)
-	}
-	popts.Journal = profiler.JournalPath(path)
-	if plan, err = profiler.NewPlan(ctx, t, popts); err != nil {
-		return nil, "", false, nil, profileError(err)
-	}
-	total := plan.Entries + plan.NetworksAll
-	status("profiling %s (%s class): %d layer entries + %d whole subnets at %s; journal %s",
-		plan.Target, plan.Class, plan.Entries, plan.NetworksAll, joinIntList(plan.Options.Resolutions), popts.Journal)
-	if plan.Done > 0 {
-		status("resuming: %d of %d already measured", plan.Done, total)
-	}
-	bar := g.newProgress(total, "profile")
-	plan.Options.Progress = func(p profiler.Progress) { bar.Set(p.Done, p.Total) }
-	tbl, err := plan.Execute(ctx)
-	bar.Done()
-	if err != nil {
-		return nil, "", false, nil, profileError(err)
-	}
-	if err := tbl.WriteFile(path); err != nil {
-		return nil, "", false, nil, err
-	}
-	return tbl, path, false, plan.Fingerprint, nil
-}
-
-// tableKey names a cached table by what its numbers depend on: the
-// profiling settings and the device's stable traits (not its temperatures
-// or current clocks).
-func tableKey(p *profiler.Plan) string {
-	type stable struct {
-		Target, OS, Kernel, Arch, CPU string
-		Cores                         int
-		Clusters                      any
-		Mem                           int64
-		Android, Jetson, Runtime      any
-	}
-	fp := p.Fingerprint
-	var st stable
-	if fp != nil {
-		var clusters []string
-		for _, c := range fp.Clusters {
-			clusters = append(clusters, fmt.Sprintf("%v@%d/%s", c.CPUs, c.MaxFreqKHz, c.Governor))
-		}
-		st = stable{fp.Target, fp.OS, fp.Kernel, fp.Arch, fp.CPUModel, fp.Cores, clusters, fp.MemTotalBytes, fp.Android, fp.Jetson, fp.Runtime}
-	}
-	b, _ := json.Marshal(struct {
-		Identity profiler.Identity
-		Device   stable
-	}{p.Identity, st})
-	sum := sha256.Sum256(b)
-	return p.Identity.Space + "-" + hex.EncodeToString(sum[:8])
-}
-
-// profilerOptions turns profile's flags into profiler options.
-func (o *profileOptions) profilerOptions(log *slog.Logger) profiler.Options {
-	return profiler.Options{
-		Space: o.Space, Resolutions: o.Res, Batch: o.Batch, Threads: o.Threads, Provider: o.EP, Runner: o.Runner,
-		CPUAffinity: o.Affinity, Networks: o.Networks, Seed: o.Seed, BatchModels: o.BatchModels,
-		Measure: o.measurement(), Agent: o.target.agentOptions(log), DeviceDir: o.DeviceDir, Restart: o.Restart,
-		Logger: log, Tool: version(),
-	}
-}
-
-// measurement turns profile's timing flags into the profiler's discipline.
-func (o *profileOptions) measurement() profiler.Measurement {
-	m := profiler.Measurement{Warmup: o.Warmup, MinRuns: o.MinRuns, MaxRuns: o.MaxRuns, TargetCI: o.TargetCI / 100,
-		MaxTime: o.MaxTime, DriftThreshold: o.Drift / 100, MaxCooldown: o.MaxCooldown, Rounds: o.Rounds, SampleMS: o.SampleMS}
-	if o.SampleMS == 0 {
-		m.SampleMS = -1 // one run per sample (0 would take the default)
-	}
-	if o.Warmup == 0 {
-		m.Warmup = -1 // none (0 would take the default)
-	}
-	if o.MaxCooldown == 0 {
-		m.MaxCooldown = -1
-	}
-	return m
+	_ = writeKV(g.io.Out, rows)
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/edgefit/edgefit"
 	"github.com/edgefit/edgefit/devices/devicetest"
 	"github.com/edgefit/edgefit/export"
 	"github.com/edgefit/edgefit/supernet"
@@ -17,12 +18,12 @@ import (
 var quickRunArgs = []string{"--res", "128", "--networks", "3", "--warmup", "1", "--min-runs", "5", "--max-runs", "10",
 	"--max-time", "200ms", "--drift", "30", "--max-cooldown", "0", "--generations", "60", "--no-progress"}
 
-func runPipeline(t *testing.T, target string, extra ...string) (*runReport, string, error) {
+func runPipeline(t *testing.T, target string, extra ...string) (*edgefit.RunResult, string, error) {
 	t.Helper()
 	out := t.TempDir()
 	args := append([]string{"run", target, "-o", out, "--json", "--cache", filepath.Join(out, "cache")}, quickRunArgs...)
 	stdout, stderr, err := run(t, append(args, extra...)...)
-	var rep runReport
+	var rep edgefit.RunResult
 	if stdout != "" {
 		if jerr := json.Unmarshal([]byte(stdout), &rep); jerr != nil {
 			t.Fatalf("run --json output: %v\n%.400s\nstderr:\n%s", jerr, stdout, stderr)
@@ -35,7 +36,7 @@ func runPipeline(t *testing.T, target string, extra ...string) (*runReport, stri
 }
 
 // checkRunOutputs checks what every run leaves in its directory.
-func checkRunOutputs(t *testing.T, rep *runReport, dir string) {
+func checkRunOutputs(t *testing.T, rep *edgefit.RunResult, dir string) {
 	t.Helper()
 	for _, f := range []string{"model.onnx", "subnet.json", "device.lut.json", "device.pred.json", "report.md", "report.json", "pareto.front.png", "pareto.front.csv"} {
 		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
@@ -50,7 +51,7 @@ func checkRunOutputs(t *testing.T, rep *runReport, dir string) {
 			t.Errorf("report.md lacks %q", want)
 		}
 	}
-	if rep.VerifyDiff > verifyTolerance {
+	if rep.VerifyDiff > edgefit.VerifyTolerance {
 		t.Errorf("exported model differs from the subnet by %g", rep.VerifyDiff)
 	}
 	model, err := os.ReadFile(filepath.Join(dir, "model.onnx"))
@@ -97,7 +98,7 @@ func TestRunLocal(t *testing.T) {
 	if err != nil {
 		t.Fatalf("second run: %v\n%s", err, stderr)
 	}
-	var again runReport
+	var again edgefit.RunResult
 	if err := json.Unmarshal([]byte(stdout), &again); err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +117,7 @@ func TestRunLocal(t *testing.T) {
 	args = append([]string{"run", "local", "-o", t.TempDir(), "--json", "--lut", again.LUT, "--agent", ag,
 		"--max-latency", strings.TrimRight(strings.TrimRight(jsonFloat(limit), "0"), ".") + "ms", "--latency-scale", "0.5"}, quickRunArgs...)
 	stdout, stderr, err = run(t, args...)
-	var biased runReport
+	var biased edgefit.RunResult
 	if jerr := json.Unmarshal([]byte(stdout), &biased); jerr != nil {
 		t.Fatalf("biased run: %v / %v\n%s", jerr, err, stderr)
 	}

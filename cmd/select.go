@@ -2,16 +2,15 @@ package cmd
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
+	"log/slog"
 	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/edgefit/edgefit/internal/atomicfile"
+	"github.com/edgefit/edgefit"
 	"github.com/edgefit/edgefit/predictor"
 	"github.com/edgefit/edgefit/supernet"
 	"github.com/edgefit/edgefit/supernet/search"
@@ -91,84 +90,10 @@ func (o *selectOptions) AddFlags(f *pflag.FlagSet) {
 	f.IntVar(&o.Gens, "generations", 0, "most generations (default 500; the search stops earlier once it converges)")
 }
 
-// selection is the outcome of a search, ready to print or save.
-type selection struct {
-	Space          string             `json:"space"`
-	Predictor      string             `json:"predictor"`
-	AccuracySource string             `json:"accuracy_source"`
-	AccuracyProxy  bool               `json:"accuracy_is_proxy"`
-	Limits         search.Limits      `json:"limits"`
-	Top            []search.Candidate `json:"top"`
-	Front          []search.Candidate `json:"front,omitempty"`
-	Scored         int                `json:"candidates_scored"`
-	WallMS         float64            `json:"wall_ms"`
-	Generations    int                `json:"generations"`
-	result         *search.Result
-}
-
-// selectSubnets loads the predictors and runs the search.
-func selectSubnets(ctx context.Context, g *globalOptions, space *supernet.Space, lat predictor.LatencyModel, predPath string, o selectOptions, lim search.Limits) (*selection, error) {
-	acc, err := predictor.LoadAccuracyModel(space, o.Acc, predictor.MLPOptions{})
-	if err != nil {
-		return nil, withHint(fmt.Errorf("accuracy source %s: %w", o.Acc, err), "give an OFA accuracy predictor (.pth), a CSV of config,accuracy samples, or nothing for the MACs proxy")
-	}
-	sc, err := predictor.NewScorer(space, lat, acc)
-	if err != nil {
-		return nil, err
-	}
-	prog := g.newProgress(1, "searching")
-	opts := search.Options{Method: o.Method, Seed: o.Seed, TopK: o.Top, Resolutions: o.Res, Pareto: o.Pareto,
-		ParetoMemory: o.Memory, Population: o.PopSize, Generations: o.Gens, Logger: g.logger(),
-		Progress: func(done, total int) { prog.Set(done, total) }}
-	res, err := search.Run(ctx, space, sc, lim, opts)
-	prog.Done()
-	if err != nil {
-		var inf *search.InfeasibleError
-		if errors.As(err, &inf) {
-			return nil, withCode(withHint(err, "relax the limits above, or profile a faster setting (threads, execution provider)"), ExitInfeasible)
-		}
-		return nil, err
-	}
-	return &selection{Space: space.Name, Predictor: predPath, AccuracySource: sc.AccuracySource(), AccuracyProxy: sc.AccuracyIsProxy(),
-		Limits: lim, Top: res.Top, Front: res.Front, Scored: res.Stats.Scored, WallMS: float64(res.Stats.Wall.Microseconds()) / 1000,
-		Generations: res.Stats.Generations, result: res}, nil
-}
-
-// writeFront saves the Pareto front as prefix.front.{json,csv,png,svg} and
-// returns the paths written.
-func (s *selection) writeFront(prefix string, memory bool) ([]string, error) {
-	if s.result == nil || len(s.result.Front) == 0 {
-		return nil, nil
-	}
-	var paths []string
-	for _, f := range []struct {
-		ext   string
-		write func(io.Writer) error
-	}{
-		{".front.json", func(w io.Writer) error { return search.WriteFrontJSON(w, s.result) }},
-		{".front.csv", func(w io.Writer) error { return search.WriteFrontCSV(w, s.result) }},
-	} {
-		p := prefix + f.ext
-		if err := atomicfile.Write(p, f.write); err != nil {
-			return paths, err
-		}
-		paths = append(paths, p)
-	}
-	po := search.PlotOptions{Proxy: s.AccuracyProxy}
-	if memory {
-		po.X = search.Memory
-	}
-	pl, err := search.PlotFront(s.result, po)
-	if err != nil {
-		return paths, fmt.Errorf("draw Pareto front: %w", err)
-	}
-	for _, ext := range []string{".front.png", ".front.svg"} {
-		if err := search.SavePlot(prefix+ext, pl); err != nil {
-			return paths, err
-		}
-		paths = append(paths, prefix+ext)
-	}
-	return paths, nil
+// searchOptions turns the search flags into search options.
+func (o *selectOptions) searchOptions(log *slog.Logger) search.Options {
+	return search.Options{Method: o.Method, Seed: o.Seed, TopK: o.Top, Resolutions: o.Res, Pareto: o.Pareto,
+		ParetoMemory: o.Memory, Population: o.PopSize, Generations: o.Gens, Logger: log}
 }
 
 // candidateRows formats candidates as table rows.
@@ -189,8 +114,9 @@ func candidateRows(cs []search.Candidate) [][]string {
 	return rows
 }
 
-// header names the table's columns; a proxy score is not called accuracy.
-func (s *selection) header() []string {
+// selectionHeader names the table's columns; a proxy score is not called
+// accuracy.
+func selectionHeader(s *edgefit.Selection) []string {
 	acc := "accuracy"
 	if s.AccuracyProxy {
 		acc = "proxy score"
@@ -204,14 +130,17 @@ func compactConfig(c supernet.Config) string {
 	return fmt.Sprintf("%s / %s / %s", j(c.KS[:]), j(c.E[:]), j(c.D[:]))
 }
 
+// selectFlags are the flags of 'edgefit select' beyond the search's.
+type selectFlags struct {
+	selectOptions
+	Checkpoint string
+	Predictor  string
+	Output     string
+	Front      string
+}
+
 func newSelectCommand(g *globalOptions) *cobra.Command {
-	var (
-		o          selectOptions
-		checkpoint string
-		predPath   string
-		out        string
-		front      string
-	)
+	var o selectFlags
 	c := &cobra.Command{
 		Use:   "select --predictor DEVICE.pred.json --max-latency 20ms -o subnet.json",
 		Short: "Search the most accurate subnet within latency, memory, parameter and MAC limits",
@@ -229,67 +158,87 @@ limit can take under the others (exit code 3).`,
       --max-latency 15ms --max-memory 40MB --max-params 5M --max-flops 300M --top 10 --json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if predPath == "" {
-				return usageErrorf("--predictor is required: fit one with 'edgefit predictor fit DEVICE.lut.json -o DEVICE.pred.json'")
-			}
-			lim, err := o.limits.parse()
-			if err != nil {
-				return err
-			}
-			lat, err := predictor.LoadLatencyPredictor(predPath)
-			if err != nil {
-				return withHint(err, "fit one with 'edgefit predictor fit DEVICE.lut.json -o DEVICE.pred.json'")
-			}
-			space := lat.Space()
-			if checkpoint != "" {
-				ck, err := supernet.LoadCheckpoint(checkpoint)
-				if err != nil {
-					return err
-				}
-				if ck.Space.Name != space.Name {
-					return usageErrorf("checkpoint %s is %s but predictor %s is for %s: fit the predictor for the checkpoint's space (--space on 'predictor fit')", checkpoint, ck.Space.Name, predPath, space.Name)
-				}
-			}
-			sel, err := selectSubnets(cmd.Context(), g, space, lat, predPath, o, lim)
-			if err != nil {
-				return err
-			}
-			if out != "" {
-				if err := atomicfile.WriteFile(out, []byte(sel.Top[0].Config.String()+"\n")); err != nil {
-					return err
-				}
-			}
-			var frontPaths []string
-			if front == "" && out != "" {
-				front = strings.TrimSuffix(out, filepath.Ext(out))
-			}
-			if front != "" && o.Pareto {
-				if frontPaths, err = sel.writeFront(front, o.Memory); err != nil {
-					return err
-				}
-			}
-			if g.JSON {
-				return writeJSON(g.io.Out, sel)
-			}
-			if err := writeTable(g.io.Out, sel.header(), candidateRows(sel.Top)); err != nil {
-				return err
-			}
-			fmt.Fprintf(g.io.Out, "space %s, limits %s; %d candidates scored in %.0f ms\n", sel.Space, lim, sel.Scored, sel.WallMS)
-			fmt.Fprintf(g.io.Out, "accuracy: %s\n", sel.AccuracySource)
-			if out != "" {
-				fmt.Fprintf(g.io.Out, "best config written to %s (next: edgefit export --config %s -o model.onnx)\n", out, out)
-			}
-			if len(frontPaths) > 0 {
-				fmt.Fprintf(g.io.Out, "Pareto front (%d subnets): %s\n", len(sel.Front), strings.Join(frontPaths, ", "))
-			}
-			return nil
+			return runSelect(cmd.Context(), g, &o)
 		},
 	}
 	f := c.Flags()
 	o.AddFlags(f)
-	f.StringVar(&checkpoint, "checkpoint", "", "supernet checkpoint the subnet will be cut from (checks that its space matches the predictor's)")
-	f.StringVar(&predPath, "predictor", "", "latency predictor of the device (from 'edgefit predictor fit')")
-	f.StringVarP(&out, "output", "o", "", "write the best subnet's config here")
-	f.StringVar(&front, "front", "", "path prefix of the Pareto front files (default: -o without its extension)")
+	f.StringVar(&o.Checkpoint, "checkpoint", "", "supernet checkpoint the subnet will be cut from (checks that its space matches the predictor's)")
+	f.StringVar(&o.Predictor, "predictor", "", "latency predictor of the device (from 'edgefit predictor fit')")
+	f.StringVarP(&o.Output, "output", "o", "", "write the best subnet's config here")
+	f.StringVar(&o.Front, "front", "", "path prefix of the Pareto front files (default: -o without its extension)")
 	return c
+}
+
+// runSelect loads the predictor, searches, writes the config and the front,
+// and prints the best subnets.
+func runSelect(ctx context.Context, g *globalOptions, o *selectFlags) error {
+	if o.Predictor == "" {
+		return usageErrorf("--predictor is required: fit one with 'edgefit predictor fit DEVICE.lut.json -o DEVICE.pred.json'")
+	}
+	lim, err := o.limits.parse()
+	if err != nil {
+		return err
+	}
+	lat, err := predictor.LoadLatencyPredictor(o.Predictor)
+	if err != nil {
+		return withHint(err, "fit one with 'edgefit predictor fit DEVICE.lut.json -o DEVICE.pred.json'")
+	}
+	space := lat.Space()
+	if o.Checkpoint != "" {
+		m, err := edgefit.Resolve(edgefit.ModelSource{Checkpoint: o.Checkpoint})
+		if err != nil {
+			return pipelineError(err)
+		}
+		if m.Space.Name != space.Name {
+			return usageErrorf("checkpoint %s is %s but predictor %s is for %s: fit the predictor for the checkpoint's space (--space on 'predictor fit')", o.Checkpoint, m.Space.Name, o.Predictor, space.Name)
+		}
+	}
+	sel, err := edgefit.Select(ctx, space, lat, o.Acc, lim, o.searchOptions(g.logger()), terminal{g})
+	if err != nil {
+		return pipelineError(err)
+	}
+	sel.Predictor = o.Predictor
+	frontPaths, err := o.writeSelection(sel)
+	if err != nil {
+		return err
+	}
+	if g.JSON {
+		return writeJSON(g.io.Out, sel)
+	}
+	return o.printSelection(g, sel, frontPaths)
+}
+
+// writeSelection writes the best config to -o and the front beside it (or
+// to --front), returning the front's files.
+func (o *selectFlags) writeSelection(sel *edgefit.Selection) ([]string, error) {
+	if o.Output != "" {
+		if err := edgefit.WriteConfig(o.Output, sel.Top[0].Config); err != nil {
+			return nil, err
+		}
+	}
+	front := o.Front
+	if front == "" && o.Output != "" {
+		front = strings.TrimSuffix(o.Output, filepath.Ext(o.Output))
+	}
+	if front == "" || !o.Pareto {
+		return nil, nil
+	}
+	return sel.WriteFront(front)
+}
+
+// printSelection prints the best subnets as a table and what was written.
+func (o *selectFlags) printSelection(g *globalOptions, sel *edgefit.Selection, frontPaths []string) error {
+	if err := writeTable(g.io.Out, selectionHeader(sel), candidateRows(sel.Top)); err != nil {
+		return err
+	}
+	fmt.Fprintf(g.io.Out, "space %s, limits %s; %d candidates scored in %.0f ms\n", sel.Space, sel.Limits, sel.Scored, sel.WallMS)
+	fmt.Fprintf(g.io.Out, "accuracy: %s\n", sel.AccuracySource)
+	if o.Output != "" {
+		fmt.Fprintf(g.io.Out, "best config written to %s (next: edgefit export --config %s -o model.onnx)\n", o.Output, o.Output)
+	}
+	if len(frontPaths) > 0 {
+		fmt.Fprintf(g.io.Out, "Pareto front (%d subnets): %s\n", len(sel.Front), strings.Join(frontPaths, ", "))
+	}
+	return nil
 }

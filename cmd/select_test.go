@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/edgefit/edgefit"
 	"github.com/edgefit/edgefit/supernet"
 )
 
@@ -35,7 +36,7 @@ func TestSelectNote10(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var sel selection
+	var sel edgefit.Selection
 	if err := json.Unmarshal([]byte(stdout), &sel); err != nil {
 		t.Fatalf("%v in %.300s", err, stdout)
 	}

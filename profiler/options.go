@@ -155,6 +155,12 @@ func DefaultOptions(space string) Options {
 	return Options{Space: space, Resolutions: DefaultResolutions(), Networks: DefaultNetworks, Seed: 1}
 }
 
+// DefaultMeasurement returns the discipline a zero [Measurement] stands
+// for, with every field filled in: the defaults edgefit's commands show
+// for their measurement flags. Its Rounds is 4, the choice where MaxRuns
+// allows 3 timed runs per round.
+func DefaultMeasurement() Measurement { return Measurement{}.withDefaults() }
+
 func (m Measurement) withDefaults() Measurement {
 	def := func(v *int, d int) {
 		if *v == 0 {

@@ -110,22 +110,11 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 func ReadCheckpoint(name string, data []byte) (*Checkpoint, error) {
 	sum := sha256.Sum256(data)
 	ck := &Checkpoint{Path: name, SHA256: hex.EncodeToString(sum[:])}
-	var (
-		raw map[string]*rawTensor
-		err error
-	)
-	ck.Format, raw, err = readTensors(data, stateDict)
-	if ck.Format == "" {
-		err = ErrNotCheckpoint
-	}
+	format, raw, err := readRaw(name, data)
 	if err != nil {
-		var ce *CheckpointError
-		if errors.As(err, &ce) {
-			ce.Path = name
-			return nil, ce
-		}
-		return nil, &CheckpointError{Path: name, Err: err}
+		return nil, err
 	}
+	ck.Format = format
 	if err := ck.fill(raw); err != nil {
 		err.Path = name
 		return nil, err
@@ -161,6 +150,30 @@ func readTensors(data []byte, dict func(any) (map[string]*rawTensor, error)) (st
 	}
 	raw, err := dict(obj)
 	return format, raw, err
+}
+
+// readRaw recognizes the file's format and reads a supernet's tensor index
+// (names, shapes and where each tensor's bytes are, decoding none of
+// them). Errors are [*CheckpointError]s naming the file.
+func readRaw(name string, data []byte) (string, map[string]*rawTensor, error) {
+	format, raw, err := readTensors(data, stateDict)
+	if format == "" {
+		err = ErrNotCheckpoint
+	}
+	if err != nil {
+		return "", nil, fileError(name, err)
+	}
+	return format, raw, nil
+}
+
+// fileError makes err a [*CheckpointError] naming the file.
+func fileError(name string, err error) *CheckpointError {
+	var ce *CheckpointError
+	if errors.As(err, &ce) {
+		ce.Path = name
+		return ce
+	}
+	return &CheckpointError{Path: name, Err: err}
 }
 
 // isLegacyTorch reports whether data starts like torch.save's pre-1.6
@@ -250,52 +263,14 @@ func (s *Space) CheckpointTensors() []TensorSpec {
 // fill checks the raw tensors against the space they imply and decodes
 // them into ck.Tensors.
 func (ck *Checkpoint) fill(raw map[string]*rawTensor) *CheckpointError {
-	canon := make(map[string]*rawTensor, len(raw))
-	from := make(map[string]string, len(raw))
-	// Visit keys in a fixed order so that errors do not depend on map order.
-	keys := make([]string, 0, len(raw))
-	for k := range raw {
-		keys = append(keys, k)
+	canon, keys, cerr := canonicalTensors(raw)
+	if cerr != nil {
+		return cerr
 	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		if ignoredKey(k) {
-			continue
-		}
-		c := CanonicalKey(k)
-		if prev, dup := from[c]; dup {
-			return &CheckpointError{Key: c, Err: fmt.Errorf("stored twice, as %q and %q", prev, k)}
-		}
-		from[c] = k
-		canon[c] = raw[k]
+	s, cerr := spaceOfTensors(canon)
+	if cerr != nil {
+		return cerr
 	}
-
-	// Width and classes come from the tensors, never from a flag.
-	fc, ok := canon["first_conv.conv.weight"]
-	if !ok {
-		return &CheckpointError{Key: "first_conv.conv.weight", Err: ErrMissingTensor}
-	}
-	var s *Space
-	if len(fc.shape) == 4 {
-		switch fc.shape[0] {
-		case 16:
-			s, _ = NewSpace(1.0)
-		case 24:
-			s, _ = NewSpace(1.2)
-		}
-	}
-	if s == nil {
-		return &CheckpointError{Key: "first_conv.conv.weight", Got: fc.shape, Want: []int{16, 3, 3, 3}, Err: ErrWidth}
-	}
-	cl, ok := canon["classifier.linear.weight"]
-	if !ok {
-		return &CheckpointError{Key: "classifier.linear.weight", Err: ErrMissingTensor}
-	}
-	if len(cl.shape) != 2 || cl.shape[0] < 1 || cl.shape[0] > 1<<20 {
-		return &CheckpointError{Key: "classifier.linear.weight", Got: cl.shape, Want: []int{NumClasses, s.FeatureMix}, Err: ErrShape}
-	}
-	s.Classes = cl.shape[0]
-
 	specs := s.CheckpointTensors()
 	want := make(map[string]bool, len(specs))
 	for _, sp := range specs {

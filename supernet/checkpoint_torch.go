@@ -30,6 +30,13 @@ func unpickleTorchZip(data []byte) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read zip directory: %v: %w", err, ErrTruncated)
 	}
+	return unpickleZipArchive(zr, int64(len(data)), func(f *zip.File) ([]byte, error) { return zipRecord(data, f) })
+}
+
+// unpickleZipArchive unpickles a torch.save zip archive of size bytes,
+// whose records record returns; storages are read only when a tensor's
+// data is first needed.
+func unpickleZipArchive(zr *zip.Reader, size int64, record func(*zip.File) ([]byte, error)) (any, error) {
 	records := make(map[string]*zip.File, len(zr.File))
 	var pkl *zip.File
 	for _, f := range zr.File {
@@ -45,7 +52,7 @@ func unpickleTorchZip(data []byte) (any, error) {
 		return nil, fmt.Errorf("zip archive has no data.pkl: %w", ErrNotCheckpoint)
 	}
 	prefix := strings.TrimSuffix(pkl.Name, "data.pkl")
-	pklBytes, err := zipRecord(data, pkl)
+	pklBytes, err := record(pkl)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", pkl.Name, err)
 	}
@@ -61,7 +68,7 @@ func unpickleTorchZip(data []byte) (any, error) {
 		cls, ok1 := t.Get(1).(*storageClass)
 		key, ok2 := t.Get(2).(string)
 		numel, ok3 := t.Get(4).(int)
-		if !ok1 || !ok2 || !ok3 || numel < 0 || numel > len(data) {
+		if !ok1 || !ok2 || !ok3 || numel < 0 || int64(numel) > size {
 			return nil, fmt.Errorf("malformed storage id %v", id)
 		}
 		if st, ok := storages[key]; ok {
@@ -74,7 +81,7 @@ func unpickleTorchZip(data []byte) (any, error) {
 		if rec.UncompressedSize64 < uint64(numel)*uint64(cls.dt.size()) {
 			return nil, fmt.Errorf("storage %s holds %d bytes, want %d×%d: %w", key, rec.UncompressedSize64, numel, cls.dt.size(), ErrTruncated)
 		}
-		st := &storage{dt: cls.dt, numel: numel, load: func() ([]byte, error) { return zipRecord(data, rec) }}
+		st := &storage{dt: cls.dt, numel: numel, load: func() ([]byte, error) { return record(rec) }}
 		storages[key] = st
 		return st, nil
 	}
@@ -100,6 +107,11 @@ func zipRecord(data []byte, f *zip.File) ([]byte, error) {
 		}
 		return b, nil
 	}
+	return readRecord(f)
+}
+
+// readRecord reads a record through the zip reader, which checks its CRC.
+func readRecord(f *zip.File) ([]byte, error) {
 	rc, err := f.Open()
 	if err != nil {
 		return nil, fmt.Errorf("open record %s: %w", f.Name, err)

@@ -207,13 +207,8 @@ func ConfigFromNetConfig(data []byte) (*Space, Config, error) {
 	if n.FirstConv == nil || n.FinalExpandLayer == nil || n.FeatureMixLayer == nil || n.Classifier == nil {
 		return fail("first_conv, final_expand_layer, feature_mix_layer and classifier are all required")
 	}
-	var s *Space
-	switch n.FirstConv.OutChannels {
-	case 16:
-		s, _ = NewSpace(1.0)
-	case 24:
-		s, _ = NewSpace(1.2)
-	default:
+	s := spaceOfWidth(int(n.FirstConv.OutChannels))
+	if s == nil {
 		return fail("first_conv has %d channels: OFA MobileNetV3 w1.0 has 16 and w1.2 has 24", n.FirstConv.OutChannels)
 	}
 	if n.Classifier.OutFeatures < 1 || n.Classifier.OutFeatures > 1<<20 {

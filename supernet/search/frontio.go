@@ -11,30 +11,44 @@ import (
 	"github.com/edgefit/edgefit/supernet"
 )
 
-// FrontPoint is one subnet as front files write it.
-type FrontPoint struct {
+// candidateJSON is the one JSON form of a [Candidate], in front files,
+// selections and reports alike.
+type candidateJSON struct {
 	Accuracy    float64         `json:"accuracy"`
 	LatencyMS   float64         `json:"latency_ms"`
 	PeakMemory  int64           `json:"peak_memory_bytes"`
 	Params      int64           `json:"params"`
 	MACs        int64           `json:"macs"`
 	WeightBytes int64           `json:"weight_bytes"`
-	Chosen      bool            `json:"chosen,omitempty"`
 	Config      supernet.Config `json:"config"`
 }
 
-func point(c Candidate, chosen bool) FrontPoint {
-	return FrontPoint{Accuracy: c.Accuracy, LatencyMS: c.LatencyMS, PeakMemory: c.PeakMemory, Params: c.Params,
-		MACs: c.MACs, WeightBytes: c.WeightBytes, Chosen: chosen, Config: c.Config}
+// MarshalJSON writes the candidate with snake_case keys that carry their
+// units: {"accuracy", "latency_ms", "peak_memory_bytes", "params", "macs",
+// "weight_bytes", "config"}.
+func (c Candidate) MarshalJSON() ([]byte, error) {
+	return json.Marshal(candidateJSON{Accuracy: c.Accuracy, LatencyMS: c.LatencyMS, PeakMemory: c.PeakMemory,
+		Params: c.Params, MACs: c.MACs, WeightBytes: c.WeightBytes, Config: c.Config})
+}
+
+// UnmarshalJSON reads the form [Candidate.MarshalJSON] writes.
+func (c *Candidate) UnmarshalJSON(b []byte) error {
+	var j candidateJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*c = Candidate{Config: j.Config}
+	c.Accuracy, c.LatencyMS, c.PeakMemory, c.Params, c.MACs, c.WeightBytes = j.Accuracy, j.LatencyMS, j.PeakMemory, j.Params, j.MACs, j.WeightBytes
+	return nil
 }
 
 // FrontFile is the JSON document [WriteFrontJSON] writes.
 type FrontFile struct {
-	Objectives []string     `json:"objectives"`
-	Limits     limitsJSON   `json:"limits"`
-	Chosen     *FrontPoint  `json:"chosen,omitempty"`
-	Front      []FrontPoint `json:"front"`
-	Scored     int          `json:"scored"`
+	Objectives []string    `json:"objectives"`
+	Limits     limitsJSON  `json:"limits"`
+	Chosen     *Candidate  `json:"chosen,omitempty"` // the search's best subnet
+	Front      []Candidate `json:"front"`
+	Scored     int         `json:"scored"`
 }
 
 type limitsJSON struct {
@@ -61,14 +75,10 @@ func WriteFrontJSON(w io.Writer, r *Result) error {
 	if err != nil {
 		return err
 	}
-	f := FrontFile{Objectives: r.Objectives, Front: make([]FrontPoint, len(front)), Scored: r.Stats.Scored,
+	f := FrontFile{Objectives: r.Objectives, Front: front, Scored: r.Stats.Scored,
 		Limits: limitsJSON{r.Limits.MaxLatencyMS, r.Limits.MaxMemory, r.Limits.MaxParams, r.Limits.MaxMACs}}
-	for i := range front {
-		f.Front[i] = point(front[i], r.chosen(&front[i]))
-	}
 	if len(r.Top) > 0 {
-		p := point(r.Top[0], true)
-		f.Chosen = &p
+		f.Chosen = &r.Top[0]
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

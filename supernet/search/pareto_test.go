@@ -88,12 +88,12 @@ func TestFrontFiles(t *testing.T) {
 	}
 	chosen := 0
 	for _, p := range f.Front {
-		if p.Chosen {
+		if p.Config == f.Chosen.Config {
 			chosen++
 		}
 	}
 	if chosen != 1 {
-		t.Errorf("%d front points marked chosen, want 1", chosen)
+		t.Errorf("the chosen subnet is %d points of the front, want 1", chosen)
 	}
 
 	var cb bytes.Buffer
@@ -154,5 +154,27 @@ func TestFrontFiles(t *testing.T) {
 	}
 	if _, err := PlotFront(res, PlotOptions{X: MACs}); err == nil {
 		t.Error("plotting against MACs should be refused")
+	}
+}
+
+// TestCandidateJSON pins the one JSON form of a candidate, written out by
+// hand, and reads it back.
+func TestCandidateJSON(t *testing.T) {
+	sp := space(t, 1.0)
+	c := Candidate{Config: sp.MinConfig(160)}
+	c.Accuracy, c.LatencyMS = 0.75, 12.5
+	c.PeakMemory, c.Params, c.MACs, c.WeightBytes = 20e6, 3e6, 100e6, 12e6
+	b, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"accuracy":0.75,"latency_ms":12.5,"peak_memory_bytes":20000000,"params":3000000,"macs":100000000,"weight_bytes":12000000,` +
+		`"config":{"ks":[3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3],"e":[3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3],"d":[2,2,2,2,2],"r":160}}`
+	if string(b) != want {
+		t.Errorf("candidate JSON\n got %s\nwant %s", b, want)
+	}
+	var back Candidate
+	if err := json.Unmarshal(b, &back); err != nil || back != c {
+		t.Errorf("read back %+v (%v), want %+v", back, err, c)
 	}
 }

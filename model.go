@@ -1,0 +1,272 @@
+package edgefit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/edgefit/edgefit/export"
+	"github.com/edgefit/edgefit/supernet"
+	"github.com/edgefit/edgefit/supernet/search"
+)
+
+// ModelSource names where a subnet's space, weights and config come from,
+// as the --space, --checkpoint, --config and --res flags of edgefit's
+// commands do. Every field may be empty.
+type ModelSource struct {
+	// Space is a space name, such as "ofa-mbv3-w1.0". It must agree with
+	// the checkpoint's and the config's, when they name one.
+	Space string
+	// Checkpoint is an OFA supernet checkpoint (.pth or .safetensors);
+	// "" means untrained seeded weights, faithful in latency and memory
+	// only.
+	Checkpoint string
+	// Config is a subnet config file: edgefit's {"ks","e","d","r"} JSON or
+	// an OFA net.config.
+	Config string
+	// Res, when not 0, is the resolution, overriding the config's (an OFA
+	// net.config has none, so it needs Res).
+	Res int
+}
+
+// Model is a resolved [ModelSource]: the space, the config, and the
+// checkpoint, which is loaded only when its weights are needed.
+type Model struct {
+	// Space is the checkpoint's space (width and class count from its
+	// tensors), else the space a net.config describes, else the one
+	// ModelSource.Space names, else ofa-mbv3-w1.0.
+	Space *supernet.Space
+	// Config is the subnet of ModelSource.Config, checked against Space
+	// at any resolution from 32 to 1024 and canonical; zero without a
+	// config.
+	Config supernet.Config
+
+	src ModelSource
+	ck  *supernet.Checkpoint
+}
+
+// checkpointHint is the advice for a checkpoint that cannot be read.
+const checkpointHint = "pass an OFA MobileNetV3 supernet (ofa_mbv3_d234_e346_k357_w1.0 or _w1.2; 'edgefit fetch' downloads them)"
+
+// Resolve reads the config, finds the space and checks that the sources
+// agree. It reads only the checkpoint's tensor index (see
+// [supernet.CheckpointSpace]); [Model.Checkpoint] loads the weights.
+// Sources that disagree, and names of nothing known, are [*InputError]s.
+func Resolve(src ModelSource) (*Model, error) {
+	var cf *supernet.ConfigFile
+	if src.Config != "" {
+		f, err := readConfig(src.Config, src.Res)
+		if err != nil {
+			return nil, err
+		}
+		cf = &f
+	}
+	var space *supernet.Space
+	if src.Space != "" {
+		s, err := supernet.SpaceByName(src.Space)
+		if err != nil {
+			return nil, inputErrorf("--space: %v", err)
+		}
+		space = s
+	}
+	if src.Checkpoint != "" {
+		s, err := supernet.CheckpointSpace(src.Checkpoint)
+		if err != nil {
+			return nil, withHint(err, checkpointHint)
+		}
+		if space != nil && space.Name != s.Name {
+			return nil, inputErrorf("--space %s disagrees with checkpoint %s, which is %s: drop --space or pass the other checkpoint", space.Name, src.Checkpoint, s.Name)
+		}
+		space = s
+	}
+	if cf != nil && cf.Space != nil {
+		if space != nil && space.Name != cf.Space.Name {
+			return nil, inputErrorf("config %s describes a %s subnet but the export is for %s", src.Config, cf.Space.Name, space.Name)
+		}
+		space = cf.Space
+	}
+	if space == nil {
+		space, _ = supernet.NewSpace(1.0)
+	}
+	m := &Model{Space: space, src: src}
+	if cf != nil {
+		wide, err := validateAnyResolution(space, cf.Config)
+		if err != nil {
+			return nil, withHint(fmt.Errorf("%s: %w", src.Config, err), "configs for "+space.Name+" have 20 ks in {3,5,7}, 20 e in {3,4,6}, 5 d in {2,3,4}")
+		}
+		m.Config = cf.Config.Canonical(wide)
+	}
+	return m, nil
+}
+
+// readConfig reads a subnet config file in either form and applies res.
+func readConfig(path string, res int) (supernet.ConfigFile, error) {
+	f, err := supernet.LoadConfigFile(path)
+	if errors.Is(err, supernet.ErrConfigSyntax) {
+		return f, withHint(err, `write it as {"ks":[20 ints],"e":[20 ints],"d":[5 ints],"r":224}, as 'edgefit select' does`)
+	}
+	if err != nil {
+		return f, err
+	}
+	if f.NetConfig && res == 0 {
+		return f, inputErrorf("%s is an OFA net.config, which has no resolution: pass --res", path)
+	}
+	if res != 0 {
+		f.Config.R = res
+	}
+	return f, nil
+}
+
+// validateAnyResolution checks c against s, accepting any resolution from
+// 32 to 1024 rather than only the ones the space searches: a user may deploy
+// a subnet at a size it was not trained at, as OFA's zoo does.
+func validateAnyResolution(s *supernet.Space, c supernet.Config) (*supernet.Space, error) {
+	rs := append(append([]int(nil), s.Resolutions...), c.R)
+	wide, err := s.WithResolutions(rs)
+	if err != nil {
+		return nil, fmt.Errorf("subnet config: r = %d: %w", c.R, err)
+	}
+	if err := wide.Validate(c); err != nil {
+		return nil, err
+	}
+	return wide, nil
+}
+
+// Untrained reports whether the model has no checkpoint, so that its
+// subnets get seeded weights.
+func (m *Model) Untrained() bool { return m.src.Checkpoint == "" }
+
+// Checkpoint loads the checkpoint's weights, once; it returns nil for an
+// untrained model.
+func (m *Model) Checkpoint() (*supernet.Checkpoint, error) {
+	if m.ck != nil || m.Untrained() {
+		return m.ck, nil
+	}
+	ck, err := supernet.LoadCheckpoint(m.src.Checkpoint)
+	if err != nil {
+		return nil, withHint(err, checkpointHint)
+	}
+	m.ck = ck
+	return ck, nil
+}
+
+// Build cuts subnet c out of the checkpoint, or initializes it with weights
+// seeded by seed when the model has none.
+func (m *Model) Build(c supernet.Config, seed uint64) (*supernet.Net, error) {
+	ck, err := m.Checkpoint()
+	if err != nil {
+		return nil, err
+	}
+	if ck == nil {
+		return supernet.Init(m.Space, c, seed), nil
+	}
+	net, err := supernet.Extract(ck, c)
+	if err != nil {
+		return nil, fmt.Errorf("extract subnet from %s: %w", m.src.Checkpoint, err)
+	}
+	return net, nil
+}
+
+// writeONNX builds subnet c and writes it to path with meta, adding the
+// checkpoint's SHA-256.
+func (m *Model) writeONNX(path string, c supernet.Config, seed uint64, meta export.Metadata) (*supernet.Net, error) {
+	net, err := m.Build(c, seed)
+	if err != nil {
+		return nil, err
+	}
+	if m.ck != nil {
+		meta.CheckpointSHA256 = m.ck.SHA256
+	}
+	if err := export.WriteFile(path, net, meta); err != nil {
+		return nil, err
+	}
+	return net, nil
+}
+
+// predictions is what an exported model's metadata records about it
+// (export.Metadata.Predictions): its exact costs and, for a subnet a
+// search chose (chosen not nil), the predicted latency and accuracy,
+// where the accuracy comes from, and the target it was chosen for.
+func predictions(costs supernet.Costs, chosen *search.Candidate, accuracySource, target string) map[string]string {
+	p := map[string]string{
+		"macs":              strconv.FormatInt(costs.MACs, 10),
+		"params":            strconv.FormatInt(costs.Params, 10),
+		"peak_memory_bytes": strconv.FormatInt(costs.PeakMemory, 10),
+	}
+	if chosen != nil {
+		p["latency_ms"] = strconv.FormatFloat(chosen.LatencyMS, 'f', 4, 64)
+		p["accuracy"] = strconv.FormatFloat(chosen.Accuracy, 'f', 5, 64)
+		p["accuracy_source"] = accuracySource
+		p["target"] = target
+	}
+	return p
+}
+
+// VerifyTolerance is the largest difference between ONNX Runtime and
+// edgefit's forward pass that [Export] accepts; float32 kernels agree to
+// about 1e-6 on OFA subnets.
+const VerifyTolerance = 1e-4
+
+// verifyModel runs the model at path with ONNX Runtime on a deterministic
+// input and returns its largest difference from net's forward pass.
+func verifyModel(ctx context.Context, path string, net *supernet.Net) (float64, error) {
+	d, err := export.VerifyFile(ctx, path, net, export.VerifyInput(net.Config.R))
+	if err != nil {
+		return 0, withHint(fmt.Errorf("verify %s: %w", path, err), "run 'make ort' or set EDGEFIT_ORT_LIB to an ONNX Runtime 1.24 library")
+	}
+	return d, nil
+}
+
+// ExportOptions say how [Export] writes a model.
+type ExportOptions struct {
+	Opset       int    // ONNX opset, export.MinOpset..MaxOpset; 0 = export.DefaultOpset
+	Seed        uint64 // seed of the untrained weights (without a checkpoint)
+	Verify      bool   // run the written model with ONNX Runtime and compare
+	ToolVersion string // recorded in the metadata
+}
+
+// ExportResult describes a model [Export] wrote; it is what 'edgefit
+// export --json' prints.
+type ExportResult struct {
+	Output     string          `json:"output"`
+	Space      string          `json:"space"`
+	Config     supernet.Config `json:"config"`
+	Checkpoint string          `json:"checkpoint,omitempty"`
+	SHA256     string          `json:"checkpoint_sha256,omitempty"`
+	Untrained  bool            `json:"untrained"`
+	MACs       int64           `json:"macs"`
+	Params     int64           `json:"params"`
+	PeakMemory int64           `json:"peak_memory_bytes"`
+	MaxAbsDiff *float64        `json:"verify_max_abs_diff,omitempty"`
+}
+
+// Export writes m's config as an ONNX model at path, BatchNorm folded,
+// with its config, the checkpoint's SHA-256 and its costs in the metadata.
+// With o.Verify it then checks the file with ONNX Runtime and returns a
+// [*VerifyError] (and the result) when the outputs differ.
+func Export(ctx context.Context, m *Model, path string, o ExportOptions) (*ExportResult, error) {
+	costs := m.Space.Costs(m.Config)
+	meta := export.Metadata{ToolVersion: o.ToolVersion, Opset: o.Opset, Predictions: predictions(costs, nil, "", "")}
+	net, err := m.writeONNX(path, m.Config, o.Seed, meta)
+	if err != nil {
+		return nil, err
+	}
+	res := &ExportResult{Output: path, Space: m.Space.Name, Config: m.Config, Untrained: net.Untrained,
+		MACs: costs.MACs, Params: costs.Params, PeakMemory: costs.PeakMemory}
+	if m.ck != nil {
+		res.Checkpoint, res.SHA256 = m.src.Checkpoint, m.ck.SHA256
+	}
+	if !o.Verify {
+		return res, nil
+	}
+	d, err := verifyModel(ctx, path, net)
+	if err != nil {
+		return nil, err
+	}
+	res.MaxAbsDiff = &d
+	if d > VerifyTolerance {
+		return res, &VerifyError{Path: path, MaxAbsDiff: d}
+	}
+	return res, nil
+}

@@ -1,0 +1,405 @@
+package edgefit
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/edgefit/edgefit/devices"
+	"github.com/edgefit/edgefit/export"
+	"github.com/edgefit/edgefit/predictor"
+	"github.com/edgefit/edgefit/profiler"
+	"github.com/edgefit/edgefit/profiler/lut"
+	"github.com/edgefit/edgefit/supernet"
+	"github.com/edgefit/edgefit/supernet/search"
+)
+
+// RunOptions say what [Run] does. They are plain data: the edgefit
+// command fills them from its flags, a Go program sets them directly.
+type RunOptions struct {
+	// Space and Checkpoint say what is searched and what the model is cut
+	// from, as in [ModelSource]: without a checkpoint the model has
+	// untrained seeded weights, faithful in latency and memory only.
+	Space      string
+	Checkpoint string
+
+	// LUT, if set, is a lookup table to use instead of profiling; it must
+	// be for the run's space.
+	LUT string
+	// CacheDir holds the tables measured earlier, by device and settings
+	// ("" = [DefaultCacheDir]).
+	CacheDir string
+	// OutDir receives the model, its config, the table, the predictor,
+	// the Pareto front and the report. It is created if need be.
+	OutDir string
+
+	// Limits bound the subnet; at least one must be set. When the
+	// measured latency misses Limits.MaxLatencyMS, Run selects again under
+	// a tighter limit, at most Retries times.
+	Limits  search.Limits
+	Retries int
+
+	// Profile says how to profile and measure the device; Run sets its
+	// Space and Journal, and measures the exported model with its
+	// Measure, CPUAffinity, DeviceDir and Agent.
+	Profile profiler.Options
+	// Accuracy names the accuracy source, as [Select] takes it.
+	Accuracy string
+	// Search tunes the search; its Resolutions are Run's own: those it
+	// profiled and every space resolution between them.
+	Search search.Options
+	// LatencyScale, when neither 0 nor 1, multiplies every latency
+	// prediction: it stands for a predictor that is wrong about the
+	// device, to exercise the re-selection.
+	LatencyScale float64
+
+	ToolVersion string       // recorded in the model's metadata
+	Logger      *slog.Logger // nil = slog.Default()
+}
+
+// Attempt is one select-export-measure round of [Run].
+type Attempt struct {
+	Limits      search.Limits    `json:"limits"`
+	Chosen      search.Candidate `json:"chosen"`
+	MeasuredMS  float64          `json:"measured_ms"`
+	MeasuredP90 float64          `json:"measured_p90_ms"`
+	PeakRSS     int64            `json:"measured_peak_rss_bytes,omitempty"`
+	Met         bool             `json:"met"`
+}
+
+// RunResult is what [Run] did and found; its JSON is report.json and what
+// 'edgefit run --json' prints.
+type RunResult struct {
+	Target         string                `json:"target"`
+	Fingerprint    *devices.Fingerprint  `json:"fingerprint"`
+	Space          string                `json:"space"`
+	Runtime        lut.Runtime           `json:"runtime"`
+	LUT            string                `json:"lut"`
+	LUTReused      bool                  `json:"lut_reused"`
+	LUTSummary     lut.Summary           `json:"lut_summary"`
+	Predictor      string                `json:"predictor"`
+	Fit            *predictor.FitReport  `json:"fit"`
+	Limits         search.Limits         `json:"limits"`
+	AccuracySource string                `json:"accuracy_source"`
+	AccuracyProxy  bool                  `json:"accuracy_is_proxy"`
+	Untrained      bool                  `json:"untrained"`
+	Checkpoint     string                `json:"checkpoint,omitempty"`
+	Attempts       []Attempt             `json:"attempts"`
+	Front          []search.Candidate    `json:"front,omitempty"`
+	Model          string                `json:"model"`
+	VerifyDiff     float64               `json:"verify_max_abs_diff"`
+	Files          map[string]string     `json:"files"`
+	Search         map[string]any        `json:"search"`
+	Warnings       []string              `json:"warnings,omitempty"`
+	WallSeconds    float64               `json:"wall_seconds"`
+	Bench          *profiler.BenchResult `json:"bench"`
+}
+
+// Last returns the last attempt, whose model is the one written.
+func (r *RunResult) Last() Attempt { return r.Attempts[len(r.Attempts)-1] }
+
+// Pipeline is a checked [Run], ready to execute on a device.
+type Pipeline struct {
+	opts  RunOptions
+	model *Model
+}
+
+// Prepare checks opts, resolves the space and loads the checkpoint, and
+// creates the output directory, all before any device is contacted. Bad
+// options are [*InputError]s.
+func Prepare(opts RunOptions) (*Pipeline, error) {
+	if opts.OutDir == "" {
+		return nil, inputErrorf("no output directory: set RunOptions.OutDir (-o)")
+	}
+	if err := opts.Limits.Validate(); err != nil {
+		return nil, &InputError{Err: err}
+	}
+	if len(opts.Limits.Set()) == 0 {
+		return nil, inputErrorf("no limit given: set at least one of --max-latency, --max-memory, --max-params, --max-flops")
+	}
+	if opts.Retries < 0 {
+		return nil, inputErrorf("--retries must be 0 or more")
+	}
+	m, err := Resolve(ModelSource{Space: opts.Space, Checkpoint: opts.Checkpoint})
+	if err != nil {
+		return nil, err
+	}
+	// A checkpoint that cannot be read must fail now, not after profiling.
+	if _, err := m.Checkpoint(); err != nil {
+		return nil, err
+	}
+	opts.Profile.Space = m.Space.Name
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if err := os.MkdirAll(opts.OutDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create output directory: %w", err)
+	}
+	return &Pipeline{opts: opts, model: m}, nil
+}
+
+// Run takes a device to a deployable model: it probes target and profiles
+// its lookup table (or reuses one), fits the latency predictor, selects
+// the most accurate subnet within the limits, exports it as ONNX, measures
+// it on the device, selects again under a tighter limit while the device
+// disagrees, checks the model against edgefit's forward pass, and writes
+// the report. It is [Prepare] followed by [Pipeline.Execute].
+func Run(ctx context.Context, target devices.Target, opts RunOptions, progress Progress) (*RunResult, error) {
+	p, err := Prepare(opts)
+	if err != nil {
+		return nil, err
+	}
+	return p.Execute(ctx, target, progress)
+}
+
+// execution is the state of one [Pipeline.Execute], phase by phase.
+type execution struct {
+	*Pipeline
+	target   devices.Target
+	progress Progress
+	start    time.Time
+	res      *RunResult
+
+	tbl      *table
+	lat      predictor.LatencyModel
+	predPath string
+	sel      *Selection // of the last attempt
+	net      *supernet.Net
+}
+
+// Execute runs the pipeline on target; see [Run]. When the last model
+// still misses the latency limit, it returns the complete result with a
+// [*LatencyMissError].
+func (p *Pipeline) Execute(ctx context.Context, target devices.Target, progress Progress) (*RunResult, error) {
+	x := &execution{Pipeline: p, target: target, progress: orQuiet(progress), start: time.Now()}
+	x.res = &RunResult{Target: target.Name(), Space: p.model.Space.Name, Limits: p.opts.Limits, Files: map[string]string{},
+		Untrained: p.model.Untrained()}
+	if !p.model.Untrained() {
+		x.res.Checkpoint = p.opts.Checkpoint
+	}
+	for _, step := range []func(context.Context) error{x.lookupTable, x.fit, x.selectUntilMet, x.verify, x.writeOutputs} {
+		if err := step(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return x.res, x.missed()
+}
+
+// lookupTable gets the device's table (see tableForTarget) and keeps a copy
+// in the output directory.
+func (x *execution) lookupTable(ctx context.Context) error {
+	tbl, err := x.tableForTarget(ctx)
+	if err != nil {
+		return err
+	}
+	x.tbl = tbl
+	r := x.res
+	r.Fingerprint, r.LUT, r.LUTReused, r.LUTSummary, r.Runtime = tbl.fingerprint, tbl.path, tbl.reused, tbl.lut.Summary(), tbl.lut.Runtime
+	local := filepath.Join(x.opts.OutDir, "device.lut.json")
+	if tbl.path != local {
+		if err := tbl.lut.WriteFile(local); err != nil {
+			return err
+		}
+	}
+	r.Files["lut"] = local
+	return nil
+}
+
+// fit fits and saves the latency predictor.
+func (x *execution) fit(context.Context) error {
+	t := x.tbl.lut
+	statusf(x.progress, "fitting the latency predictor on %d layer entries and %d whole subnets", len(t.Entries), len(t.Networks))
+	lat, rep, err := predictor.Fit(t, predictor.FitOptions{Space: x.model.Space.Name})
+	if err != nil {
+		return fmt.Errorf("fit latency predictor: %w", err)
+	}
+	x.predPath = filepath.Join(x.opts.OutDir, "device.pred.json")
+	if err := lat.Save(x.predPath); err != nil {
+		return err
+	}
+	x.res.Predictor, x.res.Fit, x.res.Files["predictor"] = x.predPath, rep, x.predPath
+	x.lat = lat
+	if s := x.opts.LatencyScale; s != 0 && s != 1 {
+		x.lat = scaledLatency{lat, s}
+		x.res.Warnings = append(x.res.Warnings, fmt.Sprintf("latency predictions scaled by %g (--latency-scale)", s))
+	}
+	return nil
+}
+
+// scaledLatency multiplies another model's predictions.
+type scaledLatency struct {
+	*predictor.LatencyPredictor
+	scale float64
+}
+
+func (s scaledLatency) LatencyMS(c supernet.Config) float64 {
+	return s.scale * s.LatencyPredictor.LatencyMS(c)
+}
+
+// selectUntilMet selects, exports and measures; while the device disagrees
+// with the limit, it does so again under a tighter one.
+func (x *execution) selectUntilMet(ctx context.Context) error {
+	lim := x.opts.Limits
+	cur := lim
+	for round := 0; ; round++ {
+		a, err := x.attempt(ctx, cur)
+		if err != nil {
+			return err
+		}
+		if a.Met || round >= x.opts.Retries {
+			break
+		}
+		next := tighterLimit(cur, lim, a.Chosen.LatencyMS, a.MeasuredMS)
+		statusf(x.progress, "measured %.2f ms misses the %.2f ms limit: selecting again under %.2f ms (retry %d of %d)",
+			a.MeasuredMS, lim.MaxLatencyMS, next.MaxLatencyMS, round+1, x.opts.Retries)
+		cur = next
+	}
+	x.res.Model, x.res.Files["model"] = x.modelPath(), x.modelPath()
+	x.res.AccuracySource, x.res.AccuracyProxy, x.res.Front = x.sel.AccuracySource, x.sel.AccuracyProxy, x.sel.Front
+	x.res.Search = map[string]any{"candidates_scored": x.sel.Scored, "wall_ms": x.sel.WallMS, "generations": x.sel.Generations,
+		"seed": x.opts.Search.Seed, "method": x.sel.result.Method}
+	return nil
+}
+
+// tighterLimit is the limit of the next selection after the device ran the
+// choice, predicted at predictedMS, in measuredMS: M/P times slower than
+// predicted, so ask the predictor for lim·P/M, with a 2% margin, and never
+// for less than this round's limit cur.
+func tighterLimit(cur, lim search.Limits, predictedMS, measuredMS float64) search.Limits {
+	next := cur
+	next.MaxLatencyMS = 0.98 * min(cur.MaxLatencyMS, lim.MaxLatencyMS*predictedMS/measuredMS)
+	return next
+}
+
+func (x *execution) modelPath() string { return filepath.Join(x.opts.OutDir, "model.onnx") }
+
+// attempt is one round: select under lim, export the best subnet, measure
+// it on the device.
+func (x *execution) attempt(ctx context.Context, lim search.Limits) (Attempt, error) {
+	if err := x.selectSubnet(ctx, lim); err != nil {
+		return Attempt{}, err
+	}
+	best := x.sel.Top[0]
+	if err := x.exportModel(best); err != nil {
+		return Attempt{}, err
+	}
+	br, err := x.measure(ctx)
+	if err != nil {
+		return Attempt{}, err
+	}
+	a := Attempt{Limits: lim, Chosen: best, MeasuredMS: br.Stats.Median, MeasuredP90: br.Stats.P90, PeakRSS: br.PeakRSSBytes}
+	a.Met = x.opts.Limits.MaxLatencyMS == 0 || a.MeasuredMS <= x.opts.Limits.MaxLatencyMS
+	x.res.Attempts = append(x.res.Attempts, a)
+	statusf(x.progress, "predicted %.2f ms, measured %.2f ms (median of %d runs)", best.LatencyMS, a.MeasuredMS, br.Stats.N)
+	return a, nil
+}
+
+// selectSubnet searches under lim, within the resolutions measured.
+func (x *execution) selectSubnet(ctx context.Context, lim search.Limits) error {
+	statusf(x.progress, "searching %s under %s", x.model.Space.Name, lim)
+	so := x.opts.Search
+	so.Resolutions = searchResolutions(x.model.Space, x.tbl.lut.Resolutions())
+	if so.Logger == nil {
+		so.Logger = x.opts.Logger
+	}
+	sel, err := Select(ctx, x.model.Space, x.lat, x.opts.Accuracy, lim, so, x.progress)
+	if err != nil {
+		return err
+	}
+	sel.Predictor = x.predPath
+	x.sel = sel
+	return nil
+}
+
+// searchResolutions are the resolutions a run searches: those measured and
+// every resolution of the space between them. The predictor interpolates
+// well there; extrapolation is less certain. Without measured resolutions
+// it is nil: the predictor's own.
+func searchResolutions(space *supernet.Space, measured []int) []int {
+	if len(measured) == 0 {
+		return nil
+	}
+	var rs []int
+	for _, r := range space.Resolutions {
+		if r >= measured[0] && r <= measured[len(measured)-1] {
+			rs = append(rs, r)
+		}
+	}
+	for _, r := range measured {
+		if !slices.Contains(rs, r) {
+			rs = append(rs, r)
+		}
+	}
+	slices.Sort(rs)
+	return rs
+}
+
+// exportModel writes the chosen subnet, with its predictions, as the
+// run's model.
+func (x *execution) exportModel(best search.Candidate) error {
+	meta := export.Metadata{ToolVersion: x.opts.ToolVersion,
+		Predictions: predictions(best.Costs, &best, x.sel.AccuracySource, x.res.Target)}
+	net, err := x.model.writeONNX(x.modelPath(), best.Config, 1, meta)
+	if err != nil {
+		return err
+	}
+	x.net = net
+	return nil
+}
+
+// measure times the exported model on the device with the table's
+// runtime settings and the profile's discipline.
+func (x *execution) measure(ctx context.Context) (*profiler.BenchResult, error) {
+	statusf(x.progress, "measuring the exported model on %s", x.res.Target)
+	po, rt := x.opts.Profile, x.tbl.lut.Runtime
+	bo := profiler.BenchOptions{Threads: rt.Threads, Provider: rt.Provider, CPUAffinity: po.CPUAffinity,
+		Measure: po.Measure, DeviceDir: po.DeviceDir, Agent: po.Agent}
+	br, err := profiler.Bench(ctx, x.target, x.modelPath(), bo)
+	if err != nil {
+		return nil, fmt.Errorf("measure %s on %s: %w", x.modelPath(), x.res.Target, err)
+	}
+	x.res.Bench = br
+	return br, nil
+}
+
+// verify checks that the model computes what the subnet computes.
+func (x *execution) verify(ctx context.Context) error {
+	d, err := verifyModel(ctx, x.modelPath(), x.net)
+	if err != nil {
+		return err
+	}
+	x.res.VerifyDiff = d
+	return nil
+}
+
+// writeOutputs writes the config, the Pareto front and the report.
+func (x *execution) writeOutputs(context.Context) error {
+	cfg := filepath.Join(x.opts.OutDir, "subnet.json")
+	if err := WriteConfig(cfg, x.net.Config); err != nil {
+		return err
+	}
+	x.res.Files["config"] = cfg
+	paths, err := x.sel.WriteFront(filepath.Join(x.opts.OutDir, "pareto"))
+	if err != nil {
+		return err
+	}
+	for _, p := range paths {
+		x.res.Files[filepath.Ext(p)[1:]+"_front"] = p
+	}
+	x.res.WallSeconds = time.Since(x.start).Seconds()
+	return WriteReport(x.opts.OutDir, x.res)
+}
+
+// missed returns a [*LatencyMissError] when the last model missed the
+// latency limit.
+func (x *execution) missed() error {
+	last := x.res.Last()
+	if last.Met {
+		return nil
+	}
+	return &LatencyMissError{Target: x.res.Target, MeasuredMS: last.MeasuredMS, LimitMS: x.opts.Limits.MaxLatencyMS, Selections: len(x.res.Attempts)}
+}

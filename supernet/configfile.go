@@ -1,0 +1,60 @@
+package supernet
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+)
+
+// ConfigFile is a subnet config as a file gives it: in edgefit's JSON form
+// ({"ks","e","d","r"}, see [Config]) or as OFA's net.config (see
+// [ConfigFromNetConfig]).
+type ConfigFile struct {
+	Config Config
+	// Space is the space a net.config describes, with its width and class
+	// count; nil for edgefit's form, which fits either width.
+	Space *Space
+	// NetConfig reports an OFA net.config. Its Config.R is 0: the document
+	// carries no resolution (OFA keeps it in run.config).
+	NetConfig bool
+}
+
+// ErrConfigSyntax marks a config file that is not JSON at all; test for it
+// with errors.Is.
+var ErrConfigSyntax = errors.New("not JSON")
+
+// LoadConfigFile reads the subnet config file at path; see
+// [ReadConfigFile].
+func LoadConfigFile(path string) (ConfigFile, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return ConfigFile{}, fmt.Errorf("read subnet config: %w", err)
+	}
+	return ReadConfigFile(path, data)
+}
+
+// ReadConfigFile reads a subnet config in either form, telling them apart
+// by net.config's "blocks"; name is used in errors. The values are not
+// checked against a space: [Space.Validate] does that (and [ParseConfig]
+// does both, for edgefit's form, where the space and its resolutions are
+// known beforehand).
+func ReadConfigFile(name string, data []byte) (ConfigFile, error) {
+	var probe map[string]json.RawMessage
+	if err := json.Unmarshal(data, &probe); err != nil {
+		return ConfigFile{}, fmt.Errorf("subnet config %s is %w: %w", name, ErrConfigSyntax, err)
+	}
+	if _, ok := probe["blocks"]; ok {
+		s, c, err := ConfigFromNetConfig(data)
+		if err != nil {
+			return ConfigFile{}, fmt.Errorf("read OFA net.config %s: %w", name, err)
+		}
+		return ConfigFile{Config: c, Space: s, NetConfig: true}, nil
+	}
+	var c Config
+	if err := json.NewDecoder(bytes.NewReader(data)).Decode(&c); err != nil {
+		return ConfigFile{}, fmt.Errorf("read subnet config %s: %w", name, err)
+	}
+	return ConfigFile{Config: c}, nil
+}
