@@ -1,0 +1,320 @@
+package predictor
+
+import (
+	"math"
+	"math/rand/v2"
+)
+
+// This file trains the MLP of OFA's NAS AccuracyPredictor: a sparse 0/1
+// input (the MobileNetArchEncoder one-hots), hidden ReLU layers of equal
+// width, and a linear output without bias to which a constant base is
+// added. The trainer is generic so that tests can check its gradients in
+// float64; edgefit trains in float32, as PyTorch does by default, with
+// the matrix products on an AVX2/FMA kernel where the CPU has one.
+
+// float is what the trainer computes in.
+type float interface{ ~float32 | ~float64 }
+
+// adamConfig is torch.optim.Adam's update with its weight_decay: the
+// decay is added to the gradient (L2), not applied to the weights
+// directly as AdamW does.
+type adamConfig struct {
+	lr, beta1, beta2, eps, weightDecay float64
+}
+
+// mlpTrainer holds one network, its gradients, Adam's moments and the
+// activations of one minibatch.
+type mlpTrainer[T float] struct {
+	in, hidden, layers int // layers: hidden layers (≥ 1)
+	maxRows            int // the largest minibatch
+
+	// All trainable parameters, then views into them in PyTorch order:
+	// w0t is the first layer transposed ([in][hidden]) so that a sparse
+	// input sums rows of it; w[l] is dense layer l+1 as PyTorch stores it
+	// ([out][in]); wOut is the output row. base is not trained (OFA's
+	// base_acc has requires_grad=False).
+	param, grad, m1, m2 []T
+	w0t, b0, wOut       []T
+	w, b                [][]T
+	gw0t, gb0, gwOut    []T
+	gw, gb              [][]T
+	base                T
+	steps               int // Adam steps taken
+
+	act    [][]T // per hidden layer: [maxRows][hidden] after ReLU
+	dz, dh []T   // [maxRows][hidden]
+	pk     []T   // packed right operand: [max(hidden, maxRows)][hidden]
+	tr     []T   // transposed left operand: [hidden][maxRows]
+	y, gy  []T   // [maxRows]
+}
+
+func newMLPTrainer[T float](in, hidden, layers, maxRows int) *mlpTrainer[T] {
+	n := in*hidden + hidden + (layers-1)*(hidden*hidden+hidden) + hidden
+	t := &mlpTrainer[T]{in: in, hidden: hidden, layers: layers, maxRows: maxRows,
+		param: make([]T, n), grad: make([]T, n), m1: make([]T, n), m2: make([]T, n)}
+	carve := func(buf []T) (w0t, b0 []T, w, b [][]T, wOut []T) {
+		next := func(k int) []T { s := buf[:k:k]; buf = buf[k:]; return s }
+		w0t, b0 = next(in*hidden), next(hidden)
+		for range layers - 1 {
+			w, b = append(w, next(hidden*hidden)), append(b, next(hidden))
+		}
+		return w0t, b0, w, b, next(hidden)
+	}
+	t.w0t, t.b0, t.w, t.b, t.wOut = carve(t.param)
+	t.gw0t, t.gb0, t.gw, t.gb, t.gwOut = carve(t.grad)
+	for range layers {
+		t.act = append(t.act, make([]T, maxRows*hidden))
+	}
+	t.dz, t.dh = make([]T, maxRows*hidden), make([]T, maxRows*hidden)
+	t.pk = make([]T, max(hidden, maxRows)*hidden)
+	t.tr = make([]T, hidden*maxRows)
+	t.y, t.gy = make([]T, maxRows), make([]T, maxRows)
+	return t
+}
+
+// init draws the weights as PyTorch's nn.Linear.reset_parameters does:
+// kaiming_uniform_ with a = √5, which is U(±1/√fan_in), for weights and
+// U(±1/√fan_in) for biases, layer by layer, weight before bias, weights
+// in [out][in] order.
+func (t *mlpTrainer[T]) init(rng *rand.Rand) {
+	u := func(bound float64) T { return T((2*rng.Float64() - 1) * bound) }
+	bound := 1 / math.Sqrt(float64(t.in))
+	for j := 0; j < t.hidden; j++ {
+		for i := 0; i < t.in; i++ {
+			t.w0t[i*t.hidden+j] = u(bound)
+		}
+	}
+	for j := range t.b0 {
+		t.b0[j] = u(bound)
+	}
+	bound = 1 / math.Sqrt(float64(t.hidden))
+	for l := range t.w {
+		for i := range t.w[l] {
+			t.w[l][i] = u(bound)
+		}
+		for i := range t.b[l] {
+			t.b[l][i] = u(bound)
+		}
+	}
+	for i := range t.wOut {
+		t.wOut[i] = u(bound)
+	}
+}
+
+// forward evaluates the rows whose active inputs are idx[r] into t.y,
+// keeping the activations for backward.
+func (t *mlpTrainer[T]) forward(idx [][]int32) {
+	h, rows := t.hidden, len(idx)
+	a := t.act[0]
+	for r, active := range idx {
+		o := a[r*h : (r+1)*h]
+		copy(o, t.b0)
+		for _, i := range active {
+			axpy(1, t.w0t[int(i)*h:int(i+1)*h], o)
+		}
+		relu(o)
+	}
+	for l := range t.w {
+		in, out := t.act[l][:rows*h], t.act[l+1][:rows*h]
+		packPanelsT(t.pk, t.w[l], h, h) // right operand Wᵀ
+		gemm(rows, h, h, in, t.pk, out)
+		for r := 0; r < rows; r++ {
+			o := out[r*h : (r+1)*h]
+			axpy(1, t.b[l], o)
+			relu(o)
+		}
+	}
+	last := t.act[t.layers-1]
+	for r := 0; r < rows; r++ {
+		t.y[r] = dotT(last[r*h:(r+1)*h], t.wOut) + t.base
+	}
+}
+
+// backward sets t.grad to the gradient of the mean squared error of the
+// last forward against target (PyTorch's MSELoss, mean reduction) and
+// returns that error.
+func (t *mlpTrainer[T]) backward(idx [][]int32, target []T) float64 {
+	h, rows := t.hidden, len(idx)
+	var loss float64
+	for r := 0; r < rows; r++ {
+		d := t.y[r] - target[r]
+		loss += float64(d) * float64(d)
+		t.gy[r] = 2 * d / T(rows)
+	}
+	last := t.act[t.layers-1]
+	clear(t.gwOut)
+	for r := 0; r < rows; r++ {
+		axpy(t.gy[r], last[r*h:(r+1)*h], t.gwOut)
+	}
+	dz := t.dz[:rows*h]
+	for r := 0; r < rows; r++ {
+		o := dz[r*h : (r+1)*h]
+		clear(o)
+		axpy(t.gy[r], t.wOut, o)
+	}
+	maskReLU(dz, last[:rows*h])
+	for l := len(t.w) - 1; l >= 0; l-- {
+		in := t.act[l][:rows*h]
+		sumRowsInto(t.gb[l], dz, rows, h)
+		// gW = dzᵀ · in: [out][rows] times [rows][in].
+		transpose(t.tr, dz, rows, h)
+		packPanels(t.pk, in, rows, h)
+		gemm(h, rows, h, t.tr[:h*rows], t.pk, t.gw[l])
+		// d(in) = dz · W, then through in's ReLU.
+		packPanels(t.pk, t.w[l], h, h)
+		dh := t.dh[:rows*h]
+		gemm(rows, h, h, dz, t.pk, dh)
+		maskReLU(dh, in)
+		dz, t.dh, t.dz = dh, t.dz, t.dh
+	}
+	sumRowsInto(t.gb0, dz, rows, h)
+	clear(t.gw0t)
+	for r, active := range idx {
+		g := dz[r*h : (r+1)*h]
+		for _, i := range active {
+			axpy(1, g, t.gw0t[int(i)*h:int(i+1)*h])
+		}
+	}
+	return loss / float64(rows)
+}
+
+// adam takes one step of torch.optim.Adam over every trainable
+// parameter.
+func (t *mlpTrainer[T]) adam(c adamConfig) {
+	t.steps++
+	bc1 := 1 - math.Pow(c.beta1, float64(t.steps))
+	bc2 := math.Sqrt(1 - math.Pow(c.beta2, float64(t.steps)))
+	b1, b2 := T(c.beta1), T(c.beta2)
+	c1, c2 := 1-b1, 1-b2
+	wd, step, inv2, eps := T(c.weightDecay), T(c.lr/bc1), T(1/bc2), T(c.eps)
+	p, g, m, v := t.param, t.grad[:len(t.param)], t.m1[:len(t.param)], t.m2[:len(t.param)]
+	for i := range p {
+		gi := g[i] + wd*p[i]
+		m[i] = b1*m[i] + c1*gi
+		v[i] = b2*v[i] + c2*gi*gi
+		p[i] -= step * m[i] / (T(math.Sqrt(float64(v[i])))*inv2 + eps)
+	}
+}
+
+// gemm sets c[m][n] = a[m][k] · B, where B ([k][n]) is packed in
+// 16-column panels by packPanels or packPanelsT; n is a multiple of 16.
+// In float32 on a CPU with AVX2 and FMA whole 6-row tiles go to
+// gemm6x16; the rest is portable Go. Each element is summed over t in
+// order, so the result does not depend on how rows are scheduled.
+func gemm[T float](m, k, n int, a, pk, c []T) {
+	i := 0
+	if a32, ok := any(a).([]float32); ok && useAsm && k > 0 {
+		p32, c32 := any(pk).([]float32), any(c).([]float32)
+		for ; i+6 <= m; i += 6 {
+			for p := 0; p < n/panel; p++ {
+				gemm6x16(k, &a32[i*k], k, &p32[p*k*panel], &c32[i*n+p*panel], n)
+			}
+		}
+	}
+	for ; i < m; i++ {
+		row := c[i*n : (i+1)*n]
+		clear(row)
+		for t, v := range a[i*k : (i+1)*k] {
+			if v == 0 {
+				continue
+			}
+			for p := 0; p < n/panel; p++ {
+				axpy(v, pk[(p*k+t)*panel:(p*k+t+1)*panel], row[p*panel:(p+1)*panel])
+			}
+		}
+	}
+}
+
+// packPanels lays b ([k][n], row-major) out as n/16 panels of [k][16].
+func packPanels[T float](dst, b []T, k, n int) {
+	for p := 0; p < n/panel; p++ {
+		for t := 0; t < k; t++ {
+			copy(dst[(p*k+t)*panel:(p*k+t+1)*panel], b[t*n+p*panel:t*n+(p+1)*panel])
+		}
+	}
+}
+
+// packPanelsT packs the transpose of w ([n][k], row-major), which is a
+// layer's weight in PyTorch's [out][in] layout, as packPanels packs a
+// [k][n] matrix.
+func packPanelsT[T float](dst, w []T, n, k int) {
+	for p := 0; p < n/panel; p++ {
+		for j := 0; j < panel; j++ {
+			row := w[(p*panel+j)*k : (p*panel+j+1)*k]
+			for t, v := range row {
+				dst[(p*k+t)*panel+j] = v
+			}
+		}
+	}
+}
+
+// transpose writes the transpose of a ([rows][cols]) to dst ([cols][rows]).
+func transpose[T float](dst, a []T, rows, cols int) {
+	for r := 0; r < rows; r++ {
+		for c, v := range a[r*cols : (r+1)*cols] {
+			dst[c*rows+r] = v
+		}
+	}
+}
+
+// axpy adds a·x to y.
+func axpy[T float](a T, x, y []T) {
+	y = y[:len(x)]
+	for i, v := range x {
+		y[i] += a * v
+	}
+}
+
+func dotT[T float](x, y []T) T {
+	y = y[:len(x)]
+	var s0, s1, s2, s3 T
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		s0 += x[i] * y[i]
+		s1 += x[i+1] * y[i+1]
+		s2 += x[i+2] * y[i+2]
+		s3 += x[i+3] * y[i+3]
+	}
+	for ; i < len(x); i++ {
+		s0 += x[i] * y[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+func relu[T float](x []T) {
+	for i, v := range x {
+		if v < 0 {
+			x[i] = 0
+		}
+	}
+}
+
+// maskReLU zeroes g where the ReLU output a is zero: the ReLU's
+// derivative (0 at 0, as PyTorch takes it).
+func maskReLU[T float](g, a []T) {
+	a = a[:len(g)]
+	for i, v := range a {
+		if v <= 0 {
+			g[i] = 0
+		}
+	}
+}
+
+// sumRowsInto sets dst[j] = Σ_r a[r][j].
+func sumRowsInto[T float](dst, a []T, rows, cols int) {
+	clear(dst)
+	for r := 0; r < rows; r++ {
+		axpy(1, a[r*cols:(r+1)*cols], dst)
+	}
+}
+
+// float32Of converts a trainer's parameters for the float32 inference.
+// It always copies.
+func float32Of[T float](s []T) []float32 {
+	out := make([]float32, len(s))
+	for i, v := range s {
+		out[i] = float32(v)
+	}
+	return out
+}
+
