@@ -103,13 +103,27 @@ type selection struct {
 	WallMS         float64            `json:"wall_ms"`
 	Generations    int                `json:"generations"`
 	result         *search.Result
+
+	// AccuracyFit says how a CSV given as --acc was fitted.
+	AccuracyFit *predictor.AccuracyChoice `json:"accuracy_fit,omitempty"`
 }
 
 // selectSubnets loads the predictors and runs the search.
 func selectSubnets(ctx context.Context, g *globalOptions, space *supernet.Space, lat predictor.LatencyModel, predPath string, o selectOptions, lim search.Limits) (*selection, error) {
-	acc, err := predictor.LoadAccuracyModel(space, o.Acc, predictor.MLPOptions{})
+	var fitProg *progress // nil-safe: only a CSV is fitted
+	if strings.EqualFold(filepath.Ext(o.Acc), ".csv") {
+		fitProg = g.newProgress(6, "training the accuracy MLP")
+	}
+	acc, err := predictor.LoadAccuracyModelContext(ctx, space, o.Acc, predictor.MLPOptions{},
+		predictor.AccuracyFitOptions{Progress: func(done, total int) { fitProg.Set(done, total) }})
+	fitProg.Done()
 	if err != nil {
 		return nil, withHint(fmt.Errorf("accuracy source %s: %w", o.Acc, err), "give an OFA accuracy predictor (.pth), a CSV of config,accuracy samples, or nothing for the MACs proxy")
+	}
+	if len(o.Res) > 0 {
+		if err := predictor.CheckAccuracyResolutions(acc, space, o.Res); err != nil {
+			return nil, usageErrorf("--res: %v", err)
+		}
 	}
 	sc, err := predictor.NewScorer(space, lat, acc)
 	if err != nil {
@@ -128,7 +142,7 @@ func selectSubnets(ctx context.Context, g *globalOptions, space *supernet.Space,
 		}
 		return nil, err
 	}
-	return &selection{Space: space.Name, Predictor: predPath, AccuracySource: sc.AccuracySource(), AccuracyProxy: sc.AccuracyIsProxy(),
+	return &selection{Space: space.Name, Predictor: predPath, AccuracySource: sc.AccuracySource(), AccuracyProxy: sc.AccuracyIsProxy(), AccuracyFit: predictor.FitChoice(acc),
 		Limits: lim, Top: res.Top, Front: res.Front, Scored: res.Stats.Scored, WallMS: float64(res.Stats.Wall.Microseconds()) / 1000,
 		Generations: res.Stats.Generations, result: res}, nil
 }
@@ -302,6 +316,11 @@ limit can take under the others (exit code 3).`,
 			}
 			fmt.Fprintf(g.io.Out, "space %s, limits %s; %d candidates scored in %.0f ms\n", sel.Space, lim, sel.Scored, sel.WallMS)
 			fmt.Fprintf(g.io.Out, "accuracy: %s\n", sel.AccuracySource)
+			if sel.AccuracyFit != nil {
+				if err := sel.AccuracyFit.WriteText(g.io.Out); err != nil {
+					return err
+				}
+			}
 			if out != "" {
 				fmt.Fprintf(g.io.Out, "best config written to %s (next: edgefit export --config %s -o model.onnx)\n", out, out)
 			}

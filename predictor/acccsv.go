@@ -439,11 +439,12 @@ type ridgeFile struct {
 	Source  string             `json:"source"`
 	Coef    []float64          `json:"coef"`
 	Report  *AccuracyFitReport `json:"report,omitempty"`
+	Choice  *AccuracyChoice    `json:"choice,omitempty"`
 }
 
 // Save writes the predictor as JSON, atomically.
 func (m *RidgeAccuracy) Save(path string) error {
-	b, err := json.MarshalIndent(ridgeFile{AccuracyRidgeFormat, 1, m.space, m.source, m.coef, m.report}, "", "  ")
+	b, err := json.MarshalIndent(ridgeFile{AccuracyRidgeFormat, 1, m.space, m.source, m.coef, m.report, m.choice}, "", "  ")
 	if err != nil {
 		return fmt.Errorf("save accuracy predictor: %w", err)
 	}
@@ -480,5 +481,5 @@ func LoadRidgeAccuracy(path string) (*RidgeAccuracy, error) {
 			return nil, fmt.Errorf("load %s: coefficient %d is %v", path, i, c)
 		}
 	}
-	return &RidgeAccuracy{space: s.Name, coef: f.Coef, report: f.Report, source: f.Source}, nil
+	return &RidgeAccuracy{space: s.Name, coef: f.Coef, report: f.Report, source: f.Source, choice: f.Choice}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"runtime"
@@ -438,7 +439,9 @@ type FittedMLPAccuracy struct {
 
 // Accuracy writes the predicted accuracy (a fraction) of cfgs[i] to
 // out[i].
-func (m *FittedMLPAccuracy) Accuracy(cfgs []supernet.Config, out []float64) { m.net.Accuracy(cfgs, out) }
+func (m *FittedMLPAccuracy) Accuracy(cfgs []supernet.Config, out []float64) {
+	m.net.Accuracy(cfgs, out)
+}
 
 // Source says what the predictor is and, after [ChooseAccuracy], why it
 // was chosen.
@@ -577,4 +580,22 @@ func FitChoice(m AccuracyModel) *AccuracyChoice {
 		return m.choice
 	}
 	return nil
+}
+
+// WriteText prints both fits and the choice for people.
+func (c *AccuracyChoice) WriteText(w io.Writer) error {
+	var b strings.Builder
+	r := c.Ridge
+	fmt.Fprintf(&b, "accuracy predictors fitted on %d measured subnets (%s in the CSV), scored on the same %d cross-validation folds:\n", r.Samples, r.Unit, r.Folds)
+	fmt.Fprintf(&b, "  ridge  CV RMSE %s points, MAE %s, Spearman %s; train RMSE %s (penalty %g)\n",
+		fmtPoints(r.CVRMSE), fmtPoints(r.CVMAE), fmtRho(r.CVRho), fmtPoints(r.TrainRMS), r.Lambda)
+	if m := c.MLP; m != nil {
+		fmt.Fprintf(&b, "  MLP    CV RMSE %s points, MAE %s, Spearman %s; train RMSE %s (OFA form %d×%d, r one-hot %v, %d epochs, batch %d)\n",
+			fmtPoints(m.CVRMSE), fmtPoints(m.CVMAE), fmtRho(m.CVRho), fmtPoints(m.TrainRMS), m.Layers, m.Hidden, m.Resolutions, m.Epochs, m.BatchSize)
+	} else {
+		fmt.Fprintf(&b, "  MLP    not trained: %s\n", c.MLPSkipped)
+	}
+	fmt.Fprintf(&b, "chosen: %s\n", c.Reason)
+	_, err := io.WriteString(w, b.String())
+	return err
 }

@@ -6,3 +6,9 @@ package predictor
 //
 //go:noescape
 func gemm6x16(k int, a *float32, lda int, b *float32, c *float32, ldc int)
+
+// gemm6x16t is gemm6x16 with a stored transposed: c[i*ldc+j] =
+// Σ_{t<k} a[t*lda+i] · b[t*16+j].
+//
+//go:noescape
+func gemm6x16t(k int, a *float32, lda int, b *float32, c *float32, ldc int)

@@ -43,8 +43,8 @@ type mlpTrainer[T float] struct {
 
 	act    [][]T // per hidden layer: [maxRows][hidden] after ReLU
 	dz, dh []T   // [maxRows][hidden]
+	x      []T   // the batch's inputs, dense: [maxRows][in]
 	pk     []T   // packed right operand: [max(hidden, maxRows)][hidden]
-	tr     []T   // transposed left operand: [hidden][maxRows]
 	y, gy  []T   // [maxRows]
 }
 
@@ -67,7 +67,7 @@ func newMLPTrainer[T float](in, hidden, layers, maxRows int) *mlpTrainer[T] {
 	}
 	t.dz, t.dh = make([]T, maxRows*hidden), make([]T, maxRows*hidden)
 	t.pk = make([]T, max(hidden, maxRows)*hidden)
-	t.tr = make([]T, hidden*maxRows)
+	t.x = make([]T, maxRows*in)
 	t.y, t.gy = make([]T, maxRows), make([]T, maxRows)
 	return t
 }
@@ -107,21 +107,14 @@ func (t *mlpTrainer[T]) forward(idx [][]int32) {
 	h, rows := t.hidden, len(idx)
 	a := t.act[0]
 	for r, active := range idx {
-		o := a[r*h : (r+1)*h]
-		copy(o, t.b0)
-		for _, i := range active {
-			axpy(1, t.w0t[int(i)*h:int(i+1)*h], o)
-		}
-		relu(o)
+		firstLayer(a[r*h:(r+1)*h], t.w0t, h, active, t.b0)
 	}
 	for l := range t.w {
 		in, out := t.act[l][:rows*h], t.act[l+1][:rows*h]
 		packPanelsT(t.pk, t.w[l], h, h) // right operand Wᵀ
-		gemm(rows, h, h, in, t.pk, out)
+		gemm(rows, h, h, in, h, false, t.pk, out)
 		for r := 0; r < rows; r++ {
-			o := out[r*h : (r+1)*h]
-			axpy(1, t.b[l], o)
-			relu(o)
+			biasReLU(out[r*h:(r+1)*h], t.b[l])
 		}
 	}
 	last := t.act[t.layers-1]
@@ -157,24 +150,27 @@ func (t *mlpTrainer[T]) backward(idx [][]int32, target []T) float64 {
 		in := t.act[l][:rows*h]
 		sumRowsInto(t.gb[l], dz, rows, h)
 		// gW = dzᵀ · in: [out][rows] times [rows][in].
-		transpose(t.tr, dz, rows, h)
 		packPanels(t.pk, in, rows, h)
-		gemm(h, rows, h, t.tr[:h*rows], t.pk, t.gw[l])
+		gemm(h, rows, h, dz, h, true, t.pk, t.gw[l])
 		// d(in) = dz · W, then through in's ReLU.
 		packPanels(t.pk, t.w[l], h, h)
 		dh := t.dh[:rows*h]
-		gemm(rows, h, h, dz, t.pk, dh)
+		gemm(rows, h, h, dz, h, false, t.pk, dh)
 		maskReLU(dh, in)
 		dz, t.dh, t.dz = dh, t.dz, t.dh
 	}
 	sumRowsInto(t.gb0, dz, rows, h)
-	clear(t.gw0t)
+	// gW0ᵀ = xᵀ · dz with x dense: a product on the kernel beats adding
+	// the rows of the few active inputs one at a time.
+	x := t.x[:rows*t.in]
+	clear(x)
 	for r, active := range idx {
-		g := dz[r*h : (r+1)*h]
 		for _, i := range active {
-			axpy(1, g, t.gw0t[int(i)*h:int(i+1)*h])
+			x[r*t.in+int(i)] = 1
 		}
 	}
+	packPanels(t.pk, dz, rows, h)
+	gemm(t.in, rows, h, x, t.in, true, t.pk, t.gw0t)
 	return loss / float64(rows)
 }
 
@@ -196,25 +192,36 @@ func (t *mlpTrainer[T]) adam(c adamConfig) {
 	}
 }
 
-// gemm sets c[m][n] = a[m][k] · B, where B ([k][n]) is packed in
-// 16-column panels by packPanels or packPanelsT; n is a multiple of 16.
-// In float32 on a CPU with AVX2 and FMA whole 6-row tiles go to
-// gemm6x16; the rest is portable Go. Each element is summed over t in
-// order, so the result does not depend on how rows are scheduled.
-func gemm[T float](m, k, n int, a, pk, c []T) {
+// gemm sets c[m][n] = A · B, where A is a[i*lda+t] ([m][k]) or, with
+// at, a[t*lda+i] (stored [k][m]), and B ([k][n]) is packed in 16-column
+// panels by packPanels or packPanelsT; n is a multiple of 16. In float32
+// on a CPU with AVX2 and FMA whole 6-row tiles go to the kernels; the
+// rest is portable Go. Each element is summed over t in order, so the
+// result does not depend on how rows are scheduled.
+func gemm[T float](m, k, n int, a []T, lda int, at bool, pk, c []T) {
 	i := 0
 	if a32, ok := any(a).([]float32); ok && useAsm && k > 0 {
 		p32, c32 := any(pk).([]float32), any(c).([]float32)
 		for ; i+6 <= m; i += 6 {
 			for p := 0; p < n/panel; p++ {
-				gemm6x16(k, &a32[i*k], k, &p32[p*k*panel], &c32[i*n+p*panel], n)
+				if at {
+					gemm6x16t(k, &a32[i], lda, &p32[p*k*panel], &c32[i*n+p*panel], n)
+				} else {
+					gemm6x16(k, &a32[i*lda], lda, &p32[p*k*panel], &c32[i*n+p*panel], n)
+				}
 			}
 		}
 	}
 	for ; i < m; i++ {
 		row := c[i*n : (i+1)*n]
 		clear(row)
-		for t, v := range a[i*k : (i+1)*k] {
+		for t := 0; t < k; t++ {
+			var v T
+			if at {
+				v = a[t*lda+i]
+			} else {
+				v = a[i*lda+t]
+			}
 			if v == 0 {
 				continue
 			}
@@ -222,6 +229,28 @@ func gemm[T float](m, k, n int, a, pk, c []T) {
 				axpy(v, pk[(p*k+t)*panel:(p*k+t+1)*panel], row[p*panel:(p+1)*panel])
 			}
 		}
+	}
+}
+
+// firstLayer sets dst to relu(bias + Σ_i w[idx[i]]): the first layer of a
+// network whose input is 0/1 (w is [in][h], the weight transposed).
+func firstLayer[T float](dst, w []T, h int, idx []int32, bias []T) {
+	if d32, ok := any(dst).([]float32); ok && h%panel == 0 {
+		sumRows(d32, any(w).([]float32), h, idx, any(bias).([]float32))
+		return
+	}
+	copy(dst, bias)
+	for _, i := range idx {
+		axpy(1, w[int(i)*h:int(i+1)*h], dst)
+	}
+	relu(dst)
+}
+
+// biasReLU sets o to max(o + b, 0).
+func biasReLU[T float](o, b []T) {
+	b = b[:len(o)]
+	for i, v := range o {
+		o[i] = max(v+b[i], 0)
 	}
 }
 
@@ -244,15 +273,6 @@ func packPanelsT[T float](dst, w []T, n, k int) {
 			for t, v := range row {
 				dst[(p*k+t)*panel+j] = v
 			}
-		}
-	}
-}
-
-// transpose writes the transpose of a ([rows][cols]) to dst ([cols][rows]).
-func transpose[T float](dst, a []T, rows, cols int) {
-	for r := 0; r < rows; r++ {
-		for c, v := range a[r*cols : (r+1)*cols] {
-			dst[c*rows+r] = v
 		}
 	}
 }
@@ -283,20 +303,34 @@ func dotT[T float](x, y []T) T {
 
 func relu[T float](x []T) {
 	for i, v := range x {
-		if v < 0 {
-			x[i] = 0
-		}
+		x[i] = max(v, 0) // +0 for -0 too
 	}
 }
 
 // maskReLU zeroes g where the ReLU output a is zero: the ReLU's
 // derivative (0 at 0, as PyTorch takes it).
 func maskReLU[T float](g, a []T) {
+	if g32, ok := any(g).([]float32); ok {
+		maskReLU32(g32, any(a).([]float32))
+		return
+	}
 	a = a[:len(g)]
 	for i, v := range a {
 		if v <= 0 {
 			g[i] = 0
 		}
+	}
+}
+
+// maskReLU32 is maskReLU without branches, which half of the elements
+// would mispredict: a ReLU output is +0 or positive, so its bits are
+// zero exactly when it is.
+func maskReLU32(g, a []float32) {
+	a = a[:len(g)]
+	for i, v := range a {
+		b := math.Float32bits(v)
+		mask := -((b | -b) >> 31) // all ones when b ≠ 0
+		g[i] = math.Float32frombits(math.Float32bits(g[i]) & mask)
 	}
 }
 
@@ -317,4 +351,3 @@ func float32Of[T float](s []T) []float32 {
 	}
 	return out
 }
-

@@ -91,7 +91,7 @@ func TestMLPGradientCheck(t *testing.T) {
 
 // TestGemmKernelMatchesFloat64 checks the float32 product (AVX2 tiles
 // where available, portable Go elsewhere) against a float64 triple loop,
-// for each layout the trainer packs.
+// for each layout of either operand the trainer uses.
 func TestGemmKernelMatchesFloat64(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, sz := range []struct{ m, k, n int }{{13, 7, 32}, {6, 1, 16}, {400, 37, 48}, {5, 64, 16}} {
@@ -106,11 +106,21 @@ func TestGemmKernelMatchesFloat64(t *testing.T) {
 		for i := range b {
 			b[i] = float32(rng.NormFloat64())
 		}
-		bt := make([]float32, len(b)) // b transposed: [n][k]
-		transpose(bt, b, sz.k, sz.n)
-		for _, packedT := range []bool{false, true} {
+		at := make([]float32, len(a)) // a stored [k][m]
+		for i := 0; i < sz.m; i++ {
+			for k := 0; k < sz.k; k++ {
+				at[k*sz.m+i] = a[i*sz.k+k]
+			}
+		}
+		bt := make([]float32, len(b)) // b stored [n][k], as a PyTorch weight
+		for k := 0; k < sz.k; k++ {
+			for j := 0; j < sz.n; j++ {
+				bt[j*sz.k+k] = b[k*sz.n+j]
+			}
+		}
+		for _, layout := range []struct{ aT, bT bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
 			pk := make([]float32, len(b))
-			if packedT {
+			if layout.bT {
 				packPanelsT(pk, bt, sz.n, sz.k)
 			} else {
 				packPanels(pk, b, sz.k, sz.n)
@@ -119,7 +129,11 @@ func TestGemmKernelMatchesFloat64(t *testing.T) {
 			for i := range c {
 				c[i] = 99 // gemm overwrites
 			}
-			gemm(sz.m, sz.k, sz.n, a, pk, c)
+			if layout.aT {
+				gemm(sz.m, sz.k, sz.n, at, sz.m, true, pk, c)
+			} else {
+				gemm(sz.m, sz.k, sz.n, a, sz.k, false, pk, c)
+			}
 			for i := 0; i < sz.m; i++ {
 				for j := 0; j < sz.n; j++ {
 					var want, mag float64
@@ -128,7 +142,7 @@ func TestGemmKernelMatchesFloat64(t *testing.T) {
 						mag += math.Abs(float64(a[i*sz.k+k]) * float64(b[k*sz.n+j]))
 					}
 					if got := float64(c[i*sz.n+j]); math.Abs(got-want) > 1e-6*mag+1e-7 {
-						t.Fatalf("%v transposed=%v: c[%d][%d] = %v, want %v", sz, packedT, i, j, got, want)
+						t.Fatalf("%v %+v: c[%d][%d] = %v, want %v", sz, layout, i, j, got, want)
 					}
 				}
 			}
@@ -153,14 +167,20 @@ func TestGemmPortableMatchesKernel(t *testing.T) {
 	}
 	pk := make([]float32, k*n)
 	packPanels(pk, b, k, n)
-	fast, slow := make([]float32, m*n), make([]float32, m*n)
-	gemm(m, k, n, a, pk, fast)
-	useAsm = false
-	gemm(m, k, n, a, pk, slow)
-	useAsm = true
-	for i := range fast {
-		if d := math.Abs(float64(fast[i] - slow[i])); d > 1e-4 {
-			t.Fatalf("element %d: kernel %v, portable %v", i, fast[i], slow[i])
+	for _, at := range []bool{false, true} {
+		lda := k
+		if at {
+			lda = m // the same numbers read as [k][m]
+		}
+		fast, slow := make([]float32, m*n), make([]float32, m*n)
+		gemm(m, k, n, a, lda, at, pk, fast)
+		useAsm = false
+		gemm(m, k, n, a, lda, at, pk, slow)
+		useAsm = true
+		for i := range fast {
+			if d := math.Abs(float64(fast[i] - slow[i])); d > 1e-4 {
+				t.Fatalf("transposed=%v element %d: kernel %v, portable %v", at, i, fast[i], slow[i])
+			}
 		}
 	}
 }
