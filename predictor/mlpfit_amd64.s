@@ -1,25 +1,29 @@
 #include "textflag.h"
 
-// func gemm6x16(k int, a *float32, lda int, b *float32, c *float32, ldc int)
+// func gemm6x16(k int, a *float32, rs, ts int, b *float32, c *float32, ldc int)
 //
-// c[i][j] = Σ_{t<k} a[i*lda+t] · b[t*16+j] for 6 rows i and 16 columns j;
-// lda and ldc are in elements. Unlike the inference kernel it adds no
-// bias and clamps nothing: training needs the same product for gradients,
-// which may be negative.
+// c[i][j] = Σ_{t<k} a[i*rs+t*ts] · b[t*16+j] for 6 rows i and 16 columns j;
+// rs, ts and ldc are in elements. Strides (rs, ts) = (lda, 1) read a
+// row-major left operand and (1, lda) its transpose, which spares the
+// trainer a transpose for weight gradients (dZᵀ · X). Unlike the
+// inference kernel it adds no bias and clamps nothing: gradients may be
+// negative.
 //
 // Y0..Y11 accumulate the tile (row i in Y(2i), Y(2i+1)). Each step loads
 // one 16-wide row of b into Y12/Y13 and broadcasts the six a[i][t].
-TEXT ·gemm6x16(SB), NOSPLIT, $0-48
+TEXT ·gemm6x16(SB), NOSPLIT, $0-56
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
-	MOVQ lda+16(FP), R8
-	MOVQ b+24(FP), DI
-	MOVQ c+32(FP), DX
-	MOVQ ldc+40(FP), R9
-	SHLQ $2, R8               // lda in bytes
+	MOVQ rs+16(FP), R8
+	MOVQ ts+24(FP), R10
+	MOVQ b+32(FP), DI
+	MOVQ c+40(FP), DX
+	MOVQ ldc+48(FP), R9
+	SHLQ $2, R8               // row stride in bytes
+	SHLQ $2, R10              // step stride in bytes
 	SHLQ $2, R9               // ldc in bytes
-	LEAQ (R8)(R8*2), R10      // 3·lda
-	LEAQ (SI)(R10*1), R11     // row 3 of a
+	LEAQ (R8)(R8*2), R11
+	ADDQ SI, R11              // row 3 of a
 
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
@@ -58,91 +62,13 @@ step:
 	VFMADD231PS  Y13, Y14, Y9
 	VFMADD231PS  Y12, Y15, Y10
 	VFMADD231PS  Y13, Y15, Y11
-	ADDQ         $4, SI
-	ADDQ         $4, R11
+	ADDQ         R10, SI
+	ADDQ         R10, R11
 	ADDQ         $64, DI
 	DECQ         CX
 	JNZ          step
 
 store:
-	VMOVUPS Y0, (DX)
-	VMOVUPS Y1, 32(DX)
-	ADDQ    R9, DX
-	VMOVUPS Y2, (DX)
-	VMOVUPS Y3, 32(DX)
-	ADDQ    R9, DX
-	VMOVUPS Y4, (DX)
-	VMOVUPS Y5, 32(DX)
-	ADDQ    R9, DX
-	VMOVUPS Y6, (DX)
-	VMOVUPS Y7, 32(DX)
-	ADDQ    R9, DX
-	VMOVUPS Y8, (DX)
-	VMOVUPS Y9, 32(DX)
-	ADDQ    R9, DX
-	VMOVUPS Y10, (DX)
-	VMOVUPS Y11, 32(DX)
-	VZEROUPPER
-	RET
-
-// func gemm6x16t(k int, a *float32, lda int, b *float32, c *float32, ldc int)
-//
-// As gemm6x16 with a stored transposed: c[i][j] = Σ_{t<k} a[t*lda+i] ·
-// b[t*16+j]. The six values of a for step t are adjacent, which spares
-// the trainer a transpose for weight gradients (dZᵀ · X).
-TEXT ·gemm6x16t(SB), NOSPLIT, $0-48
-	MOVQ k+0(FP), CX
-	MOVQ a+8(FP), SI
-	MOVQ lda+16(FP), R8
-	MOVQ b+24(FP), DI
-	MOVQ c+32(FP), DX
-	MOVQ ldc+40(FP), R9
-	SHLQ $2, R8
-	SHLQ $2, R9
-
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-
-	TESTQ CX, CX
-	JLE   storet
-
-stept:
-	VMOVUPS      (DI), Y12
-	VMOVUPS      32(DI), Y13
-	VBROADCASTSS (SI), Y14
-	VBROADCASTSS 4(SI), Y15
-	VFMADD231PS  Y12, Y14, Y0
-	VFMADD231PS  Y13, Y14, Y1
-	VFMADD231PS  Y12, Y15, Y2
-	VFMADD231PS  Y13, Y15, Y3
-	VBROADCASTSS 8(SI), Y14
-	VBROADCASTSS 12(SI), Y15
-	VFMADD231PS  Y12, Y14, Y4
-	VFMADD231PS  Y13, Y14, Y5
-	VFMADD231PS  Y12, Y15, Y6
-	VFMADD231PS  Y13, Y15, Y7
-	VBROADCASTSS 16(SI), Y14
-	VBROADCASTSS 20(SI), Y15
-	VFMADD231PS  Y12, Y14, Y8
-	VFMADD231PS  Y13, Y14, Y9
-	VFMADD231PS  Y12, Y15, Y10
-	VFMADD231PS  Y13, Y15, Y11
-	ADDQ         R8, SI
-	ADDQ         $64, DI
-	DECQ         CX
-	JNZ          stept
-
-storet:
 	VMOVUPS Y0, (DX)
 	VMOVUPS Y1, 32(DX)
 	ADDQ    R9, DX

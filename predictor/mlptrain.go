@@ -13,7 +13,7 @@ import (
 // the matrix products on an AVX2/FMA kernel where the CPU has one.
 
 // float is what the trainer computes in.
-type float interface{ ~float32 | ~float64 }
+type float interface{ float32 | float64 }
 
 // adamConfig is torch.optim.Adam's update with its weight_decay: the
 // decay is added to the gradient (L2), not applied to the weights
@@ -202,13 +202,13 @@ func gemm[T float](m, k, n int, a []T, lda int, at bool, pk, c []T) {
 	i := 0
 	if a32, ok := any(a).([]float32); ok && useAsm && k > 0 {
 		p32, c32 := any(pk).([]float32), any(c).([]float32)
+		rs, ts := lda, 1
+		if at {
+			rs, ts = 1, lda
+		}
 		for ; i+6 <= m; i += 6 {
 			for p := 0; p < n/panel; p++ {
-				if at {
-					gemm6x16t(k, &a32[i], lda, &p32[p*k*panel], &c32[i*n+p*panel], n)
-				} else {
-					gemm6x16(k, &a32[i*lda], lda, &p32[p*k*panel], &c32[i*n+p*panel], n)
-				}
+				gemm6x16(k, &a32[i*rs], rs, ts, &p32[p*k*panel], &c32[i*n+p*panel], n)
 			}
 		}
 	}
@@ -285,20 +285,12 @@ func axpy[T float](a T, x, y []T) {
 	}
 }
 
+// dotT is dot32 (the inference's) or dot (the regression's) by type.
 func dotT[T float](x, y []T) T {
-	y = y[:len(x)]
-	var s0, s1, s2, s3 T
-	i := 0
-	for ; i+4 <= len(x); i += 4 {
-		s0 += x[i] * y[i]
-		s1 += x[i+1] * y[i+1]
-		s2 += x[i+2] * y[i+2]
-		s3 += x[i+3] * y[i+3]
+	if x32, ok := any(x).([]float32); ok {
+		return T(dot32(x32, any(y).([]float32)))
 	}
-	for ; i < len(x); i++ {
-		s0 += x[i] * y[i]
-	}
-	return (s0 + s1) + (s2 + s3)
+	return T(dot(any(x).([]float64), any(y).([]float64)))
 }
 
 func relu[T float](x []T) {
