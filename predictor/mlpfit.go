@@ -496,6 +496,12 @@ const (
 // says so. The model's Source and the returned [AccuracyChoice] give
 // both errors.
 func ChooseAccuracy(ctx context.Context, s *supernet.Space, a *AccuracySamples, opts AccuracyFitOptions) (AccuracyModel, *AccuracyChoice, error) {
+	return chooseAccuracy(ctx, s, a, opts, fmt.Sprintf("%d measured subnets", len(a.Samples)))
+}
+
+// chooseAccuracy is ChooseAccuracy with the samples' description for
+// the model's Source.
+func chooseAccuracy(ctx context.Context, s *supernet.Space, a *AccuracySamples, opts AccuracyFitOptions, from string) (AccuracyModel, *AccuracyChoice, error) {
 	if opts.Folds == 0 {
 		opts.Folds = 5
 	}
@@ -513,7 +519,7 @@ func ChooseAccuracy(ctx context.Context, s *supernet.Space, a *AccuracySamples, 
 	if n := len(a.Samples); n < MLPMinSamples {
 		ch.MLPSkipped = fmt.Sprintf("%d samples, fewer than the %d an MLP needs", n, MLPMinSamples)
 		ch.Reason = "ridge: no MLP trained (" + ch.MLPSkipped + ")"
-		ridge.source += "; no MLP trained: " + ch.MLPSkipped
+		ridge.source = fmt.Sprintf("ridge regression fitted on %s, CV RMSE %s points; no MLP trained: %s", from, fmtPoints(rr.CVRMSE), ch.MLPSkipped)
 		ridge.choice = ch
 		return ridge, ch, nil
 	}
@@ -528,14 +534,14 @@ func ChooseAccuracy(ctx context.Context, s *supernet.Space, a *AccuracySamples, 
 	if mr.CVRMSE < rr.CVRMSE {
 		ch.Chosen = ChoiceMLP
 		ch.Reason = "mlp: " + vs + " for ridge"
-		mlp.source = fmt.Sprintf("MLP (OFA form, %d×%d) fitted on %d measured subnets, CV RMSE %s points vs ridge %s: chosen",
-			mr.Layers, mr.Hidden, mr.Samples, fmtPoints(mr.CVRMSE), fmtPoints(rr.CVRMSE))
+		mlp.source = fmt.Sprintf("MLP (OFA form, %d×%d) fitted on %s, CV RMSE %s points vs ridge %s: chosen",
+			mr.Layers, mr.Hidden, from, fmtPoints(mr.CVRMSE), fmtPoints(rr.CVRMSE))
 		mlp.choice = ch
 		return mlp, ch, nil
 	}
 	ch.Reason = fmt.Sprintf("ridge: CV RMSE %s points vs %s for the MLP", fmtPoints(rr.CVRMSE), fmtPoints(mr.CVRMSE))
-	ridge.source = fmt.Sprintf("ridge regression fitted on %d measured subnets, CV RMSE %s points vs MLP (OFA form) %s: chosen",
-		rr.Samples, fmtPoints(rr.CVRMSE), fmtPoints(mr.CVRMSE))
+	ridge.source = fmt.Sprintf("ridge regression fitted on %s, CV RMSE %s points vs MLP (OFA form) %s: chosen",
+		from, fmtPoints(rr.CVRMSE), fmtPoints(mr.CVRMSE))
 	ridge.choice = ch
 	return ridge, ch, nil
 }
@@ -556,16 +562,9 @@ func ChooseAccuracyCSV(ctx context.Context, s *supernet.Space, path string, opts
 	if err != nil {
 		return nil, nil, err
 	}
-	m, ch, err := ChooseAccuracy(ctx, s, a, opts)
+	m, ch, err := chooseAccuracy(ctx, s, a, opts, fmt.Sprintf("%s (%d subnets)", path, len(a.Samples)))
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
-	}
-	in := fmt.Sprintf(" on %d measured subnets", len(a.Samples))
-	switch m := m.(type) {
-	case *RidgeAccuracy:
-		m.source = strings.Replace(m.source, in, fmt.Sprintf(" on %s (%d subnets)", path, len(a.Samples)), 1)
-	case *FittedMLPAccuracy:
-		m.source = strings.Replace(m.source, in, fmt.Sprintf(" on %s (%d subnets)", path, len(a.Samples)), 1)
 	}
 	return m, ch, nil
 }
