@@ -3,7 +3,10 @@ package predictor
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
+
+	"github.com/edgefit/edgefit/supernet"
 )
 
 // tinyBatch is a minibatch of sparse 0/1 inputs over in inputs.
@@ -228,4 +231,34 @@ func TestMLPInitBounds(t *testing.T) {
 	check("layer 1 weight", tr.w[0], 400)
 	check("layer 2 bias", tr.b[1], 400)
 	check("output weight", tr.wOut, 400)
+}
+
+// TestTrainedWeightsMatchInference: the network a trainer holds and the
+// MLPAccuracy built from its exported weights (the NAS layout, through
+// the .pth loader's code) predict the same for the same subnets.
+func TestTrainedWeightsMatchInference(t *testing.T) {
+	s, _ := supernet.NewSpace(1.0)
+	a := synthSamples(s, 40, nonlinearTarget, 0.001, 12)
+	d, err := encodeMLPSamples(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := newMLPTrainer[float32](d.in, 32, 3, len(d.idx))
+	tr.init(rand.New(rand.NewPCG(1, 1)))
+	tr.base = 0.7
+	tr.forward(d.idx)
+	m, err := tr.weights().model(s.Name, d.res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]float64, len(d.cfgs))
+	m.Accuracy(d.cfgs, got)
+	for i := range got {
+		if math.Abs(got[i]-float64(tr.y[i])) > 1e-5 {
+			t.Fatalf("subnet %d (r=%d): inference %v, trainer %v", i, d.cfgs[i].R, got[i], tr.y[i])
+		}
+	}
+	if !slices.Equal(m.Resolutions(), synthResolutions) {
+		t.Errorf("resolutions %v", m.Resolutions())
+	}
 }
