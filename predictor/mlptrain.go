@@ -211,6 +211,21 @@ func gemm[T float](m, k, n int, a []T, lda int, at bool, pk, c []T) {
 				gemm6x16(k, &a32[i*rs], rs, ts, &p32[p*k*panel], &c32[i*n+p*panel], n)
 			}
 		}
+		if rem := m - i; rem > 0 {
+			// The last rows go through the kernel too, as a tile padded
+			// with zero rows in scratch space.
+			ta, tc := make([]float32, 6*k), make([]float32, 6*n)
+			for r := 0; r < rem; r++ {
+				for t := 0; t < k; t++ {
+					ta[r*k+t] = a32[(i+r)*rs+t*ts]
+				}
+			}
+			for p := 0; p < n/panel; p++ {
+				gemm6x16(k, &ta[0], k, 1, &p32[p*k*panel], &tc[p*panel], n)
+			}
+			copy(c32[i*n:m*n], tc)
+			return
+		}
 	}
 	for ; i < m; i++ {
 		row := c[i*n : (i+1)*n]
