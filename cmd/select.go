@@ -79,7 +79,7 @@ type selectOptions struct {
 
 func (o *selectOptions) AddFlags(f *pflag.FlagSet) {
 	o.limits.AddFlags(f)
-	f.StringVar(&o.Acc, "acc", "", "accuracy source: OFA predictor .pth, a CSV of measured (config, accuracy) samples, or a fitted .json; default: a MACs proxy, labelled as such")
+	f.StringVar(&o.Acc, "acc", "", "accuracy source: OFA predictor .pth, a CSV of measured (config, accuracy) samples (fits a ridge model and OFA's MLP, keeps the better by CV RMSE), or a fitted .json; default: a MACs proxy, labelled as such")
 	f.IntVar(&o.Top, "top", 5, "how many subnets to list")
 	f.Uint64Var(&o.Seed, "seed", 1, "seed: the same seed gives the same result")
 	f.StringVar(&o.Method, "method", search.MethodEvolution, "search method: evolution or random (a baseline)")

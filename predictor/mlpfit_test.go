@@ -3,6 +3,8 @@ package predictor
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"path/filepath"
@@ -411,4 +413,52 @@ func FuzzReadFittedMLPAccuracy(f *testing.F) {
 			t.Fatalf("r=%d is not trained but scored %v", above, out[2])
 		}
 	})
+}
+
+// TestAccuracyChoiceJSONKeys pins the report's keys and units.
+func TestAccuracyChoiceJSONKeys(t *testing.T) {
+	ch := &AccuracyChoice{Chosen: ChoiceMLP, Reason: "mlp: CV RMSE 0.31 points vs 0.52 for ridge",
+		Ridge: &AccuracyFitReport{Samples: 1000, Percent: true, Unit: "percent", Lambda: 0.1, Folds: 5, CVRMSE: 0.52, CVMAE: 0.4, CVRho: 0.97, TrainRMS: 0.45},
+		MLP: &MLPFitReport{Samples: 1000, Percent: true, Resolutions: []int{160, 224}, Hidden: 400, Layers: 3, Epochs: 150, BatchSize: 256,
+			LR: 0.001, WeightDecay: 0.0001, Seed: 1, BaseAcc: 0.77, Folds: 5, CVRMSE: 0.31, CVMAE: 0.25, CVRho: 0.99, TrainRMS: 0.2}}
+	b, err := json.Marshal(ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `{"chosen":"mlp","reason":"mlp: CV RMSE 0.31 points vs 0.52 for ridge",` +
+		`"ridge":{"samples":1000,"percent":true,"unit":"percent","lambda":0.1,"folds":5,"cv_rmse_pct_points":0.52,"cv_mae_pct_points":0.4,"cv_spearman":0.97,"train_rmse_pct_points":0.45},` +
+		`"mlp":{"samples":1000,"percent":true,"resolutions":[160,224],"hidden":400,"hidden_layers":3,"epochs":150,"batch_size":256,"learning_rate":0.001,"weight_decay":0.0001,"seed":1,"base_acc":0.77,"folds":5,"cv_rmse_pct_points":0.31,"cv_mae_pct_points":0.25,"cv_spearman":0.99,"train_rmse_pct_points":0.2}}`
+	if string(b) != want {
+		t.Errorf("JSON\n%s\nwant\n%s", b, want)
+	}
+	skipped, _ := json.Marshal(&AccuracyChoice{Chosen: ChoiceRidge, Reason: "r", Ridge: &AccuracyFitReport{}, MLPSkipped: "30 samples"})
+	if !strings.Contains(string(skipped), `"mlp_skipped":"30 samples"`) || strings.Contains(string(skipped), `"mlp":`) {
+		t.Errorf("skipped MLP: %s", skipped)
+	}
+}
+
+// TestFittedMLPFileKeys pins the saved file's top-level keys and the
+// layer layout (weights elided).
+func TestFittedMLPFileKeys(t *testing.T) {
+	var f map[string]json.RawMessage
+	if err := json.Unmarshal(tinyMLPJSON([]int{160, 224}, 2, 0), &f); err != nil {
+		t.Fatal(err)
+	}
+	var layers []map[string]json.RawMessage
+	if err := json.Unmarshal(f["layers"], &layers); err != nil {
+		t.Fatal(err)
+	}
+	shape := make([]string, len(layers))
+	for i, l := range layers {
+		var w [][]float32
+		json.Unmarshal(l["weight"], &w)
+		shape[i] = fmt.Sprintf("%dx%d bias=%v", len(w), len(w[0]), l["bias"] != nil)
+	}
+	f["layers"], _ = json.Marshal(shape)
+	b, _ := json.Marshal(f) // keys sorted
+	const want = `{"base_acc":0.7,"encoding":"ofa-nas","format":"edgefit-accuracy-mlp","layers":["2x122 bias=true","1x2 bias=false"],` +
+		`"resolutions":[160,224],"source":"tiny","space":"ofa-mbv3-w1.0","version":1}`
+	if string(b) != want {
+		t.Errorf("file\n%s\nwant\n%s", b, want)
+	}
 }
