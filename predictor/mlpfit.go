@@ -35,7 +35,15 @@ const (
 )
 
 // MLPFitOptions tune [FitMLPAccuracy]. Zero fields take the defaults
-// above; Folds and Seed those of [AccuracyFitOptions].
+// above; [ChooseAccuracy] sets Folds and Seed from its own options, so
+// that both models see the same folds.
+//
+// With OFA's weight decay and labels that are fractions, the L2 term
+// outweighs the squared error by orders of magnitude and keeps the
+// network smooth: on synthetic targets with 1,000 to 4,000 samples its
+// training and held-out errors are alike, about 0.25 points above the
+// noise, whereas a WeightDecay of 1e-5 halves that with 4,000 samples
+// but overfits 1,000. Cross-validation judges whichever is used.
 type MLPFitOptions struct {
 	Hidden      int     // width of each hidden layer
 	Layers      int     // hidden layers
