@@ -40,10 +40,12 @@ const (
 //
 // With OFA's weight decay and labels that are fractions, the L2 term
 // outweighs the squared error by orders of magnitude and keeps the
-// network smooth: on synthetic targets with 1,000 to 4,000 samples its
-// training and held-out errors are alike, about 0.25 points above the
-// noise, whereas a WeightDecay of 1e-5 halves that with 4,000 samples
-// but overfits 1,000. Cross-validation judges whichever is used.
+// network smooth. On synthetic targets with 0.1 points of noise, 1,000
+// to 4,000 samples, its training and held-out errors stay close, 0.15
+// to 0.3 points; a WeightDecay of 1e-5 brings the held-out error to
+// about 0.16 with 4,000 samples, and none at all overfits (0.003 points
+// in training, 0.43 held out, on 800 samples of a linear target).
+// Cross-validation judges whichever is used.
 type MLPFitOptions struct {
 	Hidden      int     // width of each hidden layer
 	Layers      int     // hidden layers
