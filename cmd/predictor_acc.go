@@ -44,6 +44,9 @@ is fitted. Training the MLP takes some seconds per thousand samples and fold.`,
 			if err != nil {
 				return usageErrorf("--space: %v", err)
 			}
+			if mo.WeightDecay == 0 {
+				mo.WeightDecay = -1 // the flag's 0 means none; the option's, the default
+			}
 			prog := g.newProgress(folds+1, "training MLP")
 			m, ch, err := predictor.ChooseAccuracyCSV(cmd.Context(), s, args[0], predictor.AccuracyFitOptions{
 				Folds: folds, Seed: seed, MLP: mo, Progress: func(done, total int) { prog.Set(done, total) }})
@@ -75,5 +78,6 @@ is fitted. Training the MLP takes some seconds per thousand samples and fold.`,
 	f.Uint64Var(&seed, "seed", 1, "seed of the folds and of the MLP's weights and batches")
 	f.IntVar(&mo.Epochs, "epochs", predictor.MLPEpochs, "MLP training epochs")
 	f.IntVar(&mo.BatchSize, "batch-size", predictor.MLPBatchSize, "MLP minibatch size")
+	f.Float64Var(&mo.WeightDecay, "weight-decay", predictor.MLPWeightDecay, "MLP Adam weight decay (L2 on the gradient, as OFA's authors use); 0 for none")
 	return c
 }
