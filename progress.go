@@ -23,8 +23,9 @@ type Meter interface {
 
 // Phases a [Progress] is told about.
 const (
-	PhaseProfile = "profile"
-	PhaseSearch  = "searching"
+	PhaseProfile     = "profile"
+	PhaseSearch      = "searching"
+	PhaseFitAccuracy = "training the accuracy MLP" // cross-validation folds, then the final fit
 )
 
 // quiet is the Progress of a nil Progress.

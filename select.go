@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
+	"strings"
 
 	"github.com/edgefit/edgefit/internal/atomicfile"
 	"github.com/edgefit/edgefit/predictor"
@@ -26,6 +28,10 @@ type Selection struct {
 	WallMS         float64            `json:"wall_ms"`
 	Generations    int                `json:"generations"`
 
+	// AccuracyFit says how a CSV given as the accuracy source was fitted
+	// (ridge and OFA's MLP, compared by cross-validated RMSE).
+	AccuracyFit *predictor.AccuracyChoice `json:"accuracy_fit,omitempty"`
+
 	result *search.Result
 	memory bool // peak memory is the front's third objective
 }
@@ -36,9 +42,20 @@ type Selection struct {
 // .json, or "" for the MACs proxy, which the result labels as such. Limits
 // no subnet can meet give a [*search.InfeasibleError].
 func Select(ctx context.Context, space *supernet.Space, lat predictor.LatencyModel, acc string, lim search.Limits, opts search.Options, progress Progress) (*Selection, error) {
-	am, err := predictor.LoadAccuracyModel(space, acc, predictor.MLPOptions{})
+	var fit Meter = quiet{}
+	if strings.EqualFold(filepath.Ext(acc), ".csv") {
+		fit = orQuiet(progress).Begin(PhaseFitAccuracy, 6)
+	}
+	am, err := predictor.LoadAccuracyModelContext(ctx, space, acc, predictor.MLPOptions{},
+		predictor.AccuracyFitOptions{Progress: func(done, total int) { fit.Set(done, total) }})
+	fit.Done()
 	if err != nil {
 		return nil, withHint(fmt.Errorf("accuracy source %s: %w", acc, err), "give an OFA accuracy predictor (.pth), a CSV of config,accuracy samples, or nothing for the MACs proxy")
+	}
+	if len(opts.Resolutions) > 0 {
+		if err := predictor.CheckAccuracyResolutions(am, space, opts.Resolutions); err != nil {
+			return nil, &InputError{Err: fmt.Errorf("--res: %w", err)}
+		}
 	}
 	sc, err := predictor.NewScorer(space, lat, am)
 	if err != nil {
@@ -55,7 +72,7 @@ func Select(ctx context.Context, space *supernet.Space, lat predictor.LatencyMod
 	if err != nil {
 		return nil, err
 	}
-	return &Selection{Space: space.Name, AccuracySource: sc.AccuracySource(), AccuracyProxy: sc.AccuracyIsProxy(),
+	return &Selection{Space: space.Name, AccuracySource: sc.AccuracySource(), AccuracyProxy: sc.AccuracyIsProxy(), AccuracyFit: predictor.FitChoice(am),
 		Limits: lim, Top: res.Top, Front: res.Front, Scored: res.Stats.Scored, WallMS: float64(res.Stats.Wall.Microseconds()) / 1000,
 		Generations: res.Stats.Generations, result: res, memory: opts.ParetoMemory}, nil
 }

@@ -15,11 +15,12 @@ func init() { register(newPredictorCommand) }
 func newPredictorCommand(g *globalOptions) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "predictor",
-		Short: "Fit and evaluate latency predictors from profiled lookup tables",
+		Short: "Fit and evaluate latency predictors from profiled lookup tables, and accuracy predictors from measured subnets",
 		Example: `  edgefit predictor fit phone.lut.json -o phone.pred.json
-  edgefit predictor eval phone.pred.json heldout.lut.json`,
+  edgefit predictor eval phone.pred.json heldout.lut.json
+  edgefit predictor fit-accuracy measured.csv --space ofa-mbv3-w1.0 -o acc.json`,
 	}
-	c.AddCommand(newPredictorFitCommand(g), newPredictorEvalCommand(g))
+	c.AddCommand(newPredictorFitCommand(g), newPredictorEvalCommand(g), newPredictorFitAccuracyCommand(g))
 	return c
 }
 

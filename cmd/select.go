@@ -79,7 +79,7 @@ type selectOptions struct {
 
 func (o *selectOptions) AddFlags(f *pflag.FlagSet) {
 	o.limits.AddFlags(f)
-	f.StringVar(&o.Acc, "acc", "", "accuracy source: OFA predictor .pth, a CSV of measured (config, accuracy) samples, or a fitted .json; default: a MACs proxy, labelled as such")
+	f.StringVar(&o.Acc, "acc", "", "accuracy source: OFA predictor .pth, a CSV of measured (config, accuracy) samples (fits a ridge model and OFA's MLP, keeps the better by CV RMSE), or a fitted .json; default: a MACs proxy, labelled as such")
 	f.IntVar(&o.Top, "top", 5, "how many subnets to list")
 	f.Uint64Var(&o.Seed, "seed", 1, "seed: the same seed gives the same result")
 	f.StringVar(&o.Method, "method", search.MethodEvolution, "search method: evolution or random (a baseline)")
@@ -234,6 +234,11 @@ func (o *selectFlags) printSelection(g *globalOptions, sel *edgefit.Selection, f
 	}
 	fmt.Fprintf(g.io.Out, "space %s, limits %s; %d candidates scored in %.0f ms\n", sel.Space, sel.Limits, sel.Scored, sel.WallMS)
 	fmt.Fprintf(g.io.Out, "accuracy: %s\n", sel.AccuracySource)
+	if sel.AccuracyFit != nil {
+		if err := sel.AccuracyFit.WriteText(g.io.Out); err != nil {
+			return err
+		}
+	}
 	if o.Output != "" {
 		fmt.Fprintf(g.io.Out, "best config written to %s (next: edgefit export --config %s -o model.onnx)\n", o.Output, o.Output)
 	}

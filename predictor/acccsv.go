@@ -201,6 +201,7 @@ type RidgeAccuracy struct {
 	coef   []float64 // ridgeFeatures, intercept last
 	report *AccuracyFitReport
 	source string
+	choice *AccuracyChoice // set by ChooseAccuracy
 }
 
 // Feature layout of RidgeAccuracy: ks 20×3 | e 20×3 | d 5×3 | r, r² | 1.
@@ -218,6 +219,11 @@ type AccuracyFitOptions struct {
 	Folds   int       // cross-validation folds (default 5)
 	Lambdas []float64 // ridge penalties to choose from by CV (default 1e-4 … 10)
 	Seed    uint64    // fixes the folds (default 1)
+
+	// For [ChooseAccuracy]: the MLP to train (its Folds and Seed are
+	// these), and a callback after each of its trainings.
+	MLP      MLPFitOptions
+	Progress func(done, total int)
 }
 
 // AccuracyFitReport describes a fitted accuracy predictor. Errors are in
@@ -286,11 +292,7 @@ func FitAccuracy(s *supernet.Space, a *AccuracySamples, opts AccuracyFitOptions)
 		y[i] = smp.Accuracy
 	}
 	k := min(opts.Folds, n)
-	fold := make([]int, n)
-	perm := rand.New(rand.NewPCG(opts.Seed, 0xacc)).Perm(n)
-	for i, j := range perm {
-		fold[j] = i % k
-	}
+	fold := cvFolds(n, k, opts.Seed)
 	w := make([]float64, n)
 	for i := range w {
 		w[i] = 1
@@ -354,6 +356,16 @@ func FitAccuracy(s *supernet.Space, a *AccuracySamples, opts AccuracyFitOptions)
 	rep.TrainRMS = 100 * math.Sqrt(se/float64(n))
 	return &RidgeAccuracy{space: s.Name, coef: b, report: rep,
 		source: fmt.Sprintf("ridge regression fitted on %d measured subnets (CV RMSE %.2f points)", n, rep.CVRMSE)}, rep, nil
+}
+
+// cvFolds assigns n samples to k cross-validation folds of near-equal
+// size, shuffled by seed: the folds every accuracy model is scored on.
+func cvFolds(n, k int, seed uint64) []int {
+	fold := make([]int, n)
+	for i, j := range rand.New(rand.NewPCG(seed, 0xacc)).Perm(n) {
+		fold[j] = i % k
+	}
+	return fold
 }
 
 // FitAccuracyCSV reads the CSV at path and fits a predictor to it.
@@ -427,11 +439,12 @@ type ridgeFile struct {
 	Source  string             `json:"source"`
 	Coef    []float64          `json:"coef"`
 	Report  *AccuracyFitReport `json:"report,omitempty"`
+	Choice  *AccuracyChoice    `json:"choice,omitempty"`
 }
 
 // Save writes the predictor as JSON, atomically.
 func (m *RidgeAccuracy) Save(path string) error {
-	b, err := json.MarshalIndent(ridgeFile{AccuracyRidgeFormat, 1, m.space, m.source, m.coef, m.report}, "", "  ")
+	b, err := json.MarshalIndent(ridgeFile{AccuracyRidgeFormat, 1, m.space, m.source, m.coef, m.report, m.choice}, "", "  ")
 	if err != nil {
 		return fmt.Errorf("save accuracy predictor: %w", err)
 	}
@@ -468,5 +481,5 @@ func LoadRidgeAccuracy(path string) (*RidgeAccuracy, error) {
 			return nil, fmt.Errorf("load %s: coefficient %d is %v", path, i, c)
 		}
 	}
-	return &RidgeAccuracy{space: s.Name, coef: f.Coef, report: f.Report, source: f.Source}, nil
+	return &RidgeAccuracy{space: s.Name, coef: f.Coef, report: f.Report, source: f.Source, choice: f.Choice}, nil
 }

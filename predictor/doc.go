@@ -28,7 +28,11 @@
 //     tutorial's acc_predictor.pth and the NAS AccuracyPredictor format),
 //     evaluated in float32 with AVX2/FMA kernels on amd64;
 //   - [FitAccuracyCSV] fits a ridge model to a CSV of measured subnets
-//     (see [ReadAccuracyCSV] for the format);
+//     (see [ReadAccuracyCSV] for the format), [FitMLPAccuracy] trains
+//     OFA's NAS MLP on them in Go ([FittedMLPAccuracy], evaluated by the
+//     same code as the .pth files), and [ChooseAccuracy] fits both on the
+//     same cross-validation folds and keeps the better, reporting both
+//     in an [AccuracyChoice]; [LoadAccuracyJSON] reads either back;
 //   - [NewProxyAccuracy] is the fallback without either: normalized log
 //     MACs, whose Source says plainly that it is not an accuracy.
 //

@@ -1,6 +1,7 @@
 package predictor
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"math"
@@ -71,9 +72,16 @@ func (r *FitReport) WriteText(w io.Writer) error {
 
 // LoadAccuracyModel opens the accuracy source at path for space s by its
 // extension: an OFA predictor checkpoint (.pth, .pt, .tar), a CSV of
-// measured subnets to fit (.csv) or a fitted ridge model (.json). An empty
-// path gives the MACs proxy. The model is checked against s.
+// measured subnets to fit (.csv, see [ChooseAccuracy]) or a fitted model
+// (.json, ridge or MLP). An empty path gives the MACs proxy. The model is
+// checked against s.
 func LoadAccuracyModel(s *supernet.Space, path string, opts MLPOptions) (AccuracyModel, error) {
+	return LoadAccuracyModelContext(context.Background(), s, path, opts, AccuracyFitOptions{})
+}
+
+// LoadAccuracyModelContext is LoadAccuracyModel with a context and the
+// options for fitting a CSV, which trains an MLP and can take a while.
+func LoadAccuracyModelContext(ctx context.Context, s *supernet.Space, path string, opts MLPOptions, fit AccuracyFitOptions) (AccuracyModel, error) {
 	var m AccuracyModel
 	switch ext := strings.ToLower(filepath.Ext(path)); {
 	case path == "":
@@ -85,13 +93,13 @@ func LoadAccuracyModel(s *supernet.Space, path string, opts MLPOptions) (Accurac
 		}
 		m = p
 	case ext == ".csv":
-		p, _, err := FitAccuracyCSV(s, path, AccuracyFitOptions{})
+		p, _, err := ChooseAccuracyCSV(ctx, s, path, fit)
 		if err != nil {
 			return nil, err
 		}
 		m = p
 	case ext == ".json":
-		p, err := LoadRidgeAccuracy(path)
+		p, err := LoadAccuracyJSON(path)
 		if err != nil {
 			return nil, err
 		}
