@@ -47,15 +47,14 @@ func newMeter(net *supernet.Net) *meter {
 	return m
 }
 
-// add records one batch of n images whose graph outputs are outs (mean then
-// variance per BatchNorm).
-func (m *meter) add(outs [][]float32, n int) {
+// add records one batch of n images.
+func (m *meter) add(stats []export.BatchStats, n int) {
 	for i := range m.sumMean {
-		for c, v := range outs[2*i] {
-			m.sumMean[i][c] += float64(n) * float64(v)
+		for c, v := range stats[i].Mean {
+			m.sumMean[i][c] += float64(n) * v
 		}
-		for c, v := range outs[2*i+1] {
-			m.sumVar[i][c] += float64(n) * float64(v)
+		for c, v := range stats[i].Var {
+			m.sumVar[i][c] += float64(n) * v
 		}
 	}
 	m.images += n
@@ -111,18 +110,34 @@ func (e *Engine) session(n int) (*ort.Session, error) {
 	return s, nil
 }
 
-// Batch runs one batch and returns its per-BatchNorm outputs, mean then
-// variance for each BatchNorm.
-func (e *Engine) Batch(ctx context.Context, b *Batch) ([][]float32, error) {
+// BatchStats runs one batch of n images (NCHW) and returns each
+// BatchNorm's batch mean and variance, in supernet.Net.BatchNorms order.
+func (e *Engine) BatchStats(ctx context.Context, data []float32, n int) ([]export.BatchStats, error) {
 	r := e.net.Config.R
-	if b.N <= 0 || len(b.Data) != b.N*3*r*r {
-		return nil, fmt.Errorf("calibration batch of %d images has %d values, want %d (3x%dx%d each)", b.N, len(b.Data), b.N*3*r*r, r, r)
+	if n <= 0 || len(data) != n*3*r*r {
+		return nil, fmt.Errorf("calibration batch of %d images has %d values, want %d (3x%dx%d each)", n, len(data), n*3*r*r, r, r)
 	}
-	s, err := e.session(b.N)
+	s, err := e.session(n)
 	if err != nil {
 		return nil, err
 	}
-	return s.RunContext(ctx, b.Data)
+	outs, err := s.RunContext(ctx, data)
+	if err != nil {
+		return nil, err
+	}
+	stats := make([]export.BatchStats, len(outs)/2)
+	for i := range stats {
+		stats[i] = export.BatchStats{Mean: widen(outs[2*i]), Var: widen(outs[2*i+1])}
+	}
+	return stats, nil
+}
+
+func widen(x []float32) []float64 {
+	y := make([]float64, len(x))
+	for i, v := range x {
+		y[i] = float64(v)
+	}
+	return y
 }
 
 // Close releases the sessions.
@@ -155,11 +170,11 @@ func CalibrateBatches(ctx context.Context, net *supernet.Net, src Source, thread
 		if err != nil {
 			return nil, m.images, err
 		}
-		outs, err := e.Batch(ctx, b)
+		stats, err := e.BatchStats(ctx, b.Data, b.N)
 		if err != nil {
 			return nil, m.images, err
 		}
-		m.add(outs, b.N)
+		m.add(stats, b.N)
 		if progress != nil {
 			progress(m.images)
 		}
