@@ -19,6 +19,7 @@ type EvalResult struct {
 	Top5            float64 `json:"top5"`
 	Seconds         float64 `json:"seconds"`
 	ImagesPerSecond float64 `json:"images_per_second"`
+	Skipped         int     `json:"skipped_images,omitempty"`
 }
 
 // hits counts whether label is among the k highest of logits, as
