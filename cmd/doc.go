@@ -8,4 +8,9 @@
 //   - every command's --help carries an example;
 //   - errors print as "edgefit: error: ..." followed by "edgefit: hint: ..."
 //     lines, and the process exits with one of the documented [ExitCode]s.
+//
+// Only cmd and its commands import cmd and the command-line libraries
+// (cobra, pflag, progressbar, tablewriter, x/term); cmd does not import
+// export/ort, whose models run inside export and the agent. The rules for
+// every package are pinned by imports_test.go at the repository root.
 package cmd

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/edgefit/edgefit/internal/testfix"
 	"github.com/edgefit/edgefit/supernet/zoo"
 )
 
@@ -19,7 +20,6 @@ import (
 // bytes before serving.
 func ofaMirror(t *testing.T, spoil func(urlPath string, data []byte) []byte) (root string) {
 	t.Helper()
-	shared := sharedDir(t)
 	src := map[string]string{
 		"ofa/acc_predictor.pth":                     "ofa-upstream/acc_predictor.pth",
 		"ofa/ofa_nets/ofa_mbv3_d234_e346_k357_w1.0": "fixtures/ofa-mbv3-w1.0/supernet.pth",
@@ -29,9 +29,9 @@ func ofaMirror(t *testing.T, spoil func(urlPath string, data []byte) []byte) (ro
 	}
 	root = t.TempDir()
 	for urlPath, rel := range src {
-		data, err := os.ReadFile(filepath.Join(shared, rel))
+		data, err := os.ReadFile(testfix.SharedFile(t, rel))
 		if err != nil {
-			t.Skipf("OFA fixture %s missing: %v", rel, err)
+			t.Fatal(err)
 		}
 		if spoil != nil {
 			data = spoil(urlPath, data)

@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/edgefit/edgefit/profiler"
+	"github.com/edgefit/edgefit/profiler/lut"
 	"github.com/edgefit/edgefit/supernet"
 )
 
@@ -41,17 +41,17 @@ type lutResolution struct {
 }
 
 type lutShow struct {
-	Path        string                       `json:"path"`
-	Space       string                       `json:"space"`
-	Target      string                       `json:"target"`
-	Source      string                       `json:"source,omitempty"`
-	Runtime     profiler.Runtime             `json:"runtime"`
-	Statistic   string                       `json:"statistic"`
-	Settings    profiler.MeasurementSettings `json:"settings"`
-	Entries     int                          `json:"entries"`
-	Networks    int                          `json:"networks"`
-	MedianCoV   float64                      `json:"median_cov"`
-	Resolutions []lutResolution              `json:"resolutions"`
+	Path        string                  `json:"path"`
+	Space       string                  `json:"space"`
+	Target      string                  `json:"target"`
+	Source      string                  `json:"source,omitempty"`
+	Runtime     lut.Runtime             `json:"runtime"`
+	Statistic   string                  `json:"statistic"`
+	Settings    lut.MeasurementSettings `json:"settings"`
+	Entries     int                     `json:"entries"`
+	Networks    int                     `json:"networks"`
+	MedianCoV   float64                 `json:"median_cov"`
+	Resolutions []lutResolution         `json:"resolutions"`
 }
 
 func newLUTShowCommand(g *globalOptions) *cobra.Command {
@@ -66,7 +66,7 @@ sum over the smallest and the largest subnet.`,
   edgefit lut show pi4.lut.json --json`,
 		Args: argsExactly("DEVICE.lut.json"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			t, err := profiler.LoadLUT(args[0])
+			t, err := lut.Load(args[0])
 			if err != nil {
 				return withHint(err, "a table comes from 'edgefit profile' or 'edgefit lut import'")
 			}
@@ -76,7 +76,7 @@ sum over the smallest and the largest subnet.`,
 			}
 			s := lutShow{Path: args[0], Space: t.Space, Target: t.Target, Source: t.Source, Runtime: t.Runtime,
 				Statistic: t.Stat, Settings: t.Settings, Entries: len(t.Entries), Networks: len(t.Networks),
-				MedianCoV: profiler.Summarize(t).MedianCoV}
+				MedianCoV: t.Summary().MedianCoV}
 			for _, r := range t.Resolutions() {
 				row := lutResolution{Resolution: r}
 				var covs []float64
@@ -145,7 +145,7 @@ sum over the smallest and the largest subnet.`,
 }
 
 // lutSum adds up the table's latency over layers at resolution r.
-func lutSum(t *profiler.LUT, layers []supernet.Layer, r int) float64 {
+func lutSum(t *lut.LUT, layers []supernet.Layer, r int) float64 {
 	var sum float64
 	for _, l := range layers {
 		if e, ok := t.Lookup(r, l.Key()); ok {
@@ -177,10 +177,10 @@ OFA's published Note10 tables are for the ofa-mbv3-w1.2 space.`,
 			if output == "" {
 				return usageErrorf("-o is required: name the lookup table to write")
 			}
-			var t *profiler.LUT
+			var t *lut.LUT
 			var err error
 			if fi, serr := os.Stat(args[0]); len(args) == 1 && serr == nil && fi.IsDir() {
-				t, err = profiler.ImportOFADir(space, args[0])
+				t, err = lut.ImportOFADir(space, args[0])
 			} else {
 				files := map[int]string{}
 				for _, a := range args {
@@ -194,7 +194,7 @@ OFA's published Note10 tables are for the ofa-mbv3-w1.2 space.`,
 					}
 					files[r] = a
 				}
-				t, err = profiler.ImportOFAFiles(space, files)
+				t, err = lut.ImportOFAFiles(space, files)
 			}
 			if err != nil {
 				return withHint(err, "pass OFA's {r}_lookup_table.yaml files (e.g. from han-cai/files ofa/note10)")
@@ -232,14 +232,14 @@ tables edgefit measured), so that OFA sums the same numbers edgefit does.`,
 			if output == "" {
 				return usageErrorf("-o is required: name the directory to write the YAML tables to")
 			}
-			t, err := profiler.LoadLUT(args[0])
+			t, err := lut.Load(args[0])
 			if err != nil {
 				return err
 			}
 			if err := os.MkdirAll(output, 0o755); err != nil {
 				return fmt.Errorf("create %s: %w", output, err)
 			}
-			paths, err := profiler.ExportOFA(t, output)
+			paths, err := lut.ExportOFA(t, output)
 			if err != nil {
 				return err
 			}

@@ -7,7 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/edgefit/edgefit/predictor"
-	"github.com/edgefit/edgefit/profiler"
+	"github.com/edgefit/edgefit/profiler/lut"
 )
 
 func init() { register(newPredictorCommand) }
@@ -44,11 +44,11 @@ predictions of held-out resolutions and of held-out measured subnets.`,
 			if out == "" {
 				return usageErrorf("-o is required: name the predictor file to write")
 			}
-			lut, err := profiler.LoadLUT(args[0])
+			tbl, err := lut.Load(args[0])
 			if err != nil {
 				return withHint(err, "measure a table with 'edgefit profile' or import OFA's with 'edgefit lut import'")
 			}
-			p, rep, err := predictor.Fit(lut, predictor.FitOptions{Space: space, Resolutions: res})
+			p, rep, err := predictor.Fit(tbl, predictor.FitOptions{Space: space, Resolutions: res})
 			if err != nil {
 				return fmt.Errorf("fit predictor on %s: %w", args[0], err)
 			}
@@ -90,17 +90,17 @@ Spearman's rank correlation.`,
 			if err != nil {
 				return withHint(err, "fit one with 'edgefit predictor fit DEVICE.lut.json -o DEVICE.pred.json'")
 			}
-			lut, err := profiler.LoadLUT(args[1])
+			tbl, err := lut.Load(args[1])
 			if err != nil {
 				return err
 			}
-			if len(lut.Networks) == 0 {
+			if len(tbl.Networks) == 0 {
 				return withHint(fmt.Errorf("%s holds no measured whole subnets", args[1]), "measure some with 'edgefit profile --networks N'")
 			}
-			if lut.Space != p.SpaceName() {
-				return fmt.Errorf("%s was measured for %s but the predictor is for %s", args[1], lut.Space, p.SpaceName())
+			if tbl.Space != p.SpaceName() {
+				return fmt.Errorf("%s was measured for %s but the predictor is for %s", args[1], tbl.Space, p.SpaceName())
 			}
-			m := predictor.Evaluate(p, lut.Networks)
+			m := predictor.Evaluate(p, tbl.Networks)
 			if g.JSON {
 				return writeJSON(g.io.Out, m)
 			}

@@ -8,7 +8,8 @@ import (
 	"testing"
 
 	"github.com/edgefit/edgefit/predictor"
-	"github.com/edgefit/edgefit/profiler"
+	"github.com/edgefit/edgefit/profiler/lut"
+	"github.com/edgefit/edgefit/profiler/timing"
 	"github.com/edgefit/edgefit/supernet"
 )
 
@@ -34,7 +35,7 @@ func TestPredictorFitEval(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lut, err := profiler.LoadLUT(lutPath)
+	tbl, err := lut.Load(lutPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,10 +49,10 @@ func TestPredictorFitEval(t *testing.T) {
 			f = 1.02
 		}
 		v := p.SumMS(c) * f
-		lut.Networks = append(lut.Networks, profiler.NetworkMeasurement{Config: c, Stats: profiler.Stats{Median: v, Mean: v, N: 1}})
+		tbl.Networks = append(tbl.Networks, lut.NetworkMeasurement{Config: c, Stats: timing.Stats{Median: v, Mean: v, N: 1}})
 	}
 	heldout := filepath.Join(dir, "heldout.lut.json")
-	if err := lut.WriteFile(heldout); err != nil {
+	if err := tbl.WriteFile(heldout); err != nil {
 		t.Fatal(err)
 	}
 	out, _, err = run(t, "predictor", "eval", predPath, heldout, "--json")

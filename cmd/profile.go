@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/edgefit/edgefit/profiler"
+	"github.com/edgefit/edgefit/profiler/lut"
 )
 
 func init() { register(newProfileCommand) }
@@ -165,7 +166,7 @@ func verifyProfileOptions(o *profileOptions) error {
 
 // profileSummary is what 'edgefit profile' reports.
 type profileSummary struct {
-	profiler.Summary
+	lut.Summary
 	Output      string   `json:"output"`
 	Journal     string   `json:"journal"`
 	Class       string   `json:"class"`
@@ -238,15 +239,15 @@ func runProfile(cmd *cobra.Command, g *globalOptions, o *profileOptions, target 
 		}
 		bar.Set(p.Done, p.Total)
 	}
-	lut, err := plan.Execute(ctx)
+	tbl, err := plan.Execute(ctx)
 	bar.Done()
 	if err != nil {
 		return profileError(err)
 	}
-	if err := lut.WriteFile(o.Output); err != nil {
+	if err := tbl.WriteFile(o.Output); err != nil {
 		return withHint(err, "the measurements are safe in "+popts.Journal+": rerun the same command to write the table")
 	}
-	s := profileSummary{Summary: profiler.Summarize(lut), Output: o.Output, Journal: popts.Journal, Class: plan.Class,
+	s := profileSummary{Summary: tbl.Summary(), Output: o.Output, Journal: popts.Journal, Class: plan.Class,
 		Measured: plan.Remaining(), Resumed: plan.Done, WallSeconds: time.Since(start).Seconds(),
 		Remeasured: plan.Remeasured, Rebaselined: plan.Rebaselined, DriftNoise: plan.DriftNoise, Warnings: plan.Warnings}
 	if g.JSON {

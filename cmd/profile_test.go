@@ -15,8 +15,10 @@ import (
 
 	"github.com/edgefit/edgefit/devices/devicetest"
 	"github.com/edgefit/edgefit/export/ort"
+	"github.com/edgefit/edgefit/internal/testfix"
 	"github.com/edgefit/edgefit/profiler"
 	"github.com/edgefit/edgefit/profiler/agent/agenttest"
+	"github.com/edgefit/edgefit/profiler/lut"
 )
 
 // quickProfileArgs profile one small resolution briefly.
@@ -30,9 +32,7 @@ func needAgent(t *testing.T) string {
 	if testing.Short() {
 		t.Skip("profiles with the real agent; skipped in -short mode")
 	}
-	if err := ort.Init(""); err != nil {
-		t.Skipf("ONNX Runtime not available (%v); run `make ort`", err)
-	}
+	testfix.Need(t, testfix.ORT, ort.Init(""))
 	return agenttest.Build(t, runtime.GOOS, runtime.GOARCH)
 }
 
@@ -97,7 +97,7 @@ func TestProfileAndLUTCommands(t *testing.T) {
 	if sum.Entries == 0 || sum.Networks != 1 || sum.Measured != sum.Entries+1 || sum.Output != out || sum.Runtime.Threads != 1 {
 		t.Errorf("summary %+v", sum)
 	}
-	lut, err := profiler.LoadLUT(out)
+	tbl, err := lut.Load(out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,16 +121,16 @@ func TestProfileAndLUTCommands(t *testing.T) {
 	if _, _, err := run(t, "lut", "import", "--space", "ofa-mbv3-w1.0", yamlDir, "-o", back); err != nil {
 		t.Fatal(err)
 	}
-	imp, err := profiler.LoadLUT(back)
+	imp, err := lut.Load(back)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(imp.Entries) != len(lut.Entries) {
-		t.Errorf("round trip through OFA YAML: %d entries, want %d", len(imp.Entries), len(lut.Entries))
+	if len(imp.Entries) != len(tbl.Entries) {
+		t.Errorf("round trip through OFA YAML: %d entries, want %d", len(imp.Entries), len(tbl.Entries))
 	}
-	e, _ := imp.Lookup(96, lut.Entries[0].Key)
-	if e == nil || imp.Latency(e) != lut.Latency(&lut.Entries[0]) {
-		t.Errorf("round trip changed %s", lut.Entries[0].Key)
+	e, _ := imp.Lookup(96, tbl.Entries[0].Key)
+	if e == nil || imp.Latency(e) != tbl.Latency(&tbl.Entries[0]) {
+		t.Errorf("round trip changed %s", tbl.Entries[0].Key)
 	}
 
 	// Rerunning the finished command measures nothing.

@@ -21,6 +21,7 @@ import (
 	"github.com/edgefit/edgefit/export"
 	"github.com/edgefit/edgefit/predictor"
 	"github.com/edgefit/edgefit/profiler"
+	"github.com/edgefit/edgefit/profiler/lut"
 	"github.com/edgefit/edgefit/supernet"
 	"github.com/edgefit/edgefit/supernet/search"
 )
@@ -117,10 +118,10 @@ type runReport struct {
 	Target         string                `json:"target"`
 	Fingerprint    *devices.Fingerprint  `json:"fingerprint"`
 	Space          string                `json:"space"`
-	Runtime        profiler.Runtime      `json:"runtime"`
+	Runtime        lut.Runtime           `json:"runtime"`
 	LUT            string                `json:"lut"`
 	LUTReused      bool                  `json:"lut_reused"`
-	LUTSummary     profiler.Summary      `json:"lut_summary"`
+	LUTSummary     lut.Summary           `json:"lut_summary"`
 	Predictor      string                `json:"predictor"`
 	Fit            *predictor.FitReport  `json:"fit"`
 	Limits         search.Limits         `json:"limits"`
@@ -198,22 +199,22 @@ func runRun(ctx context.Context, g *globalOptions, o *runOptions, target string)
 	}
 
 	// 1. The lookup table.
-	lut, lutPath, reused, fp, err := o.table(ctx, g, t, status)
+	tbl, lutPath, reused, fp, err := o.table(ctx, g, t, status)
 	if err != nil {
 		return err
 	}
-	rep.Fingerprint, rep.LUT, rep.LUTReused, rep.LUTSummary, rep.Runtime = fp, lutPath, reused, profiler.Summarize(lut), lut.Runtime
+	rep.Fingerprint, rep.LUT, rep.LUTReused, rep.LUTSummary, rep.Runtime = fp, lutPath, reused, tbl.Summary(), tbl.Runtime
 	local := filepath.Join(o.OutDir, "device.lut.json")
 	if lutPath != local {
-		if err := lut.WriteFile(local); err != nil {
+		if err := tbl.WriteFile(local); err != nil {
 			return err
 		}
 	}
 	rep.Files["lut"] = local
 
 	// 2. The latency predictor.
-	status("fitting the latency predictor on %d layer entries and %d whole subnets", len(lut.Entries), len(lut.Networks))
-	lat, fit, err := predictor.Fit(lut, predictor.FitOptions{Space: space.Name})
+	status("fitting the latency predictor on %d layer entries and %d whole subnets", len(tbl.Entries), len(tbl.Networks))
+	lat, fit, err := predictor.Fit(tbl, predictor.FitOptions{Space: space.Name})
 	if err != nil {
 		return fmt.Errorf("fit latency predictor: %w", err)
 	}
@@ -230,7 +231,7 @@ func runRun(ctx context.Context, g *globalOptions, o *runOptions, target string)
 
 	// Search only between the resolutions measured: the predictor
 	// interpolates well there, extrapolation is less certain.
-	if rs := lut.Resolutions(); len(rs) > 0 {
+	if rs := tbl.Resolutions(); len(rs) > 0 {
 		o.sel.Res = nil
 		for _, r := range space.Resolutions {
 			if r >= rs[0] && r <= rs[len(rs)-1] {
@@ -246,7 +247,7 @@ func runRun(ctx context.Context, g *globalOptions, o *runOptions, target string)
 	}
 
 	// 3-5. Select, export, measure; tighten while the device disagrees.
-	bo := profiler.BenchOptions{Threads: lut.Runtime.Threads, Provider: lut.Runtime.Provider, CPUAffinity: o.prof.Affinity,
+	bo := profiler.BenchOptions{Threads: tbl.Runtime.Threads, Provider: tbl.Runtime.Provider, CPUAffinity: o.prof.Affinity,
 		Measure: o.prof.measurement(), DeviceDir: o.prof.DeviceDir, Agent: o.prof.target.agentOptions(log)}
 	modelPath := filepath.Join(o.OutDir, "model.onnx")
 	cur := lim
@@ -359,21 +360,21 @@ func buildNet(space *supernet.Space, ck *supernet.Checkpoint, c supernet.Config)
 
 // table returns the device's lookup table: --lut, a cached table whose
 // fingerprint and settings match, or a new (resumable) profile.
-func (o *runOptions) table(ctx context.Context, g *globalOptions, t devices.Target, status func(string, ...any)) (*profiler.LUT, string, bool, *devices.Fingerprint, error) {
+func (o *runOptions) table(ctx context.Context, g *globalOptions, t devices.Target, status func(string, ...any)) (*lut.LUT, string, bool, *devices.Fingerprint, error) {
 	if o.LUT != "" {
-		lut, err := profiler.LoadLUT(o.LUT)
+		tbl, err := lut.Load(o.LUT)
 		if err != nil {
 			return nil, "", false, nil, err
 		}
-		if lut.Space != o.prof.Space {
-			return nil, "", false, nil, usageErrorf("--lut %s is for %s, not %s", o.LUT, lut.Space, o.prof.Space)
+		if tbl.Space != o.prof.Space {
+			return nil, "", false, nil, usageErrorf("--lut %s is for %s, not %s", o.LUT, tbl.Space, o.prof.Space)
 		}
 		fp, err := devices.Probe(ctx, t)
 		if err != nil {
 			return nil, "", false, nil, fmt.Errorf("probe %s: %w", t.Name(), err)
 		}
-		status("using lookup table %s (%d entries)", o.LUT, len(lut.Entries))
-		return lut, o.LUT, true, fp, nil
+		status("using lookup table %s (%d entries)", o.LUT, len(tbl.Entries))
+		return tbl, o.LUT, true, fp, nil
 	}
 	popts := o.prof.profilerOptions(g.logger())
 	plan, err := profiler.NewPlan(ctx, t, popts)
@@ -392,9 +393,9 @@ func (o *runOptions) table(ctx context.Context, g *globalOptions, t devices.Targ
 		return nil, "", false, nil, fmt.Errorf("create table cache: %w", err)
 	}
 	path := filepath.Join(dir, tableKey(plan)+".lut.json")
-	if lut, err := profiler.LoadLUT(path); err == nil {
+	if tbl, err := lut.Load(path); err == nil {
 		status("reusing the lookup table measured earlier on this device with these settings: %s", path)
-		return lut, path, true, plan.Fingerprint, nil
+		return tbl, path, true, plan.Fingerprint, nil
 	} else if !errors.Is(err, os.ErrNotExist) {
 		status("cached table %s is unusable (%v): measuring again", path, err)
 	}
@@ -410,15 +411,15 @@ func (o *runOptions) table(ctx context.Context, g *globalOptions, t devices.Targ
 	}
 	bar := g.newProgress(total, "profile")
 	plan.Options.Progress = func(p profiler.Progress) { bar.Set(p.Done, p.Total) }
-	lut, err := plan.Execute(ctx)
+	tbl, err := plan.Execute(ctx)
 	bar.Done()
 	if err != nil {
 		return nil, "", false, nil, profileError(err)
 	}
-	if err := lut.WriteFile(path); err != nil {
+	if err := tbl.WriteFile(path); err != nil {
 		return nil, "", false, nil, err
 	}
-	return lut, path, false, plan.Fingerprint, nil
+	return tbl, path, false, plan.Fingerprint, nil
 }
 
 // tableKey names a cached table by what its numbers depend on: the

@@ -42,6 +42,7 @@
 // Files that a container or a phone hides leave fields empty; they are not
 // errors.
 //
-// Package devices imports nothing else of edgefit; deploying and running the
-// measuring agent lives in profiler/agent.
+// Package devices imports no other edgefit package except its own
+// subpackages and leaf helpers under internal/, and uses no cgo; deploying
+// and running the measuring agent lives in profiler/agent.
 package devices

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/edgefit/edgefit/internal/testfix"
 )
 
 // checkerScript runs ONNX's own checker (full_check also runs shape
@@ -45,7 +47,7 @@ func onnxChecker(t *testing.T) func(paths ...string) {
 		break
 	}
 	if py == "" {
-		t.Skipf("no python3 with the onnx module (tried %v): install python3-onnx, or set EDGEFIT_PYTHON, to run ONNX's checker", tried)
+		testfix.Need(t, testfix.PythonONNX, fmt.Errorf("none of %v imports onnx", tried))
 	}
 	return func(paths ...string) {
 		t.Helper()

@@ -29,4 +29,8 @@
 // modules; [Verify] runs an exported model with ONNX Runtime (package
 // [github.com/edgefit/edgefit/export/ort]) and reports the largest
 // difference from it.
+//
+// Package export imports supernet, its own subpackages and leaf helpers
+// under internal/ only. Its subpackage ort is edgefit's only cgo: export
+// imports it where it runs models (Verify), and only the agent besides.
 package export

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/edgefit/edgefit/internal/testfix"
 	"github.com/edgefit/edgefit/supernet"
 )
 
@@ -39,8 +40,9 @@ var fixtureOnce struct {
 func fixture(t testing.TB) (string, []fixtureCase, *supernet.Checkpoint) {
 	t.Helper()
 	f := &fixtureOnce
+	shared := testfix.Shared(t) // outside Do: a skip there would leave the Once done and empty
 	f.Do(func() {
-		f.dir = filepath.Join(repoRoot(t), "..", "shared", "fixtures", "ofa-mbv3-w1.0")
+		f.dir = filepath.Join(shared, "fixtures", "ofa-mbv3-w1.0")
 		raw, err := os.ReadFile(filepath.Join(f.dir, "reference.json"))
 		if err != nil {
 			f.err = err
@@ -56,7 +58,7 @@ func fixture(t testing.TB) (string, []fixtureCase, *supernet.Checkpoint) {
 		f.ck, f.err = supernet.LoadCheckpoint(filepath.Join(f.dir, "supernet.pth"))
 	})
 	if os.IsNotExist(f.err) {
-		t.Skipf("OFA fixtures not found under %s: %v", f.dir, f.err)
+		testfix.Need(t, testfix.SharedDir, f.err)
 	}
 	if f.err != nil {
 		t.Fatalf("load fixtures: %v", f.err)

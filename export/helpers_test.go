@@ -60,9 +60,7 @@ func parseModel(t testing.TB, b []byte) *onnxpb.ModelProto {
 
 func needORT(t testing.TB) {
 	t.Helper()
-	if err := ort.Init(""); err != nil {
-		t.Skipf("ONNX Runtime unavailable: %v", err)
-	}
+	testfix.Need(t, testfix.ORT, ort.Init(""))
 }
 
 // tolerance scales an absolute tolerance by the output magnitude, since

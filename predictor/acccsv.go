@@ -14,7 +14,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/edgefit/edgefit/profiler"
+	"github.com/edgefit/edgefit/internal/atomicfile"
 	"github.com/edgefit/edgefit/supernet"
 )
 
@@ -435,7 +435,7 @@ func (m *RidgeAccuracy) Save(path string) error {
 	if err != nil {
 		return fmt.Errorf("save accuracy predictor: %w", err)
 	}
-	if err := profiler.WriteFileAtomic(path, append(b, '\n')); err != nil {
+	if err := atomicfile.WriteFile(path, append(b, '\n')); err != nil {
 		return fmt.Errorf("save accuracy predictor: %w", err)
 	}
 	return nil

@@ -6,7 +6,7 @@
 //
 // # Latency
 //
-// [Fit] turns a [profiler.LUT] into a [LatencyPredictor]. A subnet's
+// [Fit] turns a [lut.LUT] into a [LatencyPredictor]. A subnet's
 // latency is the sum of its layers' latencies, first block included, as in
 // OFA's estimator. Layers the table measured are looked up; the others
 // (resolutions or widths the table lacks) come from one non-negative
@@ -37,4 +37,8 @@
 // A [Scorer] combines a latency model, an accuracy model and
 // supernet.Space.Costs into [Estimate]s for whole batches of candidates,
 // on both cores, with results that depend only on each config.
+//
+// The package imports profiler/lut, profiler/timing, supernet and internal
+// helpers only: the LUT format, not the measuring engine, and no cgo. It
+// builds with CGO_ENABLED=0.
 package predictor

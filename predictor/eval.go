@@ -5,7 +5,8 @@ import (
 	"math"
 	"sort"
 
-	"github.com/edgefit/edgefit/profiler"
+	"github.com/edgefit/edgefit/profiler/lut"
+	"github.com/edgefit/edgefit/profiler/timing"
 )
 
 // Metrics compare predicted latencies with measured ones, with the
@@ -108,7 +109,7 @@ func Compare(pred, truth []float64) Metrics {
 // Evaluate predicts every measured network with model and compares. The
 // measured value is the median, or the mean where no median was recorded
 // (OFA-style tables).
-func Evaluate(model LatencyModel, nets []profiler.NetworkMeasurement) Metrics {
+func Evaluate(model LatencyModel, nets []lut.NetworkMeasurement) Metrics {
 	pred := make([]float64, len(nets))
 	truth := make([]float64, len(nets))
 	for i := range nets {
@@ -118,7 +119,7 @@ func Evaluate(model LatencyModel, nets []profiler.NetworkMeasurement) Metrics {
 	return Compare(pred, truth)
 }
 
-func measured(s profiler.Stats) float64 {
+func measured(s timing.Stats) float64 {
 	if s.Median > 0 {
 		return s.Median
 	}

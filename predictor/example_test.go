@@ -4,7 +4,8 @@ import (
 	"fmt"
 
 	"github.com/edgefit/edgefit/predictor"
-	"github.com/edgefit/edgefit/profiler"
+	"github.com/edgefit/edgefit/profiler/lut"
+	"github.com/edgefit/edgefit/profiler/timing"
 	"github.com/edgefit/edgefit/supernet"
 )
 
@@ -12,18 +13,18 @@ import (
 // resolutions only, and predicts a subnet at a resolution in between.
 func ExampleFit() {
 	space, _ := supernet.NewSpace(1.0)
-	lut := &profiler.LUT{Version: profiler.LUTVersion, Space: space.Name, Target: "example",
-		Runtime: profiler.Runtime{Name: "onnxruntime", Threads: 1, Batch: 1}, Unit: "ms", Stat: profiler.StatMedian}
+	tbl := &lut.LUT{Version: lut.Version, Space: space.Name, Target: "example",
+		Runtime: lut.Runtime{Name: "onnxruntime", Threads: 1, Batch: 1}, Unit: "ms", Stat: lut.StatMedian}
 	// A stand-in for a profiled device: 0.02 ms per layer plus 1 ms per
 	// 100 million multiply-accumulates (a real table comes from
-	// edgefit profile or profiler.ImportOFA).
+	// edgefit profile or lut.ImportOFA).
 	for _, r := range []int{160, 224} {
 		for _, l := range space.DistinctLayers(r) {
 			ms := 0.02 + float64(layerMACs(l))/1e8
-			lut.Entries = append(lut.Entries, profiler.NewEntry(l, r, profiler.Stats{Median: ms, Mean: ms, N: 50}))
+			tbl.Entries = append(tbl.Entries, lut.NewEntry(l, r, timing.Stats{Median: ms, Mean: ms, N: 50}))
 		}
 	}
-	p, report, err := predictor.Fit(lut, predictor.FitOptions{})
+	p, report, err := predictor.Fit(tbl, predictor.FitOptions{})
 	if err != nil {
 		fmt.Println(err)
 		return

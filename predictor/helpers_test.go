@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/edgefit/edgefit/internal/testfix"
-	"github.com/edgefit/edgefit/profiler"
+	"github.com/edgefit/edgefit/profiler/lut"
 )
 
 // sharedDir returns ../shared next to the repository root (the directory
@@ -13,12 +13,12 @@ import (
 func sharedDir(t testing.TB) string { return testfix.Shared(t) }
 
 // note10 imports OFA's Note10 lookup tables (w1.2 space, r 160..224 step 16).
-func note10(t testing.TB) *profiler.LUT {
+func note10(t testing.TB) *lut.LUT {
 	t.Helper()
-	lut, err := profiler.ImportOFADir("ofa-mbv3-w1.2", filepath.Join(sharedDir(t), "ofa-upstream", "note10"))
+	tbl, err := lut.ImportOFADir("ofa-mbv3-w1.2", filepath.Join(sharedDir(t), "ofa-upstream", "note10"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	lut.Target = "Samsung Note10 (OFA)"
-	return lut
+	tbl.Target = "Samsung Note10 (OFA)"
+	return tbl
 }

@@ -12,7 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/edgefit/edgefit/profiler"
+	"github.com/edgefit/edgefit/internal/atomicfile"
+	"github.com/edgefit/edgefit/profiler/lut"
 	"github.com/edgefit/edgefit/supernet"
 )
 
@@ -63,16 +64,16 @@ type resTable struct {
 
 // latencyMeta is what a predictor records about where it came from.
 type latencyMeta struct {
-	Space          string           `json:"space"`     // the space it predicts for
-	LUTSpace       string           `json:"lut_space"` // the space the table was measured for
-	Target         string           `json:"target"`
-	Runtime        profiler.Runtime `json:"runtime"`
-	Statistic      string           `json:"statistic"`
-	LUTSource      string           `json:"lut_source,omitempty"`
-	LUTResolutions []int            `json:"lut_resolutions"` // resolutions the table measured
-	Resolutions    []int            `json:"resolutions"`     // resolutions prebuilt at load
-	FamilyCorr     bool             `json:"family_correction"`
-	Lambda         float64          `json:"lambda"`
+	Space          string      `json:"space"`     // the space it predicts for
+	LUTSpace       string      `json:"lut_space"` // the space the table was measured for
+	Target         string      `json:"target"`
+	Runtime        lut.Runtime `json:"runtime"`
+	Statistic      string      `json:"statistic"`
+	LUTSource      string      `json:"lut_source,omitempty"`
+	LUTResolutions []int       `json:"lut_resolutions"` // resolutions the table measured
+	Resolutions    []int       `json:"resolutions"`     // resolutions prebuilt at load
+	FamilyCorr     bool        `json:"family_correction"`
+	Lambda         float64     `json:"lambda"`
 }
 
 // Calibration maps the layer sum Σ of a subnet to its end-to-end latency:
@@ -179,12 +180,12 @@ type CalibrationReport struct {
 
 // Fit builds a latency predictor from a lookup table and reports how well
 // it fits. The table is validated first.
-func Fit(lut *profiler.LUT, opts FitOptions) (*LatencyPredictor, *FitReport, error) {
+func Fit(tbl *lut.LUT, opts FitOptions) (*LatencyPredictor, *FitReport, error) {
 	opts.defaults()
-	if err := lut.Validate(); err != nil {
+	if err := tbl.Validate(); err != nil {
 		return nil, nil, fmt.Errorf("fit latency predictor: %w", err)
 	}
-	lutSpace, err := lut.SpaceOf()
+	lutSpace, err := tbl.SpaceOf()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -194,7 +195,7 @@ func Fit(lut *profiler.LUT, opts FitOptions) (*LatencyPredictor, *FitReport, err
 			return nil, nil, fmt.Errorf("fit latency predictor: %w", err)
 		}
 	}
-	samples, err := samplesOf(lut)
+	samples, err := samplesOf(tbl)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -205,34 +206,34 @@ func Fit(lut *profiler.LUT, opts FitOptions) (*LatencyPredictor, *FitReport, err
 	}
 	rs := opts.Resolutions
 	if len(rs) == 0 {
-		rs = append(slices.Clone(space.Resolutions), lut.Resolutions()...)
+		rs = append(slices.Clone(space.Resolutions), tbl.Resolutions()...)
 	}
 	slices.Sort(rs)
 	rs = slices.Compact(rs)
-	meta := latencyMeta{Space: space.Name, LUTSpace: lut.Space, Target: lut.Target, Runtime: lut.Runtime, Statistic: lut.Stat,
-		LUTSource: lut.Source, LUTResolutions: lut.Resolutions(), Resolutions: rs, FamilyCorr: fp.useFamily, Lambda: fp.lambda}
+	meta := latencyMeta{Space: space.Name, LUTSpace: tbl.Space, Target: tbl.Target, Runtime: tbl.Runtime, Statistic: tbl.Stat,
+		LUTSource: tbl.Source, LUTResolutions: tbl.Resolutions(), Resolutions: rs, FamilyCorr: fp.useFamily, Lambda: fp.lambda}
 	p, err := newLatencyPredictor(space, meta, lm, nil)
 	if err != nil {
 		return nil, nil, fmt.Errorf("fit latency predictor: %w", err)
 	}
-	rep := &FitReport{Space: space.Name, LUTSpace: lut.Space, Target: lut.Target, Entries: len(samples),
+	rep := &FitReport{Space: space.Name, LUTSpace: tbl.Space, Target: tbl.Target, Entries: len(samples),
 		LUTResolutions: meta.LUTResolutions, Resolutions: rs}
 	if rep.Kinds, err = kindReports(samples, fp, opts.Folds, opts.Seed); err != nil {
 		return nil, nil, err
 	}
-	if space.Name == lut.Space {
-		if rep.ResolutionHoldout, err = resolutionHoldout(lut, space, samples, fp, opts); err != nil {
+	if space.Name == tbl.Space {
+		if rep.ResolutionHoldout, err = resolutionHoldout(tbl, space, samples, fp, opts); err != nil {
 			return nil, nil, err
 		}
 	}
 	// Calibration on whole measured subnets of the space predicted for.
-	var nets []profiler.NetworkMeasurement
-	if space.Name == lut.Space {
-		nets = lut.Networks
+	var nets []lut.NetworkMeasurement
+	if space.Name == tbl.Space {
+		nets = tbl.Networks
 	}
 	truth := make([]float64, len(nets))
 	for i := range nets {
-		truth[i] = lut.NetworkLatency(&nets[i])
+		truth[i] = tbl.NetworkLatency(&nets[i])
 	}
 	rep.Calibration = p.calibrate(nets, truth, opts)
 	if len(nets) > 0 {
@@ -431,7 +432,7 @@ func (p *LatencyPredictor) CheckSpace(s *supernet.Space) error {
 func (p *LatencyPredictor) Target() string { return p.meta.Target }
 
 // Runtime returns the runtime the table was measured with.
-func (p *LatencyPredictor) Runtime() profiler.Runtime { return p.meta.Runtime }
+func (p *LatencyPredictor) Runtime() lut.Runtime { return p.meta.Runtime }
 
 // Resolutions returns the precomputed resolutions; MeasuredResolutions
 // those the table measured. Between and beyond them layers are predicted.
@@ -457,7 +458,7 @@ func (p *LatencyPredictor) Report() *FitReport { return p.report }
 // plain sum there. The final coefficients use every subnet.
 // truth holds the measured latency of each network under the table's
 // statistic.
-func (p *LatencyPredictor) calibrate(nets []profiler.NetworkMeasurement, truth []float64, opts FitOptions) *CalibrationReport {
+func (p *LatencyPredictor) calibrate(nets []lut.NetworkMeasurement, truth []float64, opts FitOptions) *CalibrationReport {
 	rep := &CalibrationReport{Networks: len(nets)}
 	if len(nets) < opts.MinNetworks {
 		rep.Reason = fmt.Sprintf("%d measured subnets; a calibration needs at least %d (profile more whole subnets)", len(nets), opts.MinNetworks)
@@ -530,8 +531,8 @@ func fitAffine(x, truth []float64, idx []int) (a, b float64, ok bool) {
 
 // resolutionHoldout refits without each measured resolution and predicts
 // it; only with three or more measured resolutions.
-func resolutionHoldout(lut *profiler.LUT, space *supernet.Space, samples []layerSample, fp fitParams, opts FitOptions) ([]ResolutionHoldout, error) {
-	rs := lut.Resolutions()
+func resolutionHoldout(tbl *lut.LUT, space *supernet.Space, samples []layerSample, fp fitParams, opts FitOptions) ([]ResolutionHoldout, error) {
+	rs := tbl.Resolutions()
 	if len(rs) < 3 {
 		return nil, nil
 	}
@@ -566,7 +567,7 @@ func resolutionHoldout(lut *profiler.LUT, space *supernet.Space, samples []layer
 			truth = append(truth, s.ms)
 		}
 		h := ResolutionHoldout{R: r, Layers: Compare(pred, truth)}
-		if miss, err := lut.Missing(r); err == nil && len(miss) == 0 && space.Name == lut.Space {
+		if miss, err := tbl.Missing(r); err == nil && len(miss) == 0 && space.Name == tbl.Space {
 			predT, err1 := buildTable(space, lm, r)
 			trueT, err2 := buildTable(space, full, r)
 			if err1 == nil && err2 == nil {
@@ -648,7 +649,7 @@ func (p *LatencyPredictor) Save(path string) error {
 	if err := p.Write(&b); err != nil {
 		return fmt.Errorf("save latency predictor: %w", err)
 	}
-	if err := profiler.WriteFileAtomic(path, b.Bytes()); err != nil {
+	if err := atomicfile.WriteFile(path, b.Bytes()); err != nil {
 		return fmt.Errorf("save latency predictor: %w", err)
 	}
 	return nil
@@ -703,7 +704,7 @@ func ReadLatencyPredictor(r io.Reader) (*LatencyPredictor, error) {
 	}
 	var samples []layerSample
 	for i, m := range f.Measured {
-		l, err := profiler.ParseKey(m.Key)
+		l, err := lut.ParseKey(m.Key)
 		if err != nil {
 			return nil, fmt.Errorf("latency predictor: measured layer %d: %w", i, err)
 		}

@@ -5,17 +5,18 @@ import (
 	"math"
 	"testing"
 
-	"github.com/edgefit/edgefit/profiler"
+	"github.com/edgefit/edgefit/profiler/lut"
+	"github.com/edgefit/edgefit/profiler/timing"
 	"github.com/edgefit/edgefit/supernet"
 )
 
 // syntheticLUT is a w1.0 table at r whose latencies are 0.02 ms plus
 // 1 ms per million features of the layer: deterministic and needs no
 // fixtures.
-func syntheticLUT(rs ...int) *profiler.LUT {
+func syntheticLUT(rs ...int) *lut.LUT {
 	s, _ := supernet.NewSpace(1.0)
-	lut := &profiler.LUT{Version: profiler.LUTVersion, Space: s.Name, Target: "synthetic",
-		Runtime: profiler.Runtime{Name: "none", Batch: 1}, Unit: "ms", Stat: profiler.StatMedian}
+	tbl := &lut.LUT{Version: lut.Version, Space: s.Name, Target: "synthetic",
+		Runtime: lut.Runtime{Name: "none", Batch: 1}, Unit: "ms", Stat: lut.StatMedian}
 	buf := make([]float64, 16)
 	for _, r := range rs {
 		for _, l := range s.DistinctLayers(r) {
@@ -25,10 +26,10 @@ func syntheticLUT(rs ...int) *profiler.LUT {
 			for _, v := range buf[1:len(spec.features)] {
 				ms += v
 			}
-			lut.Entries = append(lut.Entries, profiler.NewEntry(l, r, profiler.Stats{Median: ms, Mean: ms, N: 10}))
+			tbl.Entries = append(tbl.Entries, lut.NewEntry(l, r, timing.Stats{Median: ms, Mean: ms, N: 10}))
 		}
 	}
-	return lut
+	return tbl
 }
 
 func FuzzReadLatencyPredictor(f *testing.F) {

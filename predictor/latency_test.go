@@ -12,28 +12,29 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/edgefit/edgefit/profiler"
+	"github.com/edgefit/edgefit/profiler/lut"
+	"github.com/edgefit/edgefit/profiler/timing"
 	"github.com/edgefit/edgefit/supernet"
 )
 
 // lutSum is the plain OFA estimate: the sum of the table's entries over the
 // subnet's layers (first block included).
-func lutSum(t *testing.T, lut *profiler.LUT, s *supernet.Space, c supernet.Config) float64 {
+func lutSum(t *testing.T, tbl *lut.LUT, s *supernet.Space, c supernet.Config) float64 {
 	t.Helper()
 	var sum float64
 	for _, l := range s.Layers(c, nil) {
-		e, ok := lut.Lookup(c.R, l.Key())
+		e, ok := tbl.Lookup(c.R, l.Key())
 		if !ok {
 			t.Fatalf("r=%d: no entry %s", c.R, l.Key())
 		}
-		sum += lut.Latency(e)
+		sum += tbl.Latency(e)
 	}
 	return sum
 }
 
 func TestLUTSumMatchesOFAAnchors(t *testing.T) {
-	lut := note10(t)
-	p, _, err := Fit(lut, FitOptions{})
+	tbl := note10(t)
+	p, _, err := Fit(tbl, FitOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,8 +57,8 @@ func TestLUTSumMatchesOFAAnchors(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	for range 300 {
 		c := s.RandomConfig(rng)
-		c.R = lut.Resolutions()[rng.IntN(5)]
-		if got, want := p.SumMS(c), lutSum(t, lut, s, c); math.Abs(got-want) > 1e-9 {
+		c.R = tbl.Resolutions()[rng.IntN(5)]
+		if got, want := p.SumMS(c), lutSum(t, tbl, s, c); math.Abs(got-want) > 1e-9 {
 			t.Fatalf("%v: SumMS %v, plain sum %v", c, got, want)
 		}
 	}
@@ -91,7 +92,7 @@ func TestGeneralizesAcrossResolutions(t *testing.T) {
 					if e.Resolution != r {
 						continue
 					}
-					l, _ := profiler.ParseKey(e.Key)
+					l, _ := lut.ParseKey(e.Key)
 					v, measured, err := p.LayerMS(l, r)
 					if err != nil {
 						t.Fatal(err)
@@ -132,8 +133,8 @@ func TestGeneralizesAcrossResolutions(t *testing.T) {
 }
 
 func TestFitReport(t *testing.T) {
-	lut := note10(t)
-	_, rep, err := Fit(lut, FitOptions{})
+	tbl := note10(t)
+	_, rep, err := Fit(tbl, FitOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,8 +190,8 @@ func TestFitReport(t *testing.T) {
 }
 
 func TestSaveLoad(t *testing.T) {
-	lut := note10(t)
-	p, _, err := Fit(lut, FitOptions{Resolutions: []int{160, 192, 200}})
+	tbl := note10(t)
+	p, _, err := Fit(tbl, FitOptions{Resolutions: []int{160, 192, 200}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +210,7 @@ func TestSaveLoad(t *testing.T) {
 			t.Fatalf("%v: %v before saving, %v after", c, a, b)
 		}
 	}
-	if q.Target() != lut.Target || q.Runtime() != lut.Runtime || !slices.Equal(q.MeasuredResolutions(), lut.Resolutions()) ||
+	if q.Target() != tbl.Target || q.Runtime() != tbl.Runtime || !slices.Equal(q.MeasuredResolutions(), tbl.Resolutions()) ||
 		!slices.Equal(q.Resolutions(), []int{160, 192, 200}) || q.Report() == nil || len(q.Report().Kinds) != 6 {
 		t.Errorf("metadata lost: %q %+v %v %v", q.Target(), q.Runtime(), q.MeasuredResolutions(), q.Resolutions())
 	}
@@ -279,17 +280,17 @@ func TestPredictRefusesInvalidConfigs(t *testing.T) {
 // TestCalibration checks that the network-level calibration recovers a
 // known relation between layer sums and end-to-end latency.
 func TestCalibration(t *testing.T) {
-	lut := note10(t)
-	s, _ := lut.SpaceOf()
+	tbl := note10(t)
+	s, _ := tbl.SpaceOf()
 	rng := rand.New(rand.NewPCG(11, 12))
 	for i := range 60 {
 		c := s.RandomConfig(rng)
-		c.R = lut.Resolutions()[i%5]
+		c.R = tbl.Resolutions()[i%5]
 		noise := 1 + 0.01*math.Sin(float64(i)) // deterministic ±1%
-		e2e := (1.15*lutSum(t, lut, s, c) + 0.8) * noise
-		lut.Networks = append(lut.Networks, profiler.NetworkMeasurement{Config: c, Stats: profiler.Stats{Mean: e2e, N: 30}})
+		e2e := (1.15*lutSum(t, tbl, s, c) + 0.8) * noise
+		tbl.Networks = append(tbl.Networks, lut.NetworkMeasurement{Config: c, Stats: timing.Stats{Mean: e2e, N: 30}})
 	}
-	p, rep, err := Fit(lut, FitOptions{})
+	p, rep, err := Fit(tbl, FitOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,7 +306,7 @@ func TestCalibration(t *testing.T) {
 	if cr.Calibrated.RMSPE > 1.5 || cr.Raw.RMSPE < 10 {
 		t.Errorf("held-out RMSPE raw %.2f%%, calibrated %.2f%%", cr.Raw.RMSPE, cr.Calibrated.RMSPE)
 	}
-	m := Evaluate(p, lut.Networks)
+	m := Evaluate(p, tbl.Networks)
 	if m.N != 60 || m.Within5 != 1 || m.Spearman < 0.99 {
 		t.Errorf("Evaluate after calibration: %+v", m)
 	}
@@ -325,8 +326,8 @@ func TestCalibration(t *testing.T) {
 		t.Errorf("calibration lost in a round trip")
 	}
 	// Too few networks: no calibration, and the report says why.
-	lut.Networks = lut.Networks[:6]
-	p, rep, err = Fit(lut, FitOptions{})
+	tbl.Networks = tbl.Networks[:6]
+	p, rep, err = Fit(tbl, FitOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,15 +339,15 @@ func TestCalibration(t *testing.T) {
 // TestOtherWidth fits on the w1.2 Note10 table and predicts the w1.0
 // space, whose layers the table never measured.
 func TestOtherWidth(t *testing.T) {
-	lut := note10(t)
-	p, rep, err := Fit(lut, FitOptions{Space: "ofa-mbv3-w1.0"})
+	tbl := note10(t)
+	p, rep, err := Fit(tbl, FitOptions{Space: "ofa-mbv3-w1.0"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if p.SpaceName() != "ofa-mbv3-w1.0" || rep.LUTSpace != "ofa-mbv3-w1.2" {
 		t.Fatalf("space %s, lut space %s", p.SpaceName(), rep.LUTSpace)
 	}
-	w12, _, err := Fit(lut, FitOptions{})
+	w12, _, err := Fit(tbl, FitOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,25 +377,25 @@ func TestOtherWidth(t *testing.T) {
 }
 
 func TestFitRefuses(t *testing.T) {
-	lut := note10(t)
-	bad := *lut
+	tbl := note10(t)
+	bad := *tbl
 	bad.Space = "ofa-mbv3-w9"
 	if _, _, err := Fit(&bad, FitOptions{}); err == nil || !strings.Contains(err.Error(), "unknown search space") {
 		t.Errorf("Fit on an unknown space: %v", err)
 	}
-	bad = *lut
-	bad.Entries = slices.Clone(lut.Entries)
+	bad = *tbl
+	bad.Entries = slices.Clone(tbl.Entries)
 	bad.Entries[7].Stats.Mean = math.NaN()
 	if _, _, err := Fit(&bad, FitOptions{}); err == nil || !strings.Contains(err.Error(), "entry 7") {
 		t.Errorf("Fit with a NaN entry: %v", err)
 	}
-	if _, _, err := Fit(lut, FitOptions{Space: "w3"}); err == nil {
+	if _, _, err := Fit(tbl, FitOptions{Space: "w3"}); err == nil {
 		t.Error("Fit for an unknown target space")
 	}
 	// A table without any classifier entry cannot predict subnets.
-	bad = *lut
+	bad = *tbl
 	bad.Entries = nil
-	for _, e := range lut.Entries {
+	for _, e := range tbl.Entries {
 		if !strings.HasPrefix(e.Key, "Logits") {
 			bad.Entries = append(bad.Entries, e)
 		}

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"sort"
 
-	"github.com/edgefit/edgefit/profiler"
+	"github.com/edgefit/edgefit/profiler/lut"
 	"github.com/edgefit/edgefit/supernet"
 )
 
@@ -263,15 +263,15 @@ func (m *layerModel) buildFamilies(samples []layerSample) {
 }
 
 // samplesOf reads the measured layers of a table.
-func samplesOf(lut *profiler.LUT) ([]layerSample, error) {
-	out := make([]layerSample, 0, len(lut.Entries))
-	for i := range lut.Entries {
-		e := &lut.Entries[i]
-		l, err := profiler.ParseKey(e.Key)
+func samplesOf(tbl *lut.LUT) ([]layerSample, error) {
+	out := make([]layerSample, 0, len(tbl.Entries))
+	for i := range tbl.Entries {
+		e := &tbl.Entries[i]
+		l, err := lut.ParseKey(e.Key)
 		if err != nil {
 			return nil, fmt.Errorf("lookup table entry %d: %w", i, err)
 		}
-		out = append(out, layerSample{layer: l, key: e.Key, r: e.Resolution, ms: lut.Latency(e)})
+		out = append(out, layerSample{layer: l, key: e.Key, r: e.Resolution, ms: tbl.Latency(e)})
 	}
 	return out, nil
 }

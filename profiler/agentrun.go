@@ -14,6 +14,7 @@ import (
 	"github.com/edgefit/edgefit/devices"
 	"github.com/edgefit/edgefit/profiler/agent"
 	"github.com/edgefit/edgefit/profiler/bench/wire"
+	"github.com/edgefit/edgefit/profiler/lut"
 )
 
 func init() { runnerFactories[RunnerAgent] = newAgentRunner }
@@ -34,7 +35,7 @@ type agentRunner struct {
 	// rounds is how many rounds each model's timed runs are spread over
 	// (see interleave); 1 times each model at once.
 	rounds int
-	rt     Runtime
+	rt     lut.Runtime
 	log    *slog.Logger
 }
 
@@ -76,7 +77,7 @@ func startAgent(ctx context.Context, t devices.Target, o *Options) (*agentRunner
 	}
 	r.ref = referenceSpec(r.spec, o.Measure)
 	r.rounds = max(o.Measure.Rounds, 1)
-	r.rt = Runtime{Name: "onnxruntime", Version: ag.Info.ORTVersion}
+	r.rt = lut.Runtime{Name: "onnxruntime", Version: ag.Info.ORTVersion}
 	return r, nil
 }
 
@@ -105,7 +106,7 @@ func checkProvider(info wire.Info, provider string) error {
 		provider, want, info.ORTVersion, strings.Join(info.Providers, ", "))
 }
 
-func (r *agentRunner) Runtime() Runtime { return r.rt }
+func (r *agentRunner) Runtime() lut.Runtime { return r.rt }
 
 func (r *agentRunner) Measure(ctx context.Context, models []runModel) ([]runResult, error) {
 	if r.rounds > 1 {
@@ -124,7 +125,7 @@ func (r *agentRunner) Measure(ctx context.Context, models []runModel) ([]runResu
 	}
 	out := make([]runResult, len(res))
 	for i, w := range res {
-		out[i] = runResult{Stats: fromWire(w.Stats), CI: w.Stats.CI95}
+		out[i] = runResult{Stats: w.Stats}
 	}
 	return out, nil
 }
@@ -208,10 +209,6 @@ func (r *agentRunner) run(ctx context.Context, models []runModel, specs []wire.M
 		}
 	}
 	return out, nil
-}
-
-func fromWire(s wire.Stats) Stats {
-	return Stats{Median: s.Median, Mean: s.Mean, P10: s.P10, P90: s.P90, Std: s.Std, N: s.N, CoV: s.CoV}
 }
 
 func tail(b []byte, n int) string {

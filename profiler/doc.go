@@ -1,15 +1,7 @@
 // Package profiler measures how long the layers and subnets of a search
 // space take on one device and keeps the result as a latency lookup table
-// ([LUT], stored as DEVICE.lut.json).
-//
-// A LUT holds one [Entry] per distinct layer shape and input resolution,
-// keyed the way Once-for-All's lookup tables are (see [ParseKey]), plus
-// whole subnets measured end to end ([NetworkMeasurement]) that the
-// predictor package uses to calibrate and validate its sums. [LoadLUT]
-// checks a table strictly, so that everything downstream can trust it.
-//
-// OFA's own YAML tables ({r}_lookup_table.yaml) convert both ways with
-// [ImportOFA] and [ExportOFA].
+// ([lut.LUT], stored as DEVICE.lut.json; the format, its keys and OFA's
+// YAML tables are package profiler/lut's).
 //
 // # Profiling
 //
@@ -86,4 +78,10 @@
 // [Bench] measures any ONNX model with the same discipline and, on
 // request, breaks it down by executed node from ONNX Runtime's profile
 // ([ParseORTProfile]).
+//
+// Package profiler imports devices, export, supernet, its own subpackages
+// and internal helpers only. Its subpackages are the LUT format (lut), the
+// statistics of timed runs (timing), the agent (bench), its protocol
+// (bench/wire), its deployment (agent) and the vendor tools' parsers
+// (runners).
 package profiler

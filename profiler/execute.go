@@ -13,6 +13,8 @@ import (
 
 	"github.com/edgefit/edgefit/devices"
 	"github.com/edgefit/edgefit/export"
+	"github.com/edgefit/edgefit/profiler/lut"
+	"github.com/edgefit/edgefit/profiler/timing"
 )
 
 // runModel is one model of a batch handed to a runner.
@@ -33,14 +35,13 @@ type runModel struct {
 
 // runResult is what a runner measured for one model.
 type runResult struct {
-	Stats Stats
-	CI    float64 // relative half-width of the median's 95% confidence interval
+	Stats timing.Stats // CI95 included: the relative half-width of the median's 95% confidence interval
 }
 
 // runner measures batches of models on a device with one runtime.
 type runner interface {
 	// Runtime describes what measures (name and version at least).
-	Runtime() Runtime
+	Runtime() lut.Runtime
 	// Measure pushes the models, runs each (warm-up, then timed runs
 	// until the median's confidence interval is tight enough or a cap is
 	// reached) and returns one result per model, in order.
@@ -182,7 +183,7 @@ func (ex *executor) establishBaseline(ctx context.Context) error {
 			return err
 		}
 	}
-	st := ComputeStats([]float64{ex.baseline})
+	st := timing.Summarize([]float64{ex.baseline})
 	return ex.plan.record(ex.jw, journalRecord{Kind: recReference, Stats: &st, Drift: 1, Note: "baseline"})
 }
 
@@ -257,7 +258,7 @@ func (ex *executor) batch(ctx context.Context, items []item) error {
 		recs := make([]journalRecord, 0, len(items)+1)
 		for i, it := range items {
 			st := res[nref+i].Stats
-			rec := journalRecord{Kind: it.kind, Batch: ex.batchesDone + 1, R: it.r, Stats: &st, CI: res[nref+i].CI, Drift: drift}
+			rec := journalRecord{Kind: it.kind, Batch: ex.batchesDone + 1, R: it.r, Stats: &st, CI: res[nref+i].Stats.CI95, Drift: drift}
 			if it.kind == recEntry {
 				rec.Key = it.layer.Key()
 			} else {
@@ -267,7 +268,7 @@ func (ex *executor) batch(ctx context.Context, items []item) error {
 			}
 			recs = append(recs, rec)
 		}
-		refSt := ComputeStats(refAfter)
+		refSt := timing.Summarize(refAfter)
 		recs = append(recs, journalRecord{Kind: recReference, Batch: ex.batchesDone + 1, Stats: &refSt, Drift: drift, Note: note})
 		if err := p.record(ex.jw, recs...); err != nil {
 			return err
@@ -293,7 +294,7 @@ func (ex *executor) noteSessions(medians []float64) {
 	if len(medians) < 2 {
 		return
 	}
-	m := medianOf(medians)
+	m := timing.Median(medians)
 	if !(m > 0) {
 		return
 	}
@@ -317,7 +318,7 @@ func (ex *executor) threshold() float64 {
 	if d2 == 0 {
 		d2 = 2.5
 	}
-	noise := medianOf(ex.refRanges) / d2
+	noise := timing.Median(ex.refRanges) / d2
 	ex.plan.DriftNoise = noise
 	return max(t, 3*noise)
 }
@@ -340,7 +341,7 @@ func (ex *executor) level(medians []float64) float64 {
 	if ex.plan.Options.Measure.Rounds > 1 {
 		return fastLevel(medians)
 	}
-	return medianOf(medians)
+	return timing.Median(medians)
 }
 
 // sessionMedians lists the medians of results.

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/edgefit/edgefit/profiler/lut"
+	"github.com/edgefit/edgefit/profiler/timing"
 	"github.com/edgefit/edgefit/supernet"
 )
 
@@ -61,7 +63,7 @@ type journalRecord struct {
 	Key    string           `json:"key,omitempty"`
 	Index  *int             `json:"index,omitempty"` // network number within its resolution
 	Config *supernet.Config `json:"config,omitempty"`
-	Stats  *Stats           `json:"stats,omitempty"`
+	Stats  *timing.Stats    `json:"stats,omitempty"`
 	// CI is the relative half-width of the 95% confidence interval of the
 	// median; Drift the reference's ratio to its baseline when the batch
 	// ended (1 = no drift).
@@ -69,7 +71,7 @@ type journalRecord struct {
 	Drift float64 `json:"drift,omitempty"`
 	// Session and finish records.
 	Fingerprint json.RawMessage `json:"fingerprint,omitempty"`
-	Runtime     *Runtime        `json:"runtime,omitempty"`
+	Runtime     *lut.Runtime    `json:"runtime,omitempty"`
 	Note        string          `json:"note,omitempty"`
 	At          time.Time       `json:"at"`
 }
@@ -308,7 +310,7 @@ func (r *journalRecord) check() error {
 		if r.R <= 0 {
 			return errors.New("entry without resolution")
 		}
-		if _, err := ParseKey(r.Key); err != nil {
+		if _, err := lut.ParseKey(r.Key); err != nil {
 			return err
 		}
 		return statsOK()

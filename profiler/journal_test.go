@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/edgefit/edgefit/profiler/timing"
 	"github.com/edgefit/edgefit/supernet"
 )
 
@@ -20,7 +21,7 @@ func testHeader() journalHeader {
 }
 
 func entryRec(r int, key string, median float64) journalRecord {
-	st := ComputeStats([]float64{median, median * 1.01, median * 0.99, median, median, median})
+	st := timing.Summarize([]float64{median, median * 1.01, median * 0.99, median, median, median})
 	return journalRecord{Kind: recEntry, R: r, Key: key, Stats: &st}
 }
 
@@ -30,7 +31,7 @@ func networkRec(t testing.TB, r, idx int) journalRecord {
 		t.Fatal(err)
 	}
 	c := sp.MinConfig(r)
-	st := ComputeStats([]float64{5, 5.1, 4.9})
+	st := timing.Summarize([]float64{5, 5.1, 4.9})
 	return journalRecord{Kind: recNetwork, R: r, Index: &idx, Config: &c, Stats: &st}
 }
 

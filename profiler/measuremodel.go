@@ -10,6 +10,8 @@ import (
 	"github.com/edgefit/edgefit/devices"
 	"github.com/edgefit/edgefit/profiler/agent"
 	"github.com/edgefit/edgefit/profiler/bench/wire"
+	"github.com/edgefit/edgefit/profiler/lut"
+	"github.com/edgefit/edgefit/profiler/timing"
 )
 
 // BenchOptions say how [Bench] measures a model. Zero fields take the
@@ -30,19 +32,19 @@ type BenchOptions struct {
 
 // BenchResult is one model measured on one device.
 type BenchResult struct {
-	Model        string      `json:"model"`
-	Target       string      `json:"target"`
-	Class        string      `json:"class"`
-	Runtime      Runtime     `json:"runtime"`
-	CPUs         []int       `json:"cpus,omitempty"` // affinity it ran with
-	Stats        Stats       `json:"stats"`
-	CI           float64     `json:"ci95_rel"` // relative half-width of the median's 95% CI
-	Stop         string      `json:"stop"`     // why timing stopped: ci, max_runs, max_time; "rounds" when the figures come from interleaved rounds
-	LoadMS       float64     `json:"load_ms"`
-	FirstRunMS   float64     `json:"first_run_ms"`
-	PeakRSSBytes int64       `json:"peak_rss_bytes,omitempty"`
-	Layers       *ORTProfile `json:"layers,omitempty"`
-	Warnings     []string    `json:"warnings,omitempty"`
+	Model        string       `json:"model"`
+	Target       string       `json:"target"`
+	Class        string       `json:"class"`
+	Runtime      lut.Runtime  `json:"runtime"`
+	CPUs         []int        `json:"cpus,omitempty"` // affinity it ran with
+	Stats        timing.Stats `json:"stats"`
+	CI           float64      `json:"ci95_rel"` // relative half-width of the median's 95% CI
+	Stop         string       `json:"stop"`     // why timing stopped: ci, max_runs, max_time; "rounds" when the figures come from interleaved rounds
+	LoadMS       float64      `json:"load_ms"`
+	FirstRunMS   float64      `json:"first_run_ms"`
+	PeakRSSBytes int64        `json:"peak_rss_bytes,omitempty"`
+	Layers       *ORTProfile  `json:"layers,omitempty"`
+	Warnings     []string     `json:"warnings,omitempty"`
 }
 
 // profileRuns is how many runs the --layers pass profiles: enough for a
@@ -104,9 +106,9 @@ func Bench(ctx context.Context, t devices.Target, model string, bo BenchOptions)
 		return nil, err
 	}
 	w := res[0]
-	out := &BenchResult{Model: model, Target: t.Name(), Class: class, CPUs: w.CPUs, Stats: fromWire(w.Stats), CI: w.Stats.CI95,
+	out := &BenchResult{Model: model, Target: t.Name(), Class: class, CPUs: w.CPUs, Stats: w.Stats, CI: w.Stats.CI95,
 		Stop: w.Stop, LoadMS: w.LoadMS, FirstRunMS: w.FirstRunMS, PeakRSSBytes: w.PeakRSSBytes, Warnings: warnings,
-		Runtime: Runtime{Name: "onnxruntime", Version: r.agent.Info.ORTVersion, Provider: o.Provider, Threads: o.Threads, Batch: o.Batch}}
+		Runtime: lut.Runtime{Name: "onnxruntime", Version: r.agent.Info.ORTVersion, Provider: o.Provider, Threads: o.Threads, Batch: o.Batch}}
 	if r.rounds > 1 {
 		// As in Run: time the model again in interleaved rounds and keep
 		// the samples near its fastest, so that a burst of stolen CPU
@@ -116,7 +118,7 @@ func Bench(ctx context.Context, t devices.Target, model string, bo BenchOptions)
 		if err != nil {
 			return nil, err
 		}
-		out.Stats, out.CI, out.Stop = rr[0].Stats, rr[0].CI, "rounds"
+		out.Stats, out.CI, out.Stop = rr[0].Stats, rr[0].Stats.CI95, "rounds"
 	}
 	if bo.Layers {
 		if res[1].ProfileFile == "" {

@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/edgefit/edgefit/profiler/timing"
 )
 
 // NodeProfile is the time one node of an ONNX graph took, as ONNX Runtime's
@@ -24,7 +26,7 @@ type NodeProfile struct {
 	InputShapes  [][]int64 `json:"input_shapes,omitempty"`
 	OutputShapes [][]int64 `json:"output_shapes,omitempty"`
 	// Stats are over the kernel times of every run but the first, in ms.
-	Stats Stats `json:"stats"`
+	Stats timing.Stats `json:"stats"`
 	// Share is the node's median as a fraction of the sum of all nodes'
 	// medians.
 	Share float64 `json:"share"`
@@ -38,7 +40,7 @@ type ORTProfile struct {
 	// the skipped first one.
 	Runs int `json:"runs"`
 	// Run summarizes the model_run durations of the kept runs, in ms.
-	Run Stats `json:"run"`
+	Run timing.Stats `json:"run"`
 	// Truncated is set when the file ended early (the process died before
 	// ONNX Runtime closed the JSON array); the events read are kept.
 	Truncated bool `json:"truncated,omitempty"`
@@ -166,9 +168,9 @@ func ParseORTProfile(r io.Reader) (*ORTProfile, error) {
 		for _, w := range runs[1:] {
 			d = append(d, (w[1]-w[0])/1000)
 		}
-		p.Run = ComputeStats(d)
+		p.Run = timing.Summarize(d)
 	} else if len(runs) == 1 {
-		p.Run = ComputeStats([]float64{(runs[0][1] - runs[0][0]) / 1000})
+		p.Run = timing.Summarize([]float64{(runs[0][1] - runs[0][0]) / 1000})
 	}
 	type ranked struct {
 		np    NodeProfile
@@ -195,7 +197,7 @@ func ParseORTProfile(r io.Reader) (*ORTProfile, error) {
 			}
 			first, seq = nd.kernels[0].ts, nd.kernels[0].seq
 		}
-		st := ComputeStats(kept)
+		st := timing.Summarize(kept)
 		total += st.Median
 		out = append(out, ranked{np: NodeProfile{Name: nd.name, Op: nd.op, Provider: nd.provider, Index: nd.index,
 			InputShapes: nd.in, OutputShapes: nd.out, Stats: st}, first: first, seq: seq})

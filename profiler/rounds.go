@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"github.com/edgefit/edgefit/profiler/bench/wire"
+	"github.com/edgefit/edgefit/profiler/timing"
 )
 
 // Interleaved measurement.
@@ -98,8 +99,7 @@ func mergeRounds(rounds [][]float64) runResult {
 			kept = append(kept, x)
 		}
 	}
-	w := wire.Summarize(kept)
-	return runResult{Stats: fromWire(w), CI: w.CI95}
+	return runResult{Stats: timing.Summarize(kept)}
 }
 
 // fastLevel is the median of the values within roundSlack of the
@@ -116,5 +116,5 @@ func fastLevel(v []float64) float64 {
 			kept = append(kept, x)
 		}
 	}
-	return medianOf(kept)
+	return timing.Median(kept)
 }

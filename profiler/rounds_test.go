@@ -9,6 +9,7 @@ import (
 
 	"github.com/edgefit/edgefit/devices"
 	"github.com/edgefit/edgefit/profiler/bench/wire"
+	"github.com/edgefit/edgefit/profiler/timing"
 )
 
 func TestInterleave(t *testing.T) {
@@ -101,34 +102,34 @@ func TestRunRounds(t *testing.T) {
 	dir := t.TempDir()
 	o := quickOptions(filepath.Join(dir, "rounds.lut.json.journal"))
 	o.Measure.Rounds = 2
-	lut, err := Run(context.Background(), devices.NewLocal(), o)
+	table, err := Run(context.Background(), devices.NewLocal(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if lut.Settings.Extra["rounds"] != "2" {
-		t.Errorf("settings say rounds %q, want 2", lut.Settings.Extra["rounds"])
+	if table.Settings.Extra["rounds"] != "2" {
+		t.Errorf("settings say rounds %q, want 2", table.Settings.Extra["rounds"])
 	}
-	if len(lut.Networks) != 2 {
-		t.Errorf("%d networks, want 2", len(lut.Networks))
+	if len(table.Networks) != 2 {
+		t.Errorf("%d networks, want 2", len(table.Networks))
 	}
-	check := func(what string, s Stats) {
+	check := func(what string, s timing.Stats) {
 		// 2 rounds of 3 runs each; whole networks 1 round of 5.
 		if s.N < 1 || s.N > 6 || !(s.Median > 0) || s.P10 > s.Median || s.Median > s.P90 || s.P90 > s.P10*(1+sampleSlack)*1.0001 {
 			t.Errorf("%s: stats %+v: want 1..6 samples, all within %.0f%% of each other", what, s, 100*sampleSlack)
 		}
 	}
-	for _, e := range lut.Entries {
+	for _, e := range table.Entries {
 		check(e.Key, e.Stats)
 	}
-	for _, n := range lut.Networks {
+	for _, n := range table.Networks {
 		check("network", n.Stats)
 	}
-	checkJournal(t, o.Journal, lut)
+	checkJournal(t, o.Journal, table)
 	again, err := Run(context.Background(), devices.NewLocal(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again.Entries[0].Stats != lut.Entries[0].Stats {
+	if again.Entries[0].Stats != table.Entries[0].Stats {
 		t.Error("rerun of a finished journal changed the table")
 	}
 	o.Measure.Rounds = 1

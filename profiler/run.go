@@ -8,16 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"os"
 	"slices"
-	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/edgefit/edgefit/devices"
 	"github.com/edgefit/edgefit/profiler/agent"
+	"github.com/edgefit/edgefit/profiler/lut"
 	"github.com/edgefit/edgefit/supernet"
 )
 
@@ -67,7 +65,7 @@ type Plan struct {
 }
 
 // Run profiles target: see [NewPlan] and [Plan.Execute].
-func Run(ctx context.Context, target devices.Target, o Options) (*LUT, error) {
+func Run(ctx context.Context, target devices.Target, o Options) (*lut.LUT, error) {
 	p, err := NewPlan(ctx, target, o)
 	if err != nil {
 		return nil, err
@@ -291,7 +289,7 @@ func (p *Plan) Remaining() int { return len(p.todo) }
 // network of the journal, old and new. Cancelling ctx stops after the
 // current batch's runner is killed; what was journalled is kept and a
 // rerun with the same options resumes.
-func (p *Plan) Execute(ctx context.Context) (*LUT, error) {
+func (p *Plan) Execute(ctx context.Context) (*lut.LUT, error) {
 	o := &p.Options
 	start := time.Now()
 	r, err := newRunner(ctx, p)
@@ -368,6 +366,17 @@ func (p *Plan) record(jw *journalWriter, recs ...journalRecord) error {
 		}
 	}
 	for _, rec := range recs {
+		// Keep what the journal holds, so that the table assembled now is
+		// the one a resumed run assembles from the file (statistics keep
+		// no min, max or interval there; see timing.Stats).
+		b, err := json.Marshal(&rec)
+		if err == nil {
+			rec = journalRecord{}
+			err = json.Unmarshal(b, &rec)
+		}
+		if err != nil {
+			return fmt.Errorf("journal: %w", err)
+		}
 		p.journal.Records = append(p.journal.Records, rec)
 		if id := rec.id(); id != "" {
 			if _, dup := p.journal.Done[id]; dup {
@@ -388,7 +397,7 @@ func hostErr(path string, err error) error {
 }
 
 // sessionRuntime returns the runtime of the journal's first session.
-func (p *Plan) sessionRuntime() *Runtime {
+func (p *Plan) sessionRuntime() *lut.Runtime {
 	for _, rec := range p.journal.Records {
 		if rec.Kind == recSession && rec.Runtime != nil {
 			return rec.Runtime
@@ -398,9 +407,9 @@ func (p *Plan) sessionRuntime() *Runtime {
 }
 
 // table assembles the LUT from the journal.
-func (p *Plan) table(rt Runtime, after json.RawMessage) (*LUT, error) {
+func (p *Plan) table(rt lut.Runtime, after json.RawMessage) (*lut.LUT, error) {
 	o := p.Options
-	t := &LUT{Version: LUTVersion, Space: p.space.Name, Target: p.Target, Runtime: rt, Unit: "ms", Stat: StatMedian,
+	t := &lut.LUT{Version: lut.Version, Space: p.space.Name, Target: p.Target, Runtime: rt, Unit: "ms", Stat: lut.StatMedian,
 		FingerprintAfter: after}
 	for _, rec := range p.journal.Records {
 		if rec.Kind == recSession && rec.Fingerprint != nil {
@@ -408,7 +417,7 @@ func (p *Plan) table(rt Runtime, after json.RawMessage) (*LUT, error) {
 			break
 		}
 	}
-	t.Settings = MeasurementSettings{Warmup: o.Measure.Warmup, MinRuns: o.Measure.MinRuns, MaxRuns: o.Measure.MaxRuns,
+	t.Settings = lut.MeasurementSettings{Warmup: o.Measure.Warmup, MinRuns: o.Measure.MinRuns, MaxRuns: o.Measure.MaxRuns,
 		TargetCIPercent: o.Measure.TargetCI * 100, MaxSeconds: o.Measure.MaxTime.Seconds(), Shuffled: true,
 		Extra: map[string]string{
 			"runner":          o.Runner,
@@ -431,13 +440,13 @@ func (p *Plan) table(rt Runtime, after json.RawMessage) (*LUT, error) {
 		rec := p.journal.Records[i]
 		switch rec.Kind {
 		case recEntry:
-			l, err := ParseKey(rec.Key)
+			l, err := lut.ParseKey(rec.Key)
 			if err != nil {
 				return nil, fmt.Errorf("journal entry %s: %w", rec.Key, err)
 			}
-			t.Entries = append(t.Entries, NewEntry(l, rec.R, *rec.Stats))
+			t.Entries = append(t.Entries, lut.NewEntry(l, rec.R, *rec.Stats))
 		case recNetwork:
-			t.Networks = append(t.Networks, NetworkMeasurement{Config: *rec.Config, Stats: *rec.Stats})
+			t.Networks = append(t.Networks, lut.NetworkMeasurement{Config: *rec.Config, Stats: *rec.Stats})
 		}
 	}
 	t.Sort()
@@ -445,68 +454,4 @@ func (p *Plan) table(rt Runtime, after json.RawMessage) (*LUT, error) {
 		return nil, fmt.Errorf("assemble lookup table: %w", err)
 	}
 	return t, nil
-}
-
-// Summary condenses a table for people and scripts.
-type Summary struct {
-	Space       string  `json:"space"`
-	Target      string  `json:"target"`
-	Runtime     Runtime `json:"runtime"`
-	Resolutions []int   `json:"resolutions"`
-	Entries     int     `json:"entries"`
-	Networks    int     `json:"networks"`
-	MedianCoV   float64 `json:"median_cov"`  // median over entries of Std/Mean
-	MedianRuns  float64 `json:"median_runs"` // median timed runs per entry
-}
-
-// Summarize returns the summary of t.
-func Summarize(t *LUT) Summary {
-	s := Summary{Space: t.Space, Target: t.Target, Runtime: t.Runtime, Resolutions: t.Resolutions(),
-		Entries: len(t.Entries), Networks: len(t.Networks)}
-	var covs, runs []float64
-	for _, e := range t.Entries {
-		if e.Stats.CoV > 0 {
-			covs = append(covs, e.Stats.CoV)
-		}
-		runs = append(runs, float64(e.Stats.N))
-	}
-	s.MedianCoV = medianOf(covs)
-	s.MedianRuns = medianOf(runs)
-	return s
-}
-
-func medianOf(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	v = slices.Clone(v)
-	sort.Float64s(v)
-	return quantile(v, 0.5)
-}
-
-// relCIHalfWidth returns the half-width of the distribution-free 95%
-// confidence interval of the median of samples, relative to the median
-// (order statistics at n/2 ± 1.96·√n/2). It is +Inf below 6 samples,
-// where no such interval exists.
-func relCIHalfWidth(samples []float64) float64 {
-	n := len(samples)
-	if n < 6 {
-		return math.Inf(1)
-	}
-	s := slices.Clone(samples)
-	sort.Float64s(s)
-	h := 1.96 * math.Sqrt(float64(n)) / 2
-	lo := int(math.Floor(float64(n)/2 - h)) // 1-based rank
-	hi := int(math.Ceil(float64(n)/2 + 1 + h))
-	lo = max(lo, 1)
-	hi = min(hi, n)
-	med := quantile(s, 0.5)
-	if med <= 0 {
-		return math.Inf(1)
-	}
-	return (s[hi-1] - s[lo-1]) / 2 / med
-}
-
-func joinInts(v []int) string {
-	return strings.Trim(strings.Join(strings.Fields(fmt.Sprint(v)), ","), "[]")
 }

@@ -14,8 +14,10 @@ import (
 
 	"github.com/edgefit/edgefit/devices"
 	"github.com/edgefit/edgefit/devices/devicetest"
-	"github.com/edgefit/edgefit/export/ort"
+	"github.com/edgefit/edgefit/internal/ortlib"
 	"github.com/edgefit/edgefit/profiler/agent/agenttest"
+	"github.com/edgefit/edgefit/profiler/lut"
+	"github.com/edgefit/edgefit/profiler/timing"
 )
 
 func TestMain(m *testing.M) {
@@ -56,7 +58,7 @@ func quickOptions(journal string) Options {
 
 // checkJournal asserts that the journal at path measured every id of the
 // table exactly once and nothing else.
-func checkJournal(t *testing.T, path string, lut *LUT) *Journal {
+func checkJournal(t *testing.T, path string, table *lut.LUT) *Journal {
 	t.Helper()
 	j, err := LoadJournal(path)
 	if err != nil {
@@ -76,12 +78,12 @@ func checkJournal(t *testing.T, path string, lut *LUT) *Journal {
 			t.Errorf("%s measured %d times", id, n)
 		}
 	}
-	if lut != nil {
-		want := len(lut.Entries) + len(lut.Networks)
+	if table != nil {
+		want := len(table.Entries) + len(table.Networks)
 		if len(count) != want {
 			t.Errorf("journal has %d measurements, table %d", len(count), want)
 		}
-		for _, e := range lut.Entries {
+		for _, e := range table.Entries {
 			if count[itemID(recEntry, e.Resolution, e.Key)] != 1 {
 				t.Errorf("table entry %d/%s not measured once in the journal", e.Resolution, e.Key)
 			}
@@ -98,39 +100,39 @@ func TestRunLocal(t *testing.T) {
 	calls := 0
 	o.Progress = func(p Progress) { last = p; calls++ }
 	tg := devices.NewLocal()
-	lut, err := Run(context.Background(), tg, o)
+	table, err := Run(context.Background(), tg, o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	sp, _ := o.validateStatic()
-	if got, want := len(lut.Entries), len(sp.DistinctLayers(128)); got != want {
+	if got, want := len(table.Entries), len(sp.DistinctLayers(128)); got != want {
 		t.Errorf("%d entries, want %d", got, want)
 	}
-	if len(lut.Networks) != 2 {
-		t.Errorf("%d networks, want 2", len(lut.Networks))
+	if len(table.Networks) != 2 {
+		t.Errorf("%d networks, want 2", len(table.Networks))
 	}
-	if miss, _ := lut.Missing(128); len(miss) != 0 {
+	if miss, _ := table.Missing(128); len(miss) != 0 {
 		t.Errorf("missing %d layers", len(miss))
 	}
-	if lut.Runtime.Name != "onnxruntime" || lut.Runtime.Version == "" || lut.Runtime.Threads != 1 || lut.Runtime.Provider != "cpu" || lut.Runtime.Batch != 1 {
-		t.Errorf("runtime %+v", lut.Runtime)
+	if table.Runtime.Name != "onnxruntime" || table.Runtime.Version == "" || table.Runtime.Threads != 1 || table.Runtime.Provider != "cpu" || table.Runtime.Batch != 1 {
+		t.Errorf("runtime %+v", table.Runtime)
 	}
-	if len(lut.FingerprintBefore) == 0 || len(lut.FingerprintAfter) == 0 {
+	if len(table.FingerprintBefore) == 0 || len(table.FingerprintAfter) == 0 {
 		t.Error("fingerprints missing")
 	}
-	if lut.Settings.MinRuns != 5 || !lut.Settings.Shuffled || lut.Settings.Extra["reference"] == "" {
-		t.Errorf("settings %+v", lut.Settings)
+	if table.Settings.MinRuns != 5 || !table.Settings.Shuffled || table.Settings.Extra["reference"] == "" {
+		t.Errorf("settings %+v", table.Settings)
 	}
-	for _, e := range lut.Entries {
+	for _, e := range table.Entries {
 		if e.Stats.N < 5 || e.Stats.N > 8 || !(e.Stats.Median > 0) || e.Stats.P10 > e.Stats.Median || e.Stats.Median > e.Stats.P90 {
 			t.Errorf("entry %s stats %+v", e.Key, e.Stats)
 			break
 		}
 	}
-	if calls < 2 || last.Done != last.Total || last.Total != len(lut.Entries)+2 {
+	if calls < 2 || last.Done != last.Total || last.Total != len(table.Entries)+2 {
 		t.Errorf("progress: %d calls, last %+v", calls, last)
 	}
-	checkJournal(t, o.Journal, lut)
+	checkJournal(t, o.Journal, table)
 
 	// The same command again measures nothing and gives the same table.
 	o.Progress = nil
@@ -139,11 +141,11 @@ func TestRunLocal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(again.Entries) != len(lut.Entries) || again.Entries[0].Stats != lut.Entries[0].Stats {
+	if len(again.Entries) != len(table.Entries) || again.Entries[0].Stats != table.Entries[0].Stats {
 		t.Error("rerun of a finished journal changed the table")
 	}
 	checkJournal(t, o.Journal, again)
-	t.Logf("profile of %d models; rerun from the journal took %v", len(lut.Entries)+2, time.Since(start))
+	t.Logf("profile of %d models; rerun from the journal took %v", len(table.Entries)+2, time.Since(start))
 
 	// Another setting with the same journal is refused, naming it.
 	o.Threads = 2
@@ -190,13 +192,13 @@ func TestRunResume(t *testing.T) {
 	if p.Done != stoppedAt || p.Remaining() != p.Entries+p.NetworksAll-stoppedAt {
 		t.Errorf("plan: done %d remaining %d of %d", p.Done, p.Remaining(), p.Entries+p.NetworksAll)
 	}
-	lut, err := p.Execute(context.Background())
+	table, err := p.Execute(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkJournal(t, o.Journal, lut)
-	if len(lut.Networks) != 2 {
-		t.Errorf("%d networks", len(lut.Networks))
+	checkJournal(t, o.Journal, table)
+	if len(table.Networks) != 2 {
+		t.Errorf("%d networks", len(table.Networks))
 	}
 }
 
@@ -213,22 +215,22 @@ func TestRunSSH(t *testing.T) {
 	defer tg.Close()
 	o := quickOptions(filepath.Join(t.TempDir(), "ssh.lut.json.journal"))
 	o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	lut, err := Run(ctx, tg, o)
+	table, err := Run(ctx, tg, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if lut.Target != sshd.URL || len(lut.Networks) != 2 {
-		t.Errorf("target %q, %d networks", lut.Target, len(lut.Networks))
+	if table.Target != sshd.URL || len(table.Networks) != 2 {
+		t.Errorf("target %q, %d networks", table.Target, len(table.Networks))
 	}
-	if miss, _ := lut.Missing(128); len(miss) != 0 {
+	if miss, _ := table.Missing(128); len(miss) != 0 {
 		t.Errorf("missing %d layers", len(miss))
 	}
-	checkJournal(t, o.Journal, lut)
+	checkJournal(t, o.Journal, table)
 	path := filepath.Join(t.TempDir(), "ssh.lut.json")
-	if err := lut.WriteFile(path); err != nil {
+	if err := table.WriteFile(path); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadLUT(path); err != nil {
+	if _, err := lut.Load(path); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -367,7 +369,7 @@ func (s *slowRunner) Measure(ctx context.Context, models []runModel) ([]runResul
 	}
 	c := slowCall{factor: f}
 	if n := 3; len(res) >= n { // the default reference sessions close every call
-		c.refMedian = medianOf(sessionMedians(res[len(res)-n:]))
+		c.refMedian = timing.Median(sessionMedians(res[len(res)-n:]))
 	}
 	s.calls = append(s.calls, c)
 	return res, err
@@ -421,14 +423,14 @@ func TestRunDrift(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			lut, err := p.Execute(context.Background())
+			table, err := p.Execute(context.Background())
 			if err != nil {
 				t.Fatal(err)
 			}
 			if p.Remeasured < tc.remeasured || p.Rebaselined < tc.rebased {
 				t.Errorf("remeasured %d batches, rebaselined %d times; want at least %d and %d", p.Remeasured, p.Rebaselined, tc.remeasured, tc.rebased)
 			}
-			j := checkJournal(t, o.Journal, lut)
+			j := checkJournal(t, o.Journal, table)
 			rebase, found := 0, false
 			for _, rec := range j.Records {
 				if rec.Kind != recReference {
@@ -472,7 +474,7 @@ func TestRunADB(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tg.Close()
-	lib, err := ort.CachedLibraryPath(runtime.GOARCH)
+	lib, err := ortlib.CachedPath(runtime.GOARCH)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -486,12 +488,12 @@ func TestRunADB(t *testing.T) {
 	if p.Class != ClassMobile {
 		t.Errorf("class %q, want %q", p.Class, ClassMobile)
 	}
-	lut, err := p.Execute(ctx)
+	table, err := p.Execute(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if miss, _ := lut.Missing(128); len(miss) != 0 || len(lut.Networks) != 1 {
-		t.Errorf("missing %d layers, %d networks", len(miss), len(lut.Networks))
+	if miss, _ := table.Missing(128); len(miss) != 0 || len(table.Networks) != 1 {
+		t.Errorf("missing %d layers, %d networks", len(miss), len(table.Networks))
 	}
-	checkJournal(t, o.Journal, lut)
+	checkJournal(t, o.Journal, table)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/edgefit/edgefit/devices"
 	"github.com/edgefit/edgefit/profiler/bench/wire"
+	"github.com/edgefit/edgefit/profiler/lut"
 	"github.com/edgefit/edgefit/profiler/runners"
 )
 
@@ -71,7 +72,7 @@ type toolRunner struct {
 	bin     string
 	taskset []string // "taskset MASK" prefix, where pinning is asked for
 	o       *Options
-	rt      Runtime
+	rt      lut.Runtime
 }
 
 func startTool(ctx context.Context, t devices.Target, o *Options, tl *tool) (*toolRunner, error) {
@@ -91,7 +92,7 @@ func startTool(ctx context.Context, t devices.Target, o *Options, tl *tool) (*to
 	if bin == "" {
 		return nil, &RuntimeError{Target: t.Name(), Runner: tl.runner, Err: fmt.Errorf("%s not found on the device (looked for %s)", tl.names[0], strings.Join(tl.names, ", "))}
 	}
-	r := &toolRunner{tool: tl, bin: bin, o: o, rt: Runtime{Name: tl.runtime}}
+	r := &toolRunner{tool: tl, bin: bin, o: o, rt: lut.Runtime{Name: tl.runtime}}
 	if help, err := t.Run(ctx, []string{bin, "--help"}, devices.RunOptions{}); err == nil || len(help.Stdout)+len(help.Stderr) > 0 {
 		if m := tl.versionR.FindStringSubmatch(string(help.Stdout) + string(help.Stderr)); m != nil {
 			r.rt.Version = m[1]
@@ -111,7 +112,7 @@ func startTool(ctx context.Context, t devices.Target, o *Options, tl *tool) (*to
 	return r, nil
 }
 
-func (r *toolRunner) Runtime() Runtime { return r.rt }
+func (r *toolRunner) Runtime() lut.Runtime { return r.rt }
 
 // markers separate the models' reports in the batch's combined output.
 const (
@@ -150,11 +151,11 @@ func (r *toolRunner) Measure(ctx context.Context, models []runModel) ([]runResul
 		if err != nil {
 			return nil, fmt.Errorf("%s on %s, model %s: %w", r.tool.runner, r.t.Name(), models[i].Name, err)
 		}
-		st := fromWire(w.Stats)
+		st := w.Stats
 		if st.Median == 0 { // old tool builds report the mean only
 			st.Median = st.Mean
 		}
-		out[i] = runResult{Stats: st, CI: w.Stats.CI95}
+		out[i] = runResult{Stats: st}
 	}
 	return out, nil
 }

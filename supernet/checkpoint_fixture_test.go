@@ -3,7 +3,6 @@ package supernet
 import (
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -17,11 +16,7 @@ func sharedDir(t testing.TB) string { return testfix.Shared(t) }
 
 func fixturePath(t testing.TB, name string) string {
 	t.Helper()
-	p := filepath.Join(sharedDir(t), "fixtures", "ofa-mbv3-w1.0", name)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("fixture %s is missing: %v", name, err)
-	}
-	return p
+	return testfix.SharedFile(t, "fixtures/ofa-mbv3-w1.0/"+name)
 }
 
 type tensorStat struct {

@@ -8,6 +8,7 @@
 // stage, expand ratios slice channel prefixes, and the elastic kernel runs
 // through the checkpoint's transform matrices.
 //
-// The package imports nothing else of edgefit: the profiler, predictors,
-// search and exporter all build on it.
+// The package imports no other edgefit package except leaf helpers under
+// internal/, and no cgo: the profiler, predictors, search and exporter all
+// build on it.
 package supernet

@@ -5,10 +5,11 @@ import (
 	"errors"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/edgefit/edgefit/internal/testfix"
 )
 
 func TestWidths(t *testing.T) {
@@ -80,10 +81,9 @@ func TestSpaceSize(t *testing.T) {
 func TestDistinctLayersMatchNote10Keys(t *testing.T) {
 	s, _ := NewSpace(1.2)
 	for _, r := range []int{160, 176, 192, 208, 224} {
-		path := filepath.Join("..", "..", "shared", "ofa-upstream", "note10", strconvI(r)+"_lookup_table.yaml")
-		data, err := os.ReadFile(path)
+		data, err := os.ReadFile(testfix.SharedFile(t, "ofa-upstream/note10/"+strconvI(r)+"_lookup_table.yaml"))
 		if err != nil {
-			t.Skipf("OFA's Note10 tables are not here (%v): run beside ../shared to check LUT keys", err)
+			t.Fatal(err)
 		}
 		want := map[string]bool{}
 		for _, line := range strings.Split(string(data), "\n") {

@@ -3,6 +3,9 @@
 // runs `edgefit-agent --ort-lib LIB run MANIFEST.json` to measure models.
 // All logic lives in profiler/bench; see its documentation and
 // docs/devices.md for building it for Linux (amd64, arm64) and Android.
+// The agent links only profiler/bench, its protocol (profiler/bench/wire,
+// profiler/timing), export/ort and internal helpers, so that what goes to
+// a phone stays small.
 package main
 
 import (

@@ -10,7 +10,8 @@ import (
 	"runtime"
 	"testing"
 
-	"github.com/edgefit/edgefit/export/ort"
+	"github.com/edgefit/edgefit/internal/ortlib"
+	"github.com/edgefit/edgefit/internal/testfix"
 	"github.com/edgefit/edgefit/profiler/agent/agenttest"
 	"github.com/edgefit/edgefit/profiler/bench/wire"
 )
@@ -19,14 +20,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	agenttest.Cleanup()
 	os.Exit(code)
-}
-
-func skipOrFail(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("EDGEFIT_TEST_STRICT") == "1" {
-		t.Fatalf(format, args...)
-	}
-	t.Skipf(format, args...)
 }
 
 // runAgent runs the agent binary (through prefix, e.g. qemu) on a manifest
@@ -66,18 +59,14 @@ func TestArm64AgentMatchesAmd64(t *testing.T) {
 		t.Skip("compares an emulated arm64 agent with a native amd64 one")
 	}
 	qemu, err := exec.LookPath("qemu-aarch64-static")
-	if err != nil {
-		skipOrFail(t, "qemu-aarch64-static not installed: apt install qemu-user-static")
-	}
-	if _, err := os.Stat("/usr/aarch64-linux-gnu/lib"); err != nil {
-		skipOrFail(t, "arm64 runtime libraries missing: apt install libc6-dev-arm64-cross libstdc++6-arm64-cross")
-	}
-	libX64, _ := ort.CachedLibraryPath("amd64")
-	libArm, _ := ort.CachedLibraryPath("arm64")
+	testfix.Need(t, testfix.QEMU, err)
+	_, err = os.Stat("/usr/aarch64-linux-gnu/lib")
+	testfix.Need(t, testfix.ARM64CC, err)
+	libX64, _ := ortlib.CachedPath("amd64")
+	libArm, _ := ortlib.CachedPath("arm64")
 	for _, l := range []string{libX64, libArm} {
-		if _, err := os.Stat(l); err != nil {
-			skipOrFail(t, "ONNX Runtime library %s missing: run `make ort`", l)
-		}
+		_, err := os.Stat(l)
+		testfix.Need(t, testfix.ORT, err)
 	}
 	amd := agenttest.Build(t, "linux", "amd64")
 	arm := agenttest.Build(t, "linux", "arm64")

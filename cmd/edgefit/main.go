@@ -1,5 +1,6 @@
 // Command edgefit finds the best Once-for-All subnet for an edge device and
-// exports it as ONNX. Run "edgefit --help" for the commands.
+// exports it as ONNX. Run "edgefit --help" for the commands. It imports only
+// package cmd, where the commands live.
 package main
 
 import (

@@ -12,6 +12,7 @@ import (
 
 	"github.com/edgefit/edgefit/devices"
 	"github.com/edgefit/edgefit/devices/adbfake"
+	"github.com/edgefit/edgefit/internal/testfix"
 )
 
 // ADB is a fake Android device attached to a private adb server.
@@ -34,9 +35,7 @@ type ADB struct {
 func StartADB(t testing.TB, dev *adbfake.Device) *ADB {
 	t.Helper()
 	adbPath, err := exec.LookPath("adb")
-	if err != nil {
-		SkipOrFail(t, "adb client not installed: apt install adb")
-	}
+	testfix.Need(t, testfix.ADB, err)
 	if dev == nil {
 		dev = &adbfake.Device{}
 	}

@@ -9,5 +9,6 @@
 //	tg, err := devices.Open(ctx, sshd.URL, sshd.Options)
 //
 // Peers that are not installed skip the test with a message saying what to
-// install; with EDGEFIT_TEST_STRICT=1 (CI) they fail it instead.
+// install; with EDGEFIT_TEST_STRICT=1 (CI) they fail it instead (see
+// internal/testfix).
 package devicetest

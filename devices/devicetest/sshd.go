@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/edgefit/edgefit/devices"
+	"github.com/edgefit/edgefit/internal/testfix"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 )
@@ -62,19 +63,18 @@ func StartSSHD(t testing.TB, opts ...SSHDOptions) *SSHD {
 	if len(opts) > 0 {
 		o = opts[0]
 	}
-	if _, err := os.Stat(SSHDPath); err != nil {
-		SkipOrFail(t, "OpenSSH server not installed (%s missing): apt install openssh-server", SSHDPath)
-	}
+	_, err := os.Stat(SSHDPath)
+	testfix.Need(t, testfix.SSHD, err)
 	u, err := user.Current()
 	if err != nil {
 		t.Fatalf("current user: %v", err)
 	}
 	if os.Geteuid() == 0 {
 		if _, err := user.Lookup("sshd"); err != nil {
-			SkipOrFail(t, "sshd needs its privilege-separation user \"sshd\" when run as root: apt install openssh-server")
+			testfix.Need(t, testfix.SSHD, fmt.Errorf("run as root, sshd needs its privilege-separation user \"sshd\": %w", err))
 		}
 		if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
-			SkipOrFail(t, "sshd needs /run/sshd: %v", err)
+			testfix.Need(t, testfix.SSHD, fmt.Errorf("sshd needs /run/sshd: %w", err))
 		}
 	}
 	dir := t.TempDir()
@@ -260,16 +260,6 @@ func FreePort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
-}
-
-// SkipOrFail skips the test with the message, or fails it when
-// EDGEFIT_TEST_STRICT=1 (CI, where every peer must be present).
-func SkipOrFail(t testing.TB, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("EDGEFIT_TEST_STRICT") == "1" {
-		t.Fatalf("EDGEFIT_TEST_STRICT=1 forbids skipping: "+format, args...)
-	}
-	t.Skipf(format, args...)
 }
 
 type syncBuffer struct {

@@ -8,7 +8,8 @@
 //
 // [Init] loads the library named by its argument, else by the
 // EDGEFIT_ORT_LIB environment variable, else the copy that `make ort`
-// caches under $HOME/.cache/edgefit/onnxruntime/1.24.1/linux-<arch>/. The
+// caches under $HOME/.cache/edgefit/onnxruntime/1.24.1/linux-<arch>/
+// (package internal/ortlib knows these places, without cgo). The
 // bindings (github.com/yalue/onnxruntime_go v1.27.0) speak ONNX Runtime's
 // C API version 24, so the library must be ONNX Runtime 1.24 or newer.
 //
@@ -20,6 +21,8 @@
 // [Session.RunInPlace] runs on the session's own tensors, which
 // [Session.Input] and [Session.Output] expose, and allocates nothing.
 //
-// The package imports nothing else of edgefit, so that the on-device agent
-// can link it alone.
+// The package imports nothing else of edgefit but internal/ortlib, so that
+// the on-device agent can link it alone. It is the only cgo package of
+// edgefit; only the agent (profiler/bench) and export, where they run
+// models, import it.
 package ort

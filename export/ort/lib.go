@@ -3,73 +3,23 @@ package ort
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
 	"sync"
 
 	onnxruntime "github.com/yalue/onnxruntime_go"
+
+	"github.com/edgefit/edgefit/internal/ortlib"
 )
-
-// LibraryVersion is the ONNX Runtime release edgefit is built and tested
-// against; `make ort` fetches it.
-const LibraryVersion = "1.24.1"
-
-// EnvLibrary names the environment variable that overrides where the ONNX
-// Runtime shared library is.
-const EnvLibrary = "EDGEFIT_ORT_LIB"
 
 var (
 	initMu   sync.Mutex
 	initPath string // library loaded by Init; "" before
 )
 
-// DefaultLibraryPath returns where [Init] looks for the library when it is
-// given no path: $EDGEFIT_ORT_LIB if set, else the cache `make ort` fills
-// for this machine's architecture. It fails, saying how to get the library,
-// when neither exists.
-func DefaultLibraryPath() (string, error) {
-	if p := os.Getenv(EnvLibrary); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			return "", fmt.Errorf("ONNX Runtime library from $%s: %w (point %s at libonnxruntime.so.1, or unset it and run `make ort`)", EnvLibrary, err, EnvLibrary)
-		}
-		return p, nil
-	}
-	p, err := CachedLibraryPath(runtime.GOARCH)
-	if err != nil {
-		return "", err
-	}
-	if _, err := os.Stat(p); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return "", fmt.Errorf("ONNX Runtime %s library not found at %s: run `make ort` to fetch it, or set %s to a libonnxruntime.so.1", LibraryVersion, p, EnvLibrary)
-		}
-		return "", fmt.Errorf("ONNX Runtime library %s: %w", p, err)
-	}
-	return p, nil
-}
-
-// CachedLibraryPath returns where `make ort` puts the library for a Go
-// architecture ("amd64" or "arm64"), whether or not it is there.
-func CachedLibraryPath(goarch string) (string, error) {
-	var dir string
-	switch goarch {
-	case "amd64":
-		dir = "linux-x64"
-	case "arm64":
-		dir = "linux-arm64"
-	default:
-		return "", fmt.Errorf("no cached ONNX Runtime library for architecture %q: set %s to a libonnxruntime.so built for it", goarch, EnvLibrary)
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", fmt.Errorf("locate the ONNX Runtime cache: %w (set %s instead)", err, EnvLibrary)
-	}
-	return filepath.Join(home, ".cache", "edgefit", "onnxruntime", LibraryVersion, dir, "libonnxruntime.so.1"), nil
-}
-
 // Init loads the ONNX Runtime shared library at libPath ("" means
-// [DefaultLibraryPath]) and creates the process-wide ONNX Runtime
+// [ortlib.DefaultPath]) and creates the process-wide ONNX Runtime
 // environment. It may be called any number of times: after the first
 // success it does nothing, unless libPath names a different library, which
 // is an error because a process can hold only one.
@@ -83,13 +33,13 @@ func Init(libPath string) error {
 		return fmt.Errorf("ONNX Runtime is already loaded from %s; cannot also load %s in the same process", initPath, libPath)
 	}
 	if libPath == "" {
-		p, err := DefaultLibraryPath()
+		p, err := ortlib.DefaultPath()
 		if err != nil {
 			return err
 		}
 		libPath = p
 	} else if _, err := os.Stat(libPath); err != nil {
-		return fmt.Errorf("ONNX Runtime library: %w (run `make ort`, or set %s)", err, EnvLibrary)
+		return fmt.Errorf("ONNX Runtime library: %w (run `make ort`, or set %s)", err, ortlib.Env)
 	}
 	abs, err := filepath.Abs(libPath)
 	if err != nil {

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/edgefit/edgefit/internal/testfix"
 )
 
 // The tests build their model by hand, field by field in protobuf wire
@@ -67,9 +69,7 @@ func tinyModel() []byte {
 
 func initForTest(t testing.TB) {
 	t.Helper()
-	if err := Init(""); err != nil {
-		t.Skipf("ONNX Runtime unavailable (%v); run `make ort`", err)
-	}
+	testfix.Need(t, testfix.ORT, Init(""))
 }
 
 func TestInitIdempotentAndVersion(t *testing.T) {
@@ -91,23 +91,6 @@ func TestInitIdempotentAndVersion(t *testing.T) {
 	}
 	if err := Init(other); err == nil || !strings.Contains(err.Error(), "already loaded") {
 		t.Fatalf("Init with another library: got %v, want an 'already loaded' error", err)
-	}
-}
-
-func TestDefaultLibraryPathErrors(t *testing.T) {
-	t.Setenv(EnvLibrary, filepath.Join(t.TempDir(), "missing.so"))
-	_, err := DefaultLibraryPath()
-	if err == nil || !strings.Contains(err.Error(), EnvLibrary) {
-		t.Fatalf("missing $%s: got %v", EnvLibrary, err)
-	}
-	t.Setenv(EnvLibrary, "")
-	t.Setenv("HOME", t.TempDir())
-	_, err = DefaultLibraryPath()
-	if err == nil || !strings.Contains(err.Error(), "make ort") {
-		t.Fatalf("empty cache: got %v, want advice to run make ort", err)
-	}
-	if _, err := CachedLibraryPath("riscv64"); err == nil {
-		t.Fatal("CachedLibraryPath(riscv64) succeeded")
 	}
 }
 

@@ -13,6 +13,8 @@ import (
 	"github.com/edgefit/edgefit/devices"
 	"github.com/edgefit/edgefit/devices/devicetest"
 	"github.com/edgefit/edgefit/export/ort"
+	"github.com/edgefit/edgefit/internal/ortlib"
+	"github.com/edgefit/edgefit/internal/testfix"
 	"github.com/edgefit/edgefit/profiler/agent"
 	"github.com/edgefit/edgefit/profiler/agent/agenttest"
 	"github.com/edgefit/edgefit/profiler/bench"
@@ -27,16 +29,11 @@ func TestMain(m *testing.M) {
 
 func needORT(t *testing.T) string {
 	t.Helper()
-	lib, err := ort.CachedLibraryPath(runtime.GOARCH)
+	lib, err := ortlib.CachedPath(runtime.GOARCH)
 	if err == nil {
 		_, err = os.Stat(lib)
 	}
-	if err != nil {
-		if os.Getenv("EDGEFIT_TEST_STRICT") == "1" {
-			t.Fatal(err)
-		}
-		t.Skipf("ONNX Runtime library not cached (%v): run `make ort`", err)
-	}
+	testfix.Need(t, testfix.ORT, err)
 	return lib
 }
 
@@ -135,7 +132,7 @@ func TestDeployADB(t *testing.T) {
 	// The fake phone runs host binaries, so the Linux agent stands in for
 	// an NDK build; the default Android cache location is used.
 	needORT(t)
-	lib, _ := ort.CachedLibraryPath(runtime.GOARCH)
+	lib, _ := ortlib.CachedPath(runtime.GOARCH)
 	deployAndMeasure(t, tg, agent.Options{Agent: agenttest.Build(t, "linux", runtime.GOARCH), ORTLib: lib})
 	matches, _ := filepath.Glob(filepath.Join(adb.Device.Root, "tmp", "edgefit", "*", "edgefit-agent"))
 	if len(matches) != 1 {

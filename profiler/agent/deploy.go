@@ -18,7 +18,7 @@ import (
 	"strings"
 
 	"github.com/edgefit/edgefit/devices"
-	"github.com/edgefit/edgefit/export/ort"
+	"github.com/edgefit/edgefit/internal/ortlib"
 	"github.com/edgefit/edgefit/profiler/bench/wire"
 )
 
@@ -134,7 +134,7 @@ func locateLib(info devices.Info) (string, error) {
 	if info.OS != "linux" {
 		return "", fmt.Errorf("no ONNX Runtime library known for %s/%s: pass one built for it with --ort-lib (for Android, libonnxruntime.so from the onnxruntime-android AAR; docs/devices.md)", info.OS, info.Arch)
 	}
-	p, err := ort.CachedLibraryPath(info.Arch)
+	p, err := ortlib.CachedPath(info.Arch)
 	if err != nil {
 		return "", err
 	}

@@ -22,6 +22,9 @@
 // the Android NDK, see docs/devices.md) and the ONNX Runtime library cached
 // by `make ort`; [Options] can name both explicitly.
 //
-// The package sits above devices (which imports nothing of edgefit) and
-// speaks the agent's protocol from profiler/bench/wire.
+// The package sits above devices and speaks the agent's protocol from
+// profiler/bench/wire: it imports devices, the agent's protocol
+// (profiler/bench/wire, profiler/timing) and internal helpers only, and no
+// cgo. The ONNX Runtime library it ships is found by internal/ortlib, not
+// loaded.
 package agent

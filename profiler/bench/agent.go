@@ -14,6 +14,7 @@ import (
 	"runtime/debug"
 
 	"github.com/edgefit/edgefit/export/ort"
+	"github.com/edgefit/edgefit/internal/ortlib"
 	"github.com/edgefit/edgefit/profiler/bench/wire"
 )
 
@@ -77,7 +78,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("edgefit-agent", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage) }
-	lib := fs.String("ort-lib", "", "ONNX Runtime shared library (default: $"+ort.EnvLibrary+" or the `make ort` cache)")
+	lib := fs.String("ort-lib", "", "ONNX Runtime shared library (default: $"+ortlib.Env+" or the `make ort` cache)")
 	verbose := fs.Bool("v", false, "log each run's progress to stderr")
 	if err := fs.Parse(args); err != nil {
 		return ExitUsage

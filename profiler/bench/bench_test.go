@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/edgefit/edgefit/export/ort"
+	"github.com/edgefit/edgefit/internal/testfix"
 	"github.com/edgefit/edgefit/profiler/bench/wire"
 )
 
@@ -21,12 +22,7 @@ import (
 // skips with what to do.
 func initORT(t testing.TB) {
 	t.Helper()
-	if err := ort.Init(""); err != nil {
-		if os.Getenv("EDGEFIT_TEST_STRICT") == "1" {
-			t.Fatalf("ONNX Runtime: %v", err)
-		}
-		t.Skipf("ONNX Runtime not available (%v): run `make ort`", err)
-	}
+	testfix.Need(t, testfix.ORT, ort.Init(""))
 }
 
 func tinynet(t testing.TB) string {

@@ -18,10 +18,13 @@
 //  5. time each run with the monotonic clock until the fixed count, or
 //     until the 95% confidence interval of the median is within
 //     TargetCI (after MinRuns), or MaxRuns or MaxSeconds is reached;
-//  6. summarise ([wire.Summarize]), and record output sums (and values,
+//  6. summarise ([timing.Summarize]), and record output sums (and values,
 //     on request) so that two devices can be checked to compute the same.
 //
 // The thread exits with the goroutine, so a pinned thread never runs
 // anything else. [Main] is the whole command line; cmd/edgefit-agent only
 // calls it.
+//
+// The package imports only its protocol (profiler/bench/wire,
+// profiler/timing), export/ort and internal helpers.
 package bench

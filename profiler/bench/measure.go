@@ -12,6 +12,7 @@ import (
 
 	"github.com/edgefit/edgefit/export/ort"
 	"github.com/edgefit/edgefit/profiler/bench/wire"
+	"github.com/edgefit/edgefit/profiler/timing"
 )
 
 // Measure runs one model as spec says. dir resolves relative model paths
@@ -150,7 +151,7 @@ func measureLocked(ctx context.Context, spec wire.ModelSpec, dir string) (res wi
 		timed += d
 		samples = append(samples, ms(d)/float64(perSample))
 	}
-	res.Stats = wire.Summarize(samples)
+	res.Stats = timing.Summarize(samples)
 	if spec.Samples {
 		res.SamplesMS = samples
 	}
@@ -194,7 +195,7 @@ func (r stopRule) check(samples []float64, timed time.Duration) string {
 		// negligible next to an inference.
 		sorted := slices.Clone(samples)
 		slices.Sort(sorted)
-		if ci := wire.MedianCI95(sorted); ci > 0 && ci <= r.targetCI {
+		if ci := timing.MedianCI95(sorted); ci > 0 && ci <= r.targetCI {
 			return wire.StopCI
 		}
 	case r.targetCI == 0:

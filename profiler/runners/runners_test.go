@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/edgefit/edgefit/profiler/bench/wire"
+	"github.com/edgefit/edgefit/profiler/timing"
 )
 
 func sample(t testing.TB, name string) string {
@@ -24,7 +25,7 @@ func sample(t testing.TB, name string) string {
 func approx(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b)) }
 
 type want struct {
-	stats        wire.Stats
+	stats        timing.Stats
 	load, first  float64
 	rss          int64
 	extra        map[string]float64
@@ -72,7 +73,7 @@ func TestParseTrtexec(t *testing.T) {
 			t.Errorf("source %q", r.Source)
 		}
 		check(t, r, want{
-			stats: wire.Stats{N: 2439, Median: 1.20703, Mean: 1.20948, Min: 1.19141, Max: 1.53516, P10: 1.20117, P90: 1.21777, CoV: 0.0104731},
+			stats: timing.Stats{N: 2439, Median: 1.20703, Mean: 1.20948, Min: 1.19141, Max: 1.53516, P10: 1.20117, P90: 1.21777, CoV: 0.0104731},
 			extra: map[string]float64{"throughput_qps": 812.345, "host_latency_median_ms": 1.23438, "gpu_compute_median_ms": 1.20703,
 				"enqueue_median_ms": 0.00292969, "h2d_median_ms": 0.0192871, "d2h_median_ms": 0.00561523, "p95_ms": 1.22266, "p99_ms": 1.30273,
 				"walltime_s": 3.00366, "gpu_compute_total_s": 2.94992, "cov_percent": 1.04731},
@@ -84,7 +85,7 @@ func TestParseTrtexec(t *testing.T) {
 			t.Fatal(err)
 		}
 		check(t, r, want{
-			stats: wire.Stats{N: 1715, Median: 1.59003, Mean: 1.62536, Min: 1.52893, Max: 4.1438},
+			stats: timing.Stats{N: 1715, Median: 1.59003, Mean: 1.62536, Min: 1.52893, Max: 4.1438},
 			extra: map[string]float64{"host_latency_median_ms": 1.80273, "p99_ms": 2.21362, "enqueue_median_ms": 0.547852, "walltime_s": 3.00547, "gpu_compute_total_s": 2.78907},
 		})
 		if _, ok := r.Extra["throughput_qps"]; ok {
@@ -97,7 +98,7 @@ func TestParseTrtexec(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		check(t, r, want{stats: wire.Stats{Median: 2.4, Mean: 2.5, Min: 2, Max: 4}, extra: map[string]float64{"p99_ms": 3.9}})
+		check(t, r, want{stats: timing.Stats{Median: 2.4, Mean: 2.5, Min: 2, Max: 4}, extra: map[string]float64{"p99_ms": 3.9}})
 	})
 	t.Run("failed", func(t *testing.T) {
 		_, err := ParseTrtexec(sample(t, "trtexec-failed.txt"))
@@ -114,7 +115,7 @@ func TestParsePerfTest(t *testing.T) {
 			t.Fatal(err)
 		}
 		check(t, r, want{
-			stats: wire.Stats{N: 1000, Median: 1.31513, Mean: 1.34589, Min: 1.26754, Max: 3.99185, P90: 1.39567},
+			stats: timing.Stats{N: 1000, Median: 1.31513, Mean: 1.34589, Min: 1.26754, Max: 3.99185, P90: 1.39567},
 			load:  43.2216, first: 7, rss: 63225856,
 			extra: map[string]float64{"p95_ms": 1.44879, "p99_ms": 1.85398, "p999_ms": 3.37553, "throughput_qps": 739.473, "cpu_percent": 49},
 		})
@@ -125,7 +126,7 @@ func TestParsePerfTest(t *testing.T) {
 			t.Fatal(err)
 		}
 		check(t, r, want{
-			stats: wire.Stats{N: 200, Median: 12.2943, Mean: 12.4085, Min: 11.8301, Max: 17.1112, P90: 13.1029},
+			stats: timing.Stats{N: 200, Median: 12.2943, Mean: 12.4085, Min: 11.8301, Max: 17.1112, P90: 13.1029},
 			load:  512, first: 31, rss: 151019520,
 			extra: map[string]float64{"p999_ms": 17.1112},
 		})
@@ -136,7 +137,7 @@ func TestParsePerfTest(t *testing.T) {
 			t.Fatal(err)
 		}
 		check(t, r, want{
-			stats: wire.Stats{N: 1000, Median: 1.31, Mean: 1.36, P90: 1.4},
+			stats: timing.Stats{N: 1000, Median: 1.31, Mean: 1.36, P90: 1.4},
 			load:  36.1,
 			extra: map[string]float64{"p95_ms": 1.46, "p99_ms": 1.89, "p999_ms": 3.38},
 		})
@@ -144,38 +145,6 @@ func TestParsePerfTest(t *testing.T) {
 	t.Run("failed", func(t *testing.T) {
 		_, err := ParsePerfTest("Error: [ONNXRuntimeError] : 3 : NO_SUCHFILE : Load model from x.onnx failed:File doesn't exist\n")
 		if !errors.Is(err, ErrNoSummary) || !strings.Contains(err.Error(), "NO_SUCHFILE") {
-			t.Errorf("err = %v", err)
-		}
-	})
-}
-
-func TestParseBenchmarkModel(t *testing.T) {
-	t.Run("2.15", func(t *testing.T) {
-		r, err := ParseBenchmarkModel(sample(t, "benchmark_model-2.15.txt"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		check(t, r, want{
-			stats: wire.Stats{N: 50, Median: 51.891, Mean: 51.7432, Min: 49.088, Max: 68.628, Std: 3.716, CoV: 3.716 / 51.7432},
-			load:  119.515, first: 87.112,
-			extra: map[string]float64{"p5_ms": 49.62, "p95_ms": 58.628, "warmup_avg_ms": 58.1474, "memory_delta_mb": 61.1211},
-		})
-	})
-	t.Run("2.1 with op profiling", func(t *testing.T) {
-		r, err := ParseBenchmarkModel(sample(t, "benchmark_model-2.1.txt"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		// The timed phase, not the profiler's "Timings (microseconds)" line.
-		check(t, r, want{
-			stats: wire.Stats{N: 50, Mean: 79.7609, Min: 78.901, Max: 83.419, Std: 1.014, CoV: 1.014 / 79.7609},
-			load:  38.467,
-			extra: map[string]float64{"warmup_avg_ms": 83.235},
-		})
-	})
-	t.Run("failed", func(t *testing.T) {
-		_, err := ParseBenchmarkModel("INFO: STARTING!\nERROR: Could not open 'x.tflite'.\nERROR: Failed to mmap model x.tflite\n")
-		if !errors.Is(err, ErrNoSummary) || !strings.Contains(err.Error(), "Failed to mmap") {
 			t.Errorf("err = %v", err)
 		}
 	})
@@ -191,10 +160,6 @@ func TestArgv(t *testing.T) {
 	got = PerfTestArgv("onnxruntime_perf_test", "m.onnx", PerfTestOptions{Threads: 1, Provider: "nnapi"})
 	if strings.Join(got, " ") != "onnxruntime_perf_test -I -m times -r 100 -e nnapi -s -y 1 -c 1 -x 1 m.onnx" {
 		t.Errorf("perf_test argv %v", got)
-	}
-	got = BenchmarkModelArgv("benchmark_model", "m.tflite", BenchmarkModelOptions{Delegate: "xnnpack", PeakMemory: true})
-	if strings.Join(got, " ") != "benchmark_model --graph=m.tflite --num_threads=1 --num_runs=50 --warmup_runs=10 --use_xnnpack=true --report_peak_memory_footprint=true" {
-		t.Errorf("benchmark_model argv %v", got)
 	}
 }
 
@@ -235,18 +200,6 @@ func FuzzParsePerfTest(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, out string) {
 		r, err := ParsePerfTest(out)
-		if err == nil {
-			fuzzCheck(t, r)
-		}
-	})
-}
-
-func FuzzParseBenchmarkModel(f *testing.F) {
-	for _, n := range []string{"benchmark_model-2.15.txt", "benchmark_model-2.1.txt"} {
-		f.Add(sample(f, n))
-	}
-	f.Fuzz(func(t *testing.T, out string) {
-		r, err := ParseBenchmarkModel(out)
 		if err == nil {
 			fuzzCheck(t, r)
 		}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/edgefit/edgefit/profiler/bench/wire"
+	"github.com/edgefit/edgefit/profiler/timing"
 )
 
 // trtSummary is one "Name: min = ..., percentile(90%) = ..." line or
@@ -144,7 +145,7 @@ func ParseTrtexec(out string) (wire.Result, error) {
 		}
 		return res, noSummary("trtexec", out, "[E]")
 	}
-	res.Stats = wire.Stats{N: n, Median: main.median, Mean: main.mean, Min: main.min, Max: main.max, P10: main.pct["10"], P90: main.pct["90"]}
+	res.Stats = timing.Stats{N: n, Median: main.median, Mean: main.mean, Min: main.min, Max: main.max, P10: main.pct["10"], P90: main.pct["90"]}
 	for _, p := range []string{"95", "99"} {
 		if v, ok := main.pct[p]; ok {
 			setExtra(&res, "p"+p+"_ms", v)

@@ -73,4 +73,8 @@
 // [ParseLatency], [ParseBytes] and [ParseCount] read the limits a user
 // types ("20ms", "40MB", "300M"). Byte units are SI (1 MB = 10^6 bytes)
 // unless binary ones are named (1 MiB = 2^20 bytes).
+//
+// The package imports predictor, supernet, the LUT format (profiler/lut,
+// profiler/timing) and internal helpers only, and no cgo: a search never
+// links the measuring engine.
 package search

@@ -15,7 +15,7 @@ import (
 
 	"github.com/edgefit/edgefit/internal/testfix"
 	"github.com/edgefit/edgefit/predictor"
-	"github.com/edgefit/edgefit/profiler"
+	"github.com/edgefit/edgefit/profiler/lut"
 )
 
 // sharedDir finds ../shared beside the repository root (the directory
@@ -33,12 +33,12 @@ var (
 func note10(t testing.TB) *predictor.Scorer {
 	dir := sharedDir(t)
 	note10Once.Do(func() {
-		lut, err := profiler.ImportOFADir("ofa-mbv3-w1.2", filepath.Join(dir, "note10"))
+		tbl, err := lut.ImportOFADir("ofa-mbv3-w1.2", filepath.Join(dir, "note10"))
 		if err != nil {
 			note10Err = err
 			return
 		}
-		lat, _, err := predictor.Fit(lut, predictor.FitOptions{})
+		lat, _, err := predictor.Fit(tbl, predictor.FitOptions{})
 		if err != nil {
 			note10Err = err
 			return

@@ -18,4 +18,7 @@
 // that, so later calls reuse the file without the network. [Import] places a
 // file obtained elsewhere into the cache after the same checks, for machines
 // that cannot reach OFA's server.
+//
+// The package imports supernet, the LUT format (profiler/lut,
+// profiler/timing) and internal helpers only, and no cgo.
 package zoo

@@ -133,7 +133,7 @@ func TestFetchEachKind(t *testing.T) {
 			}
 		})
 	}
-	// The LUT's files sit in one directory, ready for profiler.ImportOFADir.
+	// The LUT's files sit in one directory, ready for lut.ImportOFADir.
 	if _, err := os.Stat(filepath.Join(cache, "note10", "224_lookup_table.yaml")); err != nil {
 		t.Error(err)
 	}

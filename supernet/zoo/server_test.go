@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,9 +19,9 @@ func sharedDir(t testing.TB) string { return testfix.Shared(t) }
 
 func readShared(t testing.TB, rel string) []byte {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(sharedDir(t), filepath.FromSlash(rel)))
+	data, err := os.ReadFile(testfix.SharedFile(t, rel))
 	if err != nil {
-		t.Skipf("fixture %s missing: %v", rel, err)
+		t.Fatal(err)
 	}
 	return data
 }

@@ -12,7 +12,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/edgefit/edgefit/profiler"
+	"github.com/edgefit/edgefit/internal/atomicfile"
+	"github.com/edgefit/edgefit/profiler/lut"
 	"github.com/edgefit/edgefit/supernet"
 )
 
@@ -124,7 +125,7 @@ func writeSidecar(dest string, s *sidecar) error {
 	if err != nil {
 		return err
 	}
-	return profiler.WriteFileAtomic(dest+sidecarSuffix, append(data, '\n'))
+	return atomicfile.WriteFile(dest+sidecarSuffix, append(data, '\n'))
 }
 
 // cachedOK reports whether the cached file dest still is the file that was
@@ -168,11 +169,11 @@ func verifyLUT(path string, r int) error {
 	if err != nil {
 		return err
 	}
-	lut, err := profiler.ImportOFA(SupernetW12, map[int]io.Reader{r: bytes.NewReader(data)})
+	tbl, err := lut.ImportOFA(SupernetW12, map[int]io.Reader{r: bytes.NewReader(data)})
 	if err != nil {
 		return err
 	}
-	if n := len(lut.Entries); n != 96 {
+	if n := len(tbl.Entries); n != 96 {
 		return fmt.Errorf("%s has %d keys, OFA's Note10 tables have 96", filepath.Base(path), n)
 	}
 	return nil

@@ -1,6 +1,7 @@
 // Package agenttest builds edgefit-agent for tests and provides a small
 // model to measure, so that tests of the profiler and the CLI can drive the
-// real agent through local, SSH and ADB targets.
+// real agent through local, SSH and ADB targets. It imports nothing of
+// edgefit but internal helpers.
 package agenttest
 
 import (
@@ -39,9 +40,8 @@ func Build(t testing.TB, goos, goarch string) string {
 	env := append(os.Environ(), "CGO_ENABLED=1", "GOOS="+goos, "GOARCH="+goarch)
 	if goarch == "arm64" && goos == "linux" && !isNative(goos, goarch) {
 		cc := "aarch64-linux-gnu-gcc"
-		if _, err := exec.LookPath(cc); err != nil {
-			skipOrFail(t, "cross compiler %s not installed: apt install gcc-aarch64-linux-gnu", cc)
-		}
+		_, err := exec.LookPath(cc)
+		testfix.Need(t, testfix.ARM64CC, err)
 		env = append(env, "CC="+cc)
 	}
 	if tmpDir == "" {
@@ -84,12 +84,4 @@ func isNative(goos, goarch string) bool {
 func TinyModel(t testing.TB) string {
 	t.Helper()
 	return filepath.Join(Root(t), "profiler", "bench", "testdata", "tinynet.onnx")
-}
-
-func skipOrFail(t testing.TB, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("EDGEFIT_TEST_STRICT") == "1" {
-		t.Fatalf("EDGEFIT_TEST_STRICT=1 forbids skipping: "+format, args...)
-	}
-	t.Skipf(format, args...)
 }

@@ -9,8 +9,8 @@ import (
 	"io"
 	"math"
 	"path"
-	"slices"
-	"strings"
+
+	"github.com/edgefit/edgefit/profiler/timing"
 )
 
 // FormatVersion is the version of the manifest and result formats. The
@@ -196,9 +196,9 @@ type Result struct {
 	Batch    int    `json:"batch,omitempty"`
 	CPUs     []int  `json:"cpus,omitempty"` // the affinity the measurement ran with
 
-	Stats      Stats   `json:"stats"`
-	LoadMS     float64 `json:"load_ms,omitempty"`      // creating the session
-	FirstRunMS float64 `json:"first_run_ms,omitempty"` // the first, untimed inference
+	Stats      timing.Stats `json:"stats"`                  // written in the wire form; see statsJSON
+	LoadMS     float64      `json:"load_ms,omitempty"`      // creating the session
+	FirstRunMS float64      `json:"first_run_ms,omitempty"` // the first, untimed inference
 	// RunsPerSample is how many runs each timed sample averages (see
 	// ModelSpec.SampleMS); omitted when 1.
 	RunsPerSample int `json:"runs_per_sample,omitempty"`
@@ -221,10 +221,9 @@ type Result struct {
 
 // Sources of a Result.
 const (
-	SourceAgent          = "edgefit-agent"
-	SourceTrtexec        = "trtexec"
-	SourcePerfTest       = "onnxruntime_perf_test"
-	SourceBenchmarkModel = "benchmark_model"
+	SourceAgent    = "edgefit-agent"
+	SourceTrtexec  = "trtexec"
+	SourcePerfTest = "onnxruntime_perf_test"
 )
 
 // Why the timed runs stopped.
@@ -302,9 +301,10 @@ func WriteResult(w io.Writer, r Result) error {
 	return err
 }
 
-// Stats summarise timed runs, in milliseconds. Fields a tool does not
-// report are zero (N = 0 when the count is unknown).
-type Stats struct {
+// statsJSON is how the protocol writes a [timing.Stats]: units in the
+// keys, and min, max and the median's confidence interval, which lookup
+// tables do not keep. N is 0 when a tool does not report the count.
+type statsJSON struct {
 	N      int     `json:"n"`
 	Median float64 `json:"median_ms"`
 	Mean   float64 `json:"mean_ms"`
@@ -313,90 +313,32 @@ type Stats struct {
 	P10    float64 `json:"p10_ms,omitempty"`
 	P90    float64 `json:"p90_ms,omitempty"`
 	Std    float64 `json:"std_ms,omitempty"`
-	CoV    float64 `json:"cov,omitempty"` // Std / Mean
-	// CI95 is the half-width of the distribution-free 95% confidence
-	// interval of the median, relative to the median (0.02 = ±2%); zero
-	// below 6 samples, where no such interval exists.
-	CI95 float64 `json:"ci95_rel,omitempty"`
+	CoV    float64 `json:"cov,omitempty"`
+	CI95   float64 `json:"ci95_rel,omitempty"`
 }
 
-// Summarize computes Stats from samples (any order; not modified).
-// Percentiles interpolate linearly between order statistics.
-func Summarize(samples []float64) Stats {
-	n := len(samples)
-	if n == 0 {
-		return Stats{}
-	}
-	x := slices.Clone(samples)
-	slices.Sort(x)
-	var sum float64
-	for _, v := range x {
-		sum += v
-	}
-	mean := sum / float64(n)
-	var ss float64
-	for _, v := range x {
-		ss += (v - mean) * (v - mean)
-	}
-	st := Stats{N: n, Mean: mean, Min: x[0], Max: x[n-1], Median: quantile(x, 0.5), P10: quantile(x, 0.1), P90: quantile(x, 0.9)}
-	if n > 1 {
-		st.Std = math.Sqrt(ss / float64(n-1))
-	}
-	if mean > 0 {
-		st.CoV = st.Std / mean
-	}
-	st.CI95 = MedianCI95(x)
-	return st
+// MarshalJSON writes r with its statistics in the protocol's form.
+func (r Result) MarshalJSON() ([]byte, error) {
+	type plain Result
+	s := r.Stats
+	return json.Marshal(struct {
+		plain
+		Stats statsJSON `json:"stats"`
+	}{plain(r), statsJSON{N: s.N, Median: s.Median, Mean: s.Mean, Min: s.Min, Max: s.Max, P10: s.P10, P90: s.P90, Std: s.Std, CoV: s.CoV, CI95: s.CI95}})
 }
 
-// quantile of sorted x at q in [0,1], linear interpolation (R type 7).
-func quantile(x []float64, q float64) float64 {
-	if len(x) == 1 {
-		return x[0]
+// UnmarshalJSON reads what [Result.MarshalJSON] writes.
+func (r *Result) UnmarshalJSON(b []byte) error {
+	type plain Result
+	var w struct {
+		*plain
+		Stats statsJSON `json:"stats"`
 	}
-	h := q * float64(len(x)-1)
-	lo := math.Floor(h)
-	i := int(lo)
-	if i >= len(x)-1 {
-		return x[len(x)-1]
+	w.plain = (*plain)(r)
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
 	}
-	return x[i] + (h-lo)*(x[i+1]-x[i])
-}
-
-// MedianCI95 returns the relative half-width of the distribution-free 95%
-// confidence interval of the median of sorted x: the order statistics at
-// ranks n/2 ∓ 1.96·√n/2 bound it. Zero below 6 samples or when the median
-// is not positive.
-func MedianCI95(sorted []float64) float64 {
-	n := len(sorted)
-	if n < 6 {
-		return 0
-	}
-	med := quantile(sorted, 0.5)
-	if med <= 0 {
-		return 0
-	}
-	half := 1.96 * math.Sqrt(float64(n)) / 2
-	lo := int(math.Floor(float64(n)/2 - half)) // 1-based rank
-	hi := int(math.Ceil(float64(n)/2+half)) + 1
-	lo = max(lo, 1)
-	hi = min(hi, n)
-	return (sorted[hi-1] - sorted[lo-1]) / 2 / med
-}
-
-// String renders the headline numbers, e.g. "median 4.120 ms (p10 4.05, p90 4.31, n=40, ±0.6%)".
-func (s Stats) String() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "median %.3f ms", s.Median)
-	if s.P10 > 0 || s.P90 > 0 {
-		fmt.Fprintf(&b, " (p10 %.3f, p90 %.3f", s.P10, s.P90)
-	} else {
-		b.WriteString(" (")
-	}
-	fmt.Fprintf(&b, ", n=%d", s.N)
-	if s.CI95 > 0 {
-		fmt.Fprintf(&b, ", ±%.1f%%", 100*s.CI95)
-	}
-	b.WriteString(")")
-	return strings.Replace(b.String(), "(, ", "(", 1)
+	s := w.Stats
+	r.Stats = timing.Stats{N: s.N, Median: s.Median, Mean: s.Mean, Min: s.Min, Max: s.Max, P10: s.P10, P90: s.P90, Std: s.Std, CoV: s.CoV, CI95: s.CI95}
+	return nil
 }

@@ -1,71 +1,13 @@
 package wire
 
 import (
+	"bytes"
 	"errors"
-	"math"
 	"strings"
 	"testing"
+
+	"github.com/edgefit/edgefit/profiler/timing"
 )
-
-func near(a, b float64) bool { return math.Abs(a-b) <= 1e-12*math.Max(1, math.Abs(b)) }
-
-func TestSummarize(t *testing.T) {
-	// Reference values from numpy (median, percentile linear, std ddof=1).
-	x := []float64{3.1, 2.9, 3.0, 3.3, 2.8, 3.05, 3.2, 2.95, 3.15, 3.4, 2.85, 3.0}
-	st := Summarize(x)
-	want := Stats{N: 12, Median: 3.025, Mean: 3.058333333333333, Min: 2.8, Max: 3.4, P10: 2.855, P90: 3.29,
-		Std: 0.18069730255738503, CI95: 0.07438016528925616}
-	for _, c := range []struct {
-		name      string
-		got, want float64
-	}{
-		{"median", st.Median, want.Median}, {"mean", st.Mean, want.Mean}, {"min", st.Min, want.Min}, {"max", st.Max, want.Max},
-		{"p10", st.P10, want.P10}, {"p90", st.P90, want.P90}, {"std", st.Std, want.Std}, {"ci95", st.CI95, want.CI95},
-		{"cov", st.CoV, want.Std / want.Mean},
-	} {
-		if !near(c.got, c.want) {
-			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
-		}
-	}
-	if st.N != 12 {
-		t.Errorf("n = %d", st.N)
-	}
-	if x[0] != 3.1 {
-		t.Error("Summarize reordered its input")
-	}
-}
-
-func TestSummarizeSmall(t *testing.T) {
-	if st := Summarize(nil); st.N != 0 || st.Median != 0 {
-		t.Errorf("empty: %+v", st)
-	}
-	st := Summarize([]float64{5})
-	if st.N != 1 || st.Median != 5 || st.P10 != 5 || st.Std != 0 || st.CI95 != 0 {
-		t.Errorf("one sample: %+v", st)
-	}
-	if st := Summarize([]float64{1, 2, 3, 4, 5}); st.CI95 != 0 {
-		t.Errorf("CI with 5 samples = %v, want 0 (undefined)", st.CI95)
-	}
-}
-
-func TestMedianCI95Shrinks(t *testing.T) {
-	// A fixed spread: more samples give a tighter interval.
-	mk := func(n int) []float64 {
-		x := make([]float64, n)
-		for i := range x {
-			x[i] = 10 + float64(i%7)*0.1
-		}
-		return x
-	}
-	prev := math.Inf(1)
-	for _, n := range []int{10, 40, 160, 640} {
-		ci := Summarize(mk(n)).CI95
-		if !(ci <= prev) {
-			t.Errorf("n=%d: ci %v did not shrink from %v", n, ci, prev)
-		}
-		prev = ci
-	}
-}
 
 func TestNormalize(t *testing.T) {
 	s, err := ModelSpec{ID: "a", Path: "a.onnx"}.Normalize()
@@ -133,13 +75,26 @@ func TestReadResults(t *testing.T) {
 	}
 }
 
-func TestStatsString(t *testing.T) {
-	s := Stats{N: 40, Median: 4.12, P10: 4.05, P90: 4.31, CI95: 0.006}
-	if got := s.String(); got != "median 4.120 ms (p10 4.050, p90 4.310, n=40, ±0.6%)" {
-		t.Errorf("String = %q", got)
+// TestResultStatsWireForm checks that a Result's statistics travel with
+// the units in their keys and come back whole, min, max and ci95 included.
+func TestResultStatsWireForm(t *testing.T) {
+	st := timing.Stats{N: 7, Median: 1.5, Mean: 1.6, Min: 1.25, Max: 2.5, P10: 1.3, P90: 2, Std: 0.25, CoV: 0.15625, CI95: 0.04}
+	var b bytes.Buffer
+	if err := WriteResult(&b, Result{ID: "m", Source: SourceAgent, Threads: 1, Stats: st, LoadMS: 3}); err != nil {
+		t.Fatal(err)
 	}
-	if got := (Stats{N: 3, Median: 1}).String(); got != "median 1.000 ms (n=3)" {
-		t.Errorf("String = %q", got)
+	line := b.String()
+	for _, kv := range []string{`"id":"m"`, `"threads":1`, `"load_ms":3`, `"stats":{"n":7,"median_ms":1.5,"mean_ms":1.6,"min_ms":1.25,"max_ms":2.5,"p10_ms":1.3,"p90_ms":2,"std_ms":0.25,"cov":0.15625,"ci95_rel":0.04}`} {
+		if !strings.Contains(line, kv) {
+			t.Errorf("result line %s lacks %s", line, kv)
+		}
+	}
+	var got []Result
+	if err := ReadResults(&b, func(r Result) error { got = append(got, r); return nil }); err != nil || len(got) != 1 {
+		t.Fatalf("read back: %v %v", got, err)
+	}
+	if got[0].Stats != st || got[0].ID != "m" || got[0].Threads != 1 || got[0].LoadMS != 3 {
+		t.Errorf("round trip gave %+v, want stats %+v", got[0], st)
 	}
 }
 

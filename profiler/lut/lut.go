@@ -1,27 +1,26 @@
-package profiler
+package lut
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 
-	"github.com/edgefit/edgefit/profiler/bench/wire"
+	"github.com/edgefit/edgefit/internal/atomicfile"
+	"github.com/edgefit/edgefit/profiler/timing"
 	"github.com/edgefit/edgefit/supernet"
 )
 
-// LUTVersion is the format version [LUT.WriteFile] writes and [LoadLUT]
+// Version is the format version [LUT.WriteFile] writes and [Load]
 // reads. A file with another version is refused rather than misread.
-const LUTVersion = 1
+const Version = 1
 
-// LUTSuffix is the file name ending of a lookup table: DEVICE.lut.json.
-const LUTSuffix = ".lut.json"
+// Suffix is the file name ending of a lookup table: DEVICE.lut.json.
+const Suffix = ".lut.json"
 
 // Statistics a LUT can name as its latency value.
 const (
@@ -34,10 +33,10 @@ const (
 // resolutions, and optionally of whole subnets.
 //
 // Its JSON form is the DEVICE.lut.json file. Build one with the profiler
-// or [ImportOFA], check it with [LUT.Validate] (which [LoadLUT] runs), and
+// or [ImportOFA], check it with [LUT.Validate] (which [Load] runs), and
 // save it with [LUT.WriteFile].
 type LUT struct {
-	Version int    `json:"version"` // LUTVersion
+	Version int    `json:"version"` // Version
 	Space   string `json:"space"`   // search space name, such as "ofa-mbv3-w1.0"
 	Target  string `json:"target"`  // the device, as given to the profiler (e.g. "ssh://pi@10.0.0.5")
 	// Source says where the numbers come from when the profiler did not
@@ -52,7 +51,7 @@ type LUT struct {
 	Runtime  Runtime             `json:"runtime"`
 	Settings MeasurementSettings `json:"settings"`
 	Unit     string              `json:"unit"`      // always "ms"
-	Stat     string              `json:"statistic"` // StatMedian or StatMean: which Stats field is the latency
+	Stat     string              `json:"statistic"` // StatMedian or StatMean: which statistic is the latency
 
 	Entries  []Entry              `json:"entries"`
 	Networks []NetworkMeasurement `json:"networks,omitempty"`
@@ -86,27 +85,13 @@ type MeasurementSettings struct {
 	Extra map[string]string `json:"extra,omitempty"`
 }
 
-// Stats summarize the timed runs of one measurement, in milliseconds. A
-// statistic that was not recorded (OFA's tables carry only mean and std)
-// is zero, except the one the table names in [LUT.Stat], which is always
-// positive.
-type Stats struct {
-	Median float64 `json:"median"`
-	Mean   float64 `json:"mean"`
-	P10    float64 `json:"p10,omitempty"`
-	P90    float64 `json:"p90,omitempty"`
-	Std    float64 `json:"std"`
-	N      int     `json:"n"`             // timed runs
-	CoV    float64 `json:"cov,omitempty"` // Std / Mean
-}
-
 // Entry is the latency of one layer shape, measured inside a network of
 // input resolution Resolution.
 type Entry struct {
-	Key        string     `json:"key"`        // OFA key, as supernet.Layer.Key writes it
-	Resolution int        `json:"resolution"` // input size r of the network
-	Layer      LayerShape `json:"layer"`      // the key's fields, spelled out
-	Stats      Stats      `json:"stats"`
+	Key        string       `json:"key"`        // OFA key, as supernet.Layer.Key writes it
+	Resolution int          `json:"resolution"` // input size r of the network
+	Layer      LayerShape   `json:"layer"`      // the key's fields, spelled out
+	Stats      timing.Stats `json:"stats"`
 }
 
 // LayerShape mirrors [supernet.Layer] with self-describing JSON names.
@@ -137,7 +122,7 @@ func ShapeOf(l supernet.Layer) LayerShape {
 }
 
 // NewEntry returns the entry of layer l measured at resolution r.
-func NewEntry(l supernet.Layer, r int, st Stats) Entry {
+func NewEntry(l supernet.Layer, r int, st timing.Stats) Entry {
 	return Entry{Key: l.Key(), Resolution: r, Layer: ShapeOf(l), Stats: st}
 }
 
@@ -149,23 +134,23 @@ func (e *Entry) SupernetLayer() (supernet.Layer, error) { return ParseKey(e.Key)
 // calibrate and validate predictions that sum layer latencies.
 type NetworkMeasurement struct {
 	Config supernet.Config `json:"config"`
-	Stats  Stats           `json:"stats"`
+	Stats  timing.Stats    `json:"stats"`
 }
 
-// Value returns the statistic st names (StatMedian or StatMean).
-func (s Stats) Value(st string) float64 {
-	if st == StatMean {
+// value returns the statistic the table names in Stat.
+func (t *LUT) value(s timing.Stats) float64 {
+	if t.Stat == StatMean {
 		return s.Mean
 	}
 	return s.Median
 }
 
 // Latency returns the latency of e under the table's statistic, in ms.
-func (t *LUT) Latency(e *Entry) float64 { return e.Stats.Value(t.Stat) }
+func (t *LUT) Latency(e *Entry) float64 { return t.value(e.Stats) }
 
 // NetworkLatency returns the measured latency of n under the table's
 // statistic, in ms.
-func (t *LUT) NetworkLatency(n *NetworkMeasurement) float64 { return n.Stats.Value(t.Stat) }
+func (t *LUT) NetworkLatency(n *NetworkMeasurement) float64 { return t.value(n.Stats) }
 
 type lutKey struct {
 	r   int
@@ -173,7 +158,7 @@ type lutKey struct {
 }
 
 // Lookup returns the entry for key measured at input resolution r. It
-// uses an index that Validate (and so LoadLUT) builds, or that Lookup
+// uses an index that Validate (and so Load) builds, or that Lookup
 // builds on first use: after changing Entries, call Validate again, and
 // validate a table before looking it up from several goroutines.
 func (t *LUT) Lookup(r int, key string) (*Entry, bool) {
@@ -244,8 +229,8 @@ func (t *LUT) Missing(r int) ([]supernet.Layer, error) {
 // is positive; every network's config is valid for the space. The error
 // names the entry or network and says what to do.
 func (t *LUT) Validate() error {
-	if t.Version != LUTVersion {
-		return fmt.Errorf("lookup table format version %d is not supported: this edgefit reads version %d; re-run the profiler or convert the table", t.Version, LUTVersion)
+	if t.Version != Version {
+		return fmt.Errorf("lookup table format version %d is not supported: this edgefit reads version %d; re-run the profiler or convert the table", t.Version, Version)
 	}
 	space, err := t.SpaceOf()
 	if err != nil {
@@ -306,7 +291,7 @@ func (t *LUT) Validate() error {
 	return nil
 }
 
-func (t *LUT) checkStats(s Stats) error {
+func (t *LUT) checkStats(s timing.Stats) error {
 	for _, f := range []struct {
 		name string
 		v    float64
@@ -315,7 +300,7 @@ func (t *LUT) checkStats(s Stats) error {
 			return fmt.Errorf("%s latency is %v: every statistic must be a finite number >= 0; re-measure it", f.name, f.v)
 		}
 	}
-	if v := s.Value(t.Stat); !(v > 0) {
+	if v := t.value(s); !(v > 0) {
 		return fmt.Errorf("%s latency is %v, but the table's latency statistic must be positive; re-measure it", t.Stat, v)
 	}
 	if s.N < 1 {
@@ -339,9 +324,9 @@ func spatialSizes(r int) []int {
 	return out
 }
 
-// ReadLUT decodes a table from r and validates it. Unknown JSON fields are
+// Read decodes a table from r and validates it. Unknown JSON fields are
 // refused, so that a misspelt field is not silently dropped.
-func ReadLUT(r io.Reader) (*LUT, error) {
+func Read(r io.Reader) (*LUT, error) {
 	dec := json.NewDecoder(r)
 	dec.DisallowUnknownFields()
 	var t LUT
@@ -364,14 +349,14 @@ func ReadLUT(r io.Reader) (*LUT, error) {
 	return &t, nil
 }
 
-// LoadLUT reads and validates the table at path (DEVICE.lut.json).
-func LoadLUT(path string) (*LUT, error) {
+// Load reads and validates the table at path (DEVICE.lut.json).
+func Load(path string) (*LUT, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("load lookup table: %w", err)
 	}
 	defer f.Close()
-	t, err := ReadLUT(f)
+	t, err := Read(f)
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", path, err)
 	}
@@ -398,80 +383,51 @@ func (t *LUT) Encode(w io.Writer) error {
 	if err := t.Validate(); err != nil {
 		return err
 	}
+	return t.encode(w)
+}
+
+func (t *LUT) encode(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(t)
 }
 
-// WriteFile validates the table and writes it to path atomically: to a
-// temporary file in the same directory, synced, then renamed over path.
+// WriteFile validates the table and writes it to path atomically (see
+// package internal/atomicfile), with mode 0644.
 func (t *LUT) WriteFile(path string) error {
-	var buf bytes.Buffer
-	if err := t.Encode(&buf); err != nil {
+	if err := t.Validate(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err := WriteFileAtomic(path, buf.Bytes()); err != nil {
+	if err := atomicfile.Write(path, t.encode); err != nil {
 		return fmt.Errorf("write lookup table: %w", err)
 	}
 	return nil
 }
 
-// WriteFileAtomic writes data to path so that readers see either the old
-// file or the complete new one: temporary file in the same directory,
-// fsync, rename, then fsync of the directory.
-func WriteFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
+// Summary condenses a table for people and scripts.
+type Summary struct {
+	Space       string  `json:"space"`
+	Target      string  `json:"target"`
+	Runtime     Runtime `json:"runtime"`
+	Resolutions []int   `json:"resolutions"`
+	Entries     int     `json:"entries"`
+	Networks    int     `json:"networks"`
+	MedianCoV   float64 `json:"median_cov"`  // median over entries of Std/Mean
+	MedianRuns  float64 `json:"median_runs"` // median timed runs per entry
+}
+
+// Summary returns the summary of t.
+func (t *LUT) Summary() Summary {
+	s := Summary{Space: t.Space, Target: t.Target, Runtime: t.Runtime, Resolutions: t.Resolutions(),
+		Entries: len(t.Entries), Networks: len(t.Networks)}
+	var covs, runs []float64
+	for _, e := range t.Entries {
+		if e.Stats.CoV > 0 {
+			covs = append(covs, e.Stats.CoV)
 		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		return err
+		runs = append(runs, float64(e.Stats.N))
 	}
-	if err := f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	ok = true
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
-}
-
-// ComputeStats summarizes timed runs given in milliseconds. It returns the
-// zero Stats for no samples. Percentiles interpolate linearly between
-// order statistics (numpy's default), exactly as the agent's own summary
-// (wire.Summarize), which it uses.
-func ComputeStats(samples []float64) Stats {
-	if len(samples) == 0 {
-		return Stats{}
-	}
-	return fromWire(wire.Summarize(samples))
-}
-
-// quantile of sorted s, linear interpolation.
-func quantile(s []float64, q float64) float64 {
-	pos := q * float64(len(s)-1)
-	lo := int(math.Floor(pos))
-	hi := min(lo+1, len(s)-1)
-	f := pos - float64(lo)
-	return s[lo] + f*(s[hi]-s[lo])
+	s.MedianCoV = timing.Median(covs)
+	s.MedianRuns = timing.Median(runs)
+	return s
 }

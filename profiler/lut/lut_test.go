@@ -1,16 +1,16 @@
-package profiler
+package lut
 
 import (
 	"bytes"
 	"encoding/json"
 	"math"
-	"math/rand/v2"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/edgefit/edgefit/internal/testfix"
+	"github.com/edgefit/edgefit/profiler/timing"
 	"github.com/edgefit/edgefit/supernet"
 )
 
@@ -116,28 +116,38 @@ func FuzzParseKey(f *testing.F) {
 // smallLUT returns a valid table of every layer of the w1.0 space at r.
 func smallLUT(r int) *LUT {
 	s, _ := supernet.NewSpace(1.0)
-	t := &LUT{Version: LUTVersion, Space: s.Name, Target: "local", Runtime: Runtime{Name: "onnxruntime", Version: "1.24.1", Provider: "cpu", Threads: 1, Batch: 1},
+	t := &LUT{Version: Version, Space: s.Name, Target: "local", Runtime: Runtime{Name: "onnxruntime", Version: "1.24.1", Provider: "cpu", Threads: 1, Batch: 1},
 		Settings: MeasurementSettings{Warmup: 10, MinRuns: 20, MaxRuns: 200, TargetCIPercent: 1}, Unit: "ms", Stat: StatMedian,
 		FingerprintBefore: json.RawMessage(`{"governor":"performance"}`)}
 	for i, l := range s.DistinctLayers(r) {
-		st := ComputeStats([]float64{0.1 + float64(i)*0.01, 0.11 + float64(i)*0.01, 0.12 + float64(i)*0.01})
+		st := timing.Summarize([]float64{0.1 + float64(i)*0.01, 0.11 + float64(i)*0.01, 0.12 + float64(i)*0.01})
 		t.Entries = append(t.Entries, NewEntry(l, r, st))
 	}
-	t.Networks = []NetworkMeasurement{{Config: s.MaxConfig(r), Stats: ComputeStats([]float64{5, 5.5, 6})}}
+	t.Networks = []NetworkMeasurement{{Config: s.MaxConfig(r), Stats: timing.Summarize([]float64{5, 5.5, 6})}}
 	return t
 }
 
 func TestLUTWriteLoad(t *testing.T) {
 	lut := smallLUT(224)
-	path := filepath.Join(t.TempDir(), "dev"+LUTSuffix)
+	path := filepath.Join(t.TempDir(), "dev"+Suffix)
 	if err := lut.WriteFile(path); err != nil {
 		t.Fatal(err)
 	}
-	got, err := LoadLUT(path)
+	got, err := Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got.index, lut.index = nil, nil
+	// A table keeps median, mean, p10, p90, std, n and cov; not min, max
+	// or the confidence interval.
+	for i := range lut.Entries {
+		st := &lut.Entries[i].Stats
+		st.Min, st.Max, st.CI95 = 0, 0, 0
+	}
+	for i := range lut.Networks {
+		st := &lut.Networks[i].Stats
+		st.Min, st.Max, st.CI95 = 0, 0, 0
+	}
 	for _, raw := range []*json.RawMessage{&got.FingerprintBefore, &lut.FingerprintBefore} {
 		var b bytes.Buffer
 		json.Compact(&b, *raw)
@@ -219,7 +229,7 @@ func l3key() string {
 	return s.DistinctLayers(224)[3].Key()
 }
 
-func TestReadLUTRefusesBadJSON(t *testing.T) {
+func TestReadRefusesBadJSON(t *testing.T) {
 	var good bytes.Buffer
 	if err := smallLUT(160).Encode(&good); err != nil {
 		t.Fatal(err)
@@ -230,17 +240,17 @@ func TestReadLUTRefusesBadJSON(t *testing.T) {
 		{good.String() + "{}", "extra data"},
 		{strings.Replace(good.String(), `"version": 1`, `"version": "1"`, 1), "version"},
 	} {
-		_, err := ReadLUT(strings.NewReader(tc.in))
+		_, err := Read(strings.NewReader(tc.in))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("ReadLUT error %v, want it to mention %q", err, tc.want)
+			t.Errorf("Read error %v, want it to mention %q", err, tc.want)
 		}
 	}
-	if _, err := LoadLUT(filepath.Join(t.TempDir(), "missing.lut.json")); err == nil || !strings.Contains(err.Error(), "no such file") {
-		t.Errorf("LoadLUT of a missing file: %v", err)
+	if _, err := Load(filepath.Join(t.TempDir(), "missing.lut.json")); err == nil || !strings.Contains(err.Error(), "no such file") {
+		t.Errorf("Load of a missing file: %v", err)
 	}
 }
 
-func FuzzLoadLUT(f *testing.F) {
+func FuzzRead(f *testing.F) {
 	var b bytes.Buffer
 	small := smallLUT(128)
 	small.Entries = small.Entries[:4]
@@ -251,7 +261,7 @@ func FuzzLoadLUT(f *testing.F) {
 	f.Add([]byte(`{}`))
 	f.Add([]byte(`{"version":1,"entries":[{"key":"x"}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		lut, err := ReadLUT(bytes.NewReader(data))
+		lut, err := Read(bytes.NewReader(data))
 		if err != nil {
 			return
 		}
@@ -260,7 +270,7 @@ func FuzzLoadLUT(f *testing.F) {
 		if err := lut.Encode(&out); err != nil {
 			t.Fatalf("valid table does not encode: %v", err)
 		}
-		again, err := ReadLUT(&out)
+		again, err := Read(&out)
 		if err != nil {
 			t.Fatalf("re-encoded table does not load: %v", err)
 		}
@@ -277,31 +287,4 @@ func FuzzLoadLUT(f *testing.F) {
 			}
 		}
 	})
-}
-
-func TestComputeStats(t *testing.T) {
-	st := ComputeStats([]float64{4, 1, 3, 2, 5})
-	want := Stats{Median: 3, Mean: 3, P10: 1.4, P90: 4.6, Std: math.Sqrt(2.5), N: 5, CoV: math.Sqrt(2.5) / 3}
-	if math.Abs(st.P10-want.P10) > 1e-12 || math.Abs(st.P90-want.P90) > 1e-12 {
-		t.Errorf("percentiles %v %v, want %v %v", st.P10, st.P90, want.P10, want.P90)
-	}
-	st.P10, st.P90, want.P10, want.P90 = 0, 0, 0, 0
-	if st != want {
-		t.Errorf("ComputeStats = %+v, want %+v", st, want)
-	}
-	if (ComputeStats(nil) != Stats{}) {
-		t.Errorf("stats of no samples are not zero")
-	}
-	if one := ComputeStats([]float64{2}); one.Median != 2 || one.Std != 0 || one.N != 1 {
-		t.Errorf("stats of one sample: %+v", one)
-	}
-	rng := rand.New(rand.NewPCG(3, 4))
-	xs := make([]float64, 101)
-	for i := range xs {
-		xs[i] = rng.Float64()
-	}
-	st = ComputeStats(xs)
-	if !(st.P10 <= st.Median && st.Median <= st.P90) {
-		t.Errorf("percentiles out of order: %+v", st)
-	}
 }

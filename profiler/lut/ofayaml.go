@@ -1,4 +1,4 @@
-package profiler
+package lut
 
 import (
 	"bytes"
@@ -13,6 +13,9 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/edgefit/edgefit/internal/atomicfile"
+	"github.com/edgefit/edgefit/profiler/timing"
 )
 
 // OFA's latency tables are one YAML file per input resolution, named
@@ -36,7 +39,7 @@ func ImportOFA(space string, tables map[int]io.Reader) (*LUT, error) {
 	if len(tables) == 0 {
 		return nil, errors.New("import OFA tables: no tables given: pass one {r}_lookup_table.yaml per resolution")
 	}
-	t := &LUT{Version: LUTVersion, Space: space, Source: "OFA YAML lookup tables",
+	t := &LUT{Version: Version, Space: space, Source: "OFA YAML lookup tables",
 		Runtime: Runtime{Name: "unknown", Batch: 1}, Unit: "ms", Stat: StatMean}
 	if _, err := t.SpaceOf(); err != nil {
 		return nil, fmt.Errorf("import OFA tables: %w", err)
@@ -137,32 +140,32 @@ func parseOFATable(data []byte, r int) ([]Entry, error) {
 	return out, nil
 }
 
-func parseOFAStats(n *yaml.Node) (Stats, error) {
+func parseOFAStats(n *yaml.Node) (timing.Stats, error) {
 	if n.Kind != yaml.MappingNode {
-		return Stats{}, errors.New("value is not a mapping {count, mean, std}")
+		return timing.Stats{}, errors.New("value is not a mapping {count, mean, std}")
 	}
-	var st Stats
+	var st timing.Stats
 	have := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		name, v := n.Content[i].Value, n.Content[i+1]
 		if have[name] {
-			return Stats{}, fmt.Errorf("field %q appears twice", name)
+			return timing.Stats{}, fmt.Errorf("field %q appears twice", name)
 		}
 		have[name] = true
 		if v.Kind != yaml.ScalarNode {
-			return Stats{}, fmt.Errorf("%s is not a number", name)
+			return timing.Stats{}, fmt.Errorf("%s is not a number", name)
 		}
 		switch name {
 		case "count":
 			c, err := strconv.Atoi(v.Value)
 			if err != nil || c < 1 {
-				return Stats{}, fmt.Errorf("count %q is not a positive whole number", v.Value)
+				return timing.Stats{}, fmt.Errorf("count %q is not a positive whole number", v.Value)
 			}
 			st.N = c
 		case "mean", "std":
 			f, err := strconv.ParseFloat(v.Value, 64)
 			if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 {
-				return Stats{}, fmt.Errorf("%s %q is not a finite number >= 0", name, v.Value)
+				return timing.Stats{}, fmt.Errorf("%s %q is not a finite number >= 0", name, v.Value)
 			}
 			if name == "mean" {
 				st.Mean = f
@@ -170,16 +173,16 @@ func parseOFAStats(n *yaml.Node) (Stats, error) {
 				st.Std = f
 			}
 		default:
-			return Stats{}, fmt.Errorf("unknown field %q: OFA MobileNetV3 tables hold count, mean and std", name)
+			return timing.Stats{}, fmt.Errorf("unknown field %q: OFA MobileNetV3 tables hold count, mean and std", name)
 		}
 	}
 	for _, f := range []string{"count", "mean", "std"} {
 		if !have[f] {
-			return Stats{}, fmt.Errorf("field %q is missing", f)
+			return timing.Stats{}, fmt.Errorf("field %q is missing", f)
 		}
 	}
 	if st.Mean == 0 {
-		return Stats{}, errors.New("mean latency is 0: a measured layer takes time")
+		return timing.Stats{}, errors.New("mean latency is 0: a measured layer takes time")
 	}
 	st.CoV = st.Std / st.Mean
 	return st, nil
@@ -210,7 +213,7 @@ func ExportOFA(t *LUT, dir string) ([]string, error) {
 			fmt.Fprintf(&b, "%s:\n  count: %d\n  mean: %s\n  std: %s\n", e.Key, e.Stats.N, pyFloat(t.Latency(e)), pyFloat(e.Stats.Std))
 		}
 		p := filepath.Join(dir, OFAFileName(r))
-		if err := WriteFileAtomic(p, b.Bytes()); err != nil {
+		if err := atomicfile.WriteFile(p, b.Bytes()); err != nil {
 			return paths, fmt.Errorf("export OFA tables: %w", err)
 		}
 		paths = append(paths, p)
