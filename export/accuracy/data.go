@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/edgefit/edgefit/internal/dataset"
+	"github.com/edgefit/edgefit/internal/imaging"
 	"github.com/edgefit/edgefit/supernet"
 )
 
@@ -65,9 +66,8 @@ type Calibration struct {
 // CalibSet is a calibration folder listed and checked, ready to
 // recalibrate any number of subnets.
 type CalibSet struct {
-	opts    CalibOptions
-	images  []dataset.Image
-	skipped []dataset.BadImage // at listing time
+	opts CalibOptions
+	folder
 }
 
 // OpenCalibration lists and checks a calibration folder: every image below
@@ -82,7 +82,7 @@ func OpenCalibration(ctx context.Context, opts CalibOptions) (*CalibSet, error) 
 		return nil, fmt.Errorf("calibration data: %w", err)
 	}
 	return checkSet(ctx, set, opts.Images, opts.SkipBad, func(s *dataset.Set, bad []dataset.BadImage) *CalibSet {
-		return &CalibSet{opts: opts, images: s.Images, skipped: bad}
+		return &CalibSet{opts: opts, folder: folder{dir: opts.Dir, images: s.Images, batch: opts.Batch, augment: opts.Augment, seed: opts.Seed, skipBad: opts.SkipBad, listSkipped: bad}}
 	})
 }
 
@@ -116,34 +116,22 @@ func checkSet[T any](ctx context.Context, set *dataset.Set, n int, skipBad bool,
 	return build(good, bad), nil
 }
 
-// Images is the number of images the set will use.
-func (c *CalibSet) Images() int { return len(c.images) }
-
-// Skipped returns the images left out at listing time (SkipBad).
-func (c *CalibSet) Skipped() []dataset.BadImage { return c.skipped }
-
 // Recalibrate returns a copy of net whose BatchNorms hold statistics
 // recalibrated on the set at net's resolution, exactly as OFA's
 // set_running_statistics computes them (see [CalibrateBatches]), and the
 // record of how.
 func (c *CalibSet) Recalibrate(ctx context.Context, net *supernet.Net, progress func(images, total int)) (*supernet.Net, *Calibration, error) {
 	start := time.Now()
-	r := net.Config.R
-	tf := dataset.TestTransform(r)
-	if c.opts.Augment {
-		tf = dataset.AugmentTransform(r, c.opts.Seed)
-	}
-	l, err := dataset.NewLoader(ctx, c.images, dataset.LoaderOptions{Resolution: r, BatchSize: c.opts.Batch, Transform: tf, SkipBad: c.opts.SkipBad})
+	p, err := c.open(ctx, net.Config.R)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer l.Close()
-	src := &loaderSource{l: l}
+	defer p.close()
 	var report func(int)
 	if progress != nil {
 		report = func(n int) { progress(n, len(c.images)) }
 	}
-	stats, images, err := CalibrateBatches(ctx, net, src, 0, report)
+	stats, images, err := CalibrateBatches(ctx, net, p.src, 0, report)
 	if err != nil {
 		return nil, nil, fmt.Errorf("recalibrate BatchNorm on %s: %w", c.opts.Dir, err)
 	}
@@ -151,16 +139,16 @@ func (c *CalibSet) Recalibrate(ctx context.Context, net *supernet.Net, progress 
 	if err != nil {
 		return nil, nil, err
 	}
-	skipped := l.Skipped()
+	used, batches, skipped := p.done()
 	return out, &Calibration{
 		Dir:        c.opts.Dir,
 		Images:     images,
 		BatchSize:  c.opts.Batch,
-		Batches:    src.batches,
-		ListSHA256: dataset.Digest(src.used),
+		Batches:    batches,
+		ListSHA256: dataset.Digest(used),
 		Augment:    c.opts.Augment,
 		Seed:       seedIf(c.opts.Augment, c.opts.Seed),
-		Skipped:    len(c.skipped) + len(skipped),
+		Skipped:    len(c.listSkipped) + skipped,
 		Seconds:    time.Since(start).Seconds(),
 	}, nil
 }
@@ -212,9 +200,9 @@ type EvalOptions struct {
 
 // EvalSet is a labelled folder listed and checked.
 type EvalSet struct {
-	opts    EvalOptions
-	set     *dataset.Set
-	skipped []dataset.BadImage
+	opts EvalOptions
+	set  *dataset.Set
+	folder
 }
 
 // OpenEvaluation lists and checks a labelled folder for a model with the
@@ -235,12 +223,9 @@ func OpenEvaluation(ctx context.Context, opts EvalOptions, classes int) (*EvalSe
 		n = len(set.Images)
 	}
 	return checkSet(ctx, set, n, opts.SkipBad, func(s *dataset.Set, bad []dataset.BadImage) *EvalSet {
-		return &EvalSet{opts: opts, set: s, skipped: bad}
+		return &EvalSet{opts: opts, set: s, folder: folder{dir: opts.Dir, images: s.Images, batch: opts.Batch, skipBad: opts.SkipBad, listSkipped: bad}}
 	})
 }
-
-// Images is the number of images the set will use.
-func (e *EvalSet) Images() int { return len(e.set.Images) }
 
 // Labelling says how class folders became class indices.
 func (e *EvalSet) Labelling() dataset.Labelling { return e.set.Labelling }
@@ -251,11 +236,11 @@ func (e *EvalSet) Digest() string { return e.set.Digest() }
 // Evaluate runs model (an exported subnet: input [N,3,r,r], logits
 // [N,classes]) on the set at resolution r with OFA's test transform.
 func (e *EvalSet) Evaluate(ctx context.Context, model []byte, r int, progress func(images, total int)) (*EvalResult, error) {
-	l, err := dataset.NewLoader(ctx, e.set.Images, dataset.LoaderOptions{Resolution: r, BatchSize: e.opts.Batch, SkipBad: e.opts.SkipBad})
+	p, err := e.open(ctx, r)
 	if err != nil {
 		return nil, err
 	}
-	defer l.Close()
+	defer p.close()
 	ev, err := NewEvaluator(model, 0)
 	if err != nil {
 		return nil, err
@@ -263,12 +248,100 @@ func (e *EvalSet) Evaluate(ctx context.Context, model []byte, r int, progress fu
 	defer ev.Close()
 	var report func(int)
 	if progress != nil {
-		report = func(n int) { progress(n, len(e.set.Images)) }
+		report = func(n int) { progress(n, len(e.images)) }
 	}
-	res, err := ev.Run(ctx, &loaderSource{l: l}, report)
+	res, err := ev.Run(ctx, p.src, report)
 	if err != nil {
 		return nil, fmt.Errorf("evaluate on %s: %w", e.opts.Dir, err)
 	}
-	res.Skipped = len(e.skipped) + len(l.Skipped())
+	_, _, skipped := p.done()
+	res.Skipped = len(e.listSkipped) + skipped
 	return res, nil
+}
+
+// folder is what calibration and evaluation sets share: the images in
+// order and how to turn them into batches, with an optional crop cache.
+type folder struct {
+	dir         string
+	images      []dataset.Image
+	batch       int
+	augment     bool
+	seed        uint64
+	skipBad     bool
+	listSkipped []dataset.BadImage // left out at listing time
+
+	caching bool       // keep crops across passes (see KeepCrops)
+	cache   *cropCache // of the last resolution
+}
+
+// Images is the number of images the set will use.
+func (f *folder) Images() int { return len(f.images) }
+
+// Skipped returns the images left out at listing time (SkipBad).
+func (f *folder) Skipped() []dataset.BadImage { return f.listSkipped }
+
+// KeepCrops makes the set keep every image's preprocessed crop in memory
+// (8-bit, r×r×3 bytes each, for the last resolution used) when that takes
+// at most 3 GiB, so that passes after the first skip decoding: what
+// measuring many subnets at one resolution wants.
+func (f *folder) KeepCrops() { f.caching = true }
+
+// pass is one run over the set.
+type pass struct {
+	src   Source
+	done  func() (used []dataset.Image, batches, skipped int)
+	close func()
+}
+
+func (f *folder) open(ctx context.Context, r int) (*pass, error) {
+	if c := f.cache; c != nil && c.r == r {
+		src := &cachedSource{c: c, batch: f.batch}
+		return &pass{src: src, close: func() {}, done: func() ([]dataset.Image, int, int) {
+			used := make([]dataset.Image, len(c.used))
+			for i, j := range c.used {
+				used[i] = f.images[j]
+			}
+			return used, (len(c.used) + f.batch - 1) / f.batch, c.skipped
+		}}, nil
+	}
+	crop := func(img *imaging.RGB, _ int) *imaging.RGB { return imaging.TestCrop(img, r) }
+	if f.augment {
+		crop = func(img *imaging.RGB, index int) *imaging.RGB {
+			return imaging.TrainCrop(img, r, imaging.AugmentRNG(f.seed, index))
+		}
+	}
+	var cache *cropCache
+	tf := func(img *imaging.RGB, index int, dst []float32) error {
+		imaging.ImageNet.Tensor(crop(img, index), dst)
+		return nil
+	}
+	if f.caching && cacheable(len(f.images), r) {
+		f.cache = nil // the old resolution's crops go now
+		cache = &cropCache{r: r, crops: make([][]byte, len(f.images)), images: f.images}
+		tf = cache.transform(crop)
+	}
+	l, err := dataset.NewLoader(ctx, f.images, dataset.LoaderOptions{Resolution: r, BatchSize: f.batch, Transform: tf, SkipBad: f.skipBad})
+	if err != nil {
+		return nil, err
+	}
+	src := &loaderSource{l: l}
+	return &pass{
+		src:   src,
+		close: l.Close,
+		done: func() ([]dataset.Image, int, int) {
+			skipped := len(l.Skipped())
+			if cache != nil {
+				pos := map[string]int{}
+				for i, im := range f.images {
+					pos[im.Path] = i
+				}
+				for _, im := range src.used {
+					cache.used = append(cache.used, pos[im.Path])
+				}
+				cache.skipped = skipped
+				f.cache = cache
+			}
+			return src.used, src.batches, skipped
+		},
+	}, nil
 }
