@@ -7,6 +7,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/edgefit/edgefit/export"
 	"github.com/edgefit/edgefit/internal/dataset"
 	"github.com/edgefit/edgefit/internal/imaging"
 	"github.com/edgefit/edgefit/supernet"
@@ -344,4 +345,12 @@ func (f *folder) open(ctx context.Context, r int) (*pass, error) {
 			return src.used, src.batches, skipped
 		},
 	}, nil
+}
+
+// Metadata is the calibration as the exported model records it.
+func (c *Calibration) Metadata() *export.Calibration {
+	if c == nil {
+		return nil
+	}
+	return &export.Calibration{Images: c.Images, BatchSize: c.BatchSize, ListSHA256: c.ListSHA256, Augment: c.Augment, Seed: c.Seed}
 }
