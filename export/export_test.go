@@ -274,6 +274,7 @@ func TestMetadata(t *testing.T) {
 		KeyUntrained:                       "true",
 		KeyVersion:                         "v9",
 		KeyPredictionPrefix + "latency_ms": "3.5",
+		KeyBNStatistics:                    "untrained (seeded initialization)",
 	}
 	if !maps.Equal(props, want) {
 		t.Fatalf("metadata %v, want %v", props, want)
@@ -287,6 +288,41 @@ func TestMetadata(t *testing.T) {
 		t.Fatalf("ReadMetadata = %v, %v", got, err)
 	}
 	_ = order
+
+	// A recalibrated trained net records how; a trained one without
+	// calibration says its statistics are the supernet's.
+	tr := randomNet(t, s, s.MinConfig(160), 2)
+	tr.Untrained = false
+	ck := strings.Repeat("cd", 32)
+	for _, c := range []struct {
+		cal  *Calibration
+		want map[string]string
+	}{
+		{nil, map[string]string{"edgefit.bn_statistics": "supernet (not recalibrated)"}},
+		{&Calibration{Images: 2000, BatchSize: 200, ListSHA256: strings.Repeat("0f", 32)}, map[string]string{
+			"edgefit.bn_statistics": "recalibrated", "edgefit.calib_images": "2000", "edgefit.calib_batch": "200",
+			"edgefit.calib_list_sha256": strings.Repeat("0f", 32), "edgefit.calib_transform": "test"}},
+		{&Calibration{Images: 10, BatchSize: 3, ListSHA256: strings.Repeat("0f", 32), Augment: true, Seed: 7}, map[string]string{
+			"edgefit.bn_statistics": "recalibrated", "edgefit.calib_images": "10", "edgefit.calib_batch": "3",
+			"edgefit.calib_list_sha256": strings.Repeat("0f", 32), "edgefit.calib_transform": "augment seed 7"}},
+	} {
+		b, err := Marshal(tr, Metadata{CheckpointSHA256: ck, Calibration: c.cal})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := ReadMetadata(b)
+		for k, v := range c.want {
+			if got[k] != v {
+				t.Errorf("calibration %+v: %s = %q, want %q", c.cal, k, got[k], v)
+			}
+		}
+		if c.cal == nil && got["edgefit.calib_images"] != "" {
+			t.Error("a model without calibration records calibration entries")
+		}
+	}
+	if _, err := Marshal(tr, Metadata{CheckpointSHA256: ck, Calibration: &Calibration{Images: 1, BatchSize: 1, ListSHA256: "nope"}}); err == nil {
+		t.Error("a calibration list digest that is not a SHA-256 was accepted")
+	}
 
 	trained := randomNet(t, s, s.MinConfig(160), 2)
 	trained.Untrained = false

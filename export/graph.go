@@ -16,6 +16,12 @@ type builder struct {
 	nodes []*onnxpb.NodeProto
 	inits []*onnxpb.TensorProto
 	used  map[string]bool // value and node names taken
+
+	// batchStats makes every BatchNorm normalize with its batch's
+	// statistics, which become graph outputs (see [CalibrationModel]).
+	batchStats  bool
+	batchCount  string // the value holding N as a float
+	statOutputs []*onnxpb.ValueInfoProto
 }
 
 func newBuilder() *builder { return &builder{used: map[string]bool{}} }
@@ -62,6 +68,26 @@ func (b *builder) init(name string, dims []int, data []float32) string {
 	return name
 }
 
+// initInt64 adds an int64 initializer; dims nil means a scalar.
+func (b *builder) initInt64(name string, dims []int, data []int64) string {
+	b.claim(name)
+	raw := make([]byte, 8*len(data))
+	for i, v := range data {
+		binary.LittleEndian.PutUint64(raw[8*i:], uint64(v))
+	}
+	d := make([]int64, len(dims))
+	for i, x := range dims {
+		d[i] = int64(x)
+	}
+	b.inits = append(b.inits, &onnxpb.TensorProto{
+		Name:     name,
+		Dims:     d,
+		DataType: int32(onnxpb.TensorProto_INT64),
+		RawData:  raw,
+	})
+	return name
+}
+
 func attrInts(name string, v ...int64) *onnxpb.AttributeProto {
 	return &onnxpb.AttributeProto{Name: name, Type: onnxpb.AttributeProto_INTS, Ints: v}
 }
@@ -77,6 +103,11 @@ func attrFloat(name string, v float32) *onnxpb.AttributeProto {
 // conv emits a Conv with padding k/2 (OFA's "same" padding) and then the
 // activation. bias may be nil.
 func (b *builder) conv(name, in string, shape []int, w, bias []float32, stride, groups int, act supernet.Activation) string {
+	return b.act(name, b.convNode(name, in, shape, w, bias, stride, groups), act)
+}
+
+// convNode emits the Conv node alone, with padding k/2.
+func (b *builder) convNode(name, in string, shape []int, w, bias []float32, stride, groups int) string {
 	k := int64(shape[2])
 	p := k / 2
 	inputs := []string{in, b.init(name+".weight", shape, w)}
@@ -91,12 +122,14 @@ func (b *builder) conv(name, in string, shape []int, w, bias []float32, stride, 
 	if groups > 1 {
 		attrs = append(attrs, attrInt("group", int64(groups)))
 	}
-	out := b.node("Conv", name+".conv", inputs, attrs...)
-	return b.act(name, out, act)
+	return b.node("Conv", name+".conv", inputs, attrs...)
 }
 
 // convBN emits a convolution with its BatchNorm folded in.
 func (b *builder) convBN(name, in string, c *supernet.ConvBN) string {
+	if b.batchStats {
+		return b.batchStatsBN(name, in, c)
+	}
 	w, bias := fold(c)
 	return b.conv(name, in, c.Weight.Shape, w, bias, max(c.Stride, 1), max(c.Groups, 1), c.Act)
 }

@@ -44,7 +44,32 @@ const (
 	KeyUntrained        = "edgefit.untrained"         // "true" or "false"
 	KeyVersion          = "edgefit.version"           // edgefit's version
 	KeyPredictionPrefix = "edgefit.prediction."       // followed by a Metadata.Predictions key
+
+	// KeyBNStatistics says where the BatchNorm statistics folded into the
+	// weights come from: BNRecalibrated, BNSupernet or BNUntrained. A
+	// recalibrated model also records the KeyCalib* entries.
+	KeyBNStatistics    = "edgefit.bn_statistics"
+	KeyCalibImages     = "edgefit.calib_images"      // images the statistics were measured on
+	KeyCalibBatch      = "edgefit.calib_batch"       // images per batch
+	KeyCalibListSHA256 = "edgefit.calib_list_sha256" // SHA-256 of the ordered image list
+	KeyCalibTransform  = "edgefit.calib_transform"   // "test" (OFA's test transform) or "augment seed N"
 )
+
+// Values of KeyBNStatistics.
+const (
+	BNRecalibrated = "recalibrated"
+	BNSupernet     = "supernet (not recalibrated)"
+	BNUntrained    = "untrained (seeded initialization)"
+)
+
+// Calibration describes a BatchNorm recalibration for the metadata.
+type Calibration struct {
+	Images     int
+	BatchSize  int
+	ListSHA256 string // hex SHA-256 of the ordered list of image paths
+	Augment    bool   // training-style crops and flips instead of the test transform
+	Seed       uint64 // of the augmentation
+}
 
 // Metadata is what [Write] records about a model's origin.
 type Metadata struct {
@@ -65,6 +90,10 @@ type Metadata struct {
 	// Opset is the ONNX opset to write, MinOpset..MaxOpset; 0 means
 	// DefaultOpset (17, which Debian's python3-onnx 1.12 checker accepts).
 	Opset int
+
+	// Calibration, when set, says that the net's BatchNorm statistics were
+	// recalibrated and how; nil means they are the supernet's.
+	Calibration *Calibration
 }
 
 func (m Metadata) opset() (int, error) {
@@ -145,6 +174,11 @@ func subnetProps(net *supernet.Net, meta Metadata) ([]*onnxpb.StringStringEntryP
 		{Key: KeyUntrained, Value: strconv.FormatBool(net.Untrained)},
 		{Key: KeyVersion, Value: meta.version()},
 	}
+	bn, err := calibProps(net, meta.Calibration)
+	if err != nil {
+		return nil, err
+	}
+	props = append(props, bn...)
 	keys := make([]string, 0, len(meta.Predictions))
 	for k := range meta.Predictions {
 		if k == "" {
@@ -157,6 +191,31 @@ func subnetProps(net *supernet.Net, meta Metadata) ([]*onnxpb.StringStringEntryP
 		props = append(props, &onnxpb.StringStringEntryProto{Key: KeyPredictionPrefix + k, Value: meta.Predictions[k]})
 	}
 	return props, nil
+}
+
+func calibProps(net *supernet.Net, c *Calibration) ([]*onnxpb.StringStringEntryProto, error) {
+	switch {
+	case c == nil && net.Untrained:
+		return []*onnxpb.StringStringEntryProto{{Key: KeyBNStatistics, Value: BNUntrained}}, nil
+	case c == nil:
+		return []*onnxpb.StringStringEntryProto{{Key: KeyBNStatistics, Value: BNSupernet}}, nil
+	case c.Images <= 0 || c.BatchSize <= 0:
+		return nil, fmt.Errorf("calibration of %d images in batches of %d: both must be positive", c.Images, c.BatchSize)
+	}
+	if b, err := hex.DecodeString(c.ListSHA256); err != nil || len(b) != 32 {
+		return nil, fmt.Errorf("calibration list SHA-256 %q is not 64 hex digits", c.ListSHA256)
+	}
+	tf := "test"
+	if c.Augment {
+		tf = fmt.Sprintf("augment seed %d", c.Seed)
+	}
+	return []*onnxpb.StringStringEntryProto{
+		{Key: KeyBNStatistics, Value: BNRecalibrated},
+		{Key: KeyCalibImages, Value: strconv.Itoa(c.Images)},
+		{Key: KeyCalibBatch, Value: strconv.Itoa(c.BatchSize)},
+		{Key: KeyCalibListSHA256, Value: c.ListSHA256},
+		{Key: KeyCalibTransform, Value: tf},
+	}, nil
 }
 
 // marshal serializes a model. protobuf-go writes fields in number order

@@ -1,5 +1,11 @@
 package supernet
 
+import (
+	"fmt"
+	"math"
+	"slices"
+)
+
 // Net is a static subnet with its weights: what [Extract] produces from a
 // checkpoint and what the exporter turns into ONNX. Every weight is float32
 // in PyTorch's layout (OIHW for convolutions, [out, in] for the classifier).
@@ -80,4 +86,74 @@ type Block struct {
 type Linear struct {
 	Weight Tensor // [out, in]
 	Bias   []float32
+}
+
+// NamedBatchNorm is one BatchNorm of a [Net] with the name of its module in
+// OFA's static MobileNetV3 ("first_conv.bn", "blocks.3.conv.depth_conv.bn",
+// "final_expand_layer.bn"), so that statistics can be compared with a
+// PyTorch state dict entry by entry.
+type NamedBatchNorm struct {
+	Name string
+	BN   *BatchNorm
+}
+
+// BatchNorms returns the net's BatchNorms in the order a forward pass meets
+// them (the order of PyTorch's named_modules): the first conv, each block's
+// expand, depthwise and project, then the final expand. They point into
+// the net, so writing through them changes it.
+func (n *Net) BatchNorms() []NamedBatchNorm {
+	out := []NamedBatchNorm{{"first_conv.bn", &n.FirstConv.BN}}
+	for i := range n.Blocks {
+		b := &n.Blocks[i]
+		p := fmt.Sprintf("blocks.%d.conv.", i)
+		if b.Expand != nil {
+			out = append(out, NamedBatchNorm{p + "inverted_bottleneck.bn", &b.Expand.BN})
+		}
+		out = append(out,
+			NamedBatchNorm{p + "depth_conv.bn", &b.Depthwise.BN},
+			NamedBatchNorm{p + "point_linear.bn", &b.Project.BN})
+	}
+	return append(out, NamedBatchNorm{"final_expand_layer.bn", &n.FinalExpand.BN})
+}
+
+// RunningStats is the statistics one BatchNorm normalizes with in eval
+// mode, per channel.
+type RunningStats struct {
+	Mean, Var []float32
+}
+
+// WithRunningStats returns a copy of the net whose BatchNorms hold stats,
+// one entry per BatchNorm in [Net.BatchNorms] order, as OFA's
+// set_running_statistics copies recalibrated statistics into a subnet. The
+// copy shares every weight with n; n itself is unchanged.
+func (n *Net) WithRunningStats(stats []RunningStats) (*Net, error) {
+	bns := n.BatchNorms()
+	if len(stats) != len(bns) {
+		return nil, fmt.Errorf("%d BatchNorm statistics given for a net with %d BatchNorms", len(stats), len(bns))
+	}
+	for i, nb := range bns {
+		c := len(nb.BN.Mean)
+		if len(stats[i].Mean) != c || len(stats[i].Var) != c {
+			return nil, fmt.Errorf("statistics for %s have %d means and %d variances, want %d each", nb.Name, len(stats[i].Mean), len(stats[i].Var), c)
+		}
+		for j, v := range stats[i].Var {
+			if !(float64(v)+nb.BN.Eps > 0) || math.IsInf(float64(v), 0) || math.IsNaN(float64(stats[i].Mean[j])) || math.IsInf(float64(stats[i].Mean[j]), 0) {
+				return nil, fmt.Errorf("statistics for %s channel %d are not usable (mean %g, var %g)", nb.Name, j, stats[i].Mean[j], v)
+			}
+		}
+	}
+	out := *n
+	out.Blocks = make([]Block, len(n.Blocks))
+	copy(out.Blocks, n.Blocks)
+	for i := range out.Blocks {
+		if e := out.Blocks[i].Expand; e != nil {
+			c := *e
+			out.Blocks[i].Expand = &c
+		}
+	}
+	for i, nb := range out.BatchNorms() {
+		nb.BN.Mean = slices.Clone(stats[i].Mean)
+		nb.BN.Var = slices.Clone(stats[i].Var)
+	}
+	return &out, nil
 }

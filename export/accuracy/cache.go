@@ -1,0 +1,86 @@
+package accuracy
+
+import (
+	"context"
+	"io"
+	"runtime"
+	"sync"
+
+	"github.com/edgefit/edgefit/internal/dataset"
+	"github.com/edgefit/edgefit/internal/imaging"
+)
+
+// A crop cache keeps each image of a set as its preprocessed r×r crop in
+// 8-bit RGB (before ToTensor and Normalize), so that measuring many subnets
+// at one resolution decodes and resizes every image once. 2000 images at
+// 224 take 301 MB.
+type cropCache struct {
+	r       int
+	crops   [][]byte        // by index in the set; nil until filled
+	used    []int           // indices that decoded, in order
+	images  []dataset.Image // the set
+	batches int             // batches of the filling pass
+	skipped int
+}
+
+// cacheBytes bounds a crop cache; larger sets are decoded every time.
+const cacheBytes = 3 << 30
+
+func cacheable(n, r int) bool { return int64(n)*int64(3*r*r) <= cacheBytes }
+
+// fill is a dataset.Transform that stores each crop before normalizing it.
+func (c *cropCache) transform(crop func(img *imaging.RGB, index int) *imaging.RGB) dataset.Transform {
+	return func(img *imaging.RGB, index int, dst []float32) error {
+		m := crop(img, index)
+		c.crops[index] = append([]byte(nil), m.Pix...)
+		imaging.ImageNet.Tensor(m, dst)
+		return nil
+	}
+}
+
+// cachedSource yields the cached crops in batches, normalized in parallel.
+type cachedSource struct {
+	c      *cropCache
+	batch  int
+	pos    int
+	buf    []float32
+	labels []int
+}
+
+func (s *cachedSource) Next(ctx context.Context) (*Batch, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if s.pos >= len(s.c.used) {
+		return nil, io.EOF
+	}
+	idx := s.c.used[s.pos:min(s.pos+s.batch, len(s.c.used))]
+	s.pos += len(idx)
+	per := 3 * s.c.r * s.c.r
+	if cap(s.buf) < len(idx)*per {
+		s.buf = make([]float32, s.batch*per)
+	}
+	data := s.buf[:len(idx)*per]
+	var wg sync.WaitGroup
+	workers := runtime.GOMAXPROCS(0)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := w; j < len(idx); j += workers {
+				m := &imaging.RGB{W: s.c.r, H: s.c.r, Pix: s.c.crops[idx[j]]}
+				imaging.ImageNet.Tensor(m, data[j*per:(j+1)*per])
+			}
+		}()
+	}
+	wg.Wait()
+	b := &Batch{Data: data, N: len(idx)}
+	if s.c.images[idx[0]].Label >= 0 {
+		s.labels = s.labels[:0]
+		for _, i := range idx {
+			s.labels = append(s.labels, s.c.images[i].Label)
+		}
+		b.Labels = s.labels
+	}
+	return b, nil
+}

@@ -1,0 +1,200 @@
+package accuracy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/edgefit/edgefit/export"
+	"github.com/edgefit/edgefit/export/ort"
+	"github.com/edgefit/edgefit/supernet"
+)
+
+// Batch is one batch of preprocessed images.
+type Batch struct {
+	Data   []float32 // N·3·r·r values, NCHW, ImageNet-normalized
+	N      int
+	Labels []int // N class indices; nil for calibration images
+}
+
+// Source yields batches in order; Next returns io.EOF after the last one.
+type Source interface {
+	Next(ctx context.Context) (*Batch, error)
+}
+
+// Stats is one BatchNorm's recalibrated statistics: the batch means and the
+// batch (biased) variances, each averaged over the batches weighted by
+// batch size, as OFA's AverageMeter averages them.
+type Stats struct {
+	Name      string // the BatchNorm's module name, as supernet.Net.BatchNorms gives it
+	Mean, Var []float64
+}
+
+// meter accumulates Σ n·mean and Σ n·var per BatchNorm.
+type meter struct {
+	sumMean, sumVar [][]float64
+	images          int
+}
+
+func newMeter(net *supernet.Net) *meter {
+	bns := net.BatchNorms()
+	m := &meter{sumMean: make([][]float64, len(bns)), sumVar: make([][]float64, len(bns))}
+	for i, nb := range bns {
+		m.sumMean[i] = make([]float64, len(nb.BN.Mean))
+		m.sumVar[i] = make([]float64, len(nb.BN.Mean))
+	}
+	return m
+}
+
+// add records one batch of n images.
+func (m *meter) add(stats []export.BatchStats, n int) {
+	for i := range m.sumMean {
+		for c, v := range stats[i].Mean {
+			m.sumMean[i][c] += float64(n) * v
+		}
+		for c, v := range stats[i].Var {
+			m.sumVar[i][c] += float64(n) * v
+		}
+	}
+	m.images += n
+}
+
+func (m *meter) stats(net *supernet.Net) []Stats {
+	bns := net.BatchNorms()
+	out := make([]Stats, len(bns))
+	for i, nb := range bns {
+		s := Stats{Name: nb.Name, Mean: make([]float64, len(m.sumMean[i])), Var: make([]float64, len(m.sumVar[i]))}
+		for c := range s.Mean {
+			s.Mean[c] = m.sumMean[i][c] / float64(m.images)
+			s.Var[c] = m.sumVar[i][c] / float64(m.images)
+		}
+		out[i] = s
+	}
+	return out
+}
+
+// Engine runs a subnet's calibration graph ([export.CalibrationModel]) in
+// ONNX Runtime on the host CPU. It keeps one session per batch size (the
+// last, partial batch gets its own).
+type Engine struct {
+	net      *supernet.Net
+	model    []byte
+	threads  int
+	sessions map[int]*ort.Session
+}
+
+// NewEngine builds the calibration graph of net. threads sizes ONNX
+// Runtime's intra-op pool (0: one per core).
+func NewEngine(net *supernet.Net, threads int) (*Engine, error) {
+	if err := ort.Init(""); err != nil {
+		return nil, err
+	}
+	model, err := export.CalibrationModel(net)
+	if err != nil {
+		return nil, err
+	}
+	return &Engine{net: net, model: model, threads: threads, sessions: map[int]*ort.Session{}}, nil
+}
+
+// session returns the session for batches of n images.
+func (e *Engine) session(n int) (*ort.Session, error) {
+	if s, ok := e.sessions[n]; ok {
+		return s, nil
+	}
+	s, err := ort.Open(e.model, ort.Options{IntraOpThreads: e.threads, InterOpThreads: 1, Batch: n})
+	if err != nil {
+		return nil, fmt.Errorf("calibration graph for batches of %d: %w", n, err)
+	}
+	e.sessions[n] = s
+	return s, nil
+}
+
+// BatchStats runs one batch of n images (NCHW) and returns each
+// BatchNorm's batch mean and variance, in supernet.Net.BatchNorms order.
+func (e *Engine) BatchStats(ctx context.Context, data []float32, n int) ([]export.BatchStats, error) {
+	r := e.net.Config.R
+	if n <= 0 || len(data) != n*3*r*r {
+		return nil, fmt.Errorf("calibration batch of %d images has %d values, want %d (3x%dx%d each)", n, len(data), n*3*r*r, r, r)
+	}
+	s, err := e.session(n)
+	if err != nil {
+		return nil, err
+	}
+	outs, err := s.RunContext(ctx, data)
+	if err != nil {
+		return nil, err
+	}
+	stats := make([]export.BatchStats, len(outs)/2)
+	for i := range stats {
+		stats[i] = export.BatchStats{Mean: widen(outs[2*i]), Var: widen(outs[2*i+1])}
+	}
+	return stats, nil
+}
+
+func widen(x []float32) []float64 {
+	y := make([]float64, len(x))
+	for i, v := range x {
+		y[i] = float64(v)
+	}
+	return y
+}
+
+// Close releases the sessions.
+func (e *Engine) Close() error {
+	var errs []error
+	for n, s := range e.sessions {
+		errs = append(errs, s.Close())
+		delete(e.sessions, n)
+	}
+	return errors.Join(errs...)
+}
+
+// CalibrateBatches measures net's BatchNorm statistics over every batch src
+// yields, exactly as OFA's set_running_statistics: each BatchNorm
+// normalizes with its batch's statistics while they are gathered, and the
+// per-batch means and variances are averaged weighted by batch size. It
+// returns the statistics and the number of images seen.
+func CalibrateBatches(ctx context.Context, net *supernet.Net, src Source, threads int, progress func(images int)) ([]Stats, int, error) {
+	e, err := NewEngine(net, threads)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer e.Close()
+	m := newMeter(net)
+	for {
+		b, err := src.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, m.images, err
+		}
+		stats, err := e.BatchStats(ctx, b.Data, b.N)
+		if err != nil {
+			return nil, m.images, err
+		}
+		m.add(stats, b.N)
+		if progress != nil {
+			progress(m.images)
+		}
+	}
+	if m.images == 0 {
+		return nil, 0, errors.New("no calibration images")
+	}
+	return m.stats(net), m.images, nil
+}
+
+// Apply returns a copy of net whose BatchNorms hold stats (rounded to
+// float32, as PyTorch stores them).
+func Apply(net *supernet.Net, stats []Stats) (*supernet.Net, error) {
+	rs := make([]supernet.RunningStats, len(stats))
+	for i, s := range stats {
+		rs[i] = supernet.RunningStats{Mean: make([]float32, len(s.Mean)), Var: make([]float32, len(s.Var))}
+		for c := range s.Mean {
+			rs[i].Mean[c] = float32(s.Mean[c])
+			rs[i].Var[c] = float32(s.Var[c])
+		}
+	}
+	return net.WithRunningStats(rs)
+}

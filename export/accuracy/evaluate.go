@@ -1,0 +1,139 @@
+package accuracy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/edgefit/edgefit/export/ort"
+)
+
+// EvalResult is how a model classified a labelled image folder.
+type EvalResult struct {
+	Images          int     `json:"images"`
+	Top1Hits        int     `json:"top1_hits"`
+	Top5Hits        int     `json:"top5_hits"`
+	Top1            float64 `json:"top1"` // fraction of images
+	Top5            float64 `json:"top5"`
+	Seconds         float64 `json:"seconds"`
+	ImagesPerSecond float64 `json:"images_per_second"`
+	Skipped         int     `json:"skipped_images,omitempty"`
+}
+
+// hits counts whether label is among the k highest of logits, as
+// torch.topk-based accuracy does; a logit equal to the label's does not
+// push it out (ties count in the label's favour).
+func hits(logits []float32, label int) (top1, top5 bool) {
+	l := logits[label]
+	above := 0
+	for i, v := range logits {
+		if v > l && i != label {
+			above++
+		}
+	}
+	return above < 1, above < 5
+}
+
+// Evaluator runs an exported model (folded BatchNorm, as export.Marshal
+// writes it) with ONNX Runtime on the host CPU, one session per batch size.
+type Evaluator struct {
+	model    []byte
+	classes  int
+	threads  int
+	sessions map[int]*ort.Session
+}
+
+// NewEvaluator loads model for evaluation; threads sizes ONNX Runtime's
+// intra-op pool (0: one per core).
+func NewEvaluator(model []byte, threads int) (*Evaluator, error) {
+	if err := ort.Init(""); err != nil {
+		return nil, err
+	}
+	return &Evaluator{model: model, threads: threads, sessions: map[int]*ort.Session{}}, nil
+}
+
+func (e *Evaluator) session(n int) (*ort.Session, error) {
+	if s, ok := e.sessions[n]; ok {
+		return s, nil
+	}
+	s, err := ort.Open(e.model, ort.Options{IntraOpThreads: e.threads, InterOpThreads: 1, Batch: n})
+	if err != nil {
+		return nil, fmt.Errorf("evaluation model for batches of %d: %w", n, err)
+	}
+	if len(s.InputNames()) != 1 || len(s.OutputNames()) != 1 {
+		s.Close()
+		return nil, fmt.Errorf("model has %d inputs and %d outputs: edgefit evaluates classifiers with one input and one output (the models `edgefit export` writes)", len(s.InputNames()), len(s.OutputNames()))
+	}
+	shape := s.OutputShape(0)
+	if len(shape) != 2 {
+		s.Close()
+		return nil, fmt.Errorf("model output has shape %v, want [batch, classes]", shape)
+	}
+	e.classes = int(shape[1])
+	e.sessions[n] = s
+	return s, nil
+}
+
+// Close releases the sessions.
+func (e *Evaluator) Close() error {
+	var errs []error
+	for n, s := range e.sessions {
+		errs = append(errs, s.Close())
+		delete(e.sessions, n)
+	}
+	return errors.Join(errs...)
+}
+
+// Run evaluates every batch src yields; batches must carry labels.
+func (e *Evaluator) Run(ctx context.Context, src Source, progress func(images int)) (*EvalResult, error) {
+	start := time.Now()
+	res := &EvalResult{}
+	for {
+		b, err := src.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(b.Labels) != b.N {
+			return nil, fmt.Errorf("evaluation batch of %d images has %d labels: evaluation needs a labelled folder", b.N, len(b.Labels))
+		}
+		s, err := e.session(b.N)
+		if err != nil {
+			return nil, err
+		}
+		outs, err := s.RunContext(ctx, b.Data)
+		if err != nil {
+			return nil, err
+		}
+		for i, label := range b.Labels {
+			if label < 0 || label >= e.classes {
+				return nil, fmt.Errorf("label %d is outside the model's %d classes", label, e.classes)
+			}
+			t1, t5 := hits(outs[0][i*e.classes:(i+1)*e.classes], label)
+			if t1 {
+				res.Top1Hits++
+			}
+			if t5 {
+				res.Top5Hits++
+			}
+		}
+		res.Images += b.N
+		if progress != nil {
+			progress(res.Images)
+		}
+	}
+	if res.Images == 0 {
+		return nil, errors.New("no images to evaluate")
+	}
+	res.Top1 = float64(res.Top1Hits) / float64(res.Images)
+	res.Top5 = float64(res.Top5Hits) / float64(res.Images)
+	res.Seconds = time.Since(start).Seconds()
+	if res.Seconds > 0 {
+		res.ImagesPerSecond = float64(res.Images) / res.Seconds
+	}
+	return res, nil
+}

@@ -1,0 +1,116 @@
+package export
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/edgefit/edgefit/supernet"
+)
+
+// BatchStats is what one BatchNorm sees of a batch: the per-channel mean of
+// its input over N, H and W, and the biased variance around that mean.
+type BatchStats struct {
+	Mean, Var []float64
+}
+
+// ForwardBatchStats runs net on a batch of images (NCHW, N·3·r·r values)
+// with every BatchNorm normalizing by the batch's own mean and biased
+// variance, as OFA's set_running_statistics patches them, and returns each
+// BatchNorm's statistics in [supernet.Net.BatchNorms] order. It is the
+// plain Go reference for [CalibrationModel]: statistics in float64,
+// activations in float32 as PyTorch's, and slow.
+func ForwardBatchStats(net *supernet.Net, input []float32) ([]BatchStats, error) {
+	units, err := netUnits(net)
+	if err != nil {
+		return nil, fmt.Errorf("forward with batch statistics: %w", err)
+	}
+	r := net.Config.R
+	per := 3 * r * r
+	if len(input) == 0 || len(input)%per != 0 {
+		return nil, fmt.Errorf("forward with batch statistics: input has %d values, want a positive multiple of %d (a batch of 3x%dx%d)", len(input), per, r, r)
+	}
+	xs := make([]fmap, len(input)/per)
+	for n := range xs {
+		xs[n] = fmap{c: 3, h: r, w: r, d: input[n*per : (n+1)*per]}
+	}
+	var stats []BatchStats
+	bn := func(xs []fmap, c *supernet.ConvBN) []fmap {
+		ys, s := convBatchBN(xs, c)
+		stats = append(stats, s)
+		return ys
+	}
+	for i := range units {
+		u := &units[i]
+		switch u.layer.Kind {
+		case supernet.KindFirstConv, supernet.KindFinalExpand:
+			xs = bn(xs, u.conv)
+		case supernet.KindBlock:
+			blk := u.block
+			in := xs
+			if blk.Expand != nil {
+				xs = bn(xs, blk.Expand)
+			}
+			xs = bn(xs, &blk.Depthwise)
+			if blk.SE != nil {
+				for n := range xs {
+					xs[n] = seForward(xs[n], blk.SE)
+				}
+			}
+			xs = bn(xs, &blk.Project)
+			if blk.Layer.Residual {
+				for n := range xs {
+					for j, v := range in[n].d {
+						xs[n].d[j] += v
+					}
+				}
+			}
+		}
+		if u.layer.Kind == supernet.KindFinalExpand {
+			break
+		}
+	}
+	return stats, nil
+}
+
+// convBatchBN is a convolution whose BatchNorm uses the batch's statistics.
+func convBatchBN(xs []fmap, c *supernet.ConvBN) ([]fmap, BatchStats) {
+	ys := make([]fmap, len(xs))
+	for n, x := range xs {
+		ys[n] = convForward(x, c.Weight.Data, c.Weight.Shape, max(c.Stride, 1), max(c.Groups, 1))
+		addBias(ys[n], c.Bias)
+	}
+	C := ys[0].c
+	hw := ys[0].h * ys[0].w
+	count := float64(len(ys) * hw)
+	s := BatchStats{Mean: make([]float64, C), Var: make([]float64, C)}
+	for o := range C {
+		sum := 0.0
+		for _, y := range ys {
+			for _, v := range y.d[o*hw : (o+1)*hw] {
+				sum += float64(v)
+			}
+		}
+		mean := sum / count
+		ss := 0.0
+		for _, y := range ys {
+			for _, v := range y.d[o*hw : (o+1)*hw] {
+				d := float64(v) - mean
+				ss += d * d
+			}
+		}
+		variance := ss / count
+		s.Mean[o], s.Var[o] = mean, variance
+		inv := 1 / math.Sqrt(variance+c.BN.Eps)
+		gamma, beta := float64(c.BN.Weight[o]), float64(c.BN.Bias[o])
+		for _, y := range ys {
+			row := y.d[o*hw : (o+1)*hw]
+			for i, v := range row {
+				row[i] = float32((float64(v)-mean)*inv*gamma + beta)
+			}
+		}
+	}
+	for _, y := range ys {
+		activate(y.d, c.Act)
+	}
+	return ys, s
+}

@@ -1,0 +1,149 @@
+// Package journal keeps long work resumable: an append-only file of JSON
+// records, one per line, each synced to disk before Append returns, so that
+// a run killed at any moment loses at most the record it was writing.
+//
+// The first line is a header that pins what the work is (its settings); a
+// resumed run reads it back and refuses to mix incompatible work. A torn
+// last line (the process died mid-write) is dropped and overwritten; a
+// malformed line anywhere else is an error naming the line, since the file
+// was then changed by something else.
+package journal
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// maxLine bounds one record, so that a corrupt file cannot exhaust memory.
+const maxLine = 16 << 20
+
+// Writer appends records to a journal.
+type Writer struct {
+	f    *os.File
+	path string
+}
+
+// Create starts a new journal at path with header as its first line. It
+// fails if path exists.
+func Create(path string, header any) (*Writer, error) {
+	b, err := json.Marshal(header)
+	if err != nil {
+		return nil, fmt.Errorf("journal %s: encode header: %w", path, err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("create journal: %w", err)
+	}
+	w := &Writer{f: f, path: path}
+	if err := w.write(b); err != nil {
+		f.Close()
+		os.Remove(path)
+		return nil, err
+	}
+	syncDir(filepath.Dir(path))
+	return w, nil
+}
+
+// Open reads the journal at path: the header into header (with unknown
+// fields refused), then each record's raw JSON, in order, to each. It
+// returns a Writer that appends after the last complete record.
+func Open(path string, header any, each func(line int, rec json.RawMessage) error) (*Writer, error) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open journal: %w", err)
+	}
+	end, err := read(f, header, each)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("journal %s: %w", path, err)
+	}
+	if err := f.Truncate(end); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("journal %s: drop torn last line: %w", path, err)
+	}
+	if _, err := f.Seek(end, io.SeekStart); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("journal %s: %w", path, err)
+	}
+	return &Writer{f: f, path: path}, nil
+}
+
+// read parses the journal and returns the offset just after its last
+// complete line.
+func read(r io.Reader, header any, each func(int, json.RawMessage) error) (int64, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var off int64
+	for line := 1; ; line++ {
+		body, err := br.ReadSlice('\n')
+		for errors.Is(err, bufio.ErrBufferFull) {
+			if len(body) > maxLine {
+				return 0, fmt.Errorf("line %d is longer than %d bytes: not a journal edgefit wrote", line, maxLine)
+			}
+			var more []byte
+			more, err = br.ReadSlice('\n')
+			body = append(append([]byte(nil), body...), more...)
+		}
+		if errors.Is(err, io.EOF) {
+			// No newline: a torn last line (or nothing). Only the header
+			// cannot be missing.
+			if line == 1 {
+				return 0, errors.New("empty or torn header: delete the journal to start over")
+			}
+			return off, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		text := bytes.TrimSuffix(body, []byte("\n"))
+		if line == 1 {
+			dec := json.NewDecoder(bytes.NewReader(text))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(header); err != nil {
+				return 0, fmt.Errorf("line 1 (header): %w", err)
+			}
+		} else {
+			if !json.Valid(text) {
+				return 0, fmt.Errorf("line %d is not a JSON record: the journal was changed by hand or by another program; delete it to start over", line)
+			}
+			if err := each(line, append(json.RawMessage(nil), text...)); err != nil {
+				return 0, fmt.Errorf("line %d: %w", line, err)
+			}
+		}
+		off += int64(len(body))
+	}
+}
+
+// Append writes one record and syncs it to disk.
+func (w *Writer) Append(rec any) error {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("journal %s: encode record: %w", w.path, err)
+	}
+	return w.write(b)
+}
+
+func (w *Writer) write(b []byte) error {
+	if _, err := w.f.Write(append(b, '\n')); err != nil {
+		return fmt.Errorf("journal %s: %w", w.path, err)
+	}
+	if err := w.f.Sync(); err != nil {
+		return fmt.Errorf("journal %s: sync: %w", w.path, err)
+	}
+	return nil
+}
+
+// Close closes the file.
+func (w *Writer) Close() error { return w.f.Close() }
+
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}
