@@ -64,7 +64,7 @@ var rules = []rule{
 		says: "imports no other edgefit package except its own subpackages and leaf helpers under internal/, and uses no cgo"},
 	{pkgs: "export/ort", allow: []string{"internal/..."}, doc: "export/ort",
 		says:      "imports nothing else of edgefit but internal/ortlib",
-		importers: []string{"export", "profiler/bench"}, importersSay: "only the agent (profiler/bench) and export, where they run models, import it"},
+		importers: []string{"export", "export/...", "profiler/bench"}, importersSay: "only the agent (profiler/bench) and export and its subpackages, where they run models, import it"},
 	{pkgs: "export/...", allow: []string{"supernet", "export/...", "internal/..."}, doc: "export",
 		says: "imports supernet, its own subpackages and leaf helpers under internal/ only"},
 	{pkgs: "internal/...", allow: []string{"internal/..."}, noCgo: true, doc: "*",

@@ -37,6 +37,6 @@
 //
 // The package imports nothing else of edgefit but internal/ortlib, so that
 // the on-device agent can link it alone. It is the only cgo package of
-// edgefit; only the agent (profiler/bench) and export, where they run
-// models, import it.
+// edgefit; only the agent (profiler/bench) and export and its
+// subpackages, where they run models, import it.
 package ort

@@ -7,6 +7,8 @@
 // last line (the process died mid-write) is dropped and overwritten; a
 // malformed line anywhere else is an error naming the line, since the file
 // was then changed by something else.
+//
+// A leaf helper: it imports nothing else of edgefit and uses no cgo.
 package journal
 
 import (
