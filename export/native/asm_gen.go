@@ -1,0 +1,548 @@
+//go:build ignore
+
+// asm_gen writes kernels_amd64.s: the AVX2 and AVX-512 kernels, each tile
+// or depthwise kernel in two variants that differ only in how a product
+// is accumulated: with one fused multiply-add ("FMA"), or with a rounded
+// multiply then an add ("Exact"), which rounds exactly as the reference
+// forward pass's float32 loops (export.ForwardBatchStats). Run it with
+// go generate.
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"log"
+	"os"
+)
+
+var out bytes.Buffer
+
+func p(format string, args ...any) { fmt.Fprintf(&out, "\t"+format+"\n", args...) }
+func label(l string)                { fmt.Fprintf(&out, "%s:\n", l) }
+func comment(s string)              { fmt.Fprintf(&out, "\n// %s\n", s) }
+
+// mac accumulates src·bc into acc (tmp is scratch for the exact form).
+// src may be a memory operand.
+func mac(fma bool, src, bc, acc, tmp string) {
+	if fma {
+		p("VFMADD231PS %s, %s, %s", src, bc, acc)
+		return
+	}
+	p("VMULPS %s, %s, %s", src, bc, tmp)
+	p("VADDPS %s, %s, %s", tmp, acc, acc)
+}
+
+// zero clears a vector register (VPXORD: VXORPS on Z needs AVX512DQ).
+func zero(r string) {
+	if r[0] == 'Z' {
+		p("VPXORD %s, %s, %s", r, r, r)
+		return
+	}
+	p("VXORPS %s, %s, %s", r, r, r)
+}
+
+func variant(fma bool) string {
+	if fma {
+		return "FMA"
+	}
+	return "Exact"
+}
+
+// gemm6x16AVX2 computes a 6x16 tile: c[i][j] = Σ_t a[i*lda+t]·b[t*16+j];
+// with half set only columns 0..7 are stored.
+func gemm6x16AVX2(fma bool) {
+	name := "gemm6x16AVX2" + variant(fma)
+	comment(fmt.Sprintf("func %s(k int, a *float32, lda int, b *float32, c *float32, ldc int, half int)", name))
+	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-56\n", name)
+	p("MOVQ k+0(FP), CX")
+	p("MOVQ a+8(FP), SI")
+	p("MOVQ lda+16(FP), R8")
+	p("MOVQ b+24(FP), DI")
+	p("MOVQ c+32(FP), DX")
+	p("MOVQ ldc+40(FP), R9")
+	p("MOVQ half+48(FP), R10")
+	p("SHLQ $2, R8")
+	p("SHLQ $2, R9")
+	p("LEAQ (R8)(R8*2), R11")
+	p("LEAQ (SI)(R11*1), R12")
+	for i := range 12 {
+		p("VXORPS Y%d, Y%d, Y%d", i, i, i)
+	}
+	p("TESTQ CX, CX")
+	p("JLE store")
+	label("loop")
+	p("VMOVUPS (DI), Y12")
+	p("VMOVUPS 32(DI), Y13")
+	rows := []string{"(SI)", "(SI)(R8*1)", "(SI)(R8*2)", "(R12)", "(R12)(R8*1)", "(R12)(R8*2)"}
+	for i, r := range rows {
+		p("VBROADCASTSS %s, Y14", r)
+		mac(fma, "Y12", "Y14", fmt.Sprintf("Y%d", 2*i), "Y15")
+		mac(fma, "Y13", "Y14", fmt.Sprintf("Y%d", 2*i+1), "Y15")
+	}
+	p("ADDQ $4, SI")
+	p("ADDQ $4, R12")
+	p("ADDQ $64, DI")
+	p("DECQ CX")
+	p("JNZ loop")
+	label("store")
+	p("TESTQ R10, R10")
+	p("JNZ storehalf")
+	for i := range 6 {
+		p("VMOVUPS Y%d, (DX)", 2*i)
+		p("VMOVUPS Y%d, 32(DX)", 2*i+1)
+		p("ADDQ R9, DX")
+	}
+	p("VZEROUPPER")
+	p("RET")
+	label("storehalf")
+	for i := range 6 {
+		p("VMOVUPS Y%d, (DX)", 2*i)
+		p("ADDQ R9, DX")
+	}
+	p("VZEROUPPER")
+	p("RET")
+}
+
+// gemm12AVX512 computes a 12 x (16·vecs) tile; the last vector's store is
+// masked by mask (16 bits).
+func gemm12AVX512(fma bool, vecs int) {
+	name := fmt.Sprintf("gemm12x%dAVX512%s", 16*vecs, variant(fma))
+	comment(fmt.Sprintf("func %s(k int, a *float32, lda int, b *float32, c *float32, ldc int, mask int)", name))
+	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-56\n", name)
+	p("MOVQ k+0(FP), CX")
+	p("MOVQ a+8(FP), SI")
+	p("MOVQ lda+16(FP), R8")
+	p("MOVQ b+24(FP), DI")
+	p("MOVQ c+32(FP), DX")
+	p("MOVQ ldc+40(FP), R9")
+	p("MOVQ mask+48(FP), R10")
+	p("KMOVW R10, K1")
+	p("SHLQ $2, R8")
+	p("SHLQ $2, R9")
+	p("LEAQ (R8)(R8*2), R11")
+	p("LEAQ (SI)(R8*4), R12")
+	p("LEAQ (R12)(R8*4), R13")
+	nacc := 12 * vecs
+	for i := range nacc {
+		p("VPXORD Z%d, Z%d, Z%d", i, i, i)
+	}
+	bReg := func(v int) string { return fmt.Sprintf("Z%d", nacc+v) }
+	bc := fmt.Sprintf("Z%d", nacc+vecs)
+	tmp := func(v int) string { return fmt.Sprintf("Z%d", nacc+vecs+1+v) }
+	p("TESTQ CX, CX")
+	p("JLE store")
+	label("loop")
+	for v := range vecs {
+		p("VMOVUPS %d(DI), %s", 64*v, bReg(v))
+	}
+	var rows []string
+	for _, base := range []string{"SI", "R12", "R13"} {
+		rows = append(rows, "("+base+")", "("+base+")(R8*1)", "("+base+")(R8*2)", "("+base+")(R11*1)")
+	}
+	for i, r := range rows {
+		p("VBROADCASTSS %s, %s", r, bc)
+		for v := range vecs {
+			mac(fma, bReg(v), bc, fmt.Sprintf("Z%d", vecs*i+v), tmp(v))
+		}
+	}
+	p("ADDQ $4, SI")
+	p("ADDQ $4, R12")
+	p("ADDQ $4, R13")
+	p("ADDQ $%d, DI", 64*vecs)
+	p("DECQ CX")
+	p("JNZ loop")
+	label("store")
+	for i := range 12 {
+		for v := range vecs {
+			if v == vecs-1 {
+				p("VMOVUPS Z%d, K1, %d(DX)", vecs*i+v, 64*v)
+			} else {
+				p("VMOVUPS Z%d, %d(DX)", vecs*i+v, 64*v)
+			}
+		}
+		p("ADDQ R9, DX")
+	}
+	p("VZEROUPPER")
+	p("RET")
+}
+
+// Offsets of dwArgs's fields.
+const (
+	dwPlane    = 0
+	dwPlaneRow = 8
+	dwW        = 16
+	dwOut      = 24
+	dwOR       = 32
+	dwOP       = 40
+	dwOH       = 48
+	dwOW       = 56
+	dwK        = 64
+	dwStride   = 72
+	dwRowStep  = 80
+	dwPixIn    = 88
+)
+
+// dw writes a depthwise kernel for one channel chunk of one vector (8
+// floats with AVX2's Y registers, 16 with AVX-512's Z): blocks of 8
+// output pixels, then single pixels, per output row. Registers: AX args,
+// BX pixels left in the row, CX window row, DX weights, SI block input,
+// DI block output, R8 input row, R9 plane row bytes, R10 weights base,
+// R11 output row, R12 rows left, R13 ky counter, R14 kx counter, R15 kx
+// input pointer.
+func dw(fma bool, zmm bool) {
+	reg, bytes, isa := "Y", 32, "AVX2"
+	if zmm {
+		reg, bytes, isa = "Z", 64, "AVX512"
+	}
+	name := "dw" + isa + variant(fma)
+	v := func(i int) string { return fmt.Sprintf("%s%d", reg, i) }
+	comment(fmt.Sprintf("func %s(args *dwArgs)", name))
+	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-8\n", name)
+	p("MOVQ args+0(FP), AX")
+	p("MOVQ %d(AX), R8", dwPlane)
+	p("MOVQ %d(AX), R9", dwPlaneRow)
+	p("MOVQ %d(AX), R10", dwW)
+	p("MOVQ %d(AX), R11", dwOut)
+	p("MOVQ %d(AX), R12", dwOH)
+	p("CMPQ %d(AX), $1", dwStride)
+	p("JNE stride2")
+	for _, s := range []int{1, 2} {
+		pre := fmt.Sprintf("s%d", s)
+		if s == 2 {
+			label("stride2")
+		}
+		label(pre + "row")
+		p("MOVQ %d(AX), BX", dwOW)
+		p("MOVQ R8, SI")
+		p("MOVQ R11, DI")
+		label(pre + "block")
+		p("CMPQ BX, $8")
+		p("JLT %stail", pre)
+		for j := range 8 {
+			zero(v(j))
+		}
+		p("MOVQ R10, DX")
+		p("MOVQ SI, CX")
+		p("MOVQ %d(AX), R13", dwK)
+		label(pre + "bky")
+		p("MOVQ %d(AX), R14", dwK)
+		p("MOVQ CX, R15")
+		label(pre + "bkx")
+		p("VMOVUPS (DX), %s", v(8))
+		for j := range 8 {
+			mac(fma, fmt.Sprintf("%d(R15)", j*s*bytes), v(8), v(j), v(9+j%4))
+		}
+		p("ADDQ $%d, DX", bytes)
+		p("ADDQ $%d, R15", bytes)
+		p("DECQ R14")
+		p("JNZ %sbkx", pre)
+		p("ADDQ R9, CX")
+		p("DECQ R13")
+		p("JNZ %sbky", pre)
+		p("MOVQ %d(AX), R13", dwOP)
+		p("MOVQ DI, R14")
+		for j := range 8 {
+			p("VMOVUPS %s, (R14)", v(j))
+			p("ADDQ R13, R14")
+		}
+		p("MOVQ R14, DI")
+		p("ADDQ $%d, SI", 8*s*bytes)
+		p("SUBQ $8, BX")
+		p("JMP %sblock", pre)
+		label(pre + "tail")
+		p("TESTQ BX, BX")
+		p("JZ %snextrow", pre)
+		zero(v(0))
+		p("MOVQ R10, DX")
+		p("MOVQ SI, CX")
+		p("MOVQ %d(AX), R13", dwK)
+		label(pre + "tky")
+		p("MOVQ %d(AX), R14", dwK)
+		p("MOVQ CX, R15")
+		label(pre + "tkx")
+		p("VMOVUPS (DX), %s", v(8))
+		mac(fma, "(R15)", v(8), v(0), v(9))
+		p("ADDQ $%d, DX", bytes)
+		p("ADDQ $%d, R15", bytes)
+		p("DECQ R14")
+		p("JNZ %stkx", pre)
+		p("ADDQ R9, CX")
+		p("DECQ R13")
+		p("JNZ %stky", pre)
+		p("VMOVUPS %s, (DI)", v(0))
+		p("ADDQ %d(AX), DI", dwOP)
+		p("ADDQ $%d, SI", s*bytes)
+		p("DECQ BX")
+		p("JMP %stail", pre)
+		label(pre + "nextrow")
+		p("ADDQ %d(AX), R8", dwRowStep)
+		p("ADDQ %d(AX), R11", dwOR)
+		p("DECQ R12")
+		p("JNZ %srow", pre)
+		p("VZEROUPPER")
+		p("RET")
+	}
+}
+
+// Offsets of tfArgs's fields.
+const (
+	tfDst  = 0
+	tfDR   = 8
+	tfDP   = 16
+	tfSrc  = 24
+	tfSR   = 32
+	tfSP   = 40
+	tfRows = 48
+	tfCols = 56
+	tfN    = 64
+	tfM    = 72
+	tfInv  = 80
+	tfG    = 88
+	tfBeta = 96
+	tfAct  = 104
+	tfAdd  = 112
+)
+
+// transformAVX2 normalizes 8 channels at a time in float64 and applies
+// the activation in float32 (see tfJob). h_swish divides by 6 exactly:
+// q = p·(1/6) is corrected once with the residual p − 6q, which gives the
+// correctly rounded quotient for every normal result.
+// Registers: AX args, BX m, CX inv, DX g, R12 beta, R8 source row, R9
+// destination row, R10 rows left, SI source pixel, DI destination pixel,
+// R11 pixels left, R13 channel byte offset, R14 channel bytes.
+func transformAVX2() {
+	comment("func transformAVX2(args *tfArgs)")
+	fmt.Fprintf(&out, "TEXT ·transformAVX2(SB), NOSPLIT, $0-8\n")
+	p("MOVQ args+0(FP), AX")
+	p("MOVQ %d(AX), BX", tfM)
+	p("MOVQ %d(AX), CX", tfInv)
+	p("MOVQ %d(AX), DX", tfG)
+	p("MOVQ %d(AX), R12", tfBeta)
+	p("MOVQ %d(AX), R8", tfSrc)
+	p("MOVQ %d(AX), R9", tfDst)
+	p("MOVQ %d(AX), R10", tfRows)
+	p("MOVQ %d(AX), R14", tfN)
+	p("SHLQ $2, R14")
+	p("MOVL $0x40400000, R15") // 3.0
+	p("MOVQ R15, X13")
+	p("VBROADCASTSS X13, Y13")
+	p("MOVL $0x40c00000, R15") // 6.0
+	p("MOVQ R15, X14")
+	p("VBROADCASTSS X14, Y14")
+	p("MOVL $0x3e2aaaab, R15") // float32(1/6)
+	p("MOVQ R15, X15")
+	p("VBROADCASTSS X15, Y15")
+	p("VXORPS Y12, Y12, Y12")
+	p("TESTQ R10, R10")
+	p("JLE done")
+	label("row")
+	p("MOVQ R8, SI")
+	p("MOVQ R9, DI")
+	p("MOVQ %d(AX), R11", tfCols)
+	p("TESTQ R11, R11")
+	p("JLE nextrow")
+	label("pixel")
+	p("XORQ R13, R13")
+	label("chan")
+	p("VCVTPS2PD (SI)(R13*1), Y0")
+	p("VCVTPS2PD 16(SI)(R13*1), Y1")
+	p("VSUBPD (BX)(R13*2), Y0, Y0")
+	p("VSUBPD 32(BX)(R13*2), Y1, Y1")
+	p("VMULPD (CX)(R13*2), Y0, Y0")
+	p("VMULPD 32(CX)(R13*2), Y1, Y1")
+	p("VMULPD (DX)(R13*2), Y0, Y0")
+	p("VMULPD 32(DX)(R13*2), Y1, Y1")
+	p("VADDPD (R12)(R13*2), Y0, Y0")
+	p("VADDPD 32(R12)(R13*2), Y1, Y1")
+	p("VCVTPD2PSY Y0, X0")
+	p("VCVTPD2PSY Y1, X1")
+	p("VINSERTF128 $1, X1, Y0, Y0")
+	p("CMPQ %d(AX), $1", tfAct)
+	p("JB actdone")
+	p("JA hswish")
+	p("VMAXPS Y12, Y0, Y0")
+	p("JMP actdone")
+	label("hswish")
+	p("VADDPS Y13, Y0, Y1")
+	p("VMAXPS Y12, Y1, Y1")
+	p("VMINPS Y14, Y1, Y1")
+	p("VMULPS Y1, Y0, Y0")
+	p("VMULPS Y15, Y0, Y2")
+	p("VFNMADD231PS Y14, Y2, Y0")
+	p("VFMADD231PS Y15, Y0, Y2")
+	p("VMOVAPS Y2, Y0")
+	label("actdone")
+	p("CMPQ %d(AX), $0", tfAdd)
+	p("JE store")
+	p("VADDPS (DI)(R13*1), Y0, Y0")
+	label("store")
+	p("VMOVUPS Y0, (DI)(R13*1)")
+	p("ADDQ $32, R13")
+	p("CMPQ R13, R14")
+	p("JLT chan")
+	p("ADDQ %d(AX), SI", tfSP)
+	p("ADDQ %d(AX), DI", tfDP)
+	p("DECQ R11")
+	p("JNZ pixel")
+	label("nextrow")
+	p("ADDQ %d(AX), R8", tfSR)
+	p("ADDQ %d(AX), R9", tfDR)
+	p("DECQ R10")
+	p("JNZ row")
+	label("done")
+	p("VZEROUPPER")
+	p("RET")
+}
+
+// statsAVX2 accumulates shifted sums and sums of squares in float64, 16
+// channels at a time (8 for a last odd chunk), each channel's pixels in
+// order.
+func statsAVX2() {
+	comment("func statsAVX2(src *float32, rows int, n int, ld int, shift *float64, sum *float64, sq *float64)")
+	fmt.Fprintf(&out, "TEXT ·statsAVX2(SB), NOSPLIT, $0-56\n")
+	p("MOVQ src+0(FP), SI")
+	p("MOVQ rows+8(FP), R8")
+	p("MOVQ n+16(FP), R9")
+	p("MOVQ ld+24(FP), R10")
+	p("MOVQ shift+32(FP), BX")
+	p("MOVQ sum+40(FP), CX")
+	p("MOVQ sq+48(FP), DX")
+	p("SHLQ $2, R10")
+	label("chunk")
+	p("CMPQ R9, $16")
+	p("JLT chunk8")
+	for i := range 4 {
+		p("VMOVUPD %d(BX), Y%d", 32*i, 8+i)
+		p("VMOVUPD %d(CX), Y%d", 32*i, i)
+		p("VMOVUPD %d(DX), Y%d", 32*i, 4+i)
+	}
+	p("MOVQ SI, DI")
+	p("MOVQ R8, R11")
+	p("TESTQ R11, R11")
+	p("JLE store16")
+	label("row16")
+	for i := range 4 {
+		p("VCVTPS2PD %d(DI), Y%d", 16*i, 12+i)
+	}
+	for i := range 4 {
+		p("VSUBPD Y%d, Y%d, Y%d", 8+i, 12+i, 12+i)
+		p("VADDPD Y%d, Y%d, Y%d", 12+i, i, i)
+		p("VFMADD231PD Y%d, Y%d, Y%d", 12+i, 12+i, 4+i)
+	}
+	p("ADDQ R10, DI")
+	p("DECQ R11")
+	p("JNZ row16")
+	label("store16")
+	for i := range 4 {
+		p("VMOVUPD Y%d, %d(CX)", i, 32*i)
+		p("VMOVUPD Y%d, %d(DX)", 4+i, 32*i)
+	}
+	p("ADDQ $64, SI")
+	p("ADDQ $128, BX")
+	p("ADDQ $128, CX")
+	p("ADDQ $128, DX")
+	p("SUBQ $16, R9")
+	p("JMP chunk")
+	label("chunk8")
+	p("CMPQ R9, $8")
+	p("JLT done")
+	for i := range 2 {
+		p("VMOVUPD %d(BX), Y%d", 32*i, 8+i)
+		p("VMOVUPD %d(CX), Y%d", 32*i, i)
+		p("VMOVUPD %d(DX), Y%d", 32*i, 4+i)
+	}
+	p("MOVQ SI, DI")
+	p("MOVQ R8, R11")
+	p("TESTQ R11, R11")
+	p("JLE store8")
+	label("row8")
+	for i := range 2 {
+		p("VCVTPS2PD %d(DI), Y%d", 16*i, 12+i)
+	}
+	for i := range 2 {
+		p("VSUBPD Y%d, Y%d, Y%d", 8+i, 12+i, 12+i)
+		p("VADDPD Y%d, Y%d, Y%d", 12+i, i, i)
+		p("VFMADD231PD Y%d, Y%d, Y%d", 12+i, 12+i, 4+i)
+	}
+	p("ADDQ R10, DI")
+	p("DECQ R11")
+	p("JNZ row8")
+	label("store8")
+	for i := range 2 {
+		p("VMOVUPD Y%d, %d(CX)", i, 32*i)
+		p("VMOVUPD Y%d, %d(DX)", 4+i, 32*i)
+	}
+	label("done")
+	p("VZEROUPPER")
+	p("RET")
+}
+
+// gemvAVX2 sets y[j] = (Σ_t x[t]·w[t*n+j]) + bias[j], 32 outputs at a time
+// (then 8), summing rounded products in order of t.
+func gemvAVX2() {
+	comment("func gemvAVX2(x *float32, k int, w *float32, n int, bias *float32, y *float32)")
+	fmt.Fprintf(&out, "TEXT ·gemvAVX2(SB), NOSPLIT, $0-48\n")
+	p("MOVQ x+0(FP), SI")
+	p("MOVQ k+8(FP), R8")
+	p("MOVQ w+16(FP), DI")
+	p("MOVQ n+24(FP), R9")
+	p("MOVQ bias+32(FP), BX")
+	p("MOVQ y+40(FP), DX")
+	p("MOVQ R9, R10")
+	p("SHLQ $2, R10") // row bytes
+	for _, width := range []int{32, 8} {
+		vecs := width / 8
+		pre := fmt.Sprintf("w%d", width)
+		label(pre + "chunk")
+		p("CMPQ R9, $%d", width)
+		p("JLT %sdone", pre)
+		for i := range vecs {
+			p("VXORPS Y%d, Y%d, Y%d", i, i, i)
+		}
+		p("MOVQ SI, R11")
+		p("MOVQ DI, R12")
+		p("MOVQ R8, R13")
+		p("TESTQ R13, R13")
+		p("JLE %sbias", pre)
+		label(pre + "t")
+		p("VBROADCASTSS (R11), Y8")
+		for i := range vecs {
+			p("VMULPS %d(R12), Y8, Y%d", 32*i, 9+i)
+			p("VADDPS Y%d, Y%d, Y%d", 9+i, i, i)
+		}
+		p("ADDQ $4, R11")
+		p("ADDQ R10, R12")
+		p("DECQ R13")
+		p("JNZ %st", pre)
+		label(pre + "bias")
+		for i := range vecs {
+			p("VADDPS %d(BX), Y%d, Y%d", 32*i, i, i)
+			p("VMOVUPS Y%d, %d(DX)", i, 32*i)
+		}
+		p("ADDQ $%d, DI", 4*width)
+		p("ADDQ $%d, BX", 4*width)
+		p("ADDQ $%d, DX", 4*width)
+		p("SUBQ $%d, R9", width)
+		p("JMP %schunk", pre)
+		label(pre + "done")
+	}
+	p("VZEROUPPER")
+	p("RET")
+}
+
+func main() {
+	out.WriteString("// Code generated by asm_gen.go; DO NOT EDIT.\n\n#include \"textflag.h\"\n")
+	for _, fma := range []bool{true, false} {
+		gemm6x16AVX2(fma)
+		gemm12AVX512(fma, 2)
+		gemm12AVX512(fma, 1)
+		dw(fma, false)
+		dw(fma, true)
+	}
+	transformAVX2()
+	statsAVX2()
+	gemvAVX2()
+	if err := os.WriteFile("kernels_amd64.s", out.Bytes(), 0o644); err != nil {
+		log.Fatal(err)
+	}
+}
