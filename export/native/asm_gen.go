@@ -18,8 +18,8 @@ import (
 var out bytes.Buffer
 
 func p(format string, args ...any) { fmt.Fprintf(&out, "\t"+format+"\n", args...) }
-func label(l string)                { fmt.Fprintf(&out, "%s:\n", l) }
-func comment(s string)              { fmt.Fprintf(&out, "\n// %s\n", s) }
+func label(l string)               { fmt.Fprintf(&out, "%s:\n", l) }
+func comment(s string)             { fmt.Fprintf(&out, "\n// %s\n", s) }
 
 // mac accumulates src·bc into acc (tmp is scratch for the exact form).
 // src may be a memory operand.
@@ -177,18 +177,19 @@ const (
 	dwOH       = 48
 	dwOW       = 56
 	dwK        = 64
-	dwStride   = 72
+	dwPix      = 72
 	dwRowStep  = 80
 	dwPixIn    = 88
 )
 
 // dw writes a depthwise kernel for one channel chunk of one vector (8
-// floats with AVX2's Y registers, 16 with AVX-512's Z): blocks of 8
-// output pixels, then single pixels, per output row. Registers: AX args,
-// BX pixels left in the row, CX window row, DX weights, SI block input,
-// DI block output, R8 input row, R9 plane row bytes, R10 weights base,
-// R11 output row, R12 rows left, R13 ky counter, R14 kx counter, R15 kx
-// input pointer.
+// floats with AVX2's Y registers, 16 with AVX-512's Z) over a band whose
+// pixels are dwPix bytes apart: blocks of 8 output pixels, then single
+// pixels, per output row. Registers: AX args (its out and oh fields are
+// advanced in place), BX pixels left in the row, CX window row, DX
+// weights, SI block input, DI output, R8 input row, R9 plane row bytes,
+// R10 input bytes per output pixel (S), R11 3·S, R12 the block's fifth
+// output's input, R13 ky counter, R14 kx counter, R15 kx input pointer.
 func dw(fma bool, zmm bool) {
 	reg, bytes, isa := "Y", 32, "AVX2"
 	if zmm {
@@ -201,87 +202,78 @@ func dw(fma bool, zmm bool) {
 	p("MOVQ args+0(FP), AX")
 	p("MOVQ %d(AX), R8", dwPlane)
 	p("MOVQ %d(AX), R9", dwPlaneRow)
-	p("MOVQ %d(AX), R10", dwW)
-	p("MOVQ %d(AX), R11", dwOut)
-	p("MOVQ %d(AX), R12", dwOH)
-	p("CMPQ %d(AX), $1", dwStride)
-	p("JNE stride2")
-	for _, s := range []int{1, 2} {
-		pre := fmt.Sprintf("s%d", s)
-		if s == 2 {
-			label("stride2")
-		}
-		label(pre + "row")
-		p("MOVQ %d(AX), BX", dwOW)
-		p("MOVQ R8, SI")
-		p("MOVQ R11, DI")
-		label(pre + "block")
-		p("CMPQ BX, $8")
-		p("JLT %stail", pre)
-		for j := range 8 {
-			zero(v(j))
-		}
-		p("MOVQ R10, DX")
-		p("MOVQ SI, CX")
-		p("MOVQ %d(AX), R13", dwK)
-		label(pre + "bky")
-		p("MOVQ %d(AX), R14", dwK)
-		p("MOVQ CX, R15")
-		label(pre + "bkx")
-		p("VMOVUPS (DX), %s", v(8))
-		for j := range 8 {
-			mac(fma, fmt.Sprintf("%d(R15)", j*s*bytes), v(8), v(j), v(9+j%4))
-		}
-		p("ADDQ $%d, DX", bytes)
-		p("ADDQ $%d, R15", bytes)
-		p("DECQ R14")
-		p("JNZ %sbkx", pre)
-		p("ADDQ R9, CX")
-		p("DECQ R13")
-		p("JNZ %sbky", pre)
-		p("MOVQ %d(AX), R13", dwOP)
-		p("MOVQ DI, R14")
-		for j := range 8 {
-			p("VMOVUPS %s, (R14)", v(j))
-			p("ADDQ R13, R14")
-		}
-		p("MOVQ R14, DI")
-		p("ADDQ $%d, SI", 8*s*bytes)
-		p("SUBQ $8, BX")
-		p("JMP %sblock", pre)
-		label(pre + "tail")
-		p("TESTQ BX, BX")
-		p("JZ %snextrow", pre)
-		zero(v(0))
-		p("MOVQ R10, DX")
-		p("MOVQ SI, CX")
-		p("MOVQ %d(AX), R13", dwK)
-		label(pre + "tky")
-		p("MOVQ %d(AX), R14", dwK)
-		p("MOVQ CX, R15")
-		label(pre + "tkx")
-		p("VMOVUPS (DX), %s", v(8))
-		mac(fma, "(R15)", v(8), v(0), v(9))
-		p("ADDQ $%d, DX", bytes)
-		p("ADDQ $%d, R15", bytes)
-		p("DECQ R14")
-		p("JNZ %stkx", pre)
-		p("ADDQ R9, CX")
-		p("DECQ R13")
-		p("JNZ %stky", pre)
-		p("VMOVUPS %s, (DI)", v(0))
-		p("ADDQ %d(AX), DI", dwOP)
-		p("ADDQ $%d, SI", s*bytes)
-		p("DECQ BX")
-		p("JMP %stail", pre)
-		label(pre + "nextrow")
-		p("ADDQ %d(AX), R8", dwRowStep)
-		p("ADDQ %d(AX), R11", dwOR)
-		p("DECQ R12")
-		p("JNZ %srow", pre)
-		p("VZEROUPPER")
-		p("RET")
+	p("MOVQ %d(AX), R10", dwPixIn)
+	p("LEAQ (R10)(R10*2), R11")
+	label("row")
+	p("MOVQ %d(AX), BX", dwOW)
+	p("MOVQ R8, SI")
+	p("MOVQ %d(AX), DI", dwOut)
+	label("block")
+	p("CMPQ BX, $8")
+	p("JLT tail")
+	for j := range 8 {
+		zero(v(j))
 	}
+	p("MOVQ %d(AX), DX", dwW)
+	p("MOVQ SI, CX")
+	p("MOVQ %d(AX), R13", dwK)
+	label("bky")
+	p("MOVQ %d(AX), R14", dwK)
+	p("MOVQ CX, R15")
+	label("bkx")
+	p("VMOVUPS (DX), %s", v(8))
+	p("LEAQ (R15)(R10*4), R12")
+	for j, addr := range []string{"(R15)", "(R15)(R10*1)", "(R15)(R10*2)", "(R15)(R11*1)", "(R12)", "(R12)(R10*1)", "(R12)(R10*2)", "(R12)(R11*1)"} {
+		mac(fma, addr, v(8), v(j), v(9+j%4))
+	}
+	p("ADDQ $%d, DX", bytes)
+	p("ADDQ %d(AX), R15", dwPix)
+	p("DECQ R14")
+	p("JNZ bkx")
+	p("ADDQ R9, CX")
+	p("DECQ R13")
+	p("JNZ bky")
+	p("MOVQ %d(AX), R13", dwOP)
+	for j := range 8 {
+		p("VMOVUPS %s, (DI)", v(j))
+		p("ADDQ R13, DI")
+	}
+	p("LEAQ (SI)(R10*8), SI")
+	p("SUBQ $8, BX")
+	p("JMP block")
+	label("tail")
+	p("TESTQ BX, BX")
+	p("JZ nextrow")
+	zero(v(0))
+	p("MOVQ %d(AX), DX", dwW)
+	p("MOVQ SI, CX")
+	p("MOVQ %d(AX), R13", dwK)
+	label("tky")
+	p("MOVQ %d(AX), R14", dwK)
+	p("MOVQ CX, R15")
+	label("tkx")
+	p("VMOVUPS (DX), %s", v(8))
+	mac(fma, "(R15)", v(8), v(0), v(9))
+	p("ADDQ $%d, DX", bytes)
+	p("ADDQ %d(AX), R15", dwPix)
+	p("DECQ R14")
+	p("JNZ tkx")
+	p("ADDQ R9, CX")
+	p("DECQ R13")
+	p("JNZ tky")
+	p("VMOVUPS %s, (DI)", v(0))
+	p("ADDQ %d(AX), DI", dwOP)
+	p("ADDQ R10, SI")
+	p("DECQ BX")
+	p("JMP tail")
+	label("nextrow")
+	p("ADDQ %d(AX), R8", dwRowStep)
+	p("MOVQ %d(AX), R13", dwOR)
+	p("ADDQ R13, %d(AX)", dwOut)
+	p("DECQ %d(AX)", dwOH)
+	p("JNZ row")
+	p("VZEROUPPER")
+	p("RET")
 }
 
 // Offsets of tfArgs's fields.
@@ -303,16 +295,26 @@ const (
 	tfAdd  = 112
 )
 
-// transformAVX2 normalizes 8 channels at a time in float64 and applies
-// the activation in float32 (see tfJob). h_swish divides by 6 exactly:
+// transform normalizes channels in float64 and applies the activation in
+// float32 (see tfJob): with AVX-512, 16 channels at a time and a last 8
+// with Y registers; with AVX2, 8 at a time. h_swish divides by 6 exactly:
 // q = p·(1/6) is corrected once with the residual p − 6q, which gives the
-// correctly rounded quotient for every normal result.
+// correctly rounded quotient for every normal result. prefetch adds a
+// software prefetch of the source 512 bytes ahead.
 // Registers: AX args, BX m, CX inv, DX g, R12 beta, R8 source row, R9
 // destination row, R10 rows left, SI source pixel, DI destination pixel,
-// R11 pixels left, R13 channel byte offset, R14 channel bytes.
-func transformAVX2() {
-	comment("func transformAVX2(args *tfArgs)")
-	fmt.Fprintf(&out, "TEXT ·transformAVX2(SB), NOSPLIT, $0-8\n")
+// R11 pixels left, R13 channel byte offset, R14 channel bytes, R15 the
+// bytes of whole 16-channel groups.
+func transform(zmm, prefetch bool) {
+	name := "transformAVX2"
+	if zmm {
+		name = "transformAVX512"
+	}
+	if prefetch {
+		name += "Prefetch"
+	}
+	comment(fmt.Sprintf("func %s(args *tfArgs)", name))
+	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-8\n", name)
 	p("MOVQ args+0(FP), AX")
 	p("MOVQ %d(AX), BX", tfM)
 	p("MOVQ %d(AX), CX", tfInv)
@@ -323,16 +325,24 @@ func transformAVX2() {
 	p("MOVQ %d(AX), R10", tfRows)
 	p("MOVQ %d(AX), R14", tfN)
 	p("SHLQ $2, R14")
-	p("MOVL $0x40400000, R15") // 3.0
-	p("MOVQ R15, X13")
-	p("VBROADCASTSS X13, Y13")
-	p("MOVL $0x40c00000, R15") // 6.0
-	p("MOVQ R15, X14")
-	p("VBROADCASTSS X14, Y14")
-	p("MOVL $0x3e2aaaab, R15") // float32(1/6)
-	p("MOVQ R15, X15")
-	p("VBROADCASTSS X15, Y15")
+	p("MOVQ R14, R15")
+	p("ANDQ $-64, R15")
+	consts := []struct {
+		bits uint32
+		reg  int
+	}{{0x40400000, 13}, {0x40c00000, 14}, {0x3e2aaaab, 15}} // 3, 6, float32(1/6)
+	for _, c := range consts {
+		p("MOVL $0x%x, R11", c.bits)
+		p("VMOVD R11, X%d", c.reg)
+		if zmm {
+			p("VPBROADCASTD X%d, Z%d", c.reg, c.reg+16)
+		}
+		p("VBROADCASTSS X%d, Y%d", c.reg, c.reg)
+	}
 	p("VXORPS Y12, Y12, Y12")
+	if zmm {
+		p("VPXORD Z28, Z28, Z28")
+	}
 	p("TESTQ R10, R10")
 	p("JLE done")
 	label("row")
@@ -343,7 +353,42 @@ func transformAVX2() {
 	p("JLE nextrow")
 	label("pixel")
 	p("XORQ R13, R13")
+	if zmm {
+		p("CMPQ R15, $0")
+		p("JE chan")
+		label("chan16")
+		if prefetch {
+			p("PREFETCHT0 512(SI)(R13*1)")
+		}
+		p("VCVTPS2PD (SI)(R13*1), Z0")
+		p("VCVTPS2PD 32(SI)(R13*1), Z1")
+		p("VSUBPD (BX)(R13*2), Z0, Z0")
+		p("VSUBPD 64(BX)(R13*2), Z1, Z1")
+		p("VMULPD (CX)(R13*2), Z0, Z0")
+		p("VMULPD 64(CX)(R13*2), Z1, Z1")
+		p("VMULPD (DX)(R13*2), Z0, Z0")
+		p("VMULPD 64(DX)(R13*2), Z1, Z1")
+		p("VADDPD (R12)(R13*2), Z0, Z0")
+		p("VADDPD 64(R12)(R13*2), Z1, Z1")
+		p("VCVTPD2PS Z0, Y0")
+		p("VCVTPD2PS Z1, Y1")
+		p("VINSERTF32X8 $1, Y1, Z0, Z0")
+		act("Z", 28, 29, 30, 31, "16")
+		p("CMPQ %d(AX), $0", tfAdd)
+		p("JE store16")
+		p("VADDPS (DI)(R13*1), Z0, Z0")
+		label("store16")
+		p("VMOVUPS Z0, (DI)(R13*1)")
+		p("ADDQ $64, R13")
+		p("CMPQ R13, R15")
+		p("JLT chan16")
+		p("CMPQ R13, R14")
+		p("JGE pixeldone")
+	}
 	label("chan")
+	if prefetch && !zmm {
+		p("PREFETCHT0 512(SI)(R13*1)")
+	}
 	p("VCVTPS2PD (SI)(R13*1), Y0")
 	p("VCVTPS2PD 16(SI)(R13*1), Y1")
 	p("VSUBPD (BX)(R13*2), Y0, Y0")
@@ -357,21 +402,7 @@ func transformAVX2() {
 	p("VCVTPD2PSY Y0, X0")
 	p("VCVTPD2PSY Y1, X1")
 	p("VINSERTF128 $1, X1, Y0, Y0")
-	p("CMPQ %d(AX), $1", tfAct)
-	p("JB actdone")
-	p("JA hswish")
-	p("VMAXPS Y12, Y0, Y0")
-	p("JMP actdone")
-	label("hswish")
-	p("VADDPS Y13, Y0, Y1")
-	p("VMAXPS Y12, Y1, Y1")
-	p("VMINPS Y14, Y1, Y1")
-	p("VMULPS Y1, Y0, Y0")
-	p("VMULPS Y15, Y0, Y2")
-	p("VFNMADD231PS Y14, Y2, Y0")
-	p("VFMADD231PS Y15, Y0, Y2")
-	p("VMOVAPS Y2, Y0")
-	label("actdone")
+	act("Y", 12, 13, 14, 15, "8")
 	p("CMPQ %d(AX), $0", tfAdd)
 	p("JE store")
 	p("VADDPS (DI)(R13*1), Y0, Y0")
@@ -380,6 +411,7 @@ func transformAVX2() {
 	p("ADDQ $32, R13")
 	p("CMPQ R13, R14")
 	p("JLT chan")
+	label("pixeldone")
 	p("ADDQ %d(AX), SI", tfSP)
 	p("ADDQ %d(AX), DI", tfDP)
 	p("DECQ R11")
@@ -392,6 +424,27 @@ func transformAVX2() {
 	label("done")
 	p("VZEROUPPER")
 	p("RET")
+}
+
+// act applies the activation selected by tfAct to register 0 of the bank
+// (Y or Z); zero, three, six and sixth hold those constants.
+func act(r string, zero, three, six, sixth int, sfx string) {
+	v := func(i int) string { return fmt.Sprintf("%s%d", r, i) }
+	p("CMPQ %d(AX), $1", tfAct)
+	p("JB actdone%s", sfx)
+	p("JA hswish%s", sfx)
+	p("VMAXPS %s, %s, %s", v(zero), v(0), v(0))
+	p("JMP actdone%s", sfx)
+	label("hswish" + sfx)
+	p("VADDPS %s, %s, %s", v(three), v(0), v(1))
+	p("VMAXPS %s, %s, %s", v(zero), v(1), v(1))
+	p("VMINPS %s, %s, %s", v(six), v(1), v(1))
+	p("VMULPS %s, %s, %s", v(1), v(0), v(0))
+	p("VMULPS %s, %s, %s", v(sixth), v(0), v(2))
+	p("VFNMADD231PS %s, %s, %s", v(six), v(2), v(0))
+	p("VFMADD231PS %s, %s, %s", v(sixth), v(0), v(2))
+	p("VMOVAPS %s, %s", v(2), v(0))
+	label("actdone" + sfx)
 }
 
 // statsAVX2 accumulates shifted sums and sums of squares in float64, 16
@@ -539,7 +592,10 @@ func main() {
 		dw(fma, false)
 		dw(fma, true)
 	}
-	transformAVX2()
+	for _, zmm := range []bool{false, true} {
+		transform(zmm, false)
+		transform(zmm, true)
+	}
 	statsAVX2()
 	gemvAVX2()
 	if err := os.WriteFile("kernels_amd64.s", out.Bytes(), 0o644); err != nil {

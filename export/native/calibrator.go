@@ -510,10 +510,6 @@ func (p *plan) sizes(ks *kernelSet) sizes {
 	}
 	gemm(&p.first, &s.buf1)
 	s.resid = p.first.outH * p.first.outH * p.first.c
-	chunk := 0
-	for _, w := range ks.chunkWidths(1 << 20) {
-		chunk = max(chunk, w)
-	}
 	for i := range p.blocks {
 		b := &p.blocks[i]
 		if b.expand != nil {
@@ -521,8 +517,8 @@ func (p *plan) sizes(ks *kernelSet) sizes {
 		}
 		d := &b.dw
 		s.buf2 = max(s.buf2, d.outH*d.outH*d.c)
-		pad := d.inH + 2*(d.dw.k/2)
-		s.plane = max(s.plane, pad*pad*chunk)
+		pw := d.inH + 2*(d.dw.k/2)
+		s.plane = max(s.plane, min(bandRows(pw, d.c, d.dw.k), pw)*pw*d.c)
 		gemm(&b.project, &s.buf1)
 		s.resid = max(s.resid, b.project.outH*b.project.outH*b.project.c)
 		if b.se != nil {

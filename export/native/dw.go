@@ -33,44 +33,62 @@ func packDW(ks *kernelSet, c, k, stride int, weight []float32) *dwWeights {
 	return d
 }
 
+// bandFloats bounds a depthwise band buffer (~384 KB) so that it stays in
+// L2 while every channel chunk runs over it.
+const bandFloats = 96 << 10
+
+// bandRows is how many padded input rows of pw pixels and c channels a
+// band holds for a kernel of k rows: at least k.
+func bandRows(pw, c, k int) int { return max(k, bandFloats/(pw*c)) }
+
 // dwImage convolves one image src [h][h][c] (raw, normalized on the fly
 // with nm) into dst [oh][oh][c] and accumulates dst's statistics into st.
+// It works in bands of output rows: the input rows a band needs are
+// normalized whole (all channels, read contiguously) into a padded buffer,
+// rows shared with the previous band are moved rather than recomputed,
+// and each channel chunk's kernel then runs over the buffer.
 func (w *worker) dwImage(d *dwWeights, src []float32, h int, nm *affine, dst []float32, st partial) {
 	ks := w.ks
 	c, k, s := d.c, d.k, d.stride
 	p := k / 2
 	oh := (h-1)/s + 1
 	pw := h + 2*p
-	for _, ch := range d.chunks {
-		cb := ch.cb
-		plane := w.plane[:pw*pw*cb]
-		zeroBorders(plane, h, p, cb)
-		c0 := ch.c0
-		ks.transform(&tfJob{
-			dst: plane[(p*pw+p)*cb:], dR: pw * cb, dP: cb,
-			src: src[c0:], sR: h * c, sP: c,
-			rows: h, cols: h, n: cb,
-			nm: nm, c0: c0,
-		})
-		ks.dw(&dwJob{
-			plane: plane, planeRow: pw * cb, w: ch.w,
-			out: dst[c0:], oR: oh * c, oP: c, oh: oh, ow: oh,
-			k: k, stride: s, cb: cb,
-		})
-		sub := partial{shift: st.shift[c0 : c0+cb], sum: st.sum[c0 : c0+cb], sq: st.sq[c0 : c0+cb]}
-		initShift(sub, dst[c0:], cb)
-		ks.stats(&statsJob{src: dst[c0:], rows: oh * oh, n: cb, ld: c, shift: sub.shift, sum: sub.sum, sq: sub.sq})
-	}
-}
-
-// zeroBorders clears the padding of a plane [h+2p][h+2p][cb].
-func zeroBorders(plane []float32, h, p, cb int) {
-	pw := h + 2*p
-	row := pw * cb
-	clear(plane[:p*row])
-	clear(plane[(p+h)*row : pw*row])
-	for y := p; y < p+h; y++ {
-		clear(plane[y*row : y*row+p*cb])
-		clear(plane[y*row+(p+h)*cb : (y+1)*row])
+	row := pw * c
+	rows := min(bandRows(pw, c, k), len(w.plane)/row)
+	perBand := (rows-k)/s + 1
+	band := w.plane
+	have0, have1 := 0, 0 // input rows [have0, have1) are in the band
+	for oy0 := 0; oy0 < oh; oy0 += perBand {
+		nb := min(perBand, oh-oy0)
+		lo := oy0*s - p
+		hi := lo + (nb-1)*s + k
+		kept := 0
+		if lo >= have0 && lo < have1 {
+			kept = have1 - lo
+			copy(band[:kept*row], band[(lo-have0)*row:(have1-have0)*row])
+		}
+		for iy := lo + kept; iy < hi; iy++ {
+			r := band[(iy-lo)*row : (iy-lo+1)*row]
+			if iy < 0 || iy >= h {
+				clear(r)
+				continue
+			}
+			clear(r[:p*c])
+			clear(r[(p+h)*c:])
+			ks.transform(&tfJob{dst: r[p*c:], dP: c, src: src[iy*h*c:], sP: c, rows: 1, cols: h, n: c, nm: nm})
+		}
+		have0, have1 = lo, hi
+		for _, ch := range d.chunks {
+			ks.dw(&dwJob{
+				plane: band[ch.c0:], planeRow: row, pix: c, w: ch.w,
+				out: dst[oy0*oh*c+ch.c0:], oR: oh * c, oP: c, oh: nb, ow: oh,
+				k: k, stride: s, cb: ch.cb,
+			})
+		}
+		out := dst[oy0*oh*c : (oy0+nb)*oh*c]
+		if oy0 == 0 {
+			initShift(st, out, c)
+		}
+		ks.stats(&statsJob{src: out, rows: nb * oh, n: c, ld: c, shift: st.shift, sum: st.sum, sq: st.sq})
 	}
 }

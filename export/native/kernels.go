@@ -21,6 +21,11 @@ const (
 // results do not depend on the number of threads).
 type kernelSet struct {
 	name string
+	// exact is set when every float32 operation rounds as in the
+	// reference forward pass (no fused multiply-adds, products summed in
+	// the reference's order), so that results match it bit for bit up
+	// to the order of the float64 statistics sums.
+	exact bool
 	// mr is the number of rows (pixels) of one GEMM tile.
 	mr int
 	// panelWidths returns the packed widths of the weight panels for n
@@ -71,13 +76,15 @@ type statsJob struct {
 	sum, sq []float64
 }
 
-// dwJob is one channel chunk of a depthwise convolution over one image.
-// plane holds the chunk's normalized input with its zero padding, laid out
-// [H+2p][W+2p][cb]; w is [k][k][cb]; output pixel (oy, ox) channel c goes to
+// dwJob is one channel chunk of a depthwise convolution over a band of
+// output rows of one image. plane holds the normalized input with its zero
+// padding, pixel (y, x) channel c of the chunk at plane[y*planeRow+x*pix+c];
+// w is [k][k][cb]; output pixel (oy, ox) channel c goes to
 // out[oy*oR+ox*oP+c].
 type dwJob struct {
 	plane     []float32
-	planeRow  int // floats per padded row: (W+2p)·cb
+	planeRow  int
+	pix       int
 	w         []float32
 	out       []float32
 	oR, oP    int
@@ -89,8 +96,9 @@ type dwJob struct {
 // goKernels is the portable implementation, used where no assembly
 // exists and as the reference the assembly kernels are tested against.
 var goKernels = &kernelSet{
-	name: "go",
-	mr:   4,
+	name:  "go",
+	exact: true,
+	mr:    4,
 	panelWidths: func(n int) []int {
 		var ws []int
 		for ; n > 0; n -= 16 {
@@ -182,7 +190,7 @@ func dwGo(j *dwJob) {
 			for ky := range k {
 				row := j.plane[(oy*s+ky)*j.planeRow:]
 				for kx := range k {
-					in := row[(ox*s+kx)*cb:][:cb]
+					in := row[(ox*s+kx)*j.pix:][:cb]
 					w := j.w[(ky*k+kx)*cb:][:cb]
 					for c := range acc {
 						acc[c] += w[c] * in[c]

@@ -53,6 +53,15 @@ func dwAVX512Exact(args *dwArgs)
 func transformAVX2(args *tfArgs)
 
 //go:noescape
+func transformAVX2Prefetch(args *tfArgs)
+
+//go:noescape
+func transformAVX512(args *tfArgs)
+
+//go:noescape
+func transformAVX512Prefetch(args *tfArgs)
+
+//go:noescape
 func statsAVX2(src *float32, rows int, n int, ld int, shift *float64, sum *float64, sq *float64)
 
 //go:noescape
@@ -68,9 +77,9 @@ type dwArgs struct {
 	oR, oP   int
 	oh, ow   int
 	k        int
-	stride   int
+	pix      int // bytes from one input pixel to the next
 	rowStep  int // stride·planeRow
-	pixIn    int // input bytes per output pixel: stride·cb·4
+	pixIn    int // input bytes per output pixel: stride·pix
 }
 
 // tfArgs is tfJob for the assembly, strides in bytes.
@@ -127,20 +136,24 @@ func dwASM(cb int, f func(*dwArgs), fallback func(*dwJob)) func(*dwJob) {
 			fallback(j)
 			return
 		}
-		lastIn := ((j.oh-1)*j.stride+j.k-1)*j.planeRow + ((j.ow-1)*j.stride+j.k)*cb
+		lastIn := ((j.oh-1)*j.stride+j.k-1)*j.planeRow + ((j.ow-1)*j.stride+j.k-1)*j.pix + cb
 		lastOut := (j.oh-1)*j.oR + (j.ow-1)*j.oP + cb
 		if len(j.plane) < lastIn || len(j.w) < j.k*j.k*cb || len(j.out) < lastOut {
 			panic(fmt.Sprintf("native: bad depthwise job: plane %d < %d, weights %d, out %d < %d", len(j.plane), lastIn, len(j.w), len(j.out), lastOut))
 		}
 		f(&dwArgs{
 			plane: &j.plane[0], planeRow: 4 * j.planeRow, w: &j.w[0], out: &j.out[0],
-			oR: 4 * j.oR, oP: 4 * j.oP, oh: j.oh, ow: j.ow, k: j.k, stride: j.stride,
-			rowStep: 4 * j.stride * j.planeRow, pixIn: 4 * j.stride * cb,
+			oR: 4 * j.oR, oP: 4 * j.oP, oh: j.oh, ow: j.ow, k: j.k, pix: 4 * j.pix,
+			rowStep: 4 * j.stride * j.planeRow, pixIn: 4 * j.stride * j.pix,
 		})
 	}
 }
 
-func transformASM(j *tfJob) {
+func transformASM(f func(*tfArgs)) func(*tfJob) {
+	return func(j *tfJob) { transformWith(f, j) }
+}
+
+func transformWith(f func(*tfArgs), j *tfJob) {
 	if j.n%8 != 0 || j.rows <= 0 || j.cols <= 0 || j.n <= 0 {
 		transformGo(j)
 		return
@@ -156,7 +169,7 @@ func transformASM(j *tfJob) {
 		add = 1
 	}
 	c0 := j.c0
-	transformAVX2(&tfArgs{
+	f(&tfArgs{
 		dst: &j.dst[0], dR: 4 * j.dR, dP: 4 * j.dP,
 		src: &j.src[0], sR: 4 * j.sR, sP: 4 * j.sP,
 		rows: j.rows, cols: j.cols, n: j.n,
@@ -197,8 +210,9 @@ func avx2Set(exact bool) *kernelSet {
 		g, d, name = gemm6x16AVX2Exact, dwAVX2Exact, "avx2-exact"
 	}
 	return &kernelSet{
-		name: name,
-		mr:   6,
+		name:  name,
+		exact: exact,
+		mr:    6,
 		panelWidths: func(n int) []int {
 			var ws []int
 			for ; n > 0; n -= 16 {
@@ -220,7 +234,7 @@ func avx2Set(exact bool) *kernelSet {
 			return ws
 		},
 		dw:        dwASM(8, d, dwGo),
-		transform: transformASM,
+		transform: transformASM(transformAVX2Prefetch),
 		stats:     statsASM,
 		gemv:      gemvASM,
 	}
@@ -233,8 +247,9 @@ func avx512Set(exact bool) *kernelSet {
 	}
 	dw8 := dwASM(8, d8, dwGo)
 	return &kernelSet{
-		name: name,
-		mr:   12,
+		name:  name,
+		exact: exact,
+		mr:    12,
 		panelWidths: func(n int) []int {
 			var ws []int
 			for ; n > 16; n -= 32 {
@@ -259,7 +274,7 @@ func avx512Set(exact bool) *kernelSet {
 			return ws
 		},
 		dw:        dwASM(16, d, dw8),
-		transform: transformASM,
+		transform: transformASM(transformAVX512Prefetch),
 		stats:     statsASM,
 		gemv:      gemvASM,
 	}
@@ -283,7 +298,7 @@ func kernelSets() []*kernelSet { return kernelChoices }
 func bestKernels() *kernelSet {
 	best := goKernels
 	for _, ks := range kernelChoices {
-		if ks.name == "avx2-exact" || ks.name == "avx512-exact" {
+		if ks.exact {
 			best = ks
 		}
 	}

@@ -1,0 +1,123 @@
+package native
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/edgefit/edgefit/export"
+	"github.com/edgefit/edgefit/export/ort"
+	"github.com/edgefit/edgefit/supernet"
+)
+
+// midSubnet is the product target's subnet: kernel 5, expand 4, depth 3
+// on every block of w1.0, at 224, with seeded weights.
+func midSubnet(tb testing.TB) *supernet.Net {
+	s := spaceNamed(tb, "w1.0")
+	var c supernet.Config
+	for i := range c.KS {
+		c.KS[i], c.E[i] = 5, 4
+	}
+	for i := range c.D {
+		c.D[i] = 3
+	}
+	c.R = 224
+	return supernet.Init(s, c, 1)
+}
+
+// benchBatch is the batch size of the whole-net benchmarks:
+// EDGEFIT_BENCH_BATCH or 200 (OFA's calibration batch).
+func benchBatch() int {
+	if n, err := strconv.Atoi(os.Getenv("EDGEFIT_BENCH_BATCH")); err == nil && n > 0 {
+		return n
+	}
+	return 200
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// report adds images/s (wall) and CPU seconds per 100 images.
+func report(b *testing.B, images int, wall, cpu time.Duration) {
+	b.ReportMetric(float64(images)/wall.Seconds(), "images/s")
+	b.ReportMetric(cpu.Seconds()/float64(images)*100, "cpu-s/100img")
+	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkCalibrateMidSubnet224 runs one calibration batch of the mid
+// subnet at 224 with the native engine (each kernel set) and with the ONNX
+// Runtime graph (export.CalibrationModel), on GOMAXPROCS threads. Run it
+// with -cpu 1,2 for the single-threaded CPU time and the two-thread wall
+// rate.
+func BenchmarkCalibrateMidSubnet224(b *testing.B) {
+	net := midSubnet(b)
+	n := benchBatch()
+	in := images(n, 224, 1)
+	for _, ks := range kernelSets() {
+		if ks == goKernels {
+			continue
+		}
+		b.Run("native-"+ks.name, func(b *testing.B) {
+			c := newCalibratorKernels(b, net, n, ks)
+			defer c.Close()
+			if _, err := c.BatchStats(context.Background(), in, n); err != nil { // warm-up, allocation
+				b.Fatal(err)
+			}
+			t0, c0 := time.Now(), cpuTime()
+			for b.Loop() {
+				if _, err := c.BatchStats(context.Background(), in, n); err != nil {
+					b.Fatal(err)
+				}
+			}
+			report(b, b.N*n, time.Since(t0), cpuTime()-c0)
+		})
+	}
+	b.Run("ort", func(b *testing.B) {
+		if err := ort.Init(""); err != nil {
+			b.Skipf("ONNX Runtime unavailable: %v", err)
+		}
+		model, err := export.CalibrationModel(net)
+		if err != nil {
+			b.Fatal(err)
+		}
+		s, err := ort.Open(model, ort.Options{IntraOpThreads: runtime.GOMAXPROCS(0), InterOpThreads: 1, Batch: n})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer s.Close()
+		copy(s.Input(0), in)
+		if err := s.RunInPlace(); err != nil {
+			b.Fatal(err)
+		}
+		t0, c0 := time.Now(), cpuTime()
+		for b.Loop() {
+			if err := s.RunInPlace(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		report(b, b.N*n, time.Since(t0), cpuTime()-c0)
+	})
+}
+
+// newCalibratorKernels is NewCalibrator with a chosen kernel set.
+func newCalibratorKernels(tb testing.TB, net *supernet.Net, n int, ks *kernelSet) *Calibrator {
+	tb.Helper()
+	c, err := NewCalibrator(net, n)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c.ks = ks
+	c.plan = buildPlan(net, ks)
+	c.size = c.plan.sizes(ks)
+	return c
+}
+
+var _ = fmt.Sprint
