@@ -2,7 +2,6 @@ package native
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"runtime"
 	"strconv"
@@ -107,17 +106,3 @@ func BenchmarkCalibrateMidSubnet224(b *testing.B) {
 	})
 }
 
-// newCalibratorKernels is NewCalibrator with a chosen kernel set.
-func newCalibratorKernels(tb testing.TB, net *supernet.Net, n int, ks *kernelSet) *Calibrator {
-	tb.Helper()
-	c, err := NewCalibrator(net, n)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	c.ks = ks
-	c.plan = buildPlan(net, ks)
-	c.size = c.plan.sizes(ks)
-	return c
-}
-
-var _ = fmt.Sprint
