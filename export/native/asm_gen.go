@@ -180,13 +180,15 @@ const (
 	dwPix      = 72
 	dwRowStep  = 80
 	dwPixIn    = 88
+	dwOutRow   = 96
 )
 
 // dw writes a depthwise kernel for one channel chunk of one vector (8
 // floats with AVX2's Y registers, 16 with AVX-512's Z) over a band whose
 // pixels are dwPix bytes apart: blocks of 8 output pixels, then single
-// pixels, per output row. Registers: AX args (its out and oh fields are
-// advanced in place), BX pixels left in the row, CX window row, DX
+// pixels, per output row. Registers: AX args (its outRow and oh fields
+// are advanced in place; outRow is a uintptr, so the pointer it holds past
+// the last row is never seen by the garbage collector), BX pixels left in the row, CX window row, DX
 // weights, SI block input, DI output, R8 input row, R9 plane row bytes,
 // R10 input bytes per output pixel (S), R11 3·S, R12 the block's fifth
 // output's input, R13 ky counter, R14 kx counter, R15 kx input pointer.
@@ -204,10 +206,12 @@ func dw(fma bool, zmm bool) {
 	p("MOVQ %d(AX), R9", dwPlaneRow)
 	p("MOVQ %d(AX), R10", dwPixIn)
 	p("LEAQ (R10)(R10*2), R11")
+	p("MOVQ %d(AX), R13", dwOut)
+	p("MOVQ R13, %d(AX)", dwOutRow)
 	label("row")
 	p("MOVQ %d(AX), BX", dwOW)
 	p("MOVQ R8, SI")
-	p("MOVQ %d(AX), DI", dwOut)
+	p("MOVQ %d(AX), DI", dwOutRow)
 	label("block")
 	p("CMPQ BX, $8")
 	p("JLT tail")
@@ -269,7 +273,7 @@ func dw(fma bool, zmm bool) {
 	label("nextrow")
 	p("ADDQ %d(AX), R8", dwRowStep)
 	p("MOVQ %d(AX), R13", dwOR)
-	p("ADDQ R13, %d(AX)", dwOut)
+	p("ADDQ R13, %d(AX)", dwOutRow)
 	p("DECQ %d(AX)", dwOH)
 	p("JNZ row")
 	p("VZEROUPPER")

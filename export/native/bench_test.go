@@ -105,4 +105,3 @@ func BenchmarkCalibrateMidSubnet224(b *testing.B) {
 		report(b, b.N*n, time.Since(t0), cpuTime()-c0)
 	})
 }
-

@@ -46,20 +46,20 @@ func BenchmarkTransform(b *testing.B) {
 			nm := identity(tc.n)
 			nm.act = tc.a
 			cpuLoop(b, float64(tc.cols*tc.n), "elem", func() {
-				transformWith(tfKernel, &tfJob{dst: dst, dP: tc.n, src: src, sP: tc.sP, rows: 1, cols: tc.cols, n: tc.n, nm: nm})
+				transformWith(benchTF, &tfJob{dst: dst, dP: tc.n, src: src, sP: tc.sP, rows: 1, cols: tc.cols, n: tc.n, nm: nm})
 			})
 		})
 	}
 }
 
-var tfKernel = transformAVX2
+var benchTF = tfAVX2
 
 func BenchmarkTransformVariants(b *testing.B) {
 	for _, v := range []struct {
 		name string
-		f    func(*tfArgs)
-	}{{"avx2", transformAVX2}, {"avx2-prefetch", transformAVX2Prefetch}, {"avx512", transformAVX512}, {"avx512-prefetch", transformAVX512Prefetch}} {
-		tfKernel = v.f
+		f    tfKernel
+	}{{"avx2", tfAVX2}, {"avx2-prefetch", tfAVX2Prefetch}, {"avx512", tfAVX512}, {"avx512-prefetch", tfAVX512Prefetch}} {
+		benchTF = v.f
 		b.Run(v.name, BenchmarkTransformDRAM)
 		b.Run(v.name, BenchmarkTransform)
 	}
@@ -77,7 +77,7 @@ func BenchmarkTransformDRAM(b *testing.B) {
 		dst := make([]float32, 4096*n)
 		cpuLoop(b, float64(cols*n), "elem", func() {
 			for c := 0; c < cols; c += 4096 {
-				transformWith(tfKernel, &tfJob{dst: dst, dP: n, src: src[c*n:], sP: n, rows: 1, cols: 4096, n: n, nm: nm})
+				transformWith(benchTF, &tfJob{dst: dst, dP: n, src: src[c*n:], sP: n, rows: 1, cols: 4096, n: n, nm: nm})
 			}
 		})
 	})
@@ -86,7 +86,7 @@ func BenchmarkTransformDRAM(b *testing.B) {
 		cpuLoop(b, float64(cols*n), "elem", func() {
 			for c0 := 0; c0 < n; c0 += 16 {
 				for c := 0; c < cols; c += 4096 {
-					transformWith(tfKernel, &tfJob{dst: dst, dP: 16, src: src[c*n+c0:], sP: n, rows: 1, cols: 4096, n: 16, nm: nm, c0: c0})
+					transformWith(benchTF, &tfJob{dst: dst, dP: 16, src: src[c*n+c0:], sP: n, rows: 1, cols: 4096, n: 16, nm: nm, c0: c0})
 				}
 			}
 		})
@@ -94,7 +94,7 @@ func BenchmarkTransformDRAM(b *testing.B) {
 	b.Run("to-DRAM", func(b *testing.B) {
 		dst := make([]float32, cols*n)
 		cpuLoop(b, float64(cols*n), "elem", func() {
-			transformWith(tfKernel, &tfJob{dst: dst, dP: n, src: src, sP: n, rows: 1, cols: cols, n: n, nm: nm})
+			transformWith(benchTF, &tfJob{dst: dst, dP: n, src: src, sP: n, rows: 1, cols: cols, n: n, nm: nm})
 		})
 	})
 	b.Run("memmove", func(b *testing.B) {

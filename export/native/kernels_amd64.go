@@ -80,6 +80,7 @@ type dwArgs struct {
 	pix      int // bytes from one input pixel to the next
 	rowStep  int // stride·planeRow
 	pixIn    int // input bytes per output pixel: stride·pix
+	outRow   uintptr
 }
 
 // tfArgs is tfJob for the assembly, strides in bytes.
@@ -96,7 +97,7 @@ type tfArgs struct {
 }
 
 func init() {
-	if unsafe.Offsetof(dwArgs{}.pixIn) != 88 || unsafe.Offsetof(tfArgs{}.add) != 112 {
+	if unsafe.Offsetof(dwArgs{}.outRow) != 96 || unsafe.Offsetof(tfArgs{}.add) != 112 {
 		panic("native: argument layouts do not match kernels_amd64.s")
 	}
 }
@@ -130,7 +131,33 @@ func gemmASM(mr int, kern map[int]tileGemm, mask func(width, valid int) int) fun
 	}
 }
 
-func dwASM(cb int, f func(*dwArgs), fallback func(*dwJob)) func(*dwJob) {
+// The assembly is called directly, not through function values, so that
+// the argument structs stay on the stack.
+
+// dwKernel names one of the assembly depthwise kernels.
+type dwKernel int
+
+const (
+	dwAVX2FMAKernel dwKernel = iota
+	dwAVX2ExactKernel
+	dwAVX512FMAKernel
+	dwAVX512ExactKernel
+)
+
+func (k dwKernel) call(a *dwArgs) {
+	switch k {
+	case dwAVX2FMAKernel:
+		dwAVX2FMA(a)
+	case dwAVX2ExactKernel:
+		dwAVX2Exact(a)
+	case dwAVX512FMAKernel:
+		dwAVX512FMA(a)
+	case dwAVX512ExactKernel:
+		dwAVX512Exact(a)
+	}
+}
+
+func dwASM(cb int, f dwKernel, fallback func(*dwJob)) func(*dwJob) {
 	return func(j *dwJob) {
 		if j.cb != cb || (j.stride != 1 && j.stride != 2) || j.oh <= 0 || j.ow <= 0 || j.k <= 0 {
 			fallback(j)
@@ -141,7 +168,7 @@ func dwASM(cb int, f func(*dwArgs), fallback func(*dwJob)) func(*dwJob) {
 		if len(j.plane) < lastIn || len(j.w) < j.k*j.k*cb || len(j.out) < lastOut {
 			panic(fmt.Sprintf("native: bad depthwise job: plane %d < %d, weights %d, out %d < %d", len(j.plane), lastIn, len(j.w), len(j.out), lastOut))
 		}
-		f(&dwArgs{
+		f.call(&dwArgs{
 			plane: &j.plane[0], planeRow: 4 * j.planeRow, w: &j.w[0], out: &j.out[0],
 			oR: 4 * j.oR, oP: 4 * j.oP, oh: j.oh, ow: j.ow, k: j.k, pix: 4 * j.pix,
 			rowStep: 4 * j.stride * j.planeRow, pixIn: 4 * j.stride * j.pix,
@@ -149,11 +176,34 @@ func dwASM(cb int, f func(*dwArgs), fallback func(*dwJob)) func(*dwJob) {
 	}
 }
 
-func transformASM(f func(*tfArgs)) func(*tfJob) {
+// tfKernel names one of the assembly transforms.
+type tfKernel int
+
+const (
+	tfAVX2 tfKernel = iota
+	tfAVX2Prefetch
+	tfAVX512
+	tfAVX512Prefetch
+)
+
+func (k tfKernel) call(a *tfArgs) {
+	switch k {
+	case tfAVX2:
+		transformAVX2(a)
+	case tfAVX2Prefetch:
+		transformAVX2Prefetch(a)
+	case tfAVX512:
+		transformAVX512(a)
+	case tfAVX512Prefetch:
+		transformAVX512Prefetch(a)
+	}
+}
+
+func transformASM(f tfKernel) func(*tfJob) {
 	return func(j *tfJob) { transformWith(f, j) }
 }
 
-func transformWith(f func(*tfArgs), j *tfJob) {
+func transformWith(f tfKernel, j *tfJob) {
 	if j.n%8 != 0 || j.rows <= 0 || j.cols <= 0 || j.n <= 0 {
 		transformGo(j)
 		return
@@ -169,7 +219,7 @@ func transformWith(f func(*tfArgs), j *tfJob) {
 		add = 1
 	}
 	c0 := j.c0
-	f(&tfArgs{
+	f.call(&tfArgs{
 		dst: &j.dst[0], dR: 4 * j.dR, dP: 4 * j.dP,
 		src: &j.src[0], sR: 4 * j.sR, sP: 4 * j.sP,
 		rows: j.rows, cols: j.cols, n: j.n,
@@ -205,9 +255,9 @@ func gemvASM(x []float32, w []float32, n int, bias, y []float32) {
 // multiply-then-add tile and depthwise kernels that round as the
 // reference does, !exact the fused multiply-add ones.
 func avx2Set(exact bool) *kernelSet {
-	g, d, name := gemm6x16AVX2FMA, dwAVX2FMA, "avx2-fma"
+	g, d, name := gemm6x16AVX2FMA, dwAVX2FMAKernel, "avx2-fma"
 	if exact {
-		g, d, name = gemm6x16AVX2Exact, dwAVX2Exact, "avx2-exact"
+		g, d, name = gemm6x16AVX2Exact, dwAVX2ExactKernel, "avx2-exact"
 	}
 	return &kernelSet{
 		name:  name,
@@ -234,16 +284,16 @@ func avx2Set(exact bool) *kernelSet {
 			return ws
 		},
 		dw:        dwASM(8, d, dwGo),
-		transform: transformASM(transformAVX2Prefetch),
+		transform: transformASM(tfAVX2Prefetch),
 		stats:     statsASM,
 		gemv:      gemvASM,
 	}
 }
 
 func avx512Set(exact bool) *kernelSet {
-	g32, g16, d, d8, name := gemm12x32AVX512FMA, gemm12x16AVX512FMA, dwAVX512FMA, dwAVX2FMA, "avx512-fma"
+	g32, g16, d, d8, name := gemm12x32AVX512FMA, gemm12x16AVX512FMA, dwAVX512FMAKernel, dwAVX2FMAKernel, "avx512-fma"
 	if exact {
-		g32, g16, d, d8, name = gemm12x32AVX512Exact, gemm12x16AVX512Exact, dwAVX512Exact, dwAVX2Exact, "avx512-exact"
+		g32, g16, d, d8, name = gemm12x32AVX512Exact, gemm12x16AVX512Exact, dwAVX512ExactKernel, dwAVX2ExactKernel, "avx512-exact"
 	}
 	dw8 := dwASM(8, d8, dwGo)
 	return &kernelSet{
@@ -274,7 +324,7 @@ func avx512Set(exact bool) *kernelSet {
 			return ws
 		},
 		dw:        dwASM(16, d, dw8),
-		transform: transformASM(transformAVX512Prefetch),
+		transform: transformASM(tfAVX512Prefetch),
 		stats:     statsASM,
 		gemv:      gemvASM,
 	}

@@ -224,7 +224,9 @@ func TestMatchesGoReference(t *testing.T) {
 			return supernet.Init(s, cfg, 7)
 		}
 	}
-	fix := func(name string, r int) func() *supernet.Net { return func() *supernet.Net { return fixtureNet(t, name, r) } }
+	fix := func(name string, r int) func() *supernet.Net {
+		return func() *supernet.Net { return fixtureNet(t, name, r) }
+	}
 	cases := []tc{
 		{"w1.0 random r=128", random("w1.0", 1, 128), 2, true},
 		{"w1.0 max r=130", fixed("w1.0", true, 130), 1, true},
@@ -326,7 +328,9 @@ func TestMatchesONNXRuntime(t *testing.T) {
 		net  func() *supernet.Net
 		n    int
 	}
-	fix := func(name string, r int) func() *supernet.Net { return func() *supernet.Net { return fixtureNet(t, name, r) } }
+	fix := func(name string, r int) func() *supernet.Net {
+		return func() *supernet.Net { return fixtureNet(t, name, r) }
+	}
 	random := func(seed uint64, r int) func() *supernet.Net {
 		return func() *supernet.Net {
 			s := spaceNamed(t, "w1.2")
