@@ -185,13 +185,18 @@ const (
 
 // dw writes a depthwise kernel for one channel chunk of one vector (8
 // floats with AVX2's Y registers, 16 with AVX-512's Z) over a band whose
-// pixels are dwPix bytes apart: blocks of 8 output pixels, then single
-// pixels, per output row. Registers: AX args (its outRow and oh fields
-// are advanced in place; outRow is a uintptr, so the pointer it holds past
-// the last row is never seen by the garbage collector), BX pixels left in the row, CX window row, DX
-// weights, SI block input, DI output, R8 input row, R9 plane row bytes,
-// R10 input bytes per output pixel (S), R11 3·S, R12 the block's fifth
-// output's input, R13 ky counter, R14 kx counter, R15 kx input pointer.
+// pixels are dwPix bytes apart. Each output row is covered by blocks of 8
+// output pixels (rows of fewer than 8 by blocks of 4, rows of fewer than 4
+// pixel by pixel), the last block moved back to end at the row's end: its
+// overlap is recomputed and rewritten identically, so that every output
+// has independent accumulators and rounds as the reference's loop over
+// taps. Registers: AX args (its outRow and oh fields are advanced in
+// place; outRow is a uintptr, so the pointer it holds past the last row
+// is never seen by the garbage collector), BX pixels left in the row, CX
+// window row, DX weights, SI block input, DI output, R8 input row, R9
+// plane row bytes, R10 input bytes per output pixel (S), R11 3·S, R12 the
+// block's fifth output's input, R13 ky counter, R14 kx counter, R15 kx
+// input pointer.
 func dw(fma bool, zmm bool) {
 	reg, bytes, isa := "Y", 32, "AVX2"
 	if zmm {
@@ -212,39 +217,67 @@ func dw(fma bool, zmm bool) {
 	p("MOVQ %d(AX), BX", dwOW)
 	p("MOVQ R8, SI")
 	p("MOVQ %d(AX), DI", dwOutRow)
-	label("block")
+	addrs := []string{"(R15)", "(R15)(R10*1)", "(R15)(R10*2)", "(R15)(R11*1)", "(R12)", "(R12)(R10*1)", "(R12)(R10*2)", "(R12)(R11*1)"}
+	block := func(w int, next string) {
+		pre := fmt.Sprintf("b%d", w)
+		label(pre)
+		for j := range w {
+			zero(v(j))
+		}
+		p("MOVQ %d(AX), DX", dwW)
+		p("MOVQ SI, CX")
+		p("MOVQ %d(AX), R13", dwK)
+		label(pre + "ky")
+		p("MOVQ %d(AX), R14", dwK)
+		p("MOVQ CX, R15")
+		label(pre + "kx")
+		p("VMOVUPS (DX), %s", v(8))
+		if w > 4 {
+			p("LEAQ (R15)(R10*4), R12")
+		}
+		for j := range w {
+			mac(fma, addrs[j], v(8), v(j), v(9+j%4))
+		}
+		p("ADDQ $%d, DX", bytes)
+		p("ADDQ %d(AX), R15", dwPix)
+		p("DECQ R14")
+		p("JNZ %skx", pre)
+		p("ADDQ R9, CX")
+		p("DECQ R13")
+		p("JNZ %sky", pre)
+		p("MOVQ %d(AX), R13", dwOP)
+		for j := range w {
+			p("VMOVUPS %s, (DI)", v(j))
+			p("ADDQ R13, DI")
+		}
+		if w == 8 {
+			p("LEAQ (SI)(R10*8), SI")
+		} else {
+			p("LEAQ (SI)(R10*4), SI")
+		}
+		p("SUBQ $%d, BX", w)
+		p("CMPQ BX, $%d", w)
+		p("JGE %s", pre)
+		p("TESTQ BX, BX")
+		p("JZ nextrow")
+		// Move back by w−BX pixels for one last, overlapping block.
+		p("MOVQ $%d, R14", w)
+		p("SUBQ BX, R14")
+		p("MOVQ R14, R13")
+		p("IMULQ R10, R13")
+		p("SUBQ R13, SI")
+		p("IMULQ %d(AX), R14", dwOP)
+		p("SUBQ R14, DI")
+		p("MOVQ $%d, BX", w)
+		p("JMP %s", pre)
+	}
 	p("CMPQ BX, $8")
+	p("JLT small")
+	block(8, "")
+	label("small")
+	p("CMPQ BX, $4")
 	p("JLT tail")
-	for j := range 8 {
-		zero(v(j))
-	}
-	p("MOVQ %d(AX), DX", dwW)
-	p("MOVQ SI, CX")
-	p("MOVQ %d(AX), R13", dwK)
-	label("bky")
-	p("MOVQ %d(AX), R14", dwK)
-	p("MOVQ CX, R15")
-	label("bkx")
-	p("VMOVUPS (DX), %s", v(8))
-	p("LEAQ (R15)(R10*4), R12")
-	for j, addr := range []string{"(R15)", "(R15)(R10*1)", "(R15)(R10*2)", "(R15)(R11*1)", "(R12)", "(R12)(R10*1)", "(R12)(R10*2)", "(R12)(R11*1)"} {
-		mac(fma, addr, v(8), v(j), v(9+j%4))
-	}
-	p("ADDQ $%d, DX", bytes)
-	p("ADDQ %d(AX), R15", dwPix)
-	p("DECQ R14")
-	p("JNZ bkx")
-	p("ADDQ R9, CX")
-	p("DECQ R13")
-	p("JNZ bky")
-	p("MOVQ %d(AX), R13", dwOP)
-	for j := range 8 {
-		p("VMOVUPS %s, (DI)", v(j))
-		p("ADDQ R13, DI")
-	}
-	p("LEAQ (SI)(R10*8), SI")
-	p("SUBQ $8, BX")
-	p("JMP block")
+	block(4, "")
 	label("tail")
 	p("TESTQ BX, BX")
 	p("JZ nextrow")

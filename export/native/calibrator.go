@@ -41,6 +41,7 @@ type Calibrator struct {
 
 	batch             int // images the buffers hold
 	buf1, buf2, resid []float32
+	proj              []float32 // raw projection outputs, sized as resid
 	workers           []*worker
 	ls                layerStats
 	closed            bool
@@ -125,17 +126,18 @@ func NewCalibratorOptions(net *supernet.Net, maxBatch int, opts Options) (*Calib
 }
 
 // MemoryBytes returns what a Calibrator for net holds while it runs a batch
-// of n images: three activation buffers of n images each,
+// of n images: four activation buffers of n images each,
 //
-//	4·n·(A + D + R) bytes,
+//	4·n·(A + D + 2·R) bytes,
 //
 // where A is the largest per-image output of a dense layer (the first
 // conv, an expand, a project or the final expand: pixels × channels), D
-// the largest depthwise output and R the largest block output (the
-// residual stream), plus the per-image statistics (24·n·C bytes for the
-// widest layer) and per-thread scratch of a few MB. For the largest w1.0
-// subnet at 224 (A = 96·112², D = 144·56², R = 16·112²) that is about
-// 1.5 GB for n = 200.
+// the largest depthwise output and R the largest block output (one buffer
+// for the residual stream, one for the raw projection outputs), plus the
+// per-image statistics (24·n·C bytes for the widest layer) and per-thread
+// scratch of a few MB. For the largest w1.0 subnet at 224 (A = 96·112²,
+// D = 144·56², R = 16·112²) that is about 1.6 GB for n = 200; for the mid
+// subnet (kernel 5, expand 4, depth 3) 1.2 GB.
 func MemoryBytes(net *supernet.Net, n int) (int64, error) {
 	if err := export.CheckNet(net); err != nil {
 		return 0, err
@@ -149,7 +151,7 @@ func MemoryBytes(net *supernet.Net, n int) (int64, error) {
 
 func (c *Calibrator) memoryBytes(n int) int64 {
 	s := c.size
-	act := int64(4) * int64(n) * int64(s.buf1+s.buf2+s.resid)
+	act := int64(4) * int64(n) * int64(s.buf1+s.buf2+2*s.resid)
 	stats := int64(24) * int64(n) * int64(max(s.nMax, s.kMax))
 	return act + stats + int64(c.threads())*c.workerBytes()
 }
@@ -186,7 +188,7 @@ func (c *Calibrator) Close() error {
 		return nil
 	}
 	c.closed = true
-	c.buf1, c.buf2, c.resid, c.workers = nil, nil, nil, nil
+	c.buf1, c.buf2, c.resid, c.proj, c.workers = nil, nil, nil, nil, nil
 	c.ls = layerStats{}
 	return nil
 }
@@ -222,6 +224,7 @@ func (c *Calibrator) ensure(n int) {
 		c.buf1 = make([]float32, n*c.size.buf1)
 		c.buf2 = make([]float32, n*c.size.buf2)
 		c.resid = make([]float32, n*c.size.resid)
+		c.proj = make([]float32, n*c.size.resid)
 		c.batch = n
 	}
 	for len(c.workers) < min(c.threads(), n) {
@@ -305,19 +308,40 @@ func (b *batchRun) forward(data []float32) error {
 		w.ks.transform(&tfJob{dst: c.resid[i*sz:], dP: f.c, src: c.buf1[i*sz:], sP: f.c, rows: 1, cols: h * h, n: f.c, nm: nm})
 	})
 	ch := f.c
+	// pending is the previous block's output when it has not been
+	// materialized into the residual stream yet.
+	var pending *blockEnd
+	// denseFrom runs a dense layer (an expand or the final expand) on the
+	// block output of h×h pixels of ch channels: from the residual stream,
+	// or computing the pending block output on the way, keeping it in the
+	// residual stream when the next block adds it.
+	denseFrom := func(l *convLayer, keep bool) (*affine, error) {
+		inSz, outSz := h*h*ch, h*h*l.c
+		pe := pending
+		pending = nil
+		return b.layer(l, func(w *worker, i int, st partial) {
+			dst := c.buf1[i*outSz : (i+1)*outSz]
+			resid := c.resid[i*inSz : (i+1)*inSz]
+			if pe == nil {
+				w.gemmImage(l.pw, resid, ch, nil, h*h, dst, st)
+				return
+			}
+			w.gemmImage(l.pw, nil, 0, w.endFill(pe, pe.raw[i*inSz:(i+1)*inSz], resid, keep), h*h, dst, st)
+		})
+	}
 	for bi := range p.blocks {
 		blk := &p.blocks[bi]
 		inSz := h * h * ch
 		dwSrc, dwStride, dwNorm := c.resid, inSz, identity(ch)
 		if e := blk.expand; e != nil {
-			eSz := h * h * e.c
-			nm, err := b.layer(e, func(w *worker, i int, st partial) {
-				w.gemmImage(e.pw, c.resid[i*inSz:(i+1)*inSz], ch, nil, h*h, c.buf1[i*eSz:(i+1)*eSz], st)
-			})
+			nm, err := denseFrom(e, blk.residual)
 			if err != nil {
 				return err
 			}
-			dwSrc, dwStride, dwNorm = c.buf1, eSz, nm
+			dwSrc, dwStride, dwNorm = c.buf1, h*h*e.c, nm
+		} else if pending != nil {
+			b.materialize(pending, h*h)
+			pending = nil
 		}
 		d := &blk.dw
 		oh := d.outH
@@ -332,7 +356,7 @@ func (b *batchRun) forward(data []float32) error {
 		pSz := oh * oh * pr.c
 		nmP, err := b.layer(pr, func(w *worker, i int, st partial) {
 			src := c.buf2[i*dSz : (i+1)*dSz]
-			dst := c.buf1[i*pSz : (i+1)*pSz]
+			dst := c.proj[i*pSz : (i+1)*pSz]
 			if blk.se != nil {
 				w.seProject(blk, src, oh*oh, nmD, dst, st)
 				return
@@ -342,24 +366,28 @@ func (b *batchRun) forward(data []float32) error {
 		if err != nil {
 			return err
 		}
-		b.each(func(w *worker, i int) {
-			w.ks.transform(&tfJob{dst: c.resid[i*pSz:], dP: pr.c, src: c.buf1[i*pSz:], sP: pr.c, rows: 1, cols: oh * oh, n: pr.c, nm: nmP, add: blk.residual})
-		})
+		pending = &blockEnd{raw: c.proj, nm: nmP, c: pr.c, add: blk.residual}
 		h, ch = oh, pr.c
 	}
-	fe := &p.final
-	inSz, fSz := h*h*ch, h*h*fe.c
-	_, err = b.layer(fe, func(w *worker, i int, st partial) {
-		w.gemmImage(fe.pw, c.resid[i*inSz:(i+1)*inSz], ch, nil, h*h, c.buf1[i*fSz:(i+1)*fSz], st)
-	})
+	_, err = denseFrom(&p.final, false)
 	return err
+}
+
+// materialize writes a pending block output of pixels per image into the
+// residual stream.
+func (b *batchRun) materialize(e *blockEnd, pixels int) {
+	c := b.c
+	sz := pixels * e.c
+	b.each(func(w *worker, i int) {
+		w.ks.transform(&tfJob{dst: c.resid[i*sz:], dP: e.c, src: e.raw[i*sz:], sP: e.c, rows: 1, cols: pixels, n: e.c, nm: e.nm, add: e.add})
+	})
 }
 
 // im2col gathers the first convolution's 3x3 stride-2 windows (padding 1)
 // of one NCHW image of r×r into rows of 27 values, [c][ky][kx] like the
 // weights, for output pixels [lo, hi) of the h×h output.
 func im2col(img []float32, r, h int) aFill {
-	return func(dst []float32, lo, hi int) {
+	return func(dst []float32, lo, hi int) ([]float32, int) {
 		for q := lo; q < hi; q++ {
 			oy, ox := q/h, q%h
 			row := dst[(q-lo)*27 : (q-lo+1)*27]
@@ -378,6 +406,7 @@ func im2col(img []float32, r, h int) aFill {
 				}
 			}
 		}
+		return dst, 27
 	}
 }
 
@@ -518,7 +547,8 @@ func (p *plan) sizes(ks *kernelSet) sizes {
 		d := &b.dw
 		s.buf2 = max(s.buf2, d.outH*d.outH*d.c)
 		pw := d.inH + 2*(d.dw.k/2)
-		s.plane = max(s.plane, min(bandRows(pw, d.c, d.dw.k), pw)*pw*d.c)
+		pix := bandPixel(d.c)
+		s.plane = max(s.plane, min(bandRows(pw, pix, d.dw.k), pw)*pw*pix)
 		gemm(&b.project, &s.buf1)
 		s.resid = max(s.resid, b.project.outH*b.project.outH*b.project.c)
 		if b.se != nil {

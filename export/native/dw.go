@@ -37,9 +37,21 @@ func packDW(ks *kernelSet, c, k, stride int, weight []float32) *dwWeights {
 // L2 while every channel chunk runs over it.
 const bandFloats = 96 << 10
 
-// bandRows is how many padded input rows of pw pixels and c channels a
+// bandRows is how many padded input rows of pw pixels of pix floats a
 // band holds for a kernel of k rows: at least k.
-func bandRows(pw, c, k int) int { return max(k, bandFloats/(pw*c)) }
+func bandRows(pw, pix, k int) int { return max(k, bandFloats/(pw*pix)) }
+
+// bandPixel is the stride in floats of a band's pixels of c channels. A
+// chunk kernel reads one vector of every pixel of its window rows; were
+// pixels an even number of cache lines apart, those reads would fall in
+// a fraction of L1's sets and evict each other, so such strides get one
+// more line.
+func bandPixel(c int) int {
+	if c%32 == 0 {
+		return c + 16
+	}
+	return c
+}
 
 // dwImage convolves one image src [h][h][c] (raw, normalized on the fly
 // with nm) into dst [oh][oh][c] and accumulates dst's statistics into st.
@@ -53,8 +65,9 @@ func (w *worker) dwImage(d *dwWeights, src []float32, h int, nm *affine, dst []f
 	p := k / 2
 	oh := (h-1)/s + 1
 	pw := h + 2*p
-	row := pw * c
-	rows := min(bandRows(pw, c, k), len(w.plane)/row)
+	pix := bandPixel(c)
+	row := pw * pix
+	rows := min(bandRows(pw, pix, k), len(w.plane)/row)
 	perBand := (rows-k)/s + 1
 	band := w.plane
 	have0, have1 := 0, 0 // input rows [have0, have1) are in the band
@@ -73,14 +86,14 @@ func (w *worker) dwImage(d *dwWeights, src []float32, h int, nm *affine, dst []f
 				clear(r)
 				continue
 			}
-			clear(r[:p*c])
-			clear(r[(p+h)*c:])
-			ks.transform(&tfJob{dst: r[p*c:], dP: c, src: src[iy*h*c:], sP: c, rows: 1, cols: h, n: c, nm: nm})
+			clear(r[:p*pix])
+			clear(r[(p+h)*pix:])
+			ks.transform(&tfJob{dst: r[p*pix:], dP: pix, src: src[iy*h*c:], sP: c, rows: 1, cols: h, n: c, nm: nm})
 		}
 		have0, have1 = lo, hi
 		for _, ch := range d.chunks {
 			ks.dw(&dwJob{
-				plane: band[ch.c0:], planeRow: row, pix: c, w: ch.w,
+				plane: band[ch.c0:], planeRow: row, pix: pix, w: ch.w,
 				out: dst[oy0*oh*c+ch.c0:], oR: oh * c, oP: c, oh: nb, ow: oh,
 				k: k, stride: s, cb: ch.cb,
 			})

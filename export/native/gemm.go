@@ -42,10 +42,12 @@ func packB(ks *kernelSet, k, n int, at func(t, j int) float32) *pwWeights {
 // blockTiles is how many tiles of rows one normalized block of A holds.
 const blockTiles = 4
 
-// aFill writes rows [lo, hi) of the GEMM's left-hand side, k floats each,
-// into dst; the engine uses it for inputs that need normalizing or
-// gathering first (im2col of the first convolution).
-type aFill func(dst []float32, lo, hi int)
+// aFill provides rows [lo, hi) of the GEMM's left-hand side, k floats
+// each, for inputs that need normalizing or gathering first (im2col of the
+// first convolution): it returns where row lo starts and the row stride,
+// either scratch (room for hi−lo rows) or rows it has written elsewhere.
+// Calls come with increasing hi.
+type aFill func(scratch []float32, lo, hi int) (a []float32, lda int)
 
 // gemmImage computes dst[p×n] = A·B for one image and accumulates dst's
 // per-channel statistics into st. A is src (row stride lds) when fill is
@@ -58,8 +60,9 @@ func (w *worker) gemmImage(pw *pwWeights, src []float32, lds int, fill aFill, p 
 		a := w.tileA[:mr*k]
 		clear(a)
 		if fill != nil {
-			fill(a, 0, p)
-		} else {
+			src, lds = fill(a, 0, p)
+		}
+		if &src[0] != &a[0] || lds != k {
 			for i := range p {
 				copy(a[i*k:(i+1)*k], src[i*lds:i*lds+k])
 			}
@@ -84,8 +87,8 @@ func (w *worker) gemmImage(pw *pwWeights, src []float32, lds int, fill aFill, p 
 		lo, hi := start(t0), start(t1-1)+mr
 		a, lda, base := src, lds, 0
 		if fill != nil {
-			a, lda, base = w.blockA[:(hi-lo)*k], k, lo
-			fill(a, lo, hi)
+			a, lda = fill(w.blockA[:(hi-lo)*k], lo, hi)
+			base = lo
 		}
 		for t := t0; t < t1; t++ {
 			r := start(t)
@@ -106,11 +109,50 @@ func (w *worker) gemmImage(pw *pwWeights, src []float32, lds int, fill aFill, p 
 // normFill returns the aFill that normalizes rows of src (k channels each)
 // with nm.
 func (w *worker) normFill(src []float32, k int, nm *affine) aFill {
-	return func(dst []float32, lo, hi int) {
+	return func(dst []float32, lo, hi int) ([]float32, int) {
 		w.ks.transform(&tfJob{
 			dst: dst, dP: k, src: src[lo*k:], sP: k,
 			rows: 1, cols: hi - lo, n: k,
 			nm: nm,
 		})
+		return dst, k
+	}
+}
+
+// blockEnd is a block's output not yet materialized: its projection's raw
+// output, normalized with nm, plus the block's input when add is set. The
+// next dense layer computes it row block by row block while it reads it
+// (blockEnd.fill), so the block output is read from memory once.
+type blockEnd struct {
+	raw []float32 // the batch's raw projection outputs, per image pixels×c
+	nm  *affine
+	c   int
+	add bool
+}
+
+// fill returns the aFill that computes image i's block output rows: into
+// the residual stream resid (the image's pixels×c floats) when keep is set,
+// because a later block adds it again, else into the GEMM's scratch.
+func (w *worker) endFill(e *blockEnd, raw, resid []float32, keep bool) aFill {
+	done := 0
+	c := e.c
+	return func(scratch []float32, lo, hi int) ([]float32, int) {
+		job := tfJob{src: raw[lo*c:], sP: c, rows: 1, n: c, nm: e.nm, add: e.add}
+		if !keep {
+			if e.add {
+				copy(scratch[:(hi-lo)*c], resid[lo*c:hi*c])
+			}
+			job.dst, job.dP, job.cols = scratch, c, hi-lo
+			w.ks.transform(&job)
+			return scratch, c
+		}
+		// Rows below done already hold the block output.
+		from := max(lo, done)
+		job.src, job.dst, job.dP, job.cols = raw[from*c:], resid[from*c:], c, hi-from
+		if hi > from {
+			w.ks.transform(&job)
+		}
+		done = max(done, hi)
+		return resid[lo*c:], c
 	}
 }

@@ -1,21 +1,27 @@
 package native
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"runtime"
 	"syscall"
 	"testing"
 	"time"
 )
 
-// threadCPU is the calling thread's CPU time.
+// The kernel benchmarks report CPU time of the benchmarking thread
+// (getrusage), which other work on a shared machine does not inflate the
+// way it inflates wall time.
+
 func threadCPU() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(1 /* RUSAGE_THREAD */, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// cpuLoop runs f b.N times on a locked thread and reports CPU ns per unit.
-func cpuLoop(b *testing.B, units float64, unit string, f func()) {
+// cpuLoop runs f b.N times on a locked thread and reports work/cpu-second
+// as unit (for example GFLOP/s when work is in GFLOP).
+func cpuLoop(b *testing.B, work float64, unit string, f func()) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	f()
@@ -23,82 +29,86 @@ func cpuLoop(b *testing.B, units float64, unit string, f func()) {
 	for b.Loop() {
 		f()
 	}
-	b.ReportMetric(float64((threadCPU()-c0).Nanoseconds())/float64(b.N)/units, "cpu-ns/"+unit)
+	b.ReportMetric(work*float64(b.N)/(threadCPU()-c0).Seconds(), unit)
 }
 
-func BenchmarkTransform(b *testing.B) {
-	for _, tc := range []struct {
-		name        string
-		n, cols, sP int
-		a           act
-	}{
-		{"contig-n64-hswish", 64, 4096, 64, actHSwish},
-		{"contig-n64-relu", 64, 4096, 64, actReLU},
-		{"contig-n64-none", 64, 4096, 64, actNone},
-		{"chunk16-of64", 16, 4096, 64, actReLU},
-	} {
-		b.Run(tc.name, func(b *testing.B) {
-			src := make([]float32, tc.cols*tc.sP)
-			for i := range src {
-				src[i] = float32(i%17) - 8
-			}
-			dst := make([]float32, tc.cols*tc.n)
-			nm := identity(tc.n)
-			nm.act = tc.a
-			cpuLoop(b, float64(tc.cols*tc.n), "elem", func() {
-				transformWith(benchTF, &tfJob{dst: dst, dP: tc.n, src: src, sP: tc.sP, rows: 1, cols: tc.cols, n: tc.n, nm: nm})
+// BenchmarkGEMM: the 1x1 convolutions of the mid subnet's typical shapes
+// (pixels x in -> out) for one image, through gemmImage with statistics,
+// in GFLOP/s (2 per multiply-add) of CPU time.
+func BenchmarkGEMM(b *testing.B) {
+	shapes := []struct{ p, k, n int }{
+		{112 * 112, 16, 64}, // stage 1 expand
+		{56 * 56, 96, 24},   // stage 1 project
+		{28 * 28, 40, 160},  // stage 2 expand
+		{14 * 14, 320, 112}, // stage 4 project
+		{7 * 7, 160, 960},   // final expand
+	}
+	for _, ks := range kernelSets() {
+		for _, s := range shapes {
+			b.Run(fmt.Sprintf("%s/%dx%dx%d", ks.name, s.p, s.k, s.n), func(b *testing.B) {
+				rng := rand.New(rand.NewPCG(1, 2))
+				a, w := randSlice(rng, s.p*s.k), randSlice(rng, s.k*s.n)
+				pw := packB(ks, s.k, s.n, func(t, j int) float32 { return w[j*s.k+t] })
+				wk := newWorker(ks, sizes{kMax: s.k, nMax: s.n})
+				dst := make([]float32, s.p*s.n)
+				st := partial{shift: make([]float64, s.n), sum: make([]float64, s.n), sq: make([]float64, s.n)}
+				cpuLoop(b, 2*float64(s.p*s.k*s.n)/1e9, "GFLOP/s", func() {
+					wk.gemmImage(pw, a, s.k, nil, s.p, dst, st)
+				})
 			})
-		})
+		}
 	}
 }
 
-var benchTF = tfAVX2
-
-func BenchmarkTransformVariants(b *testing.B) {
-	for _, v := range []struct {
-		name string
-		f    tfKernel
-	}{{"avx2", tfAVX2}, {"avx2-prefetch", tfAVX2Prefetch}, {"avx512", tfAVX512}, {"avx512-prefetch", tfAVX512Prefetch}} {
-		benchTF = v.f
-		b.Run(v.name, BenchmarkTransformDRAM)
-		b.Run(v.name, BenchmarkTransform)
+// BenchmarkDepthwise: one image's depthwise convolution with its input
+// normalization and output statistics, in GMAC/s of CPU time.
+func BenchmarkDepthwise(b *testing.B) {
+	shapes := []struct{ h, c, k, s int }{
+		{112, 64, 5, 2},
+		{56, 96, 5, 1},
+		{28, 160, 5, 1},
+		{14, 448, 5, 1},
+		{7, 640, 5, 1},
+	}
+	for _, ks := range kernelSets() {
+		for _, s := range shapes {
+			b.Run(fmt.Sprintf("%s/%dx%dx%d-k%d-s%d", ks.name, s.h, s.h, s.c, s.k, s.s), func(b *testing.B) {
+				rng := rand.New(rand.NewPCG(3, 4))
+				src, w := randSlice(rng, s.h*s.h*s.c), randSlice(rng, s.c*s.k*s.k)
+				oh := (s.h-1)/s.s + 1
+				nm := identity(s.c)
+				nm.act = actReLU
+				pw, pix := s.h+2*(s.k/2), bandPixel(s.c)
+				wk := newWorker(ks, sizes{kMax: 1, nMax: 1, plane: min(bandRows(pw, pix, s.k), pw) * pw * pix})
+				d := packDW(ks, s.c, s.k, s.s, w)
+				dst := make([]float32, oh*oh*s.c)
+				st := partial{shift: make([]float64, s.c), sum: make([]float64, s.c), sq: make([]float64, s.c)}
+				cpuLoop(b, float64(oh*oh*s.c*s.k*s.k)/1e9, "GMAC/s", func() {
+					wk.dwImage(d, src, s.h, nm, dst, st)
+				})
+			})
+		}
 	}
 }
 
-func BenchmarkTransformDRAM(b *testing.B) {
-	const n, cols = 64, 1 << 18 // 64 MB source
-	src := make([]float32, cols*n)
-	for i := range src {
-		src[i] = float32(i%17) - 8
+// BenchmarkTransform: normalization with h_swish of 4096 pixels of 64
+// channels, the source in cache (L2) and in memory (64 MB), in
+// Gelements/s of CPU time.
+func BenchmarkTransform(b *testing.B) {
+	const n = 64
+	for _, ks := range kernelSets() {
+		for _, pixels := range []int{4096, 1 << 18} {
+			b.Run(fmt.Sprintf("%s/%dpx", ks.name, pixels), func(b *testing.B) {
+				src := randSlice(rand.New(rand.NewPCG(5, 6)), pixels*n)
+				dst := make([]float32, 4096*n)
+				nm := identity(n)
+				nm.act = actHSwish
+				cpuLoop(b, float64(pixels*n)/1e9, "Gelem/s", func() {
+					for p := 0; p < pixels; p += 4096 {
+						ks.transform(&tfJob{dst: dst, dP: n, src: src[p*n:], sP: n, rows: 1, cols: 4096, n: n, nm: nm})
+					}
+				})
+			})
+		}
 	}
-	nm := identity(n)
-	nm.act = actReLU
-	b.Run("to-L2", func(b *testing.B) {
-		dst := make([]float32, 4096*n)
-		cpuLoop(b, float64(cols*n), "elem", func() {
-			for c := 0; c < cols; c += 4096 {
-				transformWith(benchTF, &tfJob{dst: dst, dP: n, src: src[c*n:], sP: n, rows: 1, cols: 4096, n: n, nm: nm})
-			}
-		})
-	})
-	b.Run("chunk16-to-L2", func(b *testing.B) {
-		dst := make([]float32, 4096*16)
-		cpuLoop(b, float64(cols*n), "elem", func() {
-			for c0 := 0; c0 < n; c0 += 16 {
-				for c := 0; c < cols; c += 4096 {
-					transformWith(benchTF, &tfJob{dst: dst, dP: 16, src: src[c*n+c0:], sP: n, rows: 1, cols: 4096, n: 16, nm: nm, c0: c0})
-				}
-			}
-		})
-	})
-	b.Run("to-DRAM", func(b *testing.B) {
-		dst := make([]float32, cols*n)
-		cpuLoop(b, float64(cols*n), "elem", func() {
-			transformWith(benchTF, &tfJob{dst: dst, dP: n, src: src, sP: n, rows: 1, cols: cols, n: n, nm: nm})
-		})
-	})
-	b.Run("memmove", func(b *testing.B) {
-		dst := make([]float32, cols*n)
-		cpuLoop(b, float64(cols*n), "elem", func() { copy(dst, src) })
-	})
 }

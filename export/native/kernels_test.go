@@ -86,7 +86,8 @@ func checkDW(t *testing.T, ks *kernelSet, rng *rand.Rand, c, h, k, s int) {
 		nm.m[i], nm.inv[i], nm.g[i], nm.beta[i] = rng.NormFloat64(), 1+rng.Float64(), rng.NormFloat64(), rng.NormFloat64()
 	}
 	run := func(ks *kernelSet) ([]float32, partial) {
-		wk := newWorker(ks, sizes{kMax: 1, nMax: 1, plane: min(bandRows(h+2*(k/2), c, k), h+2*(k/2)) * (h + 2*(k/2)) * c})
+		pw, pix := h+2*(k/2), bandPixel(c)
+		wk := newWorker(ks, sizes{kMax: 1, nMax: 1, plane: min(bandRows(pw, pix, k), pw) * pw * pix})
 		dst := make([]float32, oh*oh*c)
 		st := partial{shift: make([]float64, c), sum: make([]float64, c), sq: make([]float64, c)}
 		wk.dwImage(packDW(ks, c, k, s, w), src, h, nm, dst, st)

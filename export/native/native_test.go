@@ -568,7 +568,7 @@ func TestMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	act := int64(4 * 200 * (a + d + r))
+	act := int64(4 * 200 * (a + d + 2*r))
 	if got < act || got > act+64<<20 {
 		t.Errorf("MemoryBytes = %d, want the activations' %d plus at most 64 MiB of statistics and scratch", got, act)
 	}
@@ -592,7 +592,7 @@ func TestMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	a, d, r = activationFloats(small)
-	if len(c.buf1) != 2*a || len(c.buf2) != 2*d || len(c.resid) != 2*r {
-		t.Errorf("buffers of %d, %d, %d floats for 2 images, want %d, %d, %d", len(c.buf1), len(c.buf2), len(c.resid), 2*a, 2*d, 2*r)
+	if len(c.buf1) != 2*a || len(c.buf2) != 2*d || len(c.resid) != 2*r || len(c.proj) != 2*r {
+		t.Errorf("buffers of %d, %d, %d, %d floats for 2 images, want %d, %d, %d, %d", len(c.buf1), len(c.buf2), len(c.resid), len(c.proj), 2*a, 2*d, 2*r, 2*r)
 	}
 }
