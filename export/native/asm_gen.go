@@ -567,6 +567,65 @@ func statsAVX2() {
 	p("RET")
 }
 
+// statsAVX512 is statsAVX2 with Z registers: 32 channels at a time, then
+// 16 and 8.
+func statsAVX512() {
+	comment("func statsAVX512(src *float32, rows int, n int, ld int, shift *float64, sum *float64, sq *float64)")
+	fmt.Fprintf(&out, "TEXT ·statsAVX512(SB), NOSPLIT, $0-56\n")
+	p("MOVQ src+0(FP), SI")
+	p("MOVQ rows+8(FP), R8")
+	p("MOVQ n+16(FP), R9")
+	p("MOVQ ld+24(FP), R10")
+	p("MOVQ shift+32(FP), BX")
+	p("MOVQ sum+40(FP), CX")
+	p("MOVQ sq+48(FP), DX")
+	p("SHLQ $2, R10")
+	for _, width := range []int{32, 16, 8} {
+		vecs := width / 8
+		pre := fmt.Sprintf("c%d", width)
+		label(pre)
+		p("CMPQ R9, $%d", width)
+		p("JLT %sdone", pre)
+		for i := range vecs {
+			p("VMOVUPD %d(BX), Z%d", 64*i, 8+i)
+			p("VMOVUPD %d(CX), Z%d", 64*i, i)
+			p("VMOVUPD %d(DX), Z%d", 64*i, 4+i)
+		}
+		p("MOVQ SI, DI")
+		p("MOVQ R8, R11")
+		p("TESTQ R11, R11")
+		p("JLE %sstore", pre)
+		label(pre + "row")
+		for i := range vecs {
+			p("VCVTPS2PD %d(DI), Z%d", 32*i, 12+i)
+		}
+		for i := range vecs {
+			p("VSUBPD Z%d, Z%d, Z%d", 8+i, 12+i, 12+i)
+			p("VADDPD Z%d, Z%d, Z%d", 12+i, i, i)
+			p("VFMADD231PD Z%d, Z%d, Z%d", 12+i, 12+i, 4+i)
+		}
+		p("ADDQ R10, DI")
+		p("DECQ R11")
+		p("JNZ %srow", pre)
+		label(pre + "store")
+		for i := range vecs {
+			p("VMOVUPD Z%d, %d(CX)", i, 64*i)
+			p("VMOVUPD Z%d, %d(DX)", 4+i, 64*i)
+		}
+		p("ADDQ $%d, SI", 4*width)
+		p("ADDQ $%d, BX", 8*width)
+		p("ADDQ $%d, CX", 8*width)
+		p("ADDQ $%d, DX", 8*width)
+		p("SUBQ $%d, R9", width)
+		if width == 32 {
+			p("JMP %s", pre)
+		}
+		label(pre + "done")
+	}
+	p("VZEROUPPER")
+	p("RET")
+}
+
 // gemvAVX2 sets y[j] = (Σ_t x[t]·w[t*n+j]) + bias[j], 32 outputs at a time
 // (then 8), summing rounded products in order of t.
 func gemvAVX2() {
@@ -634,6 +693,7 @@ func main() {
 		transform(zmm, true)
 	}
 	statsAVX2()
+	statsAVX512()
 	gemvAVX2()
 	if err := os.WriteFile("kernels_amd64.s", out.Bytes(), 0o644); err != nil {
 		log.Fatal(err)

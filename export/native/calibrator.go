@@ -390,13 +390,24 @@ func im2col(img []float32, r, h int) aFill {
 	return func(dst []float32, lo, hi int) ([]float32, int) {
 		for q := lo; q < hi; q++ {
 			oy, ox := q/h, q%h
+			iy0, ix0 := 2*oy-1, 2*ox-1
 			row := dst[(q-lo)*27 : (q-lo+1)*27]
+			if iy0 >= 0 && iy0+2 < r && ix0 >= 0 && ix0+2 < r {
+				for ci := range 3 {
+					for ky := range 3 {
+						in := img[ci*r*r+(iy0+ky)*r+ix0:][:3]
+						out := row[ci*9+ky*3:][:3]
+						out[0], out[1], out[2] = in[0], in[1], in[2]
+					}
+				}
+				continue
+			}
 			for ci := range 3 {
 				plane := img[ci*r*r : (ci+1)*r*r]
 				for ky := range 3 {
-					iy := 2*oy - 1 + ky
+					iy := iy0 + ky
 					for kx := range 3 {
-						ix := 2*ox - 1 + kx
+						ix := ix0 + kx
 						v := float32(0)
 						if iy >= 0 && iy < r && ix >= 0 && ix < r {
 							v = plane[iy*r+ix]

@@ -65,6 +65,9 @@ func transformAVX512Prefetch(args *tfArgs)
 func statsAVX2(src *float32, rows int, n int, ld int, shift *float64, sum *float64, sq *float64)
 
 //go:noescape
+func statsAVX512(src *float32, rows int, n int, ld int, shift *float64, sum *float64, sq *float64)
+
+//go:noescape
 func gemvAVX2(x *float32, k int, w *float32, n int, bias *float32, y *float32)
 
 // dwArgs is dwJob for the assembly, strides in bytes; the field offsets
@@ -105,12 +108,18 @@ func init() {
 // tileGemm is the signature of the assembly tile kernels.
 type tileGemm func(k int, a *float32, lda int, b *float32, c *float32, ldc int, mask int)
 
-// gemmASM wraps the tile kernels of one set: kern[w] is the kernel for
-// panels of width w, mr its row count. mask computes the kernel's store
-// argument for a tile whose stored columns are valid (a multiple of 8).
-func gemmASM(mr int, kern map[int]tileGemm, mask func(width, valid int) int) func(k int, a []float32, lda int, b []float32, width int, c []float32, ldc int, valid int) {
+// gemmASM wraps the tile kernels of one set: narrow and wide are the
+// kernels for panels of 16 and 32 columns (nil where the set has none), mr
+// their row count. mask computes the kernel's store argument for a tile
+// whose stored columns are valid (a multiple of 8).
+func gemmASM(mr int, narrow, wide tileGemm, mask func(width, valid int) int) func(k int, a []float32, lda int, b []float32, width int, c []float32, ldc int, valid int) {
 	return func(k int, a []float32, lda int, b []float32, width int, c []float32, ldc int, valid int) {
-		f := kern[width]
+		f := narrow
+		if width == 32 {
+			f = wide
+		} else if width != 16 {
+			f = nil
+		}
 		if f == nil || k <= 0 || lda < k || len(a) < (mr-1)*lda+k || len(b) < k*width || valid <= 0 || valid > width {
 			panic(fmt.Sprintf("native: bad tile: k %d, lda %d, len(a) %d, width %d, len(b) %d, valid %d", k, lda, len(a), width, len(b), valid))
 		}
@@ -228,13 +237,21 @@ func transformWith(f tfKernel, j *tfJob) {
 	})
 }
 
-func statsASM(j *statsJob) {
+func statsASM(zmm bool) func(*statsJob) {
+	return func(j *statsJob) { statsWith(zmm, j) }
+}
+
+func statsWith(zmm bool, j *statsJob) {
 	if j.n%8 != 0 || j.rows <= 0 || j.n <= 0 {
 		statsGo(j)
 		return
 	}
 	if len(j.src) < (j.rows-1)*j.ld+j.n || len(j.shift) < j.n || len(j.sum) < j.n || len(j.sq) < j.n {
 		panic(fmt.Sprintf("native: bad statistics job: %d rows of %d (stride %d), src %d", j.rows, j.n, j.ld, len(j.src)))
+	}
+	if zmm {
+		statsAVX512(&j.src[0], j.rows, j.n, j.ld, &j.shift[0], &j.sum[0], &j.sq[0])
+		return
 	}
 	statsAVX2(&j.src[0], j.rows, j.n, j.ld, &j.shift[0], &j.sum[0], &j.sq[0])
 }
@@ -270,7 +287,7 @@ func avx2Set(exact bool) *kernelSet {
 			}
 			return ws
 		},
-		gemm: gemmASM(6, map[int]tileGemm{16: g}, func(_, valid int) int {
+		gemm: gemmASM(6, g, nil, func(_, valid int) int {
 			if valid <= 8 {
 				return 1
 			}
@@ -285,7 +302,7 @@ func avx2Set(exact bool) *kernelSet {
 		},
 		dw:        dwASM(8, d, dwGo),
 		transform: transformASM(tfAVX2Prefetch),
-		stats:     statsASM,
+		stats:     statsASM(false),
 		gemv:      gemvASM,
 	}
 }
@@ -310,7 +327,7 @@ func avx512Set(exact bool) *kernelSet {
 			}
 			return ws
 		},
-		gemm: gemmASM(12, map[int]tileGemm{32: g32, 16: g16}, func(width, valid int) int {
+		gemm: gemmASM(12, g16, g32, func(width, valid int) int {
 			if width == 32 {
 				valid -= 16
 			}
@@ -325,7 +342,7 @@ func avx512Set(exact bool) *kernelSet {
 		},
 		dw:        dwASM(16, d, dw8),
 		transform: transformASM(tfAVX512Prefetch),
-		stats:     statsASM,
+		stats:     statsASM(true),
 		gemv:      gemvASM,
 	}
 }
