@@ -48,11 +48,11 @@ func variant(fma bool) string {
 	return "Exact"
 }
 
-// gemm6x16AVX2 computes a 6x16 tile: c[i][j] = Σ_t a[i*lda+t]·b[t*16+j];
-// with half set only columns 0..7 are stored.
-func gemm6x16AVX2(fma bool) {
-	name := "gemm6x16AVX2" + variant(fma)
-	comment(fmt.Sprintf("func %s(k int, a *float32, lda int, b *float32, c *float32, ldc int, half int)", name))
+// gemmHeader starts a tile kernel: k in CX, a in SI, lda in R8 and ldc
+// in R9 (both in bytes), 3·lda in R11, b in DI, c in DX, and the last
+// argument in R10.
+func gemmHeader(name, last string) {
+	comment(fmt.Sprintf("func %s(k int, a *float32, lda int, b *float32, c *float32, ldc int, %s int)", name, last))
 	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-56\n", name)
 	p("MOVQ k+0(FP), CX")
 	p("MOVQ a+8(FP), SI")
@@ -60,10 +60,16 @@ func gemm6x16AVX2(fma bool) {
 	p("MOVQ b+24(FP), DI")
 	p("MOVQ c+32(FP), DX")
 	p("MOVQ ldc+40(FP), R9")
-	p("MOVQ half+48(FP), R10")
+	p("MOVQ %s+48(FP), R10", last)
 	p("SHLQ $2, R8")
 	p("SHLQ $2, R9")
 	p("LEAQ (R8)(R8*2), R11")
+}
+
+// gemm6x16AVX2 computes a 6x16 tile: c[i][j] = Σ_t a[i*lda+t]·b[t*16+j];
+// with half set only columns 0..7 are stored.
+func gemm6x16AVX2(fma bool) {
+	gemmHeader("gemm6x16AVX2"+variant(fma), "half")
 	p("LEAQ (SI)(R11*1), R12")
 	for i := range 12 {
 		p("VXORPS Y%d, Y%d, Y%d", i, i, i)
@@ -106,20 +112,8 @@ func gemm6x16AVX2(fma bool) {
 // gemm12AVX512 computes a 12 x (16·vecs) tile; the last vector's store is
 // masked by mask (16 bits).
 func gemm12AVX512(fma bool, vecs int) {
-	name := fmt.Sprintf("gemm12x%dAVX512%s", 16*vecs, variant(fma))
-	comment(fmt.Sprintf("func %s(k int, a *float32, lda int, b *float32, c *float32, ldc int, mask int)", name))
-	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-56\n", name)
-	p("MOVQ k+0(FP), CX")
-	p("MOVQ a+8(FP), SI")
-	p("MOVQ lda+16(FP), R8")
-	p("MOVQ b+24(FP), DI")
-	p("MOVQ c+32(FP), DX")
-	p("MOVQ ldc+40(FP), R9")
-	p("MOVQ mask+48(FP), R10")
+	gemmHeader(fmt.Sprintf("gemm12x%dAVX512%s", 16*vecs, variant(fma)), "mask")
 	p("KMOVW R10, K1")
-	p("SHLQ $2, R8")
-	p("SHLQ $2, R9")
-	p("LEAQ (R8)(R8*2), R11")
 	p("LEAQ (SI)(R8*4), R12")
 	p("LEAQ (R12)(R8*4), R13")
 	nacc := 12 * vecs
@@ -484,12 +478,18 @@ func act(r string, zero, three, six, sixth int, sfx string) {
 	label("actdone" + sfx)
 }
 
-// statsAVX2 accumulates shifted sums and sums of squares in float64, 16
-// channels at a time (8 for a last odd chunk), each channel's pixels in
-// order.
-func statsAVX2() {
-	comment("func statsAVX2(src *float32, rows int, n int, ld int, shift *float64, sum *float64, sq *float64)")
-	fmt.Fprintf(&out, "TEXT ·statsAVX2(SB), NOSPLIT, $0-56\n")
+// stats accumulates shifted sums and sums of squares in float64, each
+// channel's pixels in order: with AVX2 16 channels at a time, then 8; with
+// AVX-512 32, then 16 and 8. A register holds lanes doubles converted from
+// lanes floats.
+func stats(zmm bool) {
+	name, reg, lanes, widths := "statsAVX2", "Y", 4, []int{16, 8}
+	if zmm {
+		name, reg, lanes, widths = "statsAVX512", "Z", 8, []int{32, 16, 8}
+	}
+	v := func(i int) string { return fmt.Sprintf("%s%d", reg, i) }
+	comment(fmt.Sprintf("func %s(src *float32, rows int, n int, ld int, shift *float64, sum *float64, sq *float64)", name))
+	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-56\n", name)
 	p("MOVQ src+0(FP), SI")
 	p("MOVQ rows+8(FP), R8")
 	p("MOVQ n+16(FP), R9")
@@ -498,98 +498,16 @@ func statsAVX2() {
 	p("MOVQ sum+40(FP), CX")
 	p("MOVQ sq+48(FP), DX")
 	p("SHLQ $2, R10")
-	label("chunk")
-	p("CMPQ R9, $16")
-	p("JLT chunk8")
-	for i := range 4 {
-		p("VMOVUPD %d(BX), Y%d", 32*i, 8+i)
-		p("VMOVUPD %d(CX), Y%d", 32*i, i)
-		p("VMOVUPD %d(DX), Y%d", 32*i, 4+i)
-	}
-	p("MOVQ SI, DI")
-	p("MOVQ R8, R11")
-	p("TESTQ R11, R11")
-	p("JLE store16")
-	label("row16")
-	for i := range 4 {
-		p("VCVTPS2PD %d(DI), Y%d", 16*i, 12+i)
-	}
-	for i := range 4 {
-		p("VSUBPD Y%d, Y%d, Y%d", 8+i, 12+i, 12+i)
-		p("VADDPD Y%d, Y%d, Y%d", 12+i, i, i)
-		p("VFMADD231PD Y%d, Y%d, Y%d", 12+i, 12+i, 4+i)
-	}
-	p("ADDQ R10, DI")
-	p("DECQ R11")
-	p("JNZ row16")
-	label("store16")
-	for i := range 4 {
-		p("VMOVUPD Y%d, %d(CX)", i, 32*i)
-		p("VMOVUPD Y%d, %d(DX)", 4+i, 32*i)
-	}
-	p("ADDQ $64, SI")
-	p("ADDQ $128, BX")
-	p("ADDQ $128, CX")
-	p("ADDQ $128, DX")
-	p("SUBQ $16, R9")
-	p("JMP chunk")
-	label("chunk8")
-	p("CMPQ R9, $8")
-	p("JLT done")
-	for i := range 2 {
-		p("VMOVUPD %d(BX), Y%d", 32*i, 8+i)
-		p("VMOVUPD %d(CX), Y%d", 32*i, i)
-		p("VMOVUPD %d(DX), Y%d", 32*i, 4+i)
-	}
-	p("MOVQ SI, DI")
-	p("MOVQ R8, R11")
-	p("TESTQ R11, R11")
-	p("JLE store8")
-	label("row8")
-	for i := range 2 {
-		p("VCVTPS2PD %d(DI), Y%d", 16*i, 12+i)
-	}
-	for i := range 2 {
-		p("VSUBPD Y%d, Y%d, Y%d", 8+i, 12+i, 12+i)
-		p("VADDPD Y%d, Y%d, Y%d", 12+i, i, i)
-		p("VFMADD231PD Y%d, Y%d, Y%d", 12+i, 12+i, 4+i)
-	}
-	p("ADDQ R10, DI")
-	p("DECQ R11")
-	p("JNZ row8")
-	label("store8")
-	for i := range 2 {
-		p("VMOVUPD Y%d, %d(CX)", i, 32*i)
-		p("VMOVUPD Y%d, %d(DX)", 4+i, 32*i)
-	}
-	label("done")
-	p("VZEROUPPER")
-	p("RET")
-}
-
-// statsAVX512 is statsAVX2 with Z registers: 32 channels at a time, then
-// 16 and 8.
-func statsAVX512() {
-	comment("func statsAVX512(src *float32, rows int, n int, ld int, shift *float64, sum *float64, sq *float64)")
-	fmt.Fprintf(&out, "TEXT ·statsAVX512(SB), NOSPLIT, $0-56\n")
-	p("MOVQ src+0(FP), SI")
-	p("MOVQ rows+8(FP), R8")
-	p("MOVQ n+16(FP), R9")
-	p("MOVQ ld+24(FP), R10")
-	p("MOVQ shift+32(FP), BX")
-	p("MOVQ sum+40(FP), CX")
-	p("MOVQ sq+48(FP), DX")
-	p("SHLQ $2, R10")
-	for _, width := range []int{32, 16, 8} {
-		vecs := width / 8
+	for wi, width := range widths {
+		vecs := width / lanes
 		pre := fmt.Sprintf("c%d", width)
 		label(pre)
 		p("CMPQ R9, $%d", width)
 		p("JLT %sdone", pre)
 		for i := range vecs {
-			p("VMOVUPD %d(BX), Z%d", 64*i, 8+i)
-			p("VMOVUPD %d(CX), Z%d", 64*i, i)
-			p("VMOVUPD %d(DX), Z%d", 64*i, 4+i)
+			p("VMOVUPD %d(BX), %s", 8*lanes*i, v(8+i))
+			p("VMOVUPD %d(CX), %s", 8*lanes*i, v(i))
+			p("VMOVUPD %d(DX), %s", 8*lanes*i, v(4+i))
 		}
 		p("MOVQ SI, DI")
 		p("MOVQ R8, R11")
@@ -597,28 +515,28 @@ func statsAVX512() {
 		p("JLE %sstore", pre)
 		label(pre + "row")
 		for i := range vecs {
-			p("VCVTPS2PD %d(DI), Z%d", 32*i, 12+i)
+			p("VCVTPS2PD %d(DI), %s", 4*lanes*i, v(12+i))
 		}
 		for i := range vecs {
-			p("VSUBPD Z%d, Z%d, Z%d", 8+i, 12+i, 12+i)
-			p("VADDPD Z%d, Z%d, Z%d", 12+i, i, i)
-			p("VFMADD231PD Z%d, Z%d, Z%d", 12+i, 12+i, 4+i)
+			p("VSUBPD %s, %s, %s", v(8+i), v(12+i), v(12+i))
+			p("VADDPD %s, %s, %s", v(12+i), v(i), v(i))
+			p("VFMADD231PD %s, %s, %s", v(12+i), v(12+i), v(4+i))
 		}
 		p("ADDQ R10, DI")
 		p("DECQ R11")
 		p("JNZ %srow", pre)
 		label(pre + "store")
 		for i := range vecs {
-			p("VMOVUPD Z%d, %d(CX)", i, 64*i)
-			p("VMOVUPD Z%d, %d(DX)", 4+i, 64*i)
+			p("VMOVUPD %s, %d(CX)", v(i), 8*lanes*i)
+			p("VMOVUPD %s, %d(DX)", v(4+i), 8*lanes*i)
 		}
 		p("ADDQ $%d, SI", 4*width)
 		p("ADDQ $%d, BX", 8*width)
 		p("ADDQ $%d, CX", 8*width)
 		p("ADDQ $%d, DX", 8*width)
 		p("SUBQ $%d, R9", width)
-		if width == 32 {
-			p("JMP %s", pre)
+		if wi == 0 {
+			p("JMP %s", pre) // the widest chunk repeats; the narrower come once
 		}
 		label(pre + "done")
 	}
@@ -692,8 +610,8 @@ func main() {
 		transform(zmm, false)
 		transform(zmm, true)
 	}
-	statsAVX2()
-	statsAVX512()
+	stats(false)
+	stats(true)
 	gemvAVX2()
 	if err := os.WriteFile("kernels_amd64.s", out.Bytes(), 0o644); err != nil {
 		log.Fatal(err)

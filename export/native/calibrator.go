@@ -14,7 +14,7 @@ import (
 
 // DefaultMemoryLimit is the activation memory a Calibrator may hold unless
 // [Options.MemoryLimit] says otherwise: enough for batches of 200 of the
-// largest w1.2 subnet at 224 (about 2.3 GB).
+// largest w1.2 subnet at 224 (about 2.4 GB).
 const DefaultMemoryLimit int64 = 4 << 30
 
 // Options tunes a Calibrator. The zero value is the default.

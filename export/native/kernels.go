@@ -96,28 +96,40 @@ type dwJob struct {
 // goKernels is the portable implementation, used where no assembly
 // exists and as the reference the assembly kernels are tested against.
 var goKernels = &kernelSet{
-	name:  "go",
-	exact: true,
-	mr:    4,
-	panelWidths: func(n int) []int {
-		var ws []int
-		for ; n > 0; n -= 16 {
-			ws = append(ws, 16)
+	name:        "go",
+	exact:       true,
+	mr:          4,
+	panelWidths: panels(16),
+	gemm:        gemmGo,
+	chunkWidths: chunks(16),
+	dw:          dwGo,
+	transform:   transformGo,
+	stats:       statsGo,
+	gemv:        gemvGo,
+}
+
+// panels returns a panelWidths that cuts n columns into panels w wide,
+// the last one padded.
+func panels(w int) func(n int) []int {
+	return func(n int) []int {
+		ws := make([]int, (n+w-1)/w)
+		for i := range ws {
+			ws[i] = w
 		}
 		return ws
-	},
-	gemm: gemmGo,
-	chunkWidths: func(c int) []int {
+	}
+}
+
+// chunks returns a chunkWidths that cuts c channels into chunks of w, the
+// last one what remains.
+func chunks(w int) func(c int) []int {
+	return func(c int) []int {
 		var ws []int
-		for ; c > 0; c -= 16 {
-			ws = append(ws, min(c, 16))
+		for ; c > 0; c -= w {
+			ws = append(ws, min(c, w))
 		}
 		return ws
-	},
-	dw:        dwGo,
-	transform: transformGo,
-	stats:     statsGo,
-	gemv:      gemvGo,
+	}
 }
 
 func gemmGo(k int, a []float32, lda int, b []float32, width int, c []float32, ldc int, valid int) {

@@ -277,33 +277,21 @@ func avx2Set(exact bool) *kernelSet {
 		g, d, name = gemm6x16AVX2Exact, dwAVX2ExactKernel, "avx2-exact"
 	}
 	return &kernelSet{
-		name:  name,
-		exact: exact,
-		mr:    6,
-		panelWidths: func(n int) []int {
-			var ws []int
-			for ; n > 0; n -= 16 {
-				ws = append(ws, 16)
-			}
-			return ws
-		},
+		name:        name,
+		exact:       exact,
+		mr:          6,
+		panelWidths: panels(16),
 		gemm: gemmASM(6, g, nil, func(_, valid int) int {
 			if valid <= 8 {
 				return 1
 			}
 			return 0
 		}),
-		chunkWidths: func(c int) []int {
-			var ws []int
-			for ; c > 0; c -= 8 {
-				ws = append(ws, min(c, 8))
-			}
-			return ws
-		},
-		dw:        dwASM(8, d, dwGo),
-		transform: transformASM(tfAVX2Prefetch),
-		stats:     statsASM(false),
-		gemv:      gemvASM,
+		chunkWidths: chunks(8),
+		dw:          dwASM(8, d, dwGo),
+		transform:   transformASM(tfAVX2Prefetch),
+		stats:       statsASM(false),
+		gemv:        gemvASM,
 	}
 }
 
@@ -333,17 +321,11 @@ func avx512Set(exact bool) *kernelSet {
 			}
 			return 1<<valid - 1
 		}),
-		chunkWidths: func(c int) []int {
-			var ws []int
-			for ; c > 0; c -= 16 {
-				ws = append(ws, min(c, 16))
-			}
-			return ws
-		},
-		dw:        dwASM(16, d, dw8),
-		transform: transformASM(tfAVX512Prefetch),
-		stats:     statsASM(true),
-		gemv:      gemvASM,
+		chunkWidths: chunks(16),
+		dw:          dwASM(16, d, dw8),
+		transform:   transformASM(tfAVX512Prefetch),
+		stats:       statsASM(true),
+		gemv:        gemvASM,
 	}
 }
 

@@ -147,6 +147,17 @@ func fixtureNet(t testing.TB, name string, r int) *supernet.Net {
 	return nil
 }
 
+// randomNet returns a constructor of a random subnet of the named space
+// at resolution r, with seeded weights.
+func randomNet(t testing.TB, space string, seed uint64, r int) func() *supernet.Net {
+	return func() *supernet.Net {
+		s := spaceNamed(t, space)
+		cfg := s.RandomConfig(rand.New(rand.NewPCG(seed, 3)))
+		cfg.R = r
+		return supernet.Init(s, cfg, seed)
+	}
+}
+
 func spaceNamed(t testing.TB, name string) *supernet.Space {
 	t.Helper()
 	s, err := supernet.SpaceByName(name)
@@ -206,14 +217,7 @@ func TestMatchesGoReference(t *testing.T) {
 		n     int
 		short bool
 	}
-	random := func(space string, seed uint64, r int) func() *supernet.Net {
-		return func() *supernet.Net {
-			s := spaceNamed(t, space)
-			cfg := s.RandomConfig(rand.New(rand.NewPCG(seed, 3)))
-			cfg.R = r
-			return supernet.Init(s, cfg, seed)
-		}
-	}
+	random := func(space string, seed uint64, r int) func() *supernet.Net { return randomNet(t, space, seed, r) }
 	fixed := func(space string, max bool, r int) func() *supernet.Net {
 		return func() *supernet.Net {
 			s := spaceNamed(t, space)
