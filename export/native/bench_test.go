@@ -105,3 +105,52 @@ func BenchmarkCalibrateMidSubnet224(b *testing.B) {
 		report(b, b.N*n, time.Since(t0), cpuTime()-c0)
 	})
 }
+
+// BenchmarkForwardMidSubnet224 runs eval mode (running statistics, through
+// the classifier) on the mid subnet at 224: the native engine against the
+// exported ONNX model (BatchNorm folded) in ONNX Runtime, on GOMAXPROCS
+// threads, batches of EDGEFIT_BENCH_BATCH (default 200).
+func BenchmarkForwardMidSubnet224(b *testing.B) {
+	net := midSubnet(b)
+	n := benchBatch()
+	in := images(n, 224, 1)
+	b.Run("native", func(b *testing.B) {
+		c := newCalibratorKernels(b, net, n, nil)
+		defer c.Close()
+		if _, err := c.Forward(context.Background(), in, n); err != nil {
+			b.Fatal(err)
+		}
+		t0, c0 := time.Now(), cpuTime()
+		for b.Loop() {
+			if _, err := c.Forward(context.Background(), in, n); err != nil {
+				b.Fatal(err)
+			}
+		}
+		report(b, b.N*n, time.Since(t0), cpuTime()-c0)
+	})
+	b.Run("ort", func(b *testing.B) {
+		if err := ort.Init(""); err != nil {
+			b.Skipf("ONNX Runtime unavailable: %v", err)
+		}
+		model, err := export.Marshal(net, export.Metadata{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		s, err := ort.Open(model, ort.Options{IntraOpThreads: runtime.GOMAXPROCS(0), InterOpThreads: 1, Batch: n})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer s.Close()
+		copy(s.Input(0), in)
+		if err := s.RunInPlace(); err != nil {
+			b.Fatal(err)
+		}
+		t0, c0 := time.Now(), cpuTime()
+		for b.Loop() {
+			if err := s.RunInPlace(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		report(b, b.N*n, time.Since(t0), cpuTime()-c0)
+	})
+}

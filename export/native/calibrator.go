@@ -39,7 +39,8 @@ type Calibrator struct {
 	plan     plan
 	size     sizes
 
-	batch             int // images the buffers hold
+	head              *headPlan // packed at the first Forward
+	batch             int       // images the buffers hold
 	buf1, buf2, resid []float32
 	proj              []float32 // raw projection outputs, sized as resid
 	workers           []*worker
@@ -201,21 +202,53 @@ func (c *Calibrator) Close() error {
 // expand layer's BatchNorm. The result does not depend on the number of
 // threads. ctx is checked between layers.
 func (c *Calibrator) BatchStats(ctx context.Context, data []float32, n int) ([]export.BatchStats, error) {
-	if c == nil || c.closed {
-		return nil, errors.New("native calibrator: used after Close (or nil)")
-	}
-	if n <= 0 || n > c.maxBatch {
-		return nil, fmt.Errorf("native calibrator: batch of %d images, want 1..%d (the batch size it was made for)", n, c.maxBatch)
-	}
-	if want := n * 3 * c.r * c.r; len(data) != want {
-		return nil, fmt.Errorf("native calibrator: batch of %d images has %d values, want %d (3x%dx%d each, NCHW)", n, len(data), want, c.r, c.r)
+	if err := c.check(data, n); err != nil {
+		return nil, err
 	}
 	c.ensure(n)
 	run := &batchRun{c: c, ctx: ctx, n: n, out: make([]export.BatchStats, 0, 2+3*len(c.plan.blocks))}
-	if err := run.forward(data); err != nil {
+	if _, err := run.forward(data); err != nil {
 		return nil, err
 	}
 	return run.out, nil
+}
+
+// Forward runs one batch of n images in eval mode, every BatchNorm
+// normalizing with its running statistics as the exported model does,
+// through the head, and returns the n·classes logits. It computes as
+// export.Forward (the Go reference with unfolded BatchNorm) does, to the
+// same rounding with the default kernels.
+func (c *Calibrator) Forward(ctx context.Context, data []float32, n int) ([]float32, error) {
+	if err := c.check(data, n); err != nil {
+		return nil, err
+	}
+	c.ensure(n)
+	if c.head == nil {
+		c.head = packHead(c.net)
+	}
+	run := &batchRun{c: c, ctx: ctx, n: n, eval: true}
+	nm, err := run.forward(data)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return run.logits(nm), nil
+}
+
+// check validates a batch for BatchStats and Forward.
+func (c *Calibrator) check(data []float32, n int) error {
+	if c == nil || c.closed {
+		return errors.New("native calibrator: used after Close (or nil)")
+	}
+	if n <= 0 || n > c.maxBatch {
+		return fmt.Errorf("native calibrator: batch of %d images, want 1..%d (the batch size it was made for)", n, c.maxBatch)
+	}
+	if want := n * 3 * c.r * c.r; len(data) != want {
+		return fmt.Errorf("native calibrator: batch of %d images has %d values, want %d (3x%dx%d each, NCHW)", n, len(data), want, c.r, c.r)
+	}
+	return nil
 }
 
 // ensure sizes the buffers for n images and the workers for this call.
@@ -232,12 +265,14 @@ func (c *Calibrator) ensure(n int) {
 	}
 }
 
-// batchRun is the state of one BatchStats call.
+// batchRun is the state of one BatchStats or Forward call.
 type batchRun struct {
-	c   *Calibrator
-	ctx context.Context
-	n   int
-	out []export.BatchStats
+	c    *Calibrator
+	ctx  context.Context
+	n    int
+	eval bool // normalize with the running statistics, gather none
+	out  []export.BatchStats
+	h    int // the final expand's map size, once forward has run
 }
 
 // each runs fn for every image on the calibrator's workers.
@@ -274,6 +309,10 @@ func (b *batchRun) layer(l *convLayer, conv func(w *worker, i int, st partial)) 
 	if err := b.ctx.Err(); err != nil {
 		return nil, err
 	}
+	if b.eval {
+		b.each(func(w *worker, i int) { conv(w, i, partial{}) })
+		return runningAffine(l), nil
+	}
 	ls := &b.c.ls
 	ls.reset(l.c, b.n)
 	b.each(func(w *worker, i int) { conv(w, i, ls.image(i)) })
@@ -288,7 +327,9 @@ func (b *batchRun) layer(l *convLayer, conv func(w *worker, i int, st partial)) 
 	return nm, nil
 }
 
-func (b *batchRun) forward(data []float32) error {
+// forward runs the batch up to the final expand layer and returns that
+// layer's normalization.
+func (b *batchRun) forward(data []float32) (*affine, error) {
 	c := b.c
 	p := &c.plan
 	r := c.r
@@ -302,7 +343,7 @@ func (b *batchRun) forward(data []float32) error {
 		w.gemmImage(f.pw, nil, 0, im2col(data[i*per:(i+1)*per], r, h), h*h, c.buf1[i*sz:(i+1)*sz], st)
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	b.each(func(w *worker, i int) {
 		w.ks.transform(&tfJob{dst: c.resid[i*sz:], dP: f.c, src: c.buf1[i*sz:], sP: f.c, rows: 1, cols: h * h, n: f.c, nm: nm})
@@ -336,7 +377,7 @@ func (b *batchRun) forward(data []float32) error {
 		if e := blk.expand; e != nil {
 			nm, err := denseFrom(e, blk.residual)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			dwSrc, dwStride, dwNorm = c.buf1, h*h*e.c, nm
 		} else if pending != nil {
@@ -350,7 +391,7 @@ func (b *batchRun) forward(data []float32) error {
 			w.dwImage(d.dw, dwSrc[i*dwStride:(i+1)*dwStride], h, dwNorm, c.buf2[i*dSz:(i+1)*dSz], st)
 		})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		pr := &blk.project
 		pSz := oh * oh * pr.c
@@ -364,13 +405,13 @@ func (b *batchRun) forward(data []float32) error {
 			w.gemmImage(pr.pw, nil, 0, w.normFill(src, d.c, nmD), oh*oh, dst, st)
 		})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		pending = &blockEnd{raw: c.proj, nm: nmP, c: pr.c, add: blk.residual}
 		h, ch = oh, pr.c
 	}
-	_, err = denseFrom(&p.final, false)
-	return err
+	b.h = h
+	return denseFrom(&p.final, false)
 }
 
 // materialize writes a pending block output of pixels per image into the
@@ -430,6 +471,9 @@ type worker struct {
 	gate64, zero64       []float64 // zero64 also serves as the pooling shift
 	one64                []float64
 	poolSum, poolSq      []float64
+	// The head's buffers, allocated at the first Forward.
+	headT, headVec, headMid   []float32
+	headSum, headSq, headZero []float64
 }
 
 func newWorker(ks *kernelSet, s sizes) *worker {

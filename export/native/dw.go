@@ -54,7 +54,8 @@ func bandPixel(c int) int {
 }
 
 // dwImage convolves one image src [h][h][c] (raw, normalized on the fly
-// with nm) into dst [oh][oh][c] and accumulates dst's statistics into st.
+// with nm) into dst [oh][oh][c] and accumulates dst's statistics into st
+// (unless st is the zero partial).
 // It works in bands of output rows: the input rows a band needs are
 // normalized whole (all channels, read contiguously) into a padded buffer,
 // rows shared with the previous band are moved rather than recomputed,
@@ -99,6 +100,9 @@ func (w *worker) dwImage(d *dwWeights, src []float32, h int, nm *affine, dst []f
 			})
 		}
 		out := dst[oy0*oh*c : (oy0+nb)*oh*c]
+		if st.sum == nil {
+			continue
+		}
 		if oy0 == 0 {
 			initShift(st, out, c)
 		}

@@ -50,7 +50,7 @@ const blockTiles = 4
 type aFill func(scratch []float32, lo, hi int) (a []float32, lda int)
 
 // gemmImage computes dst[p×n] = A·B for one image and accumulates dst's
-// per-channel statistics into st. A is src (row stride lds) when fill is
+// per-channel statistics into st (unless st is the zero partial). A is src (row stride lds) when fill is
 // nil, else what fill produces.
 func (w *worker) gemmImage(pw *pwWeights, src []float32, lds int, fill aFill, p int, dst []float32, st partial) {
 	ks := w.ks
@@ -72,8 +72,10 @@ func (w *worker) gemmImage(pw *pwWeights, src []float32, lds int, fill aFill, p 
 			ks.gemm(k, a, k, pw.data[pn.off:pn.off+k*pn.width], pn.width, c[pn.col:], n, pn.valid)
 		}
 		copy(dst[:p*n], c[:p*n])
-		initShift(st, dst, n)
-		ks.stats(&statsJob{src: dst, rows: p, n: n, ld: n, shift: st.shift, sum: st.sum, sq: st.sq})
+		if st.sum != nil {
+			initShift(st, dst, n)
+			ks.stats(&statsJob{src: dst, rows: p, n: n, ld: n, shift: st.shift, sum: st.sum, sq: st.sq})
+		}
 		return
 	}
 	// Tiles start every mr rows; the last one is moved back to end at
@@ -98,10 +100,12 @@ func (w *worker) gemmImage(pw *pwWeights, src []float32, lds int, fill aFill, p 
 				ks.gemm(k, at, lda, pw.data[pn.off:pn.off+k*pn.width], pn.width, ct[pn.col:], n, pn.valid)
 			}
 		}
-		if done == 0 {
-			initShift(st, dst, n)
+		if st.sum != nil {
+			if done == 0 {
+				initShift(st, dst, n)
+			}
+			ks.stats(&statsJob{src: dst[done*n:], rows: hi - done, n: n, ld: n, shift: st.shift, sum: st.sum, sq: st.sq})
 		}
-		ks.stats(&statsJob{src: dst[done*n:], rows: hi - done, n: n, ld: n, shift: st.shift, sum: st.sum, sq: st.sq})
 		done = hi
 	}
 }

@@ -2,6 +2,7 @@ package native
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"math"
 	"math/rand/v2"
@@ -97,6 +98,8 @@ var fixtures struct {
 type fixtureCase struct {
 	Name   string          `json:"name"`
 	Config json.RawMessage `json:"config"`
+	Input  string          `json:"input"`  // float32 NCHW file beside reference.json
+	Logits []float64       `json:"logits"` // PyTorch's, for Input
 }
 
 // fixture loads the OFA w1.0 fixture checkpoint of ../shared and the
@@ -598,5 +601,85 @@ func TestMemory(t *testing.T) {
 	a, d, r = activationFloats(small)
 	if len(c.buf1) != 2*a || len(c.buf2) != 2*d || len(c.resid) != 2*r || len(c.proj) != 2*r {
 		t.Errorf("buffers of %d, %d, %d, %d floats for 2 images, want %d, %d, %d, %d", len(c.buf1), len(c.buf2), len(c.resid), len(c.proj), 2*a, 2*d, 2*r, 2*r)
+	}
+}
+
+// TestForward checks eval mode against export.Forward (bit for bit with the
+// exact kernels, which round as it does) on random subnets of both spaces,
+// and against the logits PyTorch computed for the fixture's subnets.
+func TestForward(t *testing.T) {
+	for _, tc := range []struct {
+		space string
+		seed  uint64
+		r, n  int
+	}{{"w1.0", 1, 96, 3}, {"w1.2", 2, 130, 2}, {"w1.0", 3, 32, 1}} {
+		net := randomNet(t, tc.space, tc.seed, tc.r)()
+		in := images(tc.n, tc.r, tc.seed)
+		want, err := export.Forward(net, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ks := range kernelSets() {
+			c := newCalibratorKernels(t, net, tc.n, ks)
+			got, err := c.Forward(context.Background(), in, tc.n)
+			c.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("%d logits, want %d", len(got), len(want))
+			}
+			worst, scale := 0.0, 1.0
+			for i := range want {
+				worst = max(worst, math.Abs(float64(got[i])-float64(want[i])))
+				scale = max(scale, math.Abs(float64(want[i])))
+			}
+			t.Logf("%s r=%d n=%d, kernels %s: max |Δ logit| %.3g (logits up to %.3g)", tc.space, tc.r, tc.n, ks.name, worst, scale)
+			limit := 0.0
+			if !ks.exact {
+				limit = 1e-4 * scale
+			}
+			if worst > limit {
+				t.Errorf("%s r=%d, kernels %s: logits differ from export.Forward by %.3g (limit %.3g)", tc.space, tc.r, ks.name, worst, limit)
+			}
+		}
+	}
+
+	ck, cases := fixture(t)
+	dir := filepath.Join(testfix.RepoRoot(t), "..", "shared", "fixtures", "ofa-mbv3-w1.0")
+	for _, fc := range cases {
+		cfg, err := supernet.ParseConfig(ck.Space, fc.Config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		net, err := supernet.Extract(ck, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := os.ReadFile(filepath.Join(dir, fc.Input))
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := make([]float32, len(raw)/4)
+		for i := range in {
+			in[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+		}
+		c, err := NewCalibrator(net, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.Forward(context.Background(), in, 1)
+		c.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		worst := 0.0
+		for i, v := range fc.Logits {
+			worst = max(worst, math.Abs(float64(got[i])-v))
+		}
+		t.Logf("fixture %s (r=%d): max |native - PyTorch| %.3g", fc.Name, cfg.R, worst)
+		if len(got) != len(fc.Logits) || worst > 1e-4 {
+			t.Errorf("fixture %s: %d logits, max difference from PyTorch's %.3g (limit 1e-4)", fc.Name, len(got), worst)
+		}
 	}
 }

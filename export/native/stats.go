@@ -109,6 +109,21 @@ func bnAffine(bn *supernet.BatchNorm, mean, variance []float64, a act) *affine {
 	return nm
 }
 
+// runningAffine returns the eval-mode normalization of l: its BatchNorm's
+// running statistics, less the convolution's bias, which the raw output
+// leaves out.
+func runningAffine(l *convLayer) *affine {
+	mean := make([]float64, len(l.bn.Mean))
+	variance := make([]float64, len(l.bn.Var))
+	for c := range mean {
+		mean[c], variance[c] = float64(l.bn.Mean[c]), float64(l.bn.Var[c])
+		if l.bias != nil {
+			mean[c] -= float64(l.bias[c])
+		}
+	}
+	return bnAffine(l.bn, mean, variance, l.act)
+}
+
 // scaling returns the map x·s per channel (exact in float64, so the result
 // is the float32 product), with m, g and beta shared from zero and one.
 func scaling(s []float64, zero, one []float64) *affine {
