@@ -346,7 +346,7 @@ func (b *batchRun) forward(data []float32) (*affine, error) {
 		return nil, err
 	}
 	b.each(func(w *worker, i int) {
-		w.ks.transform(&tfJob{dst: c.resid[i*sz:], dP: f.c, src: c.buf1[i*sz:], sP: f.c, rows: 1, cols: h * h, n: f.c, nm: nm})
+		w.ks.transform(tfJob{dst: c.resid[i*sz:], dP: f.c, src: c.buf1[i*sz:], sP: f.c, rows: 1, cols: h * h, n: f.c, nm: nm})
 	})
 	ch := f.c
 	// pending is the previous block's output when it has not been
@@ -420,7 +420,7 @@ func (b *batchRun) materialize(e *blockEnd, pixels int) {
 	c := b.c
 	sz := pixels * e.c
 	b.each(func(w *worker, i int) {
-		w.ks.transform(&tfJob{dst: c.resid[i*sz:], dP: e.c, src: e.raw[i*sz:], sP: e.c, rows: 1, cols: pixels, n: e.c, nm: e.nm, add: e.add})
+		w.ks.transform(tfJob{dst: c.resid[i*sz:], dP: e.c, src: e.raw[i*sz:], sP: e.c, rows: 1, cols: pixels, n: e.c, nm: e.nm, add: e.add})
 	})
 }
 
@@ -511,10 +511,10 @@ func (w *worker) seProject(blk *blockPlan, src []float32, hw int, nm *affine, ds
 	se := blk.se
 	mid := se.mid
 	t := w.seT[:hw*mid]
-	w.ks.transform(&tfJob{dst: t, dP: mid, src: src, sP: mid, rows: 1, cols: hw, n: mid, nm: nm})
+	w.ks.transform(tfJob{dst: t, dP: mid, src: src, sP: mid, rows: 1, cols: hw, n: mid, nm: nm})
 	sum := w.poolSum[:mid]
 	clear(sum)
-	w.ks.stats(&statsJob{src: t, rows: hw, n: mid, ld: mid, shift: w.zero64[:mid], sum: sum, sq: w.poolSq[:mid]})
+	w.ks.stats(statsJob{src: t, rows: hw, n: mid, ld: mid, shift: w.zero64[:mid], sum: sum, sq: w.poolSq[:mid]})
 	pooled := w.pooled[:mid]
 	for j, s := range sum {
 		pooled[j] = float32(s / float64(hw))
@@ -530,7 +530,7 @@ func (w *worker) seProject(blk *blockPlan, src []float32, hw int, nm *affine, ds
 	for j, v := range gate {
 		g64[j] = float64(min(max(v+3, 0), 6) / 6) // h_sigmoid
 	}
-	w.ks.transform(&tfJob{dst: t, dP: mid, src: t, sP: mid, rows: 1, cols: hw, n: mid, nm: scaling(g64, w.zero64, w.one64)})
+	w.ks.transform(tfJob{dst: t, dP: mid, src: t, sP: mid, rows: 1, cols: hw, n: mid, nm: scaling(g64, w.zero64, w.one64)})
 	w.gemmImage(blk.project.pw, t, mid, nil, hw, dst, st)
 }
 

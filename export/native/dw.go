@@ -89,11 +89,11 @@ func (w *worker) dwImage(d *dwWeights, src []float32, h int, nm *affine, dst []f
 			}
 			clear(r[:p*pix])
 			clear(r[(p+h)*pix:])
-			ks.transform(&tfJob{dst: r[p*pix:], dP: pix, src: src[iy*h*c:], sP: c, rows: 1, cols: h, n: c, nm: nm})
+			ks.transform(tfJob{dst: r[p*pix:], dP: pix, src: src[iy*h*c:], sP: c, rows: 1, cols: h, n: c, nm: nm})
 		}
 		have0, have1 = lo, hi
 		for _, ch := range d.chunks {
-			ks.dw(&dwJob{
+			ks.dw(dwJob{
 				plane: band[ch.c0:], planeRow: row, pix: pix, w: ch.w,
 				out: dst[oy0*oh*c+ch.c0:], oR: oh * c, oP: c, oh: nb, ow: oh,
 				k: k, stride: s, cb: ch.cb,
@@ -106,6 +106,6 @@ func (w *worker) dwImage(d *dwWeights, src []float32, h int, nm *affine, dst []f
 		if oy0 == 0 {
 			initShift(st, out, c)
 		}
-		ks.stats(&statsJob{src: out, rows: nb * oh, n: c, ld: c, shift: st.shift, sum: st.sum, sq: st.sq})
+		ks.stats(statsJob{src: out, rows: nb * oh, n: c, ld: c, shift: st.shift, sum: st.sum, sq: st.sq})
 	}
 }

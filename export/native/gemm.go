@@ -74,7 +74,7 @@ func (w *worker) gemmImage(pw *pwWeights, src []float32, lds int, fill aFill, p 
 		copy(dst[:p*n], c[:p*n])
 		if st.sum != nil {
 			initShift(st, dst, n)
-			ks.stats(&statsJob{src: dst, rows: p, n: n, ld: n, shift: st.shift, sum: st.sum, sq: st.sq})
+			ks.stats(statsJob{src: dst, rows: p, n: n, ld: n, shift: st.shift, sum: st.sum, sq: st.sq})
 		}
 		return
 	}
@@ -104,7 +104,7 @@ func (w *worker) gemmImage(pw *pwWeights, src []float32, lds int, fill aFill, p 
 			if done == 0 {
 				initShift(st, dst, n)
 			}
-			ks.stats(&statsJob{src: dst[done*n:], rows: hi - done, n: n, ld: n, shift: st.shift, sum: st.sum, sq: st.sq})
+			ks.stats(statsJob{src: dst[done*n:], rows: hi - done, n: n, ld: n, shift: st.shift, sum: st.sum, sq: st.sq})
 		}
 		done = hi
 	}
@@ -114,7 +114,7 @@ func (w *worker) gemmImage(pw *pwWeights, src []float32, lds int, fill aFill, p 
 // with nm.
 func (w *worker) normFill(src []float32, k int, nm *affine) aFill {
 	return func(dst []float32, lo, hi int) ([]float32, int) {
-		w.ks.transform(&tfJob{
+		w.ks.transform(tfJob{
 			dst: dst, dP: k, src: src[lo*k:], sP: k,
 			rows: 1, cols: hi - lo, n: k,
 			nm: nm,
@@ -147,14 +147,14 @@ func (w *worker) endFill(e *blockEnd, raw, resid []float32, keep bool) aFill {
 				copy(scratch[:(hi-lo)*c], resid[lo*c:hi*c])
 			}
 			job.dst, job.dP, job.cols = scratch, c, hi-lo
-			w.ks.transform(&job)
+			w.ks.transform(job)
 			return scratch, c
 		}
 		// Rows below done already hold the block output.
 		from := max(lo, done)
 		job.src, job.dst, job.dP, job.cols = raw[from*c:], resid[from*c:], c, hi-from
 		if hi > from {
-			w.ks.transform(&job)
+			w.ks.transform(job)
 		}
 		done = max(done, hi)
 		return resid[lo*c:], c

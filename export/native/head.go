@@ -51,10 +51,10 @@ func (b *batchRun) logits(nm *affine) []float32 {
 			w.headVec, w.headMid = make([]float32, hp.in), make([]float32, hp.mid)
 		}
 		t := w.headT[:sz]
-		w.ks.transform(&tfJob{dst: t, dP: hp.in, src: c.buf1[i*sz:], sP: hp.in, rows: 1, cols: hw, n: hp.in, nm: nm})
+		w.ks.transform(tfJob{dst: t, dP: hp.in, src: c.buf1[i*sz:], sP: hp.in, rows: 1, cols: hw, n: hp.in, nm: nm})
 		sum := w.headSum[:hp.in]
 		clear(sum)
-		w.ks.stats(&statsJob{src: t, rows: hw, n: hp.in, ld: hp.in, shift: w.headZero[:hp.in], sum: sum, sq: w.headSq[:hp.in]})
+		w.ks.stats(statsJob{src: t, rows: hw, n: hp.in, ld: hp.in, shift: w.headZero[:hp.in], sum: sum, sq: w.headSq[:hp.in]})
 		pooled := w.headVec[:hp.in]
 		for j, s := range sum {
 			pooled[j] = float32(s / float64(hw))

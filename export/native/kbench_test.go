@@ -105,7 +105,7 @@ func BenchmarkTransform(b *testing.B) {
 				nm.act = actHSwish
 				cpuLoop(b, float64(pixels*n)/1e9, "Gelem/s", func() {
 					for p := 0; p < pixels; p += 4096 {
-						ks.transform(&tfJob{dst: dst, dP: n, src: src[p*n:], sP: n, rows: 1, cols: 4096, n: n, nm: nm})
+						ks.transform(tfJob{dst: dst, dP: n, src: src[p*n:], sP: n, rows: 1, cols: 4096, n: n, nm: nm})
 					}
 				})
 			})

@@ -37,9 +37,11 @@ type kernelSet struct {
 	// chunkWidths returns the channel chunks a depthwise convolution of c
 	// channels is split into.
 	chunkWidths func(c int) []int
-	dw          func(j *dwJob)
-	transform   func(j *tfJob)
-	stats       func(j *statsJob)
+	// The jobs go by value, so that calling through these fields does
+	// not move them to the heap.
+	dw        func(j dwJob)
+	transform func(j tfJob)
+	stats     func(j statsJob)
 	// gemv sets y[j] = (Σ_t x[t]·w[t*n+j]) + bias[j] for j < n, summing
 	// in order of t like the reference's 1x1 convolution.
 	gemv func(x []float32, w []float32, n int, bias, y []float32)
@@ -164,7 +166,7 @@ func applyAct(v float32, a act) float32 {
 	return v
 }
 
-func transformGo(j *tfJob) {
+func transformGo(j tfJob) {
 	nm, c0 := j.nm, j.c0
 	m, inv, g, beta := nm.m[c0:c0+j.n], nm.inv[c0:c0+j.n], nm.g[c0:c0+j.n], nm.beta[c0:c0+j.n]
 	for r := range j.rows {
@@ -182,7 +184,7 @@ func transformGo(j *tfJob) {
 	}
 }
 
-func statsGo(j *statsJob) {
+func statsGo(j statsJob) {
 	for r := range j.rows {
 		row := j.src[r*j.ld:][:j.n]
 		for c, x := range row {
@@ -193,7 +195,7 @@ func statsGo(j *statsJob) {
 	}
 }
 
-func dwGo(j *dwJob) {
+func dwGo(j dwJob) {
 	cb, k, s := j.cb, j.k, j.stride
 	acc := make([]float32, cb)
 	for oy := range j.oh {

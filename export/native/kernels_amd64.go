@@ -166,8 +166,8 @@ func (k dwKernel) call(a *dwArgs) {
 	}
 }
 
-func dwASM(cb int, f dwKernel, fallback func(*dwJob)) func(*dwJob) {
-	return func(j *dwJob) {
+func dwASM(cb int, f dwKernel, fallback func(dwJob)) func(dwJob) {
+	return func(j dwJob) {
 		if j.cb != cb || (j.stride != 1 && j.stride != 2) || j.oh <= 0 || j.ow <= 0 || j.k <= 0 {
 			fallback(j)
 			return
@@ -208,13 +208,13 @@ func (k tfKernel) call(a *tfArgs) {
 	}
 }
 
-func transformASM(f tfKernel) func(*tfJob) {
-	return func(j *tfJob) { transformWith(f, j) }
+func transformASM(f tfKernel) func(tfJob) {
+	return func(j tfJob) { transformWith(f, &j) }
 }
 
 func transformWith(f tfKernel, j *tfJob) {
 	if j.n%8 != 0 || j.rows <= 0 || j.cols <= 0 || j.n <= 0 {
-		transformGo(j)
+		transformGo(*j)
 		return
 	}
 	last := func(r, p int) int { return (j.rows-1)*r + (j.cols-1)*p + j.n }
@@ -237,13 +237,13 @@ func transformWith(f tfKernel, j *tfJob) {
 	})
 }
 
-func statsASM(zmm bool) func(*statsJob) {
-	return func(j *statsJob) { statsWith(zmm, j) }
+func statsASM(zmm bool) func(statsJob) {
+	return func(j statsJob) { statsWith(zmm, &j) }
 }
 
 func statsWith(zmm bool, j *statsJob) {
 	if j.n%8 != 0 || j.rows <= 0 || j.n <= 0 {
-		statsGo(j)
+		statsGo(*j)
 		return
 	}
 	if len(j.src) < (j.rows-1)*j.ld+j.n || len(j.shift) < j.n || len(j.sum) < j.n || len(j.sq) < j.n {

@@ -140,9 +140,9 @@ func TestTransformKernels(t *testing.T) {
 					want, got := append([]float32(nil), base...), append([]float32(nil), base...)
 					job := tfJob{src: src, sR: sR, sP: sP, dR: dR, dP: dP, rows: rows, cols: cols, n: n, nm: nm, c0: c0, add: add}
 					job.dst = want
-					goKernels.transform(&job)
+					goKernels.transform(job)
 					job.dst = got
-					ks.transform(&job)
+					ks.transform(job)
 					// Activations round as the reference in every set.
 					for i := range want {
 						if got[i] != want[i] {
@@ -176,7 +176,7 @@ func TestHardSwishDivision(t *testing.T) {
 	nm.act = actHSwish
 	for _, ks := range kernelSets() {
 		dst := make([]float32, n)
-		ks.transform(&tfJob{dst: dst, dP: 16, src: src, sP: 16, rows: 1, cols: n / 16, n: 16, nm: nm})
+		ks.transform(tfJob{dst: dst, dP: 16, src: src, sP: 16, rows: 1, cols: n / 16, n: 16, nm: nm})
 		for i, x := range src {
 			want := x * min(max(x+3, 0), 6) / 6
 			if dst[i] != want && !(math.Abs(float64(want)) < 0x1p-126) {
@@ -202,7 +202,7 @@ func TestStatsAndGemvKernels(t *testing.T) {
 				for i := range n {
 					res[v][0][i], res[v][1][i] = 1, 2 // accumulates onto what is there
 				}
-				set.stats(&statsJob{src: src, rows: rows, n: n, ld: ld, shift: shift, sum: res[v][0], sq: res[v][1]})
+				set.stats(statsJob{src: src, rows: rows, n: n, ld: ld, shift: shift, sum: res[v][0], sq: res[v][1]})
 			}
 			for i := range n {
 				for q := range 2 {
