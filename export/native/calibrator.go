@@ -248,6 +248,12 @@ func (c *Calibrator) check(data []float32, n int) error {
 	if want := n * 3 * c.r * c.r; len(data) != want {
 		return fmt.Errorf("native calibrator: batch of %d images has %d values, want %d (3x%dx%d each, NCHW)", n, len(data), want, c.r, c.r)
 	}
+	for i, v := range data {
+		if v-v != 0 { // NaN or ±Inf
+			per := 3 * c.r * c.r
+			return fmt.Errorf("native calibrator: image %d of the batch has the value %v at channel %d, pixel %d: check its decoding and normalization", i/per, v, i%per/(c.r*c.r), i%(c.r*c.r))
+		}
+	}
 	return nil
 }
 

@@ -521,6 +521,8 @@ func TestErrors(t *testing.T) {
 		{"n = 0", nil, 0},
 		{"negative n", in, -1},
 		{"values of another resolution", images(3, 65, 1), 3},
+		{"a NaN", withValue(in, 5000, float32(math.NaN())), 3},
+		{"an infinity", withValue(in, 7, float32(math.Inf(-1))), 3},
 	} {
 		if _, err := c.BatchStats(ctx, bad.data, bad.n); err == nil {
 			t.Errorf("%s accepted", bad.what)
@@ -537,6 +539,13 @@ func TestErrors(t *testing.T) {
 	if _, err := nilC.BatchStats(ctx, in, 3); err == nil {
 		t.Error("nil calibrator accepted")
 	}
+}
+
+// withValue returns a copy of data with data[i] = v.
+func withValue(data []float32, i int, v float32) []float32 {
+	out := append([]float32(nil), data...)
+	out[i] = v
+	return out
 }
 
 // activationFloats recomputes, from the space's layer shapes alone, the
