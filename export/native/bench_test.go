@@ -67,43 +67,47 @@ func BenchmarkCalibrateMidSubnet224(b *testing.B) {
 		b.Run("native-"+ks.name, func(b *testing.B) {
 			c := newCalibratorKernels(b, net, n, ks)
 			defer c.Close()
-			if _, err := c.BatchStats(context.Background(), in, n); err != nil { // warm-up, allocation
-				b.Fatal(err)
-			}
-			t0, c0 := time.Now(), cpuTime()
-			for b.Loop() {
-				if _, err := c.BatchStats(context.Background(), in, n); err != nil {
-					b.Fatal(err)
-				}
-			}
-			report(b, b.N*n, time.Since(t0), cpuTime()-c0)
+			timed(b, n, func() error {
+				_, err := c.BatchStats(context.Background(), in, n)
+				return err
+			})
 		})
 	}
-	b.Run("ort", func(b *testing.B) {
-		if err := ort.Init(""); err != nil {
-			b.Skipf("ONNX Runtime unavailable: %v", err)
-		}
-		model, err := export.CalibrationModel(net)
-		if err != nil {
+	b.Run("ort", func(b *testing.B) { benchORT(b, export.CalibrationModel, net, in, n) })
+}
+
+// timed runs one warm-up batch of n images (which also allocates), then
+// the timed ones, and reports their rates.
+func timed(b *testing.B, n int, batch func() error) {
+	if err := batch(); err != nil {
+		b.Fatal(err)
+	}
+	t0, c0 := time.Now(), cpuTime()
+	for b.Loop() {
+		if err := batch(); err != nil {
 			b.Fatal(err)
 		}
-		s, err := ort.Open(model, ort.Options{IntraOpThreads: runtime.GOMAXPROCS(0), InterOpThreads: 1, Batch: n})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer s.Close()
-		copy(s.Input(0), in)
-		if err := s.RunInPlace(); err != nil {
-			b.Fatal(err)
-		}
-		t0, c0 := time.Now(), cpuTime()
-		for b.Loop() {
-			if err := s.RunInPlace(); err != nil {
-				b.Fatal(err)
-			}
-		}
-		report(b, b.N*n, time.Since(t0), cpuTime()-c0)
-	})
+	}
+	report(b, b.N*n, time.Since(t0), cpuTime()-c0)
+}
+
+// benchORT runs the model that build makes of net in ONNX Runtime on
+// GOMAXPROCS intra-op threads.
+func benchORT(b *testing.B, build func(*supernet.Net) ([]byte, error), net *supernet.Net, in []float32, n int) {
+	if err := ort.Init(""); err != nil {
+		b.Skipf("ONNX Runtime unavailable: %v", err)
+	}
+	model, err := build(net)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := ort.Open(model, ort.Options{IntraOpThreads: runtime.GOMAXPROCS(0), InterOpThreads: 1, Batch: n})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	copy(s.Input(0), in)
+	timed(b, n, s.RunInPlace)
 }
 
 // BenchmarkForwardMidSubnet224 runs eval mode (running statistics, through
@@ -117,40 +121,12 @@ func BenchmarkForwardMidSubnet224(b *testing.B) {
 	b.Run("native", func(b *testing.B) {
 		c := newCalibratorKernels(b, net, n, nil)
 		defer c.Close()
-		if _, err := c.Forward(context.Background(), in, n); err != nil {
-			b.Fatal(err)
-		}
-		t0, c0 := time.Now(), cpuTime()
-		for b.Loop() {
-			if _, err := c.Forward(context.Background(), in, n); err != nil {
-				b.Fatal(err)
-			}
-		}
-		report(b, b.N*n, time.Since(t0), cpuTime()-c0)
+		timed(b, n, func() error {
+			_, err := c.Forward(context.Background(), in, n)
+			return err
+		})
 	})
 	b.Run("ort", func(b *testing.B) {
-		if err := ort.Init(""); err != nil {
-			b.Skipf("ONNX Runtime unavailable: %v", err)
-		}
-		model, err := export.Marshal(net, export.Metadata{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		s, err := ort.Open(model, ort.Options{IntraOpThreads: runtime.GOMAXPROCS(0), InterOpThreads: 1, Batch: n})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer s.Close()
-		copy(s.Input(0), in)
-		if err := s.RunInPlace(); err != nil {
-			b.Fatal(err)
-		}
-		t0, c0 := time.Now(), cpuTime()
-		for b.Loop() {
-			if err := s.RunInPlace(); err != nil {
-				b.Fatal(err)
-			}
-		}
-		report(b, b.N*n, time.Since(t0), cpuTime()-c0)
+		benchORT(b, func(net *supernet.Net) ([]byte, error) { return export.Marshal(net, export.Metadata{}) }, net, in, n)
 	})
 }
