@@ -27,9 +27,11 @@ type Options struct {
 	Threads int
 }
 
-// Calibrator measures a subnet's BatchNorm statistics batch by batch. It is
-// not safe for concurrent use; one batch runs at a time, on several
-// goroutines.
+// Calibrator measures a subnet's BatchNorm statistics batch by batch
+// (BatchStats), and runs it in eval mode (Forward). It packs the weights
+// once and keeps pointers to the net's BatchNorms, so the net must not
+// change while it is in use. It is not safe for concurrent use: one batch
+// runs at a time, on several goroutines.
 type Calibrator struct {
 	net      *supernet.Net
 	ks       *kernelSet
