@@ -209,7 +209,9 @@ func convForward(x fmap, w []float32, shape []int, stride, groups int) fmap {
 						// Output columns whose input column ox·s−pad+kx
 						// lies inside the image.
 						oxLo := max(0, ceilDiv(pad-kx, stride))
-						oxHi := min(ow-1, (x.w-1+pad-kx)/stride)
+						// (x.w−1+pad−kx) may be negative on maps
+						// smaller than the padding: floor, not truncate.
+						oxHi := min(ow-1, -ceilDiv(-(x.w-1+pad-kx), stride))
 						for oy := range oh {
 							iy := oy*stride - pad + ky
 							if iy < 0 || iy >= x.h {

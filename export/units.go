@@ -75,6 +75,15 @@ func netUnits(net *supernet.Net) ([]unit, error) {
 	return units, nil
 }
 
+// CheckNet reports whether net is complete and its weights have the
+// shapes its space and config call for: the check every exporter and
+// forward pass here runs first, for engines elsewhere that read a Net
+// directly.
+func CheckNet(net *supernet.Net) error {
+	_, err := netUnits(net)
+	return err
+}
+
 // name returns the unit's prefix in the graph, after the module names of
 // OFA's static MobileNetV3 so that tensors can be traced back to its state
 // dict.
