@@ -21,7 +21,17 @@ import (
 // (a mean of batch variances, not the pooled variance), last partial batch
 // included.
 func TestCalibrateBatchesWeightsBySize(t *testing.T) {
-	needORT(t)
+	for _, engine := range []Engine{EngineNative, EngineORT} {
+		t.Run(string(engine), func(t *testing.T) {
+			if engine == EngineORT {
+				needORT(t)
+			}
+			calibrateWeightsBySize(t, engine)
+		})
+	}
+}
+
+func calibrateWeightsBySize(t *testing.T, engine Engine) {
 	ck := checkpoint(t)
 	net, err := supernet.Extract(ck, randomConfig(ck.Space, 128, 1))
 	if err != nil {
@@ -33,7 +43,7 @@ func TestCalibrateBatchesWeightsBySize(t *testing.T) {
 	for i := range n {
 		data = append(data, smoothImage(128, uint64(i))...)
 	}
-	got, images, err := CalibrateBatches(context.Background(), net, &sliceSource{data: data, per: per, batch: batch}, 1, nil)
+	got, images, err := CalibrateBatches(context.Background(), net, &sliceSource{data: data, per: per, batch: batch}, CalibrateOptions{Engine: engine, Threads: 1, MaxBatch: batch})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +173,7 @@ func TestRecalibrateFolder(t *testing.T) {
 		}
 		data = append(data, x...)
 	}
-	want, _, err := CalibrateBatches(ctx, net, &sliceSource{data: data, per: per, batch: 4}, 0, nil)
+	want, _, err := CalibrateBatches(ctx, net, &sliceSource{data: data, per: per, batch: 4}, CalibrateOptions{MaxBatch: 4})
 	if err != nil {
 		t.Fatal(err)
 	}

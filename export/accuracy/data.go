@@ -31,6 +31,7 @@ type CalibOptions struct {
 	Augment bool   // OFA's training-style random crops and flips instead of the test transform
 	Seed    uint64 // seeds the augmentation
 	SkipBad bool   // leave unreadable images out instead of failing
+	Engine  Engine // how batch statistics are computed; "" is EngineNative
 }
 
 // DefaultCalibOptions returns OFA's settings for the folder dir.
@@ -132,7 +133,7 @@ func (c *CalibSet) Recalibrate(ctx context.Context, net *supernet.Net, progress 
 	if progress != nil {
 		report = func(n int) { progress(n, len(c.images)) }
 	}
-	stats, images, err := CalibrateBatches(ctx, net, p.src, 0, report)
+	stats, images, err := CalibrateBatches(ctx, net, p.src, CalibrateOptions{Engine: c.opts.Engine, MaxBatch: c.opts.Batch, Progress: report})
 	if err != nil {
 		return nil, nil, fmt.Errorf("recalibrate BatchNorm on %s: %w", c.opts.Dir, err)
 	}
