@@ -7,6 +7,8 @@ import (
 	"strconv"
 
 	"github.com/edgefit/edgefit/export"
+	"github.com/edgefit/edgefit/export/accuracy"
+	"github.com/edgefit/edgefit/internal/atomicfile"
 	"github.com/edgefit/edgefit/supernet"
 	"github.com/edgefit/edgefit/supernet/search"
 )
@@ -168,22 +170,6 @@ func (m *Model) Build(c supernet.Config, seed uint64) (*supernet.Net, error) {
 	return net, nil
 }
 
-// writeONNX builds subnet c and writes it to path with meta, adding the
-// checkpoint's SHA-256.
-func (m *Model) writeONNX(path string, c supernet.Config, seed uint64, meta export.Metadata) (*supernet.Net, error) {
-	net, err := m.Build(c, seed)
-	if err != nil {
-		return nil, err
-	}
-	if m.ck != nil {
-		meta.CheckpointSHA256 = m.ck.SHA256
-	}
-	if err := export.WriteFile(path, net, meta); err != nil {
-		return nil, err
-	}
-	return net, nil
-}
-
 // predictions is what an exported model's metadata records about it
 // (export.Metadata.Predictions): its exact costs and, for a subnet a
 // search chose (chosen not nil), the predicted latency and accuracy,
@@ -224,6 +210,14 @@ type ExportOptions struct {
 	Seed        uint64 // seed of the untrained weights (without a checkpoint)
 	Verify      bool   // run the written model with ONNX Runtime and compare
 	ToolVersion string // recorded in the metadata
+
+	// Calib, when set, recalibrates the subnet's BatchNorm statistics on
+	// the user's images before BatchNorm is folded, exactly as OFA's
+	// set_running_statistics does (see package export/accuracy); the
+	// model's metadata records how. Without it the model keeps the
+	// supernet's statistics and its metadata says so.
+	Calib    *accuracy.CalibOptions
+	Progress Progress // reports the recalibration; nil is silent
 }
 
 // ExportResult describes a model [Export] wrote; it is what 'edgefit
@@ -239,6 +233,11 @@ type ExportResult struct {
 	Params     int64           `json:"params"`
 	PeakMemory int64           `json:"peak_memory_bytes"`
 	MaxAbsDiff *float64        `json:"verify_max_abs_diff,omitempty"`
+
+	// BNStatistics says where the folded BatchNorm statistics come from
+	// (export.BNRecalibrated, BNSupernet or BNUntrained).
+	BNStatistics string                `json:"bn_statistics"`
+	Calibration  *accuracy.Calibration `json:"calibration,omitempty"`
 }
 
 // Export writes m's config as an ONNX model at path, BatchNorm folded,
@@ -246,14 +245,32 @@ type ExportResult struct {
 // With o.Verify it then checks the file with ONNX Runtime and returns a
 // [*VerifyError] (and the result) when the outputs differ.
 func Export(ctx context.Context, m *Model, path string, o ExportOptions) (*ExportResult, error) {
-	costs := m.Space.Costs(m.Config)
-	meta := export.Metadata{ToolVersion: o.ToolVersion, Opset: o.Opset, Predictions: predictions(costs, nil, "", "")}
-	net, err := m.writeONNX(path, m.Config, o.Seed, meta)
+	if err := atomicfile.CheckDir(path); err != nil {
+		return nil, &InputError{Err: err}
+	}
+	cs, err := openCalibration(ctx, m, o.Calib)
 	if err != nil {
 		return nil, err
 	}
+	costs := m.Space.Costs(m.Config)
+	net, err := m.Build(m.Config, o.Seed)
+	if err != nil {
+		return nil, err
+	}
+	net, cal, err := calibrate(ctx, net, cs, o.Progress)
+	if err != nil {
+		return nil, err
+	}
+	meta := export.Metadata{ToolVersion: o.ToolVersion, Opset: o.Opset, Predictions: predictions(costs, nil, "", ""), Calibration: cal.Metadata()}
+	if m.ck != nil {
+		meta.CheckpointSHA256 = m.ck.SHA256
+	}
+	if err := export.WriteFile(path, net, meta); err != nil {
+		return nil, err
+	}
 	res := &ExportResult{Output: path, Space: m.Space.Name, Config: m.Config, Untrained: net.Untrained,
-		MACs: costs.MACs, Params: costs.Params, PeakMemory: costs.PeakMemory}
+		MACs: costs.MACs, Params: costs.Params, PeakMemory: costs.PeakMemory,
+		BNStatistics: bnStatistics(net.Untrained, cal), Calibration: cal}
 	if m.ck != nil {
 		res.Checkpoint, res.SHA256 = m.src.Checkpoint, m.ck.SHA256
 	}

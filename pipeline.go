@@ -11,6 +11,7 @@ import (
 
 	"github.com/edgefit/edgefit/devices"
 	"github.com/edgefit/edgefit/export"
+	"github.com/edgefit/edgefit/export/accuracy"
 	"github.com/edgefit/edgefit/predictor"
 	"github.com/edgefit/edgefit/profiler"
 	"github.com/edgefit/edgefit/profiler/lut"
@@ -57,6 +58,15 @@ type RunOptions struct {
 	// device, to exercise the re-selection.
 	LatencyScale float64
 
+	// Calib, when set, recalibrates the exported model's BatchNorm on the
+	// user's images, as OFA does before deploying a subnet (it needs a
+	// checkpoint).
+	Calib *accuracy.CalibOptions
+	// Rerank, when set, measures the accuracy of the search's best
+	// candidates on Rerank.Val (recalibrated on Calib first) and exports
+	// the best measured; Rerank.Calib is taken from Calib.
+	Rerank *RerankOptions
+
 	ToolVersion string       // recorded in the model's metadata
 	Logger      *slog.Logger // nil = slog.Default()
 }
@@ -69,6 +79,9 @@ type Attempt struct {
 	MeasuredP90 float64          `json:"measured_p90_ms"`
 	PeakRSS     int64            `json:"measured_peak_rss_bytes,omitempty"`
 	Met         bool             `json:"met"`
+	// Rerank is the accuracy measured of the search's best candidates,
+	// when RunOptions.Rerank asked for it; Chosen is then its choice.
+	Rerank *RerankResult `json:"rerank,omitempty"`
 }
 
 // RunResult is what [Run] did and found; its JSON is report.json and what
@@ -97,6 +110,8 @@ type RunResult struct {
 	Warnings       []string              `json:"warnings,omitempty"`
 	WallSeconds    float64               `json:"wall_seconds"`
 	Bench          *profiler.BenchResult `json:"bench"`
+	BNStatistics   string                `json:"bn_statistics"`
+	Calibration    *accuracy.Calibration `json:"calibration,omitempty"`
 }
 
 // Last returns the last attempt, whose model is the one written.
@@ -104,8 +119,10 @@ func (r *RunResult) Last() Attempt { return r.Attempts[len(r.Attempts)-1] }
 
 // Pipeline is a checked [Run], ready to execute on a device.
 type Pipeline struct {
-	opts  RunOptions
-	model *Model
+	opts     RunOptions
+	model    *Model
+	calib    *accuracy.CalibSet
+	reranker *Reranker
 }
 
 // Prepare checks opts, resolves the space and loads the checkpoint, and
@@ -132,6 +149,10 @@ func Prepare(opts RunOptions) (*Pipeline, error) {
 	if _, err := m.Checkpoint(); err != nil {
 		return nil, err
 	}
+	p := &Pipeline{model: m}
+	if err := p.prepareAccuracy(opts); err != nil {
+		return nil, err
+	}
 	opts.Profile.Space = m.Space.Name
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -139,7 +160,34 @@ func Prepare(opts RunOptions) (*Pipeline, error) {
 	if err := os.MkdirAll(opts.OutDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create output directory: %w", err)
 	}
-	return &Pipeline{opts: opts, model: m}, nil
+	p.opts = opts
+	return p, nil
+}
+
+// prepareAccuracy lists and checks the calibration and evaluation folders,
+// so that their problems show before the device is contacted.
+func (p *Pipeline) prepareAccuracy(opts RunOptions) error {
+	ctx := context.Background()
+	if opts.Rerank != nil {
+		if opts.Calib == nil {
+			return inputErrorf("--rerank needs --calib-data DIR: images to recalibrate each candidate's BatchNorm on, as OFA does before measuring")
+		}
+		ro := *opts.Rerank
+		ro.Calib = *opts.Calib
+		r, err := PrepareRerank(ctx, p.model, ro)
+		if err != nil {
+			return err
+		}
+		p.reranker, p.calib = r, r.calib
+		return nil
+	}
+	cs, err := openCalibration(ctx, p.model, opts.Calib)
+	if err != nil || cs == nil {
+		return err
+	}
+	cs.KeepCrops() // a re-selection recalibrates another subnet
+	p.calib = cs
+	return nil
 }
 
 // Run takes a device to a deployable model: it probes target and profiles
@@ -284,14 +332,23 @@ func (x *execution) attempt(ctx context.Context, lim search.Limits) (Attempt, er
 		return Attempt{}, err
 	}
 	best := x.sel.Top[0]
-	if err := x.exportModel(best); err != nil {
+	var rr *RerankResult
+	if x.reranker != nil {
+		var err error
+		if rr, err = x.reranker.Rerank(ctx, x.sel, x.progress); err != nil {
+			return Attempt{}, err
+		}
+		best = x.candidate(rr.Chosen.Config)
+		statusf(x.progress, "measured top-1 %.2f%% (predicted %.2f%%) for the chosen subnet, the best of %d measured", 100*rr.Chosen.MeasuredTop1, 100*rr.Chosen.PredictedAccuracy, len(rr.Candidates))
+	}
+	if err := x.exportModel(ctx, best); err != nil {
 		return Attempt{}, err
 	}
 	br, err := x.measure(ctx)
 	if err != nil {
 		return Attempt{}, err
 	}
-	a := Attempt{Limits: lim, Chosen: best, MeasuredMS: br.Stats.Median, MeasuredP90: br.Stats.P90, PeakRSS: br.PeakRSSBytes}
+	a := Attempt{Limits: lim, Chosen: best, MeasuredMS: br.Stats.Median, MeasuredP90: br.Stats.P90, PeakRSS: br.PeakRSSBytes, Rerank: rr}
 	a.Met = x.opts.Limits.MaxLatencyMS == 0 || a.MeasuredMS <= x.opts.Limits.MaxLatencyMS
 	x.res.Attempts = append(x.res.Attempts, a)
 	statusf(x.progress, "predicted %.2f ms, measured %.2f ms (median of %d runs)", best.LatencyMS, a.MeasuredMS, br.Stats.N)
@@ -338,16 +395,39 @@ func searchResolutions(space *supernet.Space, measured []int) []int {
 	return rs
 }
 
-// exportModel writes the chosen subnet, with its predictions, as the
-// run's model.
-func (x *execution) exportModel(best search.Candidate) error {
-	meta := export.Metadata{ToolVersion: x.opts.ToolVersion,
-		Predictions: predictions(best.Costs, &best, x.sel.AccuracySource, x.res.Target)}
-	net, err := x.model.writeONNX(x.modelPath(), best.Config, 1, meta)
+// candidate returns the search's entry for config c.
+func (x *execution) candidate(c supernet.Config) search.Candidate {
+	for _, set := range [][]search.Candidate{x.sel.Top, x.sel.Front} {
+		for _, cand := range set {
+			if cand.Config == c {
+				return cand
+			}
+		}
+	}
+	return x.sel.Top[0]
+}
+
+// exportModel writes the chosen subnet, recalibrated when the run has
+// calibration images, with its predictions, as the run's model.
+func (x *execution) exportModel(ctx context.Context, best search.Candidate) error {
+	net, err := x.model.Build(best.Config, 1)
 	if err != nil {
 		return err
 	}
+	net, cal, err := calibrate(ctx, net, x.calib, x.progress)
+	if err != nil {
+		return err
+	}
+	meta := export.Metadata{ToolVersion: x.opts.ToolVersion, Calibration: cal.Metadata(),
+		Predictions: predictions(best.Costs, &best, x.sel.AccuracySource, x.res.Target)}
+	if x.model.ck != nil {
+		meta.CheckpointSHA256 = x.model.ck.SHA256
+	}
+	if err := export.WriteFile(x.modelPath(), net, meta); err != nil {
+		return err
+	}
 	x.net = net
+	x.res.BNStatistics, x.res.Calibration = bnStatistics(net.Untrained, cal), cal
 	return nil
 }
 

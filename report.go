@@ -35,7 +35,7 @@ const frontRows = 15
 func (r *RunResult) Markdown(dir string) string {
 	var b strings.Builder
 	md := mdWriter{&b}
-	for _, section := range []func(mdWriter){r.mdSummary, r.mdChosen, r.mdSelections, r.mdFront, r.mdPredictor, r.mdDevice} {
+	for _, section := range []func(mdWriter){r.mdSummary, r.mdChosen, r.mdAccuracy, r.mdSelections, r.mdFront, r.mdPredictor, r.mdDevice} {
 		section(md)
 	}
 	r.mdFiles(md, dir)
@@ -88,7 +88,11 @@ func (r *RunResult) mdChosen(w mdWriter) {
 	if r.AccuracyProxy {
 		acc += " (proxy score)"
 	}
-	w.p("| accuracy | %s | |", acc)
+	measured := ""
+	if rr := last.Rerank; rr != nil {
+		measured = fmt.Sprintf("top-1 %.4f, top-5 %.4f on %d images", rr.Chosen.MeasuredTop1, rr.Chosen.MeasuredTop5, rr.ValImages)
+	}
+	w.p("| accuracy | %s | %s |", acc, measured)
 	rss := ""
 	if last.PeakRSS > 0 {
 		rss = search.FormatBytes(last.PeakRSS) + " peak RSS of the whole measuring process"
@@ -104,6 +108,40 @@ func (r *RunResult) mdChosen(w mdWriter) {
 	w.p("```")
 	w.p("")
 	w.p("`model.onnx` run with ONNX Runtime on the host differs from edgefit's forward pass of the subnet by at most %.2g.", r.VerifyDiff)
+	w.p("")
+}
+
+// mdAccuracy says where the model's BatchNorm statistics come from and,
+// after a rerank, how the measured accuracies compare with the predicted.
+func (r *RunResult) mdAccuracy(w mdWriter) {
+	w.p("## BatchNorm statistics and measured accuracy")
+	w.p("")
+	if c := r.Calibration; c != nil {
+		how := "OFA's test transform"
+		if c.Augment {
+			how = fmt.Sprintf("training-style random crops and flips (seed %d)", c.Seed)
+		}
+		w.p("Recalibrated as OFA's `set_running_statistics` does on %d images of `%s` in %d batches of %d, with %s (image list SHA-256 `%s`).",
+			c.Images, c.Dir, c.Batches, c.BatchSize, how, c.ListSHA256)
+	} else {
+		w.p("The model keeps the supernet's BatchNorm statistics (%s): pass `--calib-data DIR` to recalibrate them on your images, as OFA does before deploying a subnet.", r.BNStatistics)
+	}
+	w.p("")
+	rr := r.Last().Rerank
+	if rr == nil {
+		return
+	}
+	w.p("The %d candidates below were recalibrated and evaluated on %d images; the best measured was exported.", len(rr.Candidates), rr.ValImages)
+	w.p("")
+	w.p("| predicted accuracy | measured top-1 | measured top-5 | predicted latency | MACs | r | |")
+	w.p("|---|---|---|---|---|---|---|")
+	for _, e := range rr.Candidates {
+		mark := ""
+		if e.Chosen {
+			mark = "chosen"
+		}
+		w.p("| %.4f | %.4f | %.4f | %.2f ms | %s | %d | %s |", e.PredictedAccuracy, e.MeasuredTop1, e.MeasuredTop5, e.LatencyMS, search.FormatCount(e.MACs), e.Config.R, mark)
+	}
 	w.p("")
 }
 

@@ -31,6 +31,9 @@ type Selection struct {
 	// AccuracyFit says how a CSV given as the accuracy source was fitted
 	// (ridge and OFA's MLP, compared by cross-validated RMSE).
 	AccuracyFit *predictor.AccuracyChoice `json:"accuracy_fit,omitempty"`
+	// Rerank, when the candidates' accuracy was measured ([Reranker]),
+	// holds the measurements; its choice is then [Selection.Chosen].
+	Rerank *RerankResult `json:"rerank,omitempty"`
 
 	result *search.Result
 	memory bool // peak memory is the front's third objective
@@ -75,6 +78,15 @@ func Select(ctx context.Context, space *supernet.Space, lat predictor.LatencyMod
 	return &Selection{Space: space.Name, AccuracySource: sc.AccuracySource(), AccuracyProxy: sc.AccuracyIsProxy(), AccuracyFit: predictor.FitChoice(am),
 		Limits: lim, Top: res.Top, Front: res.Front, Scored: res.Stats.Scored, WallMS: float64(res.Stats.Wall.Microseconds()) / 1000,
 		Generations: res.Stats.Generations, result: res, memory: opts.ParetoMemory}, nil
+}
+
+// Chosen is the selected subnet: the best measured after a rerank, else
+// the most accurate by prediction.
+func (s *Selection) Chosen() supernet.Config {
+	if s.Rerank != nil {
+		return s.Rerank.Chosen.Config
+	}
+	return s.Top[0].Config
 }
 
 // WriteFront saves the Pareto front as prefix.front.{json,csv,png,svg},

@@ -8,6 +8,7 @@ import (
 
 	"github.com/edgefit/edgefit"
 	"github.com/edgefit/edgefit/export"
+	"github.com/edgefit/edgefit/export/accuracy"
 )
 
 func init() { register(newExportCommand) }
@@ -22,6 +23,8 @@ type exportOptions struct {
 	Verify     bool
 	Opset      int
 	Seed       uint64
+	calib      calibFlags
+	SkipBad    bool
 }
 
 func newExportCommand(g *globalOptions) *cobra.Command {
@@ -36,8 +39,18 @@ with its config, the checkpoint's SHA-256 and any predictions in the metadata.
 Without --checkpoint the weights are a deterministic seeded initialization: the
 model has the right shape and latency but is untrained, and says so in its
 metadata. --verify runs the written model with ONNX Runtime on a deterministic
-input and compares it with edgefit's own forward pass of the subnet.`,
+input and compares it with edgefit's own forward pass of the subnet.
+
+With --calib-data the subnet's BatchNorm statistics are first recalibrated on
+your images exactly as OFA's set_running_statistics does (every BatchNorm
+normalizes each batch with its own mean and biased variance; the batch means and
+variances are averaged weighted by batch size), then folded: the model is the one
+OFA would deploy. Its metadata records the image count, the batch size and a
+SHA-256 of the ordered image list. Without it the model keeps the supernet's
+statistics, a mixture over many subnets and resolutions, and its metadata says
+"bn_statistics: supernet (not recalibrated)".`,
 		Example: `  edgefit export --checkpoint ofa_mbv3_d234_e346_k357_w1.0 --config subnet.json -o model.onnx --verify
+  edgefit export --checkpoint ofa_mbv3_d234_e346_k357_w1.0 --config subnet.json --calib-data train-subset/ -o model.onnx
   edgefit export --space ofa-mbv3-w1.2 --config net.config --res 224 -o untrained.onnx`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -53,6 +66,8 @@ input and compares it with edgefit's own forward pass of the subnet.`,
 	f.BoolVar(&o.Verify, "verify", false, "run the written model with ONNX Runtime and compare it with the subnet")
 	f.IntVar(&o.Opset, "opset", export.DefaultOpset, "ONNX opset to write (14..21)")
 	f.Uint64Var(&o.Seed, "seed", 1, "seed of the untrained initialization (without --checkpoint)")
+	o.calib.AddFlags(f)
+	f.BoolVar(&o.SkipBad, "skip-bad-images", false, "leave calibration images that cannot be read out (counted and reported) instead of stopping")
 	return c
 }
 
@@ -63,11 +78,16 @@ func runExport(cmd *cobra.Command, g *globalOptions, o exportOptions) error {
 	if o.Output == "" {
 		return usageErrorf("-o is required: name the ONNX file to write")
 	}
+	calib, err := o.calib.options(o.SkipBad)
+	if err != nil {
+		return err
+	}
 	m, err := edgefit.Resolve(edgefit.ModelSource{Space: o.Space, Checkpoint: o.Checkpoint, Config: o.Config, Res: o.Res})
 	if err != nil {
 		return pipelineError(err)
 	}
-	res, err := edgefit.Export(cmd.Context(), m, o.Output, edgefit.ExportOptions{Opset: o.Opset, Seed: o.Seed, Verify: o.Verify, ToolVersion: version()})
+	res, err := edgefit.Export(cmd.Context(), m, o.Output, edgefit.ExportOptions{Opset: o.Opset, Seed: o.Seed, Verify: o.Verify,
+		ToolVersion: version(), Calib: calib, Progress: terminal{g}})
 	if err != nil {
 		return pipelineError(err)
 	}
@@ -93,8 +113,25 @@ func exportRows(res *edgefit.ExportResult) [][]string {
 	} else {
 		rows = append(rows, []string{"weights", res.Checkpoint + " (sha256 " + res.SHA256[:12] + "…)"})
 	}
+	rows = append(rows, []string{"BatchNorm statistics", bnRow(res.BNStatistics, res.Calibration)})
 	if res.MaxAbsDiff != nil {
 		rows = append(rows, []string{"verify", fmt.Sprintf("ONNX Runtime vs edgefit forward pass: max abs diff %.3g (ok, ≤ %g)", *res.MaxAbsDiff, edgefit.VerifyTolerance)})
 	}
 	return rows
+}
+
+// bnRow says where a model's BatchNorm statistics come from.
+func bnRow(bn string, c *accuracy.Calibration) string {
+	if c == nil {
+		return bn
+	}
+	how := "test transform"
+	if c.Augment {
+		how = fmt.Sprintf("random crops and flips, seed %d", c.Seed)
+	}
+	s := fmt.Sprintf("recalibrated on %d images of %s (%d batches of %d, %s; list sha256 %.12s…) in %.1f s", c.Images, c.Dir, c.Batches, c.BatchSize, how, c.ListSHA256, c.Seconds)
+	if c.Skipped > 0 {
+		s += fmt.Sprintf("; %d unreadable images skipped", c.Skipped)
+	}
+	return s
 }

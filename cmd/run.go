@@ -23,6 +23,7 @@ type runOptions struct {
 	CacheDir   string
 	OutDir     string
 	Retries    int
+	rerank     rerankFlags
 	// latencyScale multiplies every latency prediction; tests use it to
 	// stand for a predictor that is wrong about the device.
 	latencyScale float64
@@ -49,7 +50,12 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 
 Without --acc the search ranks subnets by a MACs proxy, labelled as such
 everywhere: give OFA's accuracy predictor or your own measured samples for real
-accuracies.`,
+accuracies.
+
+With --calib-data the exported model's BatchNorm statistics are recalibrated on
+your images, as OFA's set_running_statistics does before it deploys a subnet;
+with --rerank K and --val-data the K best candidates are also measured (each
+recalibrated, then evaluated) and the best measured is exported.`,
 		Example: `  edgefit run local --max-latency 15ms -o out/
   edgefit run ssh://pi@raspberrypi.local --checkpoint ofa_mbv3_d234_e346_k357_w1.0 \
       --acc samples.csv --max-latency 80ms --max-memory 60MB -o pi4/
@@ -86,6 +92,7 @@ accuracies.`,
 	f.IntVar(&o.Retries, "retries", 2, "how many tighter selections to try when the measured latency misses --max-latency")
 	f.Float64Var(&o.latencyScale, "latency-scale", 1, "multiply latency predictions by this factor (for testing the re-selection)")
 	_ = f.MarkHidden("latency-scale")
+	o.rerank.AddFlags(f)
 	return c
 }
 
@@ -136,10 +143,14 @@ func (o *runOptions) runOptions(g *globalOptions) (edgefit.RunOptions, error) {
 	if err := o.prof.verifySettings(); err != nil {
 		return edgefit.RunOptions{}, err
 	}
+	calib, rerank, err := o.rerank.options(true)
+	if err != nil {
+		return edgefit.RunOptions{}, err
+	}
 	log := g.logger()
 	return edgefit.RunOptions{Space: o.prof.Space, Checkpoint: o.Checkpoint, LUT: o.LUT, CacheDir: o.CacheDir, OutDir: o.OutDir,
 		Limits: lim, Retries: o.Retries, Profile: o.prof.profilerOptions(log), Accuracy: o.sel.Acc, Search: o.sel.searchOptions(log),
-		LatencyScale: o.latencyScale, ToolVersion: version(), Logger: log}, nil
+		LatencyScale: o.latencyScale, ToolVersion: version(), Logger: log, Calib: calib, Rerank: rerank}, nil
 }
 
 // printRunSummary prints the outcome of 'edgefit run' for a person.
@@ -161,7 +172,8 @@ func printRunSummary(g *globalOptions, r *edgefit.RunResult) {
 	rows := [][]string{
 		{"subnet", fmt.Sprintf("%s at r=%d: %s", r.Space, best.Config.R, compactConfig(best.Config))},
 		{"latency", fmt.Sprintf("predicted %.2f ms, measured %.2f ms on %s (%s %s)", best.LatencyMS, last.MeasuredMS, r.Target, status, r.Limits)},
-		{"accuracy", acc},
+		{"accuracy", acc + measuredAccuracy(last.Rerank)},
+		{"BatchNorm statistics", bnRow(r.BNStatistics, r.Calibration)},
 		{"costs", fmt.Sprintf("%s peak memory, %s params, %s MACs", search.FormatBytes(best.PeakMemory), search.FormatCount(best.Params), search.FormatCount(best.MACs))},
 		{"weights", weights},
 		{"selections", fmt.Sprint(len(r.Attempts))},
@@ -170,4 +182,12 @@ func printRunSummary(g *globalOptions, r *edgefit.RunResult) {
 		{"report", r.Files["report"]},
 	}
 	_ = writeKV(g.io.Out, rows)
+}
+
+// measuredAccuracy is the chosen subnet's measured accuracy after a rerank.
+func measuredAccuracy(rr *edgefit.RerankResult) string {
+	if rr == nil {
+		return ""
+	}
+	return fmt.Sprintf("; measured top-1 %.4f, top-5 %.4f on %d images (best of %d measured)", rr.Chosen.MeasuredTop1, rr.Chosen.MeasuredTop5, rr.ValImages, len(rr.Candidates))
 }

@@ -114,6 +114,20 @@ func candidateRows(cs []search.Candidate) [][]string {
 	return rows
 }
 
+// rerankRows list measured candidates, predicted and measured side by side.
+func rerankRows(rr *edgefit.RerankResult) [][]string {
+	rows := make([][]string, 0, len(rr.Candidates))
+	for i, e := range rr.Candidates {
+		mark := ""
+		if e.Chosen {
+			mark = "chosen"
+		}
+		rows = append(rows, []string{fmt.Sprint(i + 1), fmt.Sprintf("%.4f", e.PredictedAccuracy), fmt.Sprintf("%.4f", e.MeasuredTop1),
+			fmt.Sprintf("%.4f", e.MeasuredTop5), search.FormatLatency(e.LatencyMS), search.FormatCount(e.MACs), fmt.Sprint(e.Config.R), mark})
+	}
+	return rows
+}
+
 // selectionHeader names the table's columns; a proxy score is not called
 // accuracy.
 func selectionHeader(s *edgefit.Selection) []string {
@@ -137,6 +151,7 @@ type selectFlags struct {
 	Predictor  string
 	Output     string
 	Front      string
+	rerank     rerankFlags
 }
 
 func newSelectCommand(g *globalOptions) *cobra.Command {
@@ -152,10 +167,18 @@ edgefit's config JSON for 'edgefit export'. With --pareto (default) it also
 writes the Pareto front of accuracy against latency as JSON, CSV, PNG and SVG.
 
 A limit no subnet can meet ends the search at once with the smallest value each
-limit can take under the others (exit code 3).`,
+limit can take under the others (exit code 3).
+
+With --rerank K (and --checkpoint, --calib-data, --val-data) the K best
+candidates within the limits, by predicted accuracy and spread along the front,
+are measured as OFA measures a subnet: BatchNorm recalibrated on the calibration
+images, then evaluated on the labelled ones. The best measured is chosen and
+written to -o; the output shows predicted and measured accuracy side by side.`,
 		Example: `  edgefit select --predictor note10.pred.json --acc acc_predictor.pth --max-latency 20ms -o subnet.json
   edgefit select --checkpoint ofa_mbv3_d234_e346_k357_w1.0 --predictor local.pred.json \
-      --max-latency 15ms --max-memory 40MB --max-params 5M --max-flops 300M --top 10 --json`,
+      --max-latency 15ms --max-memory 40MB --max-params 5M --max-flops 300M --top 10 --json
+  edgefit select --checkpoint ofa_mbv3_d234_e346_k357_w1.0 --predictor local.pred.json --max-latency 15ms \
+      --rerank 5 --calib-data calib/ --val-data val/ -o subnet.json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runSelect(cmd.Context(), g, &o)
@@ -167,6 +190,7 @@ limit can take under the others (exit code 3).`,
 	f.StringVar(&o.Predictor, "predictor", "", "latency predictor of the device (from 'edgefit predictor fit')")
 	f.StringVarP(&o.Output, "output", "o", "", "write the best subnet's config here")
 	f.StringVar(&o.Front, "front", "", "path prefix of the Pareto front files (default: -o without its extension)")
+	o.rerank.AddFlags(f)
 	return c
 }
 
@@ -180,25 +204,29 @@ func runSelect(ctx context.Context, g *globalOptions, o *selectFlags) error {
 	if err != nil {
 		return err
 	}
+	_, ro, err := o.rerank.options(false)
+	if err != nil {
+		return err
+	}
 	lat, err := predictor.LoadLatencyPredictor(o.Predictor)
 	if err != nil {
 		return withHint(err, "fit one with 'edgefit predictor fit DEVICE.lut.json -o DEVICE.pred.json'")
 	}
 	space := lat.Space()
-	if o.Checkpoint != "" {
-		m, err := edgefit.Resolve(edgefit.ModelSource{Checkpoint: o.Checkpoint})
-		if err != nil {
-			return pipelineError(err)
-		}
-		if m.Space.Name != space.Name {
-			return usageErrorf("checkpoint %s is %s but predictor %s is for %s: fit the predictor for the checkpoint's space (--space on 'predictor fit')", o.Checkpoint, m.Space.Name, o.Predictor, space.Name)
-		}
+	reranker, err := o.prepareRerank(ctx, space, ro)
+	if err != nil {
+		return err
 	}
 	sel, err := edgefit.Select(ctx, space, lat, o.Acc, lim, o.searchOptions(g.logger()), terminal{g})
 	if err != nil {
 		return pipelineError(err)
 	}
 	sel.Predictor = o.Predictor
+	if reranker != nil {
+		if sel.Rerank, err = reranker.Rerank(ctx, sel, terminal{g}); err != nil {
+			return pipelineError(err)
+		}
+	}
 	frontPaths, err := o.writeSelection(sel)
 	if err != nil {
 		return err
@@ -209,11 +237,37 @@ func runSelect(ctx context.Context, g *globalOptions, o *selectFlags) error {
 	return o.printSelection(g, sel, frontPaths)
 }
 
+// prepareRerank checks --checkpoint against the predictor's space and,
+// with --rerank, lists and checks both image folders, all before the search.
+func (o *selectFlags) prepareRerank(ctx context.Context, space *supernet.Space, ro *edgefit.RerankOptions) (*edgefit.Reranker, error) {
+	if o.Checkpoint == "" {
+		if ro != nil {
+			return nil, usageErrorf("--rerank needs --checkpoint: the supernet whose subnets are measured")
+		}
+		return nil, nil
+	}
+	m, err := edgefit.Resolve(edgefit.ModelSource{Checkpoint: o.Checkpoint})
+	if err != nil {
+		return nil, pipelineError(err)
+	}
+	if m.Space.Name != space.Name {
+		return nil, usageErrorf("checkpoint %s is %s but predictor %s is for %s: fit the predictor for the checkpoint's space (--space on 'predictor fit')", o.Checkpoint, m.Space.Name, o.Predictor, space.Name)
+	}
+	if ro == nil {
+		return nil, nil
+	}
+	r, err := edgefit.PrepareRerank(ctx, m, *ro)
+	if err != nil {
+		return nil, pipelineError(err)
+	}
+	return r, nil
+}
+
 // writeSelection writes the best config to -o and the front beside it (or
 // to --front), returning the front's files.
 func (o *selectFlags) writeSelection(sel *edgefit.Selection) ([]string, error) {
 	if o.Output != "" {
-		if err := edgefit.WriteConfig(o.Output, sel.Top[0].Config); err != nil {
+		if err := edgefit.WriteConfig(o.Output, sel.Chosen()); err != nil {
 			return nil, err
 		}
 	}
@@ -236,6 +290,12 @@ func (o *selectFlags) printSelection(g *globalOptions, sel *edgefit.Selection, f
 	fmt.Fprintf(g.io.Out, "accuracy: %s\n", sel.AccuracySource)
 	if sel.AccuracyFit != nil {
 		if err := sel.AccuracyFit.WriteText(g.io.Out); err != nil {
+			return err
+		}
+	}
+	if rr := sel.Rerank; rr != nil {
+		fmt.Fprintf(g.io.Out, "\nmeasured: BatchNorm recalibrated on %d images (batches of %d), evaluated on %d images, in %.0f s\n", rr.CalibImages, rr.CalibBatch, rr.ValImages, rr.Seconds)
+		if err := writeTable(g.io.Out, []string{"#", "predicted", "top-1", "top-5", "latency", "MACs", "r", ""}, rerankRows(rr)); err != nil {
 			return err
 		}
 	}

@@ -21,7 +21,11 @@ func VerifyInput(r int) []float32 {
 
 // Verify runs model (ONNX bytes, as [Write] produces) with ONNX Runtime on
 // input and returns the largest absolute difference between its logits and
-// those of the Go reference [Forward] of net. A nil input means
+// those of the Go reference [Forward] of net, in units of the logits' scale
+// max(1, max |logit|): float32 kernels that sum in another order differ in
+// proportion to the values they compute, and a recalibrated net (whose
+// BatchNorm variances can be small) can give logits in the thousands on
+// Verify's random input. A nil input means
 // [VerifyInput]; its length sets the batch. ONNX Runtime is loaded with
 // ort.Init("") if no one loaded it before.
 func Verify(ctx context.Context, model []byte, net *supernet.Net, input []float32) (float64, error) {
@@ -47,7 +51,16 @@ func Verify(ctx context.Context, model []byte, net *supernet.Net, input []float3
 	if len(got) != len(want) {
 		return 0, fmt.Errorf("verify: ONNX Runtime gave %d logits, the reference %d", len(got), len(want))
 	}
-	return maxAbsDiff(got, want), nil
+	return maxAbsDiff(got, want) / logitScale(want), nil
+}
+
+// logitScale is max(1, max |x|).
+func logitScale(x []float32) float64 {
+	m := 1.0
+	for _, v := range x {
+		m = max(m, math.Abs(float64(v)))
+	}
+	return m
 }
 
 // VerifyFile is [Verify] on the model stored at path.

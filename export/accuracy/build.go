@@ -39,7 +39,7 @@ type DatasetRow struct {
 	Top1     float64         `json:"top1"`
 	Top5     float64         `json:"top5"`
 	Images   int             `json:"images"`
-	Seconds  float64         `json:"seconds"`
+	Seconds  float64         `json:"wall_seconds"`
 	Recorded time.Time       `json:"recorded"`
 }
 
@@ -118,15 +118,15 @@ func SampleSubnets(s *supernet.Space, n int, seed uint64) []supernet.Config {
 // CSV is rewritten atomically after each measurement.
 func BuildDataset(ctx context.Context, ck *supernet.Checkpoint, opts DatasetOptions) (*DatasetResult, error) {
 	if err := checkDatasetOptions(ck.Space, &opts); err != nil {
-		return nil, err
+		return nil, &SetupError{err}
 	}
 	calib, err := OpenCalibration(ctx, opts.Calib)
 	if err != nil {
-		return nil, err
+		return nil, setupError(err)
 	}
 	eval, err := OpenEvaluation(ctx, opts.Eval, ck.Space.Classes)
 	if err != nil {
-		return nil, err
+		return nil, setupError(err)
 	}
 	calib.KeepCrops()
 	eval.KeepCrops()
@@ -141,7 +141,7 @@ func BuildDataset(ctx context.Context, ck *supernet.Checkpoint, opts DatasetOpti
 	}
 	b := &builder{opts: opts, header: h, done: map[supernet.Config]DatasetRow{}}
 	if err := b.openJournal(); err != nil {
-		return nil, err
+		return nil, &SetupError{err}
 	}
 	defer b.j.Close()
 	if err := b.writeCSV(); err != nil {
@@ -151,6 +151,20 @@ func BuildDataset(ctx context.Context, ck *supernet.Checkpoint, opts DatasetOpti
 		return nil, err
 	}
 	return b.result(calib, eval), nil
+}
+
+// SetupError is a problem with [BuildDataset]'s options, folders or journal,
+// found before anything is measured: the user's to fix.
+type SetupError struct{ Err error }
+
+func (e *SetupError) Error() string { return e.Err.Error() }
+func (e *SetupError) Unwrap() error { return e.Err }
+
+func setupError(err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return &SetupError{err}
 }
 
 func checkDatasetOptions(s *supernet.Space, o *DatasetOptions) error {

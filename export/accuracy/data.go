@@ -62,7 +62,7 @@ type Calibration struct {
 	Augment    bool    `json:"augment,omitempty"`
 	Seed       uint64  `json:"seed,omitempty"`
 	Skipped    int     `json:"skipped_images,omitempty"`
-	Seconds    float64 `json:"seconds"`
+	Seconds    float64 `json:"wall_seconds"`
 }
 
 // CalibSet is a calibration folder listed and checked, ready to
@@ -278,6 +278,12 @@ type folder struct {
 
 // Images is the number of images the set will use.
 func (f *folder) Images() int { return len(f.images) }
+
+// Dir is the folder listed.
+func (f *folder) Dir() string { return f.dir }
+
+// BatchSize is the number of images per batch.
+func (f *folder) BatchSize() int { return f.batch }
 
 // Skipped returns the images left out at listing time (SkipBad).
 func (f *folder) Skipped() []dataset.BadImage { return f.listSkipped }

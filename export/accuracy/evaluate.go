@@ -17,7 +17,7 @@ type EvalResult struct {
 	Top5Hits        int     `json:"top5_hits"`
 	Top1            float64 `json:"top1"` // fraction of images
 	Top5            float64 `json:"top5"`
-	Seconds         float64 `json:"seconds"`
+	Seconds         float64 `json:"wall_seconds"`
 	ImagesPerSecond float64 `json:"images_per_second"`
 	Skipped         int     `json:"skipped_images,omitempty"`
 }
@@ -136,4 +136,34 @@ func (e *Evaluator) Run(ctx context.Context, src Source, progress func(images in
 		res.ImagesPerSecond = float64(res.Images) / res.Seconds
 	}
 	return res, nil
+}
+
+// Shape is what an image classifier takes and gives.
+type Shape struct {
+	Resolution int // input [N, 3, r, r]
+	Classes    int // output [N, classes]
+}
+
+// ModelShape reads the input resolution and class count of an ONNX
+// classifier, refusing models edgefit cannot evaluate.
+func ModelShape(model []byte) (Shape, error) {
+	if err := ort.Init(""); err != nil {
+		return Shape{}, err
+	}
+	s, err := ort.Open(model, ort.Options{IntraOpThreads: 1, Batch: 1})
+	if err != nil {
+		return Shape{}, err
+	}
+	defer s.Close()
+	if len(s.InputNames()) != 1 || len(s.OutputNames()) != 1 {
+		return Shape{}, fmt.Errorf("model has %d inputs and %d outputs: edgefit evaluates classifiers with one input and one output (the models `edgefit export` writes)", len(s.InputNames()), len(s.OutputNames()))
+	}
+	in, out := s.InputShape(0), s.OutputShape(0)
+	if len(in) != 4 || in[1] != 3 || in[2] != in[3] || in[2] <= 0 {
+		return Shape{}, fmt.Errorf("model input has shape %v, want [batch, 3, r, r]", in)
+	}
+	if len(out) != 2 || out[1] < 1 {
+		return Shape{}, fmt.Errorf("model output has shape %v, want [batch, classes]", out)
+	}
+	return Shape{Resolution: int(in[2]), Classes: int(out[1])}, nil
 }
