@@ -7,7 +7,6 @@ import (
 	"github.com/edgefit/edgefit/export/accuracy"
 )
 
-
 // calibFlags are the calibration flags of every command that recalibrates
 // BatchNorm (export, eval, select, run, accuracy-dataset): the same names,
 // meanings and defaults everywhere.
