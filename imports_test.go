@@ -58,7 +58,7 @@ var rules = []rule{
 	{pkgs: "cmd/edgefit-agent", allow: []string{"profiler/bench"}, doc: "cmd/edgefit-agent",
 		links: []string{"profiler/bench", "profiler/bench/wire", "profiler/timing", "export/ort", "internal/..."},
 		says:  "links only profiler/bench, its protocol (profiler/bench/wire, profiler/timing), export/ort and internal helpers"},
-	{pkgs: "cmd", allow: []string{".", "devices/...", "export", "predictor", "profiler/...", "supernet/...", "internal/..."}, doc: "cmd",
+	{pkgs: "cmd", allow: []string{".", "devices/...", "export", "export/accuracy", "predictor", "profiler/...", "supernet/...", "internal/..."}, doc: "cmd",
 		says: "Only cmd and its commands import cmd and the command-line libraries (cobra, pflag, progressbar, tablewriter, x/term); cmd does not import export/ort"},
 	{pkgs: "devices/...", allow: []string{"devices/...", "internal/..."}, noCgo: true, doc: "devices",
 		says: "imports no other edgefit package except its own subpackages and leaf helpers under internal/, and uses no cgo"},

@@ -14,6 +14,7 @@ import (
 	"github.com/edgefit/edgefit"
 	"github.com/edgefit/edgefit/export"
 	"github.com/edgefit/edgefit/export/accuracy"
+	"github.com/edgefit/edgefit/internal/testfix"
 	"github.com/edgefit/edgefit/supernet"
 )
 
@@ -26,8 +27,8 @@ func TestSelectRerank(t *testing.T) {
 	space, _ := supernet.SpaceByName("ofa-mbv3-w1.0")
 	pred := syntheticPredictor(t, space, 128)
 	calib, val := t.TempDir(), t.TempDir()
-	imageFolder(t, calib, []string{"c"}, 6, 7)
-	imageFolder(t, val, []string{"3", "5", "9"}, 2, 8)
+	testfix.ImageFolder(t, calib, []string{"c"}, 6, 7)
+	testfix.ImageFolder(t, val, []string{"3", "5", "9"}, 2, 8)
 	out := filepath.Join(t.TempDir(), "subnet.json")
 	stdout, _, err := run(t, "select", "--predictor", pred, "--checkpoint", ck, "--max-flops", "100M", "--res", "128",
 		"--rerank", "3", "--calib-data", calib, "--calib-batch", "4", "--val-data", val, "--generations", "40", "-o", out, "--json")
@@ -80,8 +81,8 @@ func TestAccuracyDatasetKilled(t *testing.T) {
 		t.Fatalf("build edgefit: %v\n%s", err, out)
 	}
 	calib, val := filepath.Join(dir, "calib"), filepath.Join(dir, "val")
-	imageFolder(t, calib, []string{"a", "b"}, 4, 9)
-	imageFolder(t, val, []string{"0", "1"}, 3, 10)
+	testfix.ImageFolder(t, calib, []string{"a", "b"}, 4, 9)
+	testfix.ImageFolder(t, val, []string{"0", "1"}, 3, 10)
 	out := filepath.Join(dir, "acc.csv")
 	journal := out + accuracy.JournalSuffix
 	args := []string{"accuracy-dataset", "--checkpoint", ck, "--calib-data", calib, "--calib-batch", "3", "--val-data", val,
@@ -174,8 +175,8 @@ func TestRunRecalibrates(t *testing.T) {
 	needORT(t)
 	ck := fixtureCheckpoint(t)
 	calib, val := t.TempDir(), t.TempDir()
-	imageFolder(t, calib, []string{"c"}, 5, 11)
-	imageFolder(t, val, []string{"0", "1"}, 2, 12)
+	testfix.ImageFolder(t, calib, []string{"c"}, 5, 11)
+	testfix.ImageFolder(t, val, []string{"0", "1"}, 2, 12)
 	rep, dir, err := runPipeline(t, "local", "--agent", needAgent(t), "--checkpoint", ck, "--max-flops", "150M",
 		"--calib-data", calib, "--calib-batch", "2", "--val-data", val, "--rerank", "2")
 	if err != nil && ExitCodeOf(err) != ExitMismatch {

@@ -4,10 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"image"
-	"image/color"
-	"image/jpeg"
-	"image/png"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -36,65 +32,6 @@ func fixtureCheckpoint(t *testing.T) string {
 func needORT(t *testing.T) {
 	t.Helper()
 	testfix.Need(t, testfix.ORT, ort.Init(""))
-}
-
-// picture writes a w×h image of smooth colour fields and a disc, JPEG or
-// PNG by the extension.
-func picture(t *testing.T, path string, w, h int, seed uint64) {
-	t.Helper()
-	rng := rand.New(rand.NewPCG(seed, 2))
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	a, b, c := rng.Float64()*9, rng.Float64()*9, rng.Float64()*9
-	cx, cy, rad := rng.Float64()*float64(w), rng.Float64()*float64(h), 4+rng.Float64()*float64(min(w, h))/3
-	disc := color.RGBA{uint8(rng.IntN(256)), uint8(rng.IntN(256)), uint8(rng.IntN(256)), 255}
-	for y := range h {
-		for x := range w {
-			fx, fy := float64(x)/float64(w), float64(y)/float64(h)
-			p := color.RGBA{uint8(127 + 120*math.Sin(a*fx+b*fy)), uint8(127 + 120*math.Cos(b*fx-c*fy)), uint8(127 + 120*math.Sin(c*fx*fy+a)), 255}
-			if dx, dy := float64(x)-cx, float64(y)-cy; dx*dx+dy*dy < rad*rad {
-				p = disc
-			}
-			img.Set(x, y, p)
-		}
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if filepath.Ext(path) == ".png" {
-		err = png.Encode(f, img)
-	} else {
-		err = jpeg.Encode(f, img, &jpeg.Options{Quality: 80})
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-// imageFolder writes classes×per images into dir/<class>/ with class folders
-// named by the given names, and returns the files in ImageFolder order.
-func imageFolder(t *testing.T, dir string, classes []string, per int, seed uint64) []string {
-	t.Helper()
-	rng := rand.New(rand.NewPCG(seed, 5))
-	var files []string
-	sorted := slices.Clone(classes)
-	sort.Strings(sorted)
-	for _, c := range sorted {
-		for i := range per {
-			ext := ".jpg"
-			if i%3 == 2 {
-				ext = ".png"
-			}
-			p := filepath.Join(dir, c, fmt.Sprintf("%03d%s", i, ext))
-			picture(t, p, 50+rng.IntN(150), 50+rng.IntN(150), seed*977+uint64(len(files)))
-			files = append(files, p)
-		}
-	}
-	return files
 }
 
 // preprocess applies OFA's test transform to files, in order.
@@ -167,7 +104,7 @@ func TestExportCalibrated(t *testing.T) {
 	needORT(t)
 	ck := fixtureCheckpoint(t)
 	calib := t.TempDir()
-	files := imageFolder(t, calib, []string{"a", "b"}, 5, 1)
+	files := testfix.ImageFolder(t, calib, []string{"a", "b"}, 5, 1)
 	space, _ := supernet.SpaceByName("ofa-mbv3-w1.0")
 	cfg := space.RandomConfig(rand.New(rand.NewPCG(8, 8)))
 	cfg.R = 128
@@ -304,8 +241,8 @@ func TestEvalJSON(t *testing.T) {
 	needORT(t)
 	ck := fixtureCheckpoint(t)
 	calib, val := t.TempDir(), t.TempDir()
-	imageFolder(t, calib, []string{"x"}, 6, 2)
-	imageFolder(t, val, []string{"0", "1", "7"}, 3, 3)
+	testfix.ImageFolder(t, calib, []string{"x"}, 6, 2)
+	testfix.ImageFolder(t, val, []string{"0", "1", "7"}, 3, 3)
 	space, _ := supernet.SpaceByName("ofa-mbv3-w1.0")
 	cfg := space.MinConfig(128)
 	cfgPath := writeConfig(t, cfg)
@@ -346,15 +283,15 @@ func TestEvalJSON(t *testing.T) {
 func TestAccuracyBadInput(t *testing.T) {
 	ck := fixtureCheckpoint(t)
 	good := t.TempDir()
-	imageFolder(t, good, []string{"0", "1"}, 2, 4)
+	testfix.ImageFolder(t, good, []string{"0", "1"}, 2, 4)
 	empty := t.TempDir()
 	noImages := t.TempDir()
 	os.WriteFile(filepath.Join(noImages, "notes.txt"), []byte("x"), 0o644)
 	corrupt := t.TempDir()
-	imageFolder(t, corrupt, []string{"0"}, 2, 5)
+	testfix.ImageFolder(t, corrupt, []string{"0"}, 2, 5)
 	os.WriteFile(filepath.Join(corrupt, "0", "broken.jpg"), []byte("not a jpeg at all"), 0o644)
 	named := t.TempDir()
-	imageFolder(t, named, []string{"cat", "dog"}, 1, 6)
+	testfix.ImageFolder(t, named, []string{"cat", "dog"}, 1, 6)
 	labels := filepath.Join(t.TempDir(), "labels.txt")
 	names := []string{"cat"}
 	for i := 1; i < 1000; i++ {

@@ -28,17 +28,7 @@ func CalibrationModel(net *supernet.Net) ([]byte, error) {
 	b.batchCount = b.node("Cast", "batch_count", []string{
 		b.node("Gather", "batch_size", []string{b.node("Shape", "input_shape", []string{x}), b.initInt64("batch_axis", nil, []int64{0})}, attrInt("axis", 0)),
 	}, attrInt("to", int64(onnxpb.TensorProto_FLOAT)))
-	blockIndex := 0
-	for i := range units {
-		u := &units[i]
-		x = b.unit(u.name(blockIndex), x, u)
-		if u.layer.Kind == supernet.KindBlock {
-			blockIndex++
-		}
-		if u.layer.Kind == supernet.KindFinalExpand {
-			break
-		}
-	}
+	b.units(x, units, supernet.KindFinalExpand)
 	r := net.Config.R
 	g := &onnxpb.GraphProto{
 		Name:        "edgefit_calibration",

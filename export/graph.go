@@ -50,41 +50,30 @@ func (b *builder) node(op, name string, inputs []string, attrs ...*onnxpb.Attrib
 
 // init adds a float32 initializer stored little-endian in raw_data.
 func (b *builder) init(name string, dims []int, data []float32) string {
-	b.claim(name)
 	raw := make([]byte, 4*len(data))
 	for i, v := range data {
 		binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(v))
 	}
-	d := make([]int64, len(dims))
-	for i, x := range dims {
-		d[i] = int64(x)
-	}
-	b.inits = append(b.inits, &onnxpb.TensorProto{
-		Name:     name,
-		Dims:     d,
-		DataType: int32(onnxpb.TensorProto_FLOAT),
-		RawData:  raw,
-	})
-	return name
+	return b.initRaw(name, dims, onnxpb.TensorProto_FLOAT, raw)
 }
 
 // initInt64 adds an int64 initializer; dims nil means a scalar.
 func (b *builder) initInt64(name string, dims []int, data []int64) string {
-	b.claim(name)
 	raw := make([]byte, 8*len(data))
 	for i, v := range data {
 		binary.LittleEndian.PutUint64(raw[8*i:], uint64(v))
 	}
+	return b.initRaw(name, dims, onnxpb.TensorProto_INT64, raw)
+}
+
+// initRaw adds an initializer of type dt whose little-endian bytes are raw.
+func (b *builder) initRaw(name string, dims []int, dt onnxpb.TensorProto_DataType, raw []byte) string {
+	b.claim(name)
 	d := make([]int64, len(dims))
 	for i, x := range dims {
 		d[i] = int64(x)
 	}
-	b.inits = append(b.inits, &onnxpb.TensorProto{
-		Name:     name,
-		Dims:     d,
-		DataType: int32(onnxpb.TensorProto_INT64),
-		RawData:  raw,
-	})
+	b.inits = append(b.inits, &onnxpb.TensorProto{Name: name, Dims: d, DataType: int32(dt), RawData: raw})
 	return name
 }
 
@@ -199,6 +188,23 @@ func (b *builder) unit(name, in string, u *unit) string {
 	panic(fmt.Sprintf("export: unit of unknown kind %d", int(u.layer.Kind)))
 }
 
+// units emits units in order from value x, stopping after the first unit
+// of kind last (-1: none), and returns the last output.
+func (b *builder) units(x string, units []unit, last supernet.LayerKind) string {
+	blockIndex := 0
+	for i := range units {
+		u := &units[i]
+		x = b.unit(u.name(blockIndex), x, u)
+		if u.layer.Kind == supernet.KindBlock {
+			blockIndex++
+		}
+		if u.layer.Kind == last {
+			break
+		}
+	}
+	return x
+}
+
 // rename gives the value that a graph output reads the output's name: the
 // node that produces it is renamed (all emitters return a node output).
 func (b *builder) rename(value, to string) {
@@ -238,15 +244,7 @@ func valueInfo(name string, dims ...int) *onnxpb.ValueInfoProto {
 // graph emits units in order from the graph input to the graph output.
 func graph(name string, units []unit, input, output *onnxpb.ValueInfoProto) *onnxpb.GraphProto {
 	b := newBuilder()
-	x := b.claim(input.Name)
-	blockIndex := 0
-	for i := range units {
-		u := &units[i]
-		x = b.unit(u.name(blockIndex), x, u)
-		if u.layer.Kind == supernet.KindBlock {
-			blockIndex++
-		}
-	}
+	x := b.units(b.claim(input.Name), units, -1)
 	b.rename(x, output.Name)
 	return &onnxpb.GraphProto{
 		Name:        name,

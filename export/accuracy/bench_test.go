@@ -11,6 +11,8 @@ import (
 
 	"github.com/edgefit/edgefit/export"
 	"github.com/edgefit/edgefit/supernet"
+
+	"github.com/edgefit/edgefit/internal/testfix"
 )
 
 // benchFolder is a folder of n JPEG pictures of ImageNet's typical size
@@ -31,7 +33,7 @@ func benchFolder(b *testing.B, n int) string {
 		go func() {
 			defer wg.Done()
 			for i := range work {
-				writePicture(b, filepath.Join(dir, fmt.Sprint(i%10), fmt.Sprintf("%05d.jpg", i)), 500, 375, uint64(i))
+				testfix.WritePicture(b, filepath.Join(dir, fmt.Sprint(i%10), fmt.Sprintf("%05d.jpg", i)), 500, 375, uint64(i))
 			}
 		}()
 	}

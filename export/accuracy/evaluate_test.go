@@ -13,6 +13,8 @@ import (
 	"github.com/edgefit/edgefit/export"
 	"github.com/edgefit/edgefit/internal/imaging"
 	"github.com/edgefit/edgefit/supernet"
+
+	"github.com/edgefit/edgefit/internal/testfix"
 )
 
 func TestHitsTies(t *testing.T) {
@@ -54,7 +56,7 @@ func TestEvaluateFolder(t *testing.T) {
 		if i%2 == 1 {
 			paths[i] = strings.TrimSuffix(paths[i], ".png") + ".jpg"
 		}
-		writePicture(t, paths[i], 90+7*i, 140-5*i, uint64(100+i))
+		testfix.WritePicture(t, paths[i], 90+7*i, 140-5*i, uint64(100+i))
 		b, err := os.ReadFile(paths[i])
 		if err != nil {
 			t.Fatal(err)
@@ -123,11 +125,11 @@ func TestEvaluateFolder(t *testing.T) {
 func TestEvaluationErrors(t *testing.T) {
 	ctx := context.Background()
 	unlabelled := t.TempDir()
-	writePicture(t, filepath.Join(unlabelled, "a.jpg"), 40, 40, 1)
+	testfix.WritePicture(t, filepath.Join(unlabelled, "a.jpg"), 40, 40, 1)
 	tooMany := t.TempDir()
 	for _, c := range []string{"cat", "dog"} {
 		os.MkdirAll(filepath.Join(tooMany, c), 0o755)
-		writePicture(t, filepath.Join(tooMany, c, "a.jpg"), 40, 40, 2)
+		testfix.WritePicture(t, filepath.Join(tooMany, c, "a.jpg"), 40, 40, 2)
 	}
 	for _, tc := range []struct {
 		name, dir, want string

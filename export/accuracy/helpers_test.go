@@ -3,12 +3,7 @@ package accuracy
 import (
 	"context"
 	"fmt"
-	"image"
-	"image/color"
-	"image/jpeg"
-	"image/png"
 	"io"
-	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -49,40 +44,6 @@ func randomConfig(s *supernet.Space, r int, seed uint64) supernet.Config {
 	return c
 }
 
-// writePicture writes a w×h picture of smooth colour fields with a disc,
-// as JPEG or PNG by the file's extension.
-func writePicture(t testing.TB, path string, w, h int, seed uint64) {
-	t.Helper()
-	rng := rand.New(rand.NewPCG(seed, 9))
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	a, b, c := rng.Float64()*10, rng.Float64()*10, rng.Float64()*10
-	cx, cy, rad := rng.Float64()*float64(w), rng.Float64()*float64(h), 5+rng.Float64()*float64(min(w, h))/3
-	disc := color.RGBA{uint8(rng.IntN(256)), uint8(rng.IntN(256)), uint8(rng.IntN(256)), 255}
-	for y := range h {
-		for x := range w {
-			fx, fy := float64(x)/float64(w), float64(y)/float64(h)
-			p := color.RGBA{uint8(127 + 120*math.Sin(a*fx+b*fy)), uint8(127 + 120*math.Cos(b*fx-c*fy)), uint8(127 + 120*math.Sin(c*fx*fy+a)), 255}
-			if dx, dy := float64(x)-cx, float64(y)-cy; dx*dx+dy*dy < rad*rad {
-				p = disc
-			}
-			img.Set(x, y, p)
-		}
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if filepath.Ext(path) == ".png" {
-		err = png.Encode(f, img)
-	} else {
-		err = jpeg.Encode(f, img, &jpeg.Options{Quality: 70 + int(seed%30)})
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 // makeFolder writes an ImageNet-layout folder DIR/<class>/imgNNN.{jpg,png}
 // with classes named 0..classes-1 and returns the files in the order
 // torchvision's ImageFolder lists them (classes, then names, sorted).
@@ -101,7 +62,7 @@ func makeFolder(t testing.TB, dir string, classes, per int, seed uint64) []strin
 				ext = ".png"
 			}
 			p := filepath.Join(cd, fmt.Sprintf("img%03d%s", i, ext))
-			writePicture(t, p, 60+rng.IntN(200), 60+rng.IntN(200), seed*1000+uint64(c*100+i))
+			testfix.WritePicture(t, p, 60+rng.IntN(200), 60+rng.IntN(200), seed*1000+uint64(c*100+i))
 			files = append(files, p)
 		}
 	}
