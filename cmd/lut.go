@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -224,6 +225,10 @@ OFA's published Note10 tables are for the ofa-mbv3-w1.2 space.`,
 					files[r] = a
 				}
 				t, err = lut.ImportOFAFiles(space, files)
+			}
+			var sm *lut.SpaceMismatchError
+			if errors.As(err, &sm) {
+				return withCode(err, ExitUsage) // --space names the wrong space; the error's hint names the right one
 			}
 			if err != nil {
 				return withHint(err, "pass OFA's {r}_lookup_table.yaml files (e.g. from han-cai/files ofa/note10)")
