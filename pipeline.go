@@ -132,6 +132,7 @@ func Prepare(opts RunOptions) (*Pipeline, error) {
 	if _, err := m.Checkpoint(); err != nil {
 		return nil, err
 	}
+	opts.Checkpoint = m.CheckpointPath()
 	opts.Profile.Space = m.Space.Name
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()

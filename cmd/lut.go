@@ -14,6 +14,7 @@ import (
 
 	"github.com/edgefit/edgefit/profiler/lut"
 	"github.com/edgefit/edgefit/supernet"
+	"github.com/edgefit/edgefit/supernet/zoo"
 )
 
 func init() { register(newLUTCommand) }
@@ -196,8 +197,11 @@ func newLUTImportCommand(g *globalOptions) *cobra.Command {
 		Long: `import reads OFA's per-resolution YAML lookup tables, from a directory or as files
 named {r}_lookup_table.yaml, and writes one edgefit lookup table. OFA's tables hold the
 mean (and std, count) of each layer; the imported table names the mean as its statistic.
-OFA's published Note10 tables are for the ofa-mbv3-w1.2 space.`,
+OFA's published Note10 tables are for the ofa-mbv3-w1.2 space; "lut-note10" names the
+copy that 'edgefit fetch lut-note10' keeps. Tables whose keys are layers of another
+space than --space are refused.`,
 		Example: `  edgefit lut import --space ofa-mbv3-w1.2 note10/ -o note10.lut.json
+  edgefit lut import --space ofa-mbv3-w1.2 lut-note10 -o note10.lut.json
   edgefit lut import --space ofa-mbv3-w1.2 160_lookup_table.yaml 224_lookup_table.yaml --target note10 -o note10.lut.json`,
 		Args: argsAtLeast("DIR or {r}_lookup_table.yaml file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -209,6 +213,12 @@ OFA's published Note10 tables are for the ofa-mbv3-w1.2 space.`,
 			}
 			var t *lut.LUT
 			var err error
+			for i, a := range args {
+				// "lut-note10" (or "note10") is the fetch cache's copy.
+				if args[i], err = zoo.Resolve(a, zoo.Options{}); err != nil {
+					return err
+				}
+			}
 			if fi, serr := os.Stat(args[0]); len(args) == 1 && serr == nil && fi.IsDir() {
 				t, err = lut.ImportOFADir(space, args[0])
 			} else {
