@@ -56,7 +56,8 @@ func Select(ctx context.Context, space *supernet.Space, lat predictor.LatencyMod
 		predictor.AccuracyFitOptions{Progress: func(done, total int) { fit.Set(done, total) }})
 	fit.Done()
 	if err != nil {
-		return nil, withHint(fmt.Errorf("accuracy source %s: %w", acc, err), "give an OFA accuracy predictor (.pth), a CSV of config,accuracy samples, or nothing for the MACs proxy")
+		// The loaders' errors name the file already.
+		return nil, withHint(err, "give an OFA accuracy predictor (.pth), a CSV of config,accuracy samples, or nothing for the MACs proxy")
 	}
 	if len(opts.Resolutions) > 0 {
 		if err := predictor.CheckAccuracyResolutions(am, space, opts.Resolutions); err != nil {

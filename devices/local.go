@@ -20,7 +20,7 @@ import (
 func init() {
 	Register("local", func(ctx context.Context, target, rest string, opts Options) (Target, error) {
 		if rest != "" {
-			return nil, fmt.Errorf("open target %q: local takes no address; write just \"local\"", target)
+			return nil, &TargetSyntaxError{Target: target, Reason: "local takes no address", Suggestion: "local"}
 		}
 		return NewLocal(), nil
 	})
