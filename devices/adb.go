@@ -43,7 +43,8 @@ type ADB struct {
 	features  map[string]bool
 	info      *Info
 	closed    bool
-	reconnect bool // the last call lost the device: `adb connect` before the next
+	reconnect bool   // the last call lost the device: `adb connect` before the next
+	release   func() // gives the adb server back (see acquireADBServer)
 }
 
 // hintError carries a suggestion for the person at the terminal; the CLI
@@ -78,13 +79,18 @@ func openADB(ctx context.Context, target, rest string, opts Options) (Target, er
 	if opts.ADBServerPort != 0 {
 		a.env = append(a.env, "ANDROID_ADB_SERVER_PORT="+strconv.Itoa(opts.ADBServerPort))
 	}
+	if a.release, err = acquireADBServer(ctx, a.bin, a.env); err != nil {
+		return nil, err
+	}
 	if a.serial == "" {
 		if a.serial, err = a.onlyDevice(ctx); err != nil {
+			a.release()
 			return nil, err
 		}
 		a.name = "adb://" + a.serial
 	}
 	if err := a.ensureOnline(ctx, false); err != nil {
+		a.release()
 		return nil, err
 	}
 	return a, nil
@@ -541,9 +547,15 @@ func (a *ADB) Info(ctx context.Context) (Info, error) {
 	return cachedRemoteInfo(ctx, a, &a.mu, &a.info)
 }
 
+// Close gives the adb server back: one that edgefit started is stopped
+// once no open target uses it.
 func (a *ADB) Close() error {
 	a.mu.Lock()
+	already := a.closed
 	a.closed = true
 	a.mu.Unlock()
+	if !already && a.release != nil {
+		a.release()
+	}
 	return nil
 }
