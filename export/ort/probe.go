@@ -196,4 +196,3 @@ func tensorType(dims ...int64) []byte {
 	}
 	return fBytes(1, msg(fInt(1, 1), fBytes(2, shape))) // TypeProto.tensor_type{elem_type FLOAT, shape}
 }
-
