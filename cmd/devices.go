@@ -15,12 +15,13 @@ func init() { register(newDevicesCommand) }
 func newDevicesCommand(g *globalOptions) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "devices",
-		Short: "Inspect and trust target devices",
-		Example: `  edgefit devices probe local
+		Short: "List, inspect and trust target devices",
+		Example: `  edgefit devices list
+  edgefit devices probe local
   edgefit devices probe ssh://nvidia@jetson.local --with-agent --json
   edgefit devices trust ssh://pi@10.0.0.5`,
 	}
-	c.AddCommand(newProbeCommand(g), newTrustCommand(g))
+	c.AddCommand(newProbeCommand(g), newTrustCommand(g), newDevicesListCommand(g))
 	return c
 }
 

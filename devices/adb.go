@@ -63,22 +63,11 @@ func openADB(ctx context.Context, target, rest string, opts Options) (Target, er
 	if err != nil {
 		return nil, fmt.Errorf("open target %q: %w", target, err)
 	}
-	bin := opts.ADBPath
-	if bin == "" {
-		bin = "adb"
-	}
-	p, err := exec.LookPath(bin)
+	a, err := newADBClient("open target "+strconv.Quote(target), opts)
 	if err != nil {
-		return nil, &hintError{
-			err:  fmt.Errorf("open target %q: adb client %q not found: %w", target, bin, err),
-			hint: "install Android platform-tools (Debian/Ubuntu: apt install adb; or download platform-tools from developer.android.com) or pass the adb binary with --adb PATH",
-		}
+		return nil, err
 	}
-	a := &ADB{name: target, serial: serial, bin: p, log: opts.logger()}
-	a.env = append(os.Environ(), opts.ADBEnv...)
-	if opts.ADBServerPort != 0 {
-		a.env = append(a.env, "ANDROID_ADB_SERVER_PORT="+strconv.Itoa(opts.ADBServerPort))
-	}
+	a.name, a.serial = target, serial
 	if a.release, err = acquireADBServer(ctx, a.bin, a.env); err != nil {
 		return nil, err
 	}
@@ -92,6 +81,28 @@ func openADB(ctx context.Context, target, rest string, opts Options) (Target, er
 	if err := a.ensureOnline(ctx, false); err != nil {
 		a.release()
 		return nil, err
+	}
+	return a, nil
+}
+
+// newADBClient finds the adb client of opts and its environment; doing
+// names the operation in the error.
+func newADBClient(doing string, opts Options) (*ADB, error) {
+	bin := opts.ADBPath
+	if bin == "" {
+		bin = "adb"
+	}
+	p, err := exec.LookPath(bin)
+	if err != nil {
+		return nil, &hintError{
+			err:  fmt.Errorf("%s: adb client %q not found: %w", doing, bin, err),
+			hint: "install Android platform-tools (Debian/Ubuntu: apt install adb; or download platform-tools from developer.android.com) or pass the adb binary with --adb PATH",
+		}
+	}
+	a := &ADB{bin: p, log: opts.logger()}
+	a.env = append(os.Environ(), opts.ADBEnv...)
+	if opts.ADBServerPort != 0 {
+		a.env = append(a.env, "ANDROID_ADB_SERVER_PORT="+strconv.Itoa(opts.ADBServerPort))
 	}
 	return a, nil
 }

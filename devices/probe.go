@@ -484,6 +484,16 @@ func parseNvpmodel(lines []string) string {
 	return id
 }
 
+// Summary names the device in one line: OS and architecture, CPU, cores
+// and kernel, led by the model and SoC on Android.
+func (fp *Fingerprint) Summary() string {
+	s := fmt.Sprintf("%s/%s %s, %d cores, kernel %s", fp.OS, fp.Arch, fp.CPUModel, fp.Cores, fp.Kernel)
+	if fp.Android != nil {
+		s = fmt.Sprintf("%s %s (%s), %s", fp.Android.Manufacturer, fp.Android.Model, fp.Android.SoC, s)
+	}
+	return s
+}
+
 // MaxTempC returns the hottest zone's temperature and type (0, "" if none).
 func (fp *Fingerprint) MaxTempC() (float64, string) {
 	best, typ := math.Inf(-1), ""

@@ -249,11 +249,7 @@ func deviceDigest(fp *devices.Fingerprint) (digest, summary string) {
 	}
 	b, _ := json.Marshal(id)
 	h := sha256.Sum256(b)
-	summary = fmt.Sprintf("%s/%s %s, %d cores, kernel %s", fp.OS, fp.Arch, fp.CPUModel, fp.Cores, fp.Kernel)
-	if fp.Android != nil {
-		summary = fmt.Sprintf("%s %s (%s), %s", fp.Android.Manufacturer, fp.Android.Model, fp.Android.SoC, summary)
-	}
-	return "sha256:" + hex.EncodeToString(h[:]), summary
+	return "sha256:" + hex.EncodeToString(h[:]), fp.Summary()
 }
 
 func (p *Plan) openJournal() error {
