@@ -85,4 +85,3 @@ func SSHAliases(path string) []SSHAlias {
 	slices.SortFunc(out, func(a, b SSHAlias) int { return strings.Compare(a.Alias, b.Alias) })
 	return out
 }
-
