@@ -89,12 +89,8 @@ func TestTargetHints(t *testing.T) {
 // refused naming the flag that exists (--acc) and the file once.
 func TestAccuracySpaceHint(t *testing.T) {
 	shared := sharedDir(t)
-	dir := t.TempDir()
-	lutPath := filepath.Join(dir, "n10.lut.json")
-	if _, _, err := run(t, "lut", "import", "--space", "ofa-mbv3-w1.2", filepath.Join(shared, "ofa-upstream/note10"), "-o", lutPath); err != nil {
-		t.Fatal(err)
-	}
-	pred := filepath.Join(dir, "w10.pred.json")
+	lutPath, _ := note10Table(t)
+	pred := filepath.Join(t.TempDir(), "w10.pred.json")
 	if _, _, err := run(t, "predictor", "fit", lutPath, "--space", "ofa-mbv3-w1.0", "-o", pred); err != nil {
 		t.Fatal(err)
 	}

@@ -12,11 +12,7 @@ import (
 // TestResolve fills a cache with Import (no network) and resolves every
 // spelling of each item a user may type.
 func TestResolve(t *testing.T) {
-	files := upstreamFiles(t, true)
-	src := t.TempDir()
-	for p, data := range files {
-		os.WriteFile(filepath.Join(src, filepath.Base(p)), data, 0o644)
-	}
+	src := upstreamDir(t)
 	cache := t.TempDir()
 	o := Options{CacheDir: cache, Offline: true}
 	ctx := context.Background()
