@@ -82,7 +82,8 @@ Batch is 1 everywhere.
 Every finished batch is appended to DEVICE.lut.json.journal and synced. Rerun the same
 command after an interruption (Ctrl-C, lost connection, crash) to continue where it
 stopped: nothing measured is measured again. Changing a setting refuses to mix numbers:
-use another -o, or --restart. The table is written, atomically, at the end.`,
+use another -o, or --restart. The table is written, atomically, at the end; rerunning a
+finished profile measures nothing and leaves the table as it is.`,
 		Example: `  edgefit profile local --space ofa-mbv3-w1.0 -o local.lut.json
   edgefit profile ssh://pi@raspberrypi.local --space ofa-mbv3-w1.0 --res 160,224 --networks 50 -o pi4.lut.json
   edgefit profile adb:// --space ofa-mbv3-w1.2 --affinity f0 -o pixel.lut.json
