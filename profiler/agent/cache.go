@@ -51,15 +51,25 @@ func CacheEntries(ctx context.Context, t devices.Target, opts Options) (base str
 	if err != nil {
 		return base, nil, fmt.Errorf("list the agent cache %s on %s: %w", base, t.Name(), err)
 	}
-	for _, line := range strings.Split(string(res.Stdout), "\n") {
+	return base, parseCacheListing(base, string(res.Stdout)), nil
+}
+
+// parseCacheListing reads the "BYTES NAME" lines of listCacheScript,
+// keeping the directories Deploy names.
+func parseCacheListing(base, out string) []CacheEntry {
+	var entries []CacheEntry
+	for _, line := range strings.Split(out, "\n") {
 		f := strings.Fields(line)
 		if len(f) != 2 || !cacheEntryName.MatchString(f[1]) {
 			continue
 		}
-		n, _ := strconv.ParseInt(f[0], 10, 64)
+		n, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil || n < 0 {
+			continue
+		}
 		entries = append(entries, CacheEntry{Path: path.Join(base, f[1]), SizeBytes: n})
 	}
-	return base, entries, nil
+	return entries
 }
 
 // RemoveCache removes entries (from [CacheEntries]) on t; the next Deploy
