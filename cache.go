@@ -163,16 +163,16 @@ type CachedTable struct {
 	Path string `json:"path"`
 	// Key is the table's name in the cache: its space and a hash of the
 	// device's stable traits and the profiling settings.
-	Key         string      `json:"key"`
-	SizeBytes   int64       `json:"size_bytes"`
-	Modified    time.Time   `json:"modified_at"`
-	Space       string      `json:"space,omitempty"`
-	Target      string      `json:"target,omitempty"`
-	Device      string      `json:"device,omitempty"` // the fingerprint in one line
-	Runtime     lut.Runtime `json:"runtime"`
-	Entries     int         `json:"entries,omitempty"`
-	Networks    int         `json:"networks,omitempty"`
-	Resolutions []int       `json:"resolutions,omitempty"`
+	Key         string       `json:"key"`
+	SizeBytes   int64        `json:"size_bytes"`
+	Modified    time.Time    `json:"modified_at"`
+	Space       string       `json:"space,omitempty"`
+	Target      string       `json:"target,omitempty"`
+	Device      string       `json:"device,omitempty"` // the fingerprint in one line
+	Runtime     *lut.Runtime `json:"runtime,omitempty"`
+	Entries     int          `json:"entries,omitempty"`
+	Networks    int          `json:"networks,omitempty"`
+	Resolutions []int        `json:"resolutions,omitempty"`
 	// Journal is the profile's journal; Unfinished is set when there is
 	// no table beside it yet (the next run on that device resumes it).
 	Journal    string `json:"journal,omitempty"`
@@ -227,7 +227,7 @@ func cachedTable(path string) CachedTable {
 		c.Error = err.Error()
 		return c
 	}
-	c.Space, c.Target, c.Runtime, c.Entries, c.Networks, c.Resolutions = t.Space, t.Target, t.Runtime, len(t.Entries), len(t.Networks), t.Resolutions()
+	c.Space, c.Target, c.Runtime, c.Entries, c.Networks, c.Resolutions = t.Space, t.Target, &t.Runtime, len(t.Entries), len(t.Networks), t.Resolutions()
 	var fp devices.Fingerprint
 	if len(t.FingerprintBefore) > 0 && json.Unmarshal(t.FingerprintBefore, &fp) == nil {
 		c.Device = fp.Summary()

@@ -109,7 +109,11 @@ func printDevicesList(g *globalOptions, l devicesList) error {
 		case t.Unfinished:
 			state = fmt.Sprintf("unfinished: %d entries, %d networks so far", t.Entries, t.Networks)
 		}
-		rows[i] = []string{t.Key, t.Target, t.Device, strings.TrimSpace(t.Runtime.Provider + " " + threadsText(t.Runtime.Threads)), state}
+		rt := ""
+		if t.Runtime != nil {
+			rt = strings.TrimSpace(t.Runtime.Provider + " " + threadsText(t.Runtime.Threads))
+		}
+		rows[i] = []string{t.Key, t.Target, t.Device, rt, state}
 	}
 	return writeTable(w, []string{"fingerprint", "target", "device", "runtime", "table"}, rows)
 }
