@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/edgefit/edgefit/devices"
 	"github.com/edgefit/edgefit/profiler"
@@ -154,4 +155,97 @@ func joinInts(v []int) string {
 		s[i] = strconv.Itoa(x)
 	}
 	return strings.Join(s, ",")
+}
+
+// CachedTable is a lookup table that [Run] measured and cached, or a
+// profile it started there and did not finish.
+type CachedTable struct {
+	Path string `json:"path"`
+	// Key is the table's name in the cache: its space and a hash of the
+	// device's stable traits and the profiling settings.
+	Key         string       `json:"key"`
+	SizeBytes   int64        `json:"size_bytes"`
+	Modified    time.Time    `json:"modified_at"`
+	Space       string       `json:"space,omitempty"`
+	Target      string       `json:"target,omitempty"`
+	Device      string       `json:"device,omitempty"` // the fingerprint in one line
+	Runtime     *lut.Runtime `json:"runtime,omitempty"`
+	Entries     int          `json:"entries,omitempty"`
+	Networks    int          `json:"networks,omitempty"`
+	Resolutions []int        `json:"resolutions,omitempty"`
+	// Journal is the profile's journal; Unfinished is set when there is
+	// no table beside it yet (the next run on that device resumes it).
+	Journal    string `json:"journal,omitempty"`
+	Unfinished bool   `json:"unfinished,omitempty"`
+	// Error says why the file cannot be read; the other fields are then
+	// those of the file alone.
+	Error string `json:"error,omitempty"`
+}
+
+// CachedTables lists the tables and unfinished profiles in the table cache
+// dir ("" = [DefaultCacheDir]), by key. A missing cache holds none.
+func CachedTables(dir string) ([]CachedTable, error) {
+	if dir == "" {
+		var err error
+		if dir, err = DefaultCacheDir(); err != nil {
+			return nil, err
+		}
+	}
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list the table cache: %w", err)
+	}
+	var out []CachedTable
+	for _, e := range ents {
+		name := e.Name()
+		switch {
+		case strings.HasSuffix(name, lut.Suffix):
+			out = append(out, cachedTable(filepath.Join(dir, name)))
+		case strings.HasSuffix(name, lut.Suffix+profiler.JournalSuffix):
+			table := filepath.Join(dir, strings.TrimSuffix(name, profiler.JournalSuffix))
+			if _, err := os.Stat(table); errors.Is(err, os.ErrNotExist) {
+				out = append(out, unfinishedTable(table))
+			}
+		}
+	}
+	return out, nil
+}
+
+func cachedTable(path string) CachedTable {
+	c := CachedTable{Path: path, Key: strings.TrimSuffix(filepath.Base(path), lut.Suffix)}
+	if st, err := os.Stat(path); err == nil {
+		c.SizeBytes, c.Modified = st.Size(), st.ModTime().UTC()
+	}
+	if _, err := os.Stat(profiler.JournalPath(path)); err == nil {
+		c.Journal = profiler.JournalPath(path)
+	}
+	t, err := lut.Load(path)
+	if err != nil {
+		c.Error = err.Error()
+		return c
+	}
+	c.Space, c.Target, c.Runtime, c.Entries, c.Networks, c.Resolutions = t.Space, t.Target, &t.Runtime, len(t.Entries), len(t.Networks), t.Resolutions()
+	var fp devices.Fingerprint
+	if len(t.FingerprintBefore) > 0 && json.Unmarshal(t.FingerprintBefore, &fp) == nil {
+		c.Device = fp.Summary()
+	}
+	return c
+}
+
+func unfinishedTable(path string) CachedTable {
+	c := CachedTable{Path: path, Key: strings.TrimSuffix(filepath.Base(path), lut.Suffix), Journal: profiler.JournalPath(path), Unfinished: true}
+	if st, err := os.Stat(c.Journal); err == nil {
+		c.SizeBytes, c.Modified = st.Size(), st.ModTime().UTC()
+	}
+	j, err := profiler.LoadJournal(c.Journal)
+	if err != nil {
+		c.Error = err.Error()
+		return c
+	}
+	c.Space, c.Target, c.Device = j.Header.Identity.Space, j.Header.Target, j.Header.Device
+	c.Entries, c.Networks = j.Measured()
+	return c
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/edgefit/edgefit/internal/atomicfile"
 	"github.com/edgefit/edgefit/supernet"
 	"github.com/edgefit/edgefit/supernet/search"
+	"github.com/edgefit/edgefit/supernet/zoo"
 )
 
 // ModelSource names where a subnet's space, weights and config come from,
@@ -20,9 +21,10 @@ type ModelSource struct {
 	// Space is a space name, such as "ofa-mbv3-w1.0". It must agree with
 	// the checkpoint's and the config's, when they name one.
 	Space string
-	// Checkpoint is an OFA supernet checkpoint (.pth or .safetensors);
-	// "" means untrained seeded weights, faithful in latency and memory
-	// only.
+	// Checkpoint is an OFA supernet checkpoint (.pth or .safetensors), or
+	// a name from OFA's catalogue that 'edgefit fetch' cached (see
+	// [zoo.Resolve]); "" means untrained seeded weights, faithful in
+	// latency and memory only.
 	Checkpoint string
 	// Config is a subnet config file: edgefit's {"ks","e","d","r"} JSON or
 	// an OFA net.config.
@@ -73,6 +75,11 @@ func Resolve(src ModelSource) (*Model, error) {
 		space = s
 	}
 	if src.Checkpoint != "" {
+		path, err := zoo.Resolve(src.Checkpoint, zoo.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("--checkpoint: %w", err)
+		}
+		src.Checkpoint = path
 		s, err := supernet.CheckpointSpace(src.Checkpoint)
 		if err != nil {
 			return nil, withHint(err, checkpointHint)
@@ -134,6 +141,10 @@ func validateAnyResolution(s *supernet.Space, c supernet.Config) (*supernet.Spac
 	}
 	return wide, nil
 }
+
+// CheckpointPath returns the checkpoint's file, a catalogue name resolved
+// to its cached copy; "" for an untrained model.
+func (m *Model) CheckpointPath() string { return m.src.Checkpoint }
 
 // Untrained reports whether the model has no checkpoint, so that its
 // subnets get seeded weights.

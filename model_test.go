@@ -11,6 +11,8 @@ import (
 	"github.com/edgefit/edgefit/export"
 	"github.com/edgefit/edgefit/internal/testfix"
 	"github.com/edgefit/edgefit/supernet"
+	"github.com/edgefit/edgefit/supernet/search"
+	"github.com/edgefit/edgefit/supernet/zoo"
 )
 
 func writeFile(t *testing.T, name, data string) string {
@@ -141,5 +143,30 @@ func TestExportUntrained(t *testing.T) {
 	}
 	if meta[export.KeyUntrained] != "true" || meta[export.KeyPredictionPrefix+"params"] == "" || meta[export.KeyPredictionPrefix+"latency_ms"] != "" {
 		t.Errorf("metadata %v", meta)
+	}
+}
+
+// TestPrepareResolvesCatalogueNames: 'edgefit run --checkpoint
+// ofa-mbv3-w1.0' takes the fetch cache's copy, checked before anything is
+// measured, and records that file.
+func TestPrepareResolvesCatalogueNames(t *testing.T) {
+	shared := testfix.Shared(t)
+	cache := t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", cache)
+	t.Chdir(t.TempDir())
+	opts := RunOptions{Checkpoint: "ofa-mbv3-w1.0", OutDir: t.TempDir(), Limits: search.Limits{MaxLatencyMS: 10}}
+	if _, err := Prepare(opts); err == nil || !strings.Contains(err.Error(), "run 'edgefit fetch ofa-mbv3-w1.0'") {
+		t.Fatalf("before fetching: %v", err)
+	}
+	it, _ := zoo.Lookup(zoo.SupernetW10)
+	if _, err := zoo.Import(context.Background(), it, filepath.Join(shared, "fixtures/ofa-mbv3-w1.0/supernet.pth"), zoo.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Prepare(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(cache, "edgefit", "ofa", "ofa_mbv3_d234_e346_k357_w1.0.pth"); p.opts.Checkpoint != want || p.model.CheckpointPath() != want {
+		t.Errorf("checkpoint %q, want the cached %q", p.opts.Checkpoint, want)
 	}
 }

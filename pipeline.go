@@ -35,7 +35,8 @@ type RunOptions struct {
 	// ("" = [DefaultCacheDir]).
 	CacheDir string
 	// OutDir receives the model, its config, the table, the predictor,
-	// the Pareto front and the report. It is created if need be.
+	// the Pareto front and the report. [Pipeline.Execute] creates it if
+	// need be; [Prepare], which may refuse the options, does not.
 	OutDir string
 
 	// Limits bound the subnet; at least one must be set. When the
@@ -125,9 +126,9 @@ type Pipeline struct {
 	reranker *Reranker
 }
 
-// Prepare checks opts, resolves the space and loads the checkpoint, and
-// creates the output directory, all before any device is contacted. Bad
-// options are [*InputError]s.
+// Prepare checks opts (the profiling options too), resolves the space and
+// loads the checkpoint, all before any device is contacted and without
+// writing anything. Bad options are [*InputError]s.
 func Prepare(opts RunOptions) (*Pipeline, error) {
 	if opts.OutDir == "" {
 		return nil, inputErrorf("no output directory: set RunOptions.OutDir (-o)")
@@ -149,16 +150,20 @@ func Prepare(opts RunOptions) (*Pipeline, error) {
 	if _, err := m.Checkpoint(); err != nil {
 		return nil, err
 	}
+	opts.Checkpoint = m.CheckpointPath()
 	p := &Pipeline{model: m}
 	if err := p.prepareAccuracy(opts); err != nil {
 		return nil, err
 	}
 	opts.Profile.Space = m.Space.Name
+	if err := opts.Profile.Validate(); err != nil {
+		return nil, &InputError{Err: err}
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	if err := os.MkdirAll(opts.OutDir, 0o755); err != nil {
-		return nil, fmt.Errorf("create output directory: %w", err)
+	if fi, err := os.Stat(opts.OutDir); err == nil && !fi.IsDir() {
+		return nil, inputErrorf("-o %s is a file, not a directory", opts.OutDir)
 	}
 	p.opts = opts
 	return p, nil
@@ -228,6 +233,9 @@ func (p *Pipeline) Execute(ctx context.Context, target devices.Target, progress 
 		Untrained: p.model.Untrained()}
 	if !p.model.Untrained() {
 		x.res.Checkpoint = p.opts.Checkpoint
+	}
+	if err := os.MkdirAll(p.opts.OutDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create output directory: %w", err)
 	}
 	for _, step := range []func(context.Context) error{x.lookupTable, x.fit, x.selectUntilMet, x.verify, x.writeOutputs} {
 		if err := step(ctx); err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/edgefit/edgefit/predictor"
 	"github.com/edgefit/edgefit/supernet"
 	"github.com/edgefit/edgefit/supernet/search"
+	"github.com/edgefit/edgefit/supernet/zoo"
 )
 
 // Selection is the outcome of a search, ready to print or save; its JSON
@@ -42,9 +43,14 @@ type Selection struct {
 // Select searches space for the subnets most accurate under lim, scoring
 // latency with lat and accuracy with the source acc names: OFA's
 // predictor (.pth), a CSV of measured (config, accuracy) samples, a fitted
-// .json, or "" for the MACs proxy, which the result labels as such. Limits
-// no subnet can meet give a [*search.InfeasibleError].
+// .json, or "" for the MACs proxy, which the result labels as such; a
+// catalogue name ("acc-predictor") stands for its copy in the fetch cache.
+// Limits no subnet can meet give a [*search.InfeasibleError].
 func Select(ctx context.Context, space *supernet.Space, lat predictor.LatencyModel, acc string, lim search.Limits, opts search.Options, progress Progress) (*Selection, error) {
+	acc, err := zoo.Resolve(acc, zoo.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("accuracy source: %w", err)
+	}
 	var fit Meter = quiet{}
 	if strings.EqualFold(filepath.Ext(acc), ".csv") {
 		fit = orQuiet(progress).Begin(PhaseFitAccuracy, 6)
@@ -53,7 +59,8 @@ func Select(ctx context.Context, space *supernet.Space, lat predictor.LatencyMod
 		predictor.AccuracyFitOptions{Progress: func(done, total int) { fit.Set(done, total) }})
 	fit.Done()
 	if err != nil {
-		return nil, withHint(fmt.Errorf("accuracy source %s: %w", acc, err), "give an OFA accuracy predictor (.pth), a CSV of config,accuracy samples, or nothing for the MACs proxy")
+		// The loaders' errors name the file already.
+		return nil, withHint(err, "give an OFA accuracy predictor (.pth), a CSV of config,accuracy samples, or nothing for the MACs proxy")
 	}
 	if len(opts.Resolutions) > 0 {
 		if err := predictor.CheckAccuracyResolutions(am, space, opts.Resolutions); err != nil {

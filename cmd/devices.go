@@ -15,12 +15,13 @@ func init() { register(newDevicesCommand) }
 func newDevicesCommand(g *globalOptions) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "devices",
-		Short: "Inspect and trust target devices",
-		Example: `  edgefit devices probe local
+		Short: "List, inspect and trust target devices",
+		Example: `  edgefit devices list
+  edgefit devices probe local
   edgefit devices probe ssh://nvidia@jetson.local --with-agent --json
   edgefit devices trust ssh://pi@10.0.0.5`,
 	}
-	c.AddCommand(newProbeCommand(g), newTrustCommand(g))
+	c.AddCommand(newProbeCommand(g), newTrustCommand(g), newDevicesListCommand(g))
 	return c
 }
 
@@ -78,6 +79,7 @@ providers it finds there.`,
 
 func newTrustCommand(g *globalOptions) *cobra.Command {
 	var o targetOptions
+	var replace bool
 	c := &cobra.Command{
 		Use:   "trust ssh://user@host[:port]",
 		Short: "Add an SSH target's host key to known_hosts after showing its fingerprint",
@@ -85,14 +87,20 @@ func newTrustCommand(g *globalOptions) *cobra.Command {
 'ssh-keyscan >> ~/.ssh/known_hosts'. Compare the printed SHA256 fingerprint with
 the one the device shows ('ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub' on
 it) before relying on it. A key that differs from one already on record is
-refused: remove the old line first.`,
+refused, showing both fingerprints; --replace then swaps the old key for the
+new one (for a device reinstalled on purpose).`,
 		Example: `  edgefit devices trust ssh://pi@10.0.0.5
-  edgefit devices trust ssh://root@127.0.0.1:2222 --known-hosts ./known_hosts`,
+  edgefit devices trust ssh://root@127.0.0.1:2222 --known-hosts ./known_hosts
+  edgefit devices trust --replace ssh://pi@10.0.0.5`,
 		Args: argsExactly("TARGET"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			hk, err := devices.Trust(cmd.Context(), args[0], o.deviceOptions(g.logger()))
+			trust := devices.Trust
+			if replace {
+				trust = devices.TrustReplace
+			}
+			hk, err := trust(cmd.Context(), args[0], o.deviceOptions(g.logger()))
 			if err != nil {
-				return targetHint(args[0], err)
+				return o.targetHint(args[0], err)
 			}
 			if g.JSON {
 				return writeJSON(g.io.Out, hk)
@@ -101,13 +109,18 @@ refused: remove the old line first.`,
 			if !hk.Added {
 				state = "already in"
 			}
-			return writeKV(g.io.Out, [][]string{
+			rows := [][]string{
 				{"host", hk.Addr},
 				{"key", hk.KeyType + " " + hk.Fingerprint},
 				{"known_hosts", state + " " + hk.KnownHosts},
-			})
+			}
+			if len(hk.Replaced) > 0 {
+				rows = append(rows, []string{"replaced", strings.Join(hk.Replaced, ", ")})
+			}
+			return writeKV(g.io.Out, rows)
 		},
 	}
 	o.AddFlags(c.Flags())
+	c.Flags().BoolVar(&replace, "replace", false, "replace a different key on record for the host (after checking the new fingerprint)")
 	return c
 }

@@ -58,7 +58,7 @@ statistics, a mixture over many subnets and resolutions, and its metadata says
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&o.Checkpoint, "checkpoint", "", "OFA supernet checkpoint (.pth or .safetensors); omit for untrained weights")
+	f.StringVar(&o.Checkpoint, "checkpoint", "", "OFA supernet checkpoint (.pth or .safetensors, or a name 'edgefit fetch' cached: ofa-mbv3-w1.0); omit for untrained weights")
 	f.StringVar(&o.Config, "config", "", "subnet config: edgefit's {\"ks\",\"e\",\"d\",\"r\"} JSON or an OFA net.config")
 	f.StringVar(&o.Space, "space", "", "search space when no checkpoint is given (ofa-mbv3-w1.0 or ofa-mbv3-w1.2; default w1.0)")
 	f.IntVar(&o.Res, "res", 0, "input resolution, overriding the config's r (required for an OFA net.config)")

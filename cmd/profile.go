@@ -82,7 +82,8 @@ Batch is 1 everywhere.
 Every finished batch is appended to DEVICE.lut.json.journal and synced. Rerun the same
 command after an interruption (Ctrl-C, lost connection, crash) to continue where it
 stopped: nothing measured is measured again. Changing a setting refuses to mix numbers:
-use another -o, or --restart. The table is written, atomically, at the end.`,
+use another -o, or --restart. The table is written, atomically, at the end; rerunning a
+finished profile measures nothing and leaves the table as it is.`,
 		Example: `  edgefit profile local --space ofa-mbv3-w1.0 -o local.lut.json
   edgefit profile ssh://pi@raspberrypi.local --space ofa-mbv3-w1.0 --res 160,224 --networks 50 -o pi4.lut.json
   edgefit profile adb:// --space ofa-mbv3-w1.2 --affinity f0 -o pixel.lut.json
@@ -189,6 +190,14 @@ func runProfile(cmd *cobra.Command, g *globalOptions, o *profileOptions, target 
 	if err != nil {
 		return err
 	}
+	if tbl := plan.Finished(o.Output); tbl != nil && !o.DryRun {
+		// Nothing to measure and the table is the journal's: leave it as
+		// it is rather than write it again (new fingerprints, order).
+		fmt.Fprintf(g.io.Err, "%s is complete (all %d models are in %s): nothing to measure, the table is left as it is; --restart measures afresh\n",
+			o.Output, plan.Done, popts.Journal)
+		return printProfileSummary(g, profileSummary{Summary: tbl.Summary(), Output: o.Output, Journal: popts.Journal, Class: plan.Class,
+			Resumed: plan.Done, DriftNoise: tableDriftNoise(tbl), Warnings: plan.Warnings})
+	}
 	announcePlan(g, plan)
 	for _, w := range plan.Warnings {
 		log.Warn(w)
@@ -211,10 +220,20 @@ func runProfile(cmd *cobra.Command, g *globalOptions, o *profileOptions, target 
 	s := profileSummary{Summary: tbl.Summary(), Output: o.Output, Journal: popts.Journal, Class: plan.Class,
 		Measured: plan.Remaining(), Resumed: plan.Done, WallSeconds: time.Since(start).Seconds(),
 		Remeasured: plan.Remeasured, Rebaselined: plan.Rebaselined, DriftNoise: plan.DriftNoise, Warnings: plan.Warnings}
+	return printProfileSummary(g, s)
+}
+
+func printProfileSummary(g *globalOptions, s profileSummary) error {
 	if g.JSON {
 		return writeJSON(g.io.Out, s)
 	}
 	return writeKV(g.io.Out, s.rows())
+}
+
+// tableDriftNoise is the drift noise a table records in its settings.
+func tableDriftNoise(t *lut.LUT) float64 {
+	v, _ := strconv.ParseFloat(t.Settings.Extra["drift_noise"], 64)
+	return v
 }
 
 // announcePlan says on stderr what the plan will measure, and how much of it

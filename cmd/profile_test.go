@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -185,8 +186,9 @@ func TestLUTImportNote10(t *testing.T) {
 
 // TestProfileKilled runs the real edgefit binary, SIGKILLs it (with its
 // agent) once the journal holds two batches, and reruns the same command:
-// the rerun completes the table and the journal shows every model measured
-// exactly once.
+// the rerun removes the temporary directories the killed run left,
+// completes the table, and the journal shows every model measured exactly
+// once. A third run of the finished profile leaves the table untouched.
 func TestProfileKilled(t *testing.T) {
 	ag := needAgent(t)
 	dir := t.TempDir()
@@ -199,7 +201,10 @@ func TestProfileKilled(t *testing.T) {
 	args := append([]string{"profile", "local", "--space", "ofa-mbv3-w1.0", "--agent", ag, "-o", out}, quickProfileArgs...)
 	args = append(args, "--networks", "2") // the last flag wins
 
+	tmp := t.TempDir() // the runs' TMPDIR, to see what they leave there
+	env := append(os.Environ(), "TMPDIR="+tmp)
 	cmd := exec.Command(bin, args...)
+	cmd.Env = env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // so the agent dies with it
 	var logb strings.Builder
 	cmd.Stderr = &logb
@@ -224,10 +229,30 @@ func TestProfileKilled(t *testing.T) {
 	if _, err := os.Stat(out); err == nil {
 		t.Fatal("a killed run wrote the table")
 	}
+	leftovers := func() []string {
+		var dirs []string
+		for _, pat := range []string{"edgefit-[0-9]*", "edgefit-profile-[0-9]*", "edgefit-push-[0-9]*"} {
+			m, _ := filepath.Glob(filepath.Join(tmp, pat))
+			for _, d := range m {
+				if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+					dirs = append(dirs, d)
+				}
+			}
+		}
+		return dirs
+	}
+	if len(leftovers()) == 0 {
+		t.Fatalf("the killed run left no temporary directory in %s to clean", tmp)
+	}
 
-	res, err := exec.Command(bin, append(args, "--json")...).Output()
+	rerun := exec.Command(bin, append(args, "--json")...)
+	rerun.Env = env
+	res, err := rerun.Output()
 	if err != nil {
 		t.Fatalf("rerun: %v", err)
+	}
+	if l := leftovers(); len(l) != 0 {
+		t.Errorf("the rerun left the killed run's temporary directories: %v", l)
 	}
 	var sum profileSummary
 	if err := json.Unmarshal(res, &sum); err != nil {
@@ -245,6 +270,33 @@ func TestProfileKilled(t *testing.T) {
 		t.Errorf("journal: %d duplicates, %d entries, %d networks", j.Duplicates, e, n)
 	}
 	t.Logf("killed after %d of %d measurements", before, sum.Entries+sum.Networks)
+
+	// A finished profile run again measures nothing and leaves the table
+	// as it is: the same bytes, not rewritten (not even atomically).
+	table, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st0, _ := os.Stat(out)
+	again := exec.Command(bin, append(args, "--json")...)
+	again.Env = env
+	var stderr strings.Builder
+	again.Stderr = &stderr
+	res, err = again.Output()
+	if err != nil {
+		t.Fatalf("run of the finished profile: %v\n%s", err, stderr.String())
+	}
+	if err := json.Unmarshal(res, &sum); err != nil || sum.Measured != 0 || sum.Resumed != sum.Entries+sum.Networks {
+		t.Errorf("run of the finished profile: %+v (%v)", sum, err)
+	}
+	if !strings.Contains(stderr.String(), "left as it is") {
+		t.Errorf("the finished profile's run should say the table is kept:\n%s", stderr.String())
+	}
+	after, _ := os.ReadFile(out)
+	st1, _ := os.Stat(out)
+	if !bytes.Equal(after, table) || !os.SameFile(st0, st1) || !st1.ModTime().Equal(st0.ModTime()) {
+		t.Errorf("the finished table was rewritten (same bytes: %v, same file: %v)", bytes.Equal(after, table), os.SameFile(st0, st1))
+	}
 }
 
 // journalMeasurements counts entry and network lines in a journal being

@@ -85,7 +85,7 @@ recalibrated, then evaluated) and the best measured is exported.`,
 			f.AddFlag(fl)
 		}
 	})
-	f.StringVar(&o.Checkpoint, "checkpoint", "", "OFA supernet checkpoint to cut the subnet from (default: untrained seeded weights, latency-faithful only)")
+	f.StringVar(&o.Checkpoint, "checkpoint", "", "OFA supernet checkpoint to cut the subnet from, or a name 'edgefit fetch' cached (default: untrained seeded weights, latency-faithful only)")
 	f.StringVar(&o.LUT, "lut", "", "use this lookup table instead of profiling (it must be for the same space)")
 	f.StringVar(&o.CacheDir, "cache", "", "where measured tables are cached by device fingerprint and settings (default ~/.cache/edgefit/luts)")
 	f.StringVarP(&o.OutDir, "output", "o", "", "directory for the model, predictor, front, plot and report")

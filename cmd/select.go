@@ -79,7 +79,7 @@ type selectOptions struct {
 
 func (o *selectOptions) AddFlags(f *pflag.FlagSet) {
 	o.limits.AddFlags(f)
-	f.StringVar(&o.Acc, "acc", "", "accuracy source: OFA predictor .pth, a CSV of measured (config, accuracy) samples (fits a ridge model and OFA's MLP, keeps the better by CV RMSE), or a fitted .json; default: a MACs proxy, labelled as such")
+	f.StringVar(&o.Acc, "acc", "", "accuracy source: OFA predictor .pth (acc-predictor: the one 'edgefit fetch' cached), a CSV of measured (config, accuracy) samples (fits a ridge model and OFA's MLP, keeps the better by CV RMSE), or a fitted .json; default: a MACs proxy, labelled as such")
 	f.IntVar(&o.Top, "top", 5, "how many subnets to list")
 	f.Uint64Var(&o.Seed, "seed", 1, "seed: the same seed gives the same result")
 	f.StringVar(&o.Method, "method", search.MethodEvolution, "search method: evolution or random (a baseline)")
@@ -186,7 +186,7 @@ written to -o; the output shows predicted and measured accuracy side by side.`,
 	}
 	f := c.Flags()
 	o.AddFlags(f)
-	f.StringVar(&o.Checkpoint, "checkpoint", "", "supernet checkpoint the subnet will be cut from (checks that its space matches the predictor's)")
+	f.StringVar(&o.Checkpoint, "checkpoint", "", "supernet checkpoint the subnet will be cut from, or a name 'edgefit fetch' cached (checks that its space matches the predictor's)")
 	f.StringVar(&o.Predictor, "predictor", "", "latency predictor of the device (from 'edgefit predictor fit')")
 	f.StringVarP(&o.Output, "output", "o", "", "write the best subnet's config here")
 	f.StringVar(&o.Front, "front", "", "path prefix of the Pareto front files (default: -o without its extension)")

@@ -45,20 +45,52 @@ func (o *targetOptions) agentOptions(log *slog.Logger) agent.Options {
 func (o *targetOptions) open(ctx context.Context, g *globalOptions, target string) (devices.Target, error) {
 	t, err := devices.Open(ctx, target, o.deviceOptions(g.logger()))
 	if err != nil {
-		return nil, targetHint(target, err)
+		return nil, o.targetHint(target, err)
 	}
 	return t, nil
 }
 
-// targetHint adds what to do to errors of reaching a device.
-func targetHint(target string, err error) error {
-	var hk *devices.HostKeyError
-	if errors.As(err, &hk) {
-		return withHint(err, fmt.Sprintf("if the fingerprint is the device's, run 'edgefit devices trust %s'", target))
-	}
-	var ae *devices.AuthError
-	if errors.As(err, &ae) {
+// targetHint adds what to do to errors of reaching a device. Errors that
+// carry their own advice (a Hint method) get no generic one.
+func (o *targetOptions) targetHint(target string, err error) error {
+	var (
+		hk *devices.HostKeyError
+		ae *devices.AuthError
+		se *devices.TargetSyntaxError
+		ie *devices.IdentityError
+		h  interface{ Hint() string }
+	)
+	switch {
+	case errors.As(err, &se), errors.As(err, &ie):
+		return withCode(err, ExitUsage)
+	case errors.As(err, &hk) && hk.Revoked:
+		return err
+	case errors.As(err, &hk) && hk.Changed:
+		return withHint(err, fmt.Sprintf("if the device was reinstalled and %s is the fingerprint it shows now, replace the old key with: %s",
+			hk.Fingerprint, o.trustCommand(target, true)))
+	case errors.As(err, &hk):
+		return withHint(err, "if the fingerprint is the device's, trust it with: "+o.trustCommand(target, false))
+	case errors.As(err, &ae):
 		return withHint(err, "pass --identity KEY, add the key to ssh-agent, or set IdentityFile in ~/.ssh/config")
+	case errors.As(err, &h) && h.Hint() != "":
+		return err
 	}
 	return withHint(err, "targets are local, ssh://user@host[:port] or adb://SERIAL; check the device is on and reachable")
+}
+
+// trustCommand is the 'edgefit devices trust' command line for target with
+// the flags of o that say where the key goes and how the host is found.
+func (o *targetOptions) trustCommand(target string, replace bool) string {
+	argv := []string{"edgefit", "devices", "trust"}
+	if replace {
+		argv = append(argv, "--replace")
+	}
+	argv = append(argv, target)
+	if o.KnownHosts != "" {
+		argv = append(argv, "--known-hosts", o.KnownHosts)
+	}
+	if o.SSHConfig != "" {
+		argv = append(argv, "--ssh-config", o.SSHConfig)
+	}
+	return devices.QuoteArgs(argv)
 }

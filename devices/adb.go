@@ -43,7 +43,8 @@ type ADB struct {
 	features  map[string]bool
 	info      *Info
 	closed    bool
-	reconnect bool // the last call lost the device: `adb connect` before the next
+	reconnect bool   // the last call lost the device: `adb connect` before the next
+	release   func() // gives the adb server back (see acquireADBServer)
 }
 
 // hintError carries a suggestion for the person at the terminal; the CLI
@@ -62,6 +63,31 @@ func openADB(ctx context.Context, target, rest string, opts Options) (Target, er
 	if err != nil {
 		return nil, fmt.Errorf("open target %q: %w", target, err)
 	}
+	a, err := newADBClient("open target "+strconv.Quote(target), opts)
+	if err != nil {
+		return nil, err
+	}
+	a.name, a.serial = target, serial
+	if a.release, err = acquireADBServer(ctx, a.bin, a.env); err != nil {
+		return nil, err
+	}
+	if a.serial == "" {
+		if a.serial, err = a.onlyDevice(ctx); err != nil {
+			a.release()
+			return nil, err
+		}
+		a.name = "adb://" + a.serial
+	}
+	if err := a.ensureOnline(ctx, false); err != nil {
+		a.release()
+		return nil, err
+	}
+	return a, nil
+}
+
+// newADBClient finds the adb client of opts and its environment; doing
+// names the operation in the error.
+func newADBClient(doing string, opts Options) (*ADB, error) {
 	bin := opts.ADBPath
 	if bin == "" {
 		bin = "adb"
@@ -69,23 +95,14 @@ func openADB(ctx context.Context, target, rest string, opts Options) (Target, er
 	p, err := exec.LookPath(bin)
 	if err != nil {
 		return nil, &hintError{
-			err:  fmt.Errorf("open target %q: adb client %q not found: %w", target, bin, err),
+			err:  fmt.Errorf("%s: adb client %q not found: %w", doing, bin, err),
 			hint: "install Android platform-tools (Debian/Ubuntu: apt install adb; or download platform-tools from developer.android.com) or pass the adb binary with --adb PATH",
 		}
 	}
-	a := &ADB{name: target, serial: serial, bin: p, log: opts.logger()}
+	a := &ADB{bin: p, log: opts.logger()}
 	a.env = append(os.Environ(), opts.ADBEnv...)
 	if opts.ADBServerPort != 0 {
 		a.env = append(a.env, "ANDROID_ADB_SERVER_PORT="+strconv.Itoa(opts.ADBServerPort))
-	}
-	if a.serial == "" {
-		if a.serial, err = a.onlyDevice(ctx); err != nil {
-			return nil, err
-		}
-		a.name = "adb://" + a.serial
-	}
-	if err := a.ensureOnline(ctx, false); err != nil {
-		return nil, err
 	}
 	return a, nil
 }
@@ -541,9 +558,15 @@ func (a *ADB) Info(ctx context.Context) (Info, error) {
 	return cachedRemoteInfo(ctx, a, &a.mu, &a.info)
 }
 
+// Close gives the adb server back: one that edgefit started is stopped
+// once no open target uses it.
 func (a *ADB) Close() error {
 	a.mu.Lock()
+	already := a.closed
 	a.closed = true
 	a.mu.Unlock()
+	if !already && a.release != nil {
+		a.release()
+	}
 	return nil
 }

@@ -13,6 +13,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/edgefit/edgefit/internal/atomicfile"
 )
 
 // HostKeyError refuses a connection whose host key is not in known_hosts
@@ -27,6 +29,11 @@ type HostKeyError struct {
 	Changed     bool     // another key is on record for this host
 	Revoked     bool     // the key is marked @revoked
 	Known       []string // "file:line" of the keys on record, when Changed
+	// KnownFingerprints are the SHA256 fingerprints of those keys, in the
+	// same order, so that the old key can be compared with the new one.
+	KnownFingerprints []string
+
+	knownLines []int // line numbers of Known in the KnownHosts file
 }
 
 func (e *HostKeyError) Error() string {
@@ -34,8 +41,15 @@ func (e *HostKeyError) Error() string {
 	case e.Revoked:
 		return fmt.Sprintf("ssh %s: host key %s %s of %s is marked @revoked in %s", e.Target, e.KeyType, e.Fingerprint, e.Addr, e.KnownHosts)
 	case e.Changed:
-		return fmt.Sprintf("ssh %s: HOST KEY CHANGED for %s: it now offers %s %s, which differs from the key on record (%s); this can be an attack, or a reinstalled device",
-			e.Target, e.Addr, e.KeyType, e.Fingerprint, strings.Join(e.Known, ", "))
+		var onRecord []string
+		for i, k := range e.Known {
+			if i < len(e.KnownFingerprints) {
+				k = e.KnownFingerprints[i] + " (" + k + ")"
+			}
+			onRecord = append(onRecord, k)
+		}
+		return fmt.Sprintf("ssh %s: HOST KEY CHANGED for %s: it now offers %s %s, which differs from the key on record, %s; this can be an attack, or a reinstalled device",
+			e.Target, e.Addr, e.KeyType, e.Fingerprint, strings.Join(onRecord, ", "))
 	default:
 		return fmt.Sprintf("ssh %s: host %s is not in %s (it offers %s key %s); refusing to connect to an unknown host", e.Target, e.Addr, e.KnownHosts, e.KeyType, e.Fingerprint)
 	}
@@ -98,6 +112,8 @@ func (s *SSH) checkHostKey(hostname string, remote net.Addr, key ssh.PublicKey) 
 			herr.Changed = true
 			for _, k := range ke.Want {
 				herr.Known = append(herr.Known, fmt.Sprintf("%s:%d", k.Filename, k.Line))
+				herr.KnownFingerprints = append(herr.KnownFingerprints, ssh.FingerprintSHA256(k.Key))
+				herr.knownLines = append(herr.knownLines, k.Line)
 			}
 		}
 		return herr
@@ -147,6 +163,8 @@ type HostKey struct {
 	Fingerprint string `json:"fingerprint"`
 	KnownHosts  string `json:"known_hosts"`
 	Added       bool   `json:"added"` // false: it was already trusted
+	// Replaced lists the fingerprints of the keys [TrustReplace] removed.
+	Replaced []string `json:"replaced_fingerprints,omitempty"`
 }
 
 // errKeySeen stops the handshake once Trust has the key.
@@ -155,12 +173,27 @@ var errKeySeen = errors.New("host key captured")
 // Trust fetches the host key of an ssh:// target and appends it to the
 // known_hosts file of opts (like ssh-keyscan >> known_hosts). Call it only
 // after comparing the fingerprint with the device's own (the CLI should
-// print it and ask). A key that differs from one on record is refused: the
-// old line must be removed by hand first.
+// print it and ask). A key that differs from one on record is refused
+// with the [*HostKeyError] that shows both fingerprints; [TrustReplace]
+// replaces it.
 func Trust(ctx context.Context, target string, opts Options) (*HostKey, error) {
+	return trust(ctx, target, opts, false)
+}
+
+// TrustReplace is [Trust] for a device whose host key changed on purpose
+// (reinstalled, new SD card): the known_hosts lines that hold another key
+// for the host are removed (for a line that lists several hosts, only this
+// host's name) and the new key is appended, atomically. A revoked key is
+// still refused. Call it only after comparing the new fingerprint with the
+// device's own.
+func TrustReplace(ctx context.Context, target string, opts Options) (*HostKey, error) {
+	return trust(ctx, target, opts, true)
+}
+
+func trust(ctx context.Context, target string, opts Options, replace bool) (*HostKey, error) {
 	rest, ok := strings.CutPrefix(target, "ssh://")
 	if !ok {
-		return nil, fmt.Errorf("trust %q: only ssh:// targets have host keys", target)
+		return nil, &TargetSyntaxError{Target: target, Reason: "only ssh:// targets have host keys", Suggestion: guessTarget(target)}
 	}
 	s, err := newSSH(target, rest, opts)
 	if err != nil {
@@ -189,9 +222,16 @@ func Trust(ctx context.Context, target string, opts Options) (*HostKey, error) {
 		return nil, fmt.Errorf("trust %s: no host key received from %s: %w", target, addr, err)
 	}
 	hk := &HostKey{Addr: addr, KeyType: key.Type(), Fingerprint: ssh.FingerprintSHA256(key), KnownHosts: s.knownHosts}
-	switch err := s.checkHostKey(addr, raw.RemoteAddr(), key); {
+	err = s.checkHostKey(addr, raw.RemoteAddr(), key)
+	var herr *HostKeyError
+	switch {
 	case err == nil:
 		return hk, nil
+	case replace && errors.As(err, &herr) && herr.Changed && !herr.Revoked:
+		if err := removeKnownHost(s.knownHosts, addr, herr.knownLines); err != nil {
+			return nil, fmt.Errorf("trust %s: replace the old key: %w", target, err)
+		}
+		hk.Replaced = herr.KnownFingerprints
 	case !isUnknownHost(err):
 		return nil, err
 	}
@@ -232,4 +272,59 @@ func appendKnownHost(file, addr string, key ssh.PublicKey) error {
 		return err
 	}
 	return f.Sync()
+}
+
+// removeKnownHost takes addr off the known_hosts lines numbered lines
+// (1-based): a line naming only addr goes, a line naming other hosts too
+// keeps them. A line that matched through a wildcard or negated pattern is
+// left to the user, since editing it would change other hosts' trust. The
+// file is rewritten atomically with its mode.
+func removeKnownHost(file, addr string, lines []int) error {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	st, err := os.Stat(file)
+	if err != nil {
+		return err
+	}
+	drop := map[int]bool{}
+	for _, n := range lines {
+		drop[n] = true
+	}
+	host := knownhosts.Normalize(addr)
+	text := strings.SplitAfter(string(data), "\n")
+	var out strings.Builder
+	for i, line := range text {
+		if !drop[i+1] {
+			out.WriteString(line)
+			continue
+		}
+		fields := strings.Fields(line)
+		if len(fields) < 3 || strings.HasPrefix(fields[0], "@") {
+			return fmt.Errorf("%s:%d is not a plain host key line; edit it by hand", file, i+1)
+		}
+		if strings.HasPrefix(fields[0], "|1|") { // hashed: one host per line
+			continue
+		}
+		var keep []string
+		found := false
+		for _, p := range strings.Split(fields[0], ",") {
+			if p == host {
+				found = true
+			} else {
+				keep = append(keep, p)
+			}
+		}
+		if !found {
+			return fmt.Errorf("%s:%d names %s through the pattern %q, which covers other hosts too; edit it by hand", file, i+1, host, fields[0])
+		}
+		if len(keep) > 0 {
+			out.WriteString(strings.Replace(line, fields[0], strings.Join(keep, ","), 1))
+		}
+	}
+	return atomicfile.WriteMode(file, st.Mode().Perm(), func(w io.Writer) error {
+		_, err := io.WriteString(w, out.String())
+		return err
+	})
 }

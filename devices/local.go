@@ -15,12 +15,13 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/edgefit/edgefit/internal/atomicfile"
+	"github.com/edgefit/edgefit/internal/scratch"
 )
 
 func init() {
 	Register("local", func(ctx context.Context, target, rest string, opts Options) (Target, error) {
 		if rest != "" {
-			return nil, fmt.Errorf("open target %q: local takes no address; write just \"local\"", target)
+			return nil, &TargetSyntaxError{Target: target, Reason: "local takes no address", Suggestion: "local"}
 		}
 		return NewLocal(), nil
 	})
@@ -119,11 +120,13 @@ func (l *Local) WorkDir(ctx context.Context) (string, func(context.Context) erro
 	if err := l.check(); err != nil {
 		return "", nil, err
 	}
-	dir, err := os.MkdirTemp("", "edgefit-")
+	// A directory that a killed edgefit left is removed by the next one
+	// (see internal/scratch).
+	dir, release, err := scratch.Dir("edgefit-")
 	if err != nil {
 		return "", nil, fmt.Errorf("local: create work directory: %w", err)
 	}
-	return dir, func(context.Context) error { return os.RemoveAll(dir) }, nil
+	return dir, func(context.Context) error { return release() }, nil
 }
 
 func (l *Local) Info(ctx context.Context) (Info, error) {

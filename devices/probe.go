@@ -85,6 +85,18 @@ type RuntimeInfo struct {
 	// both are set once models have run.
 	Provider      string         `json:"provider,omitempty"`
 	ProviderNodes map[string]int `json:"provider_nodes,omitempty"`
+	// ProviderChecks say which of Providers (every provider the library
+	// was built with) can actually run on the device, and why not; set by
+	// a probe with the agent.
+	ProviderChecks []ProviderCheck `json:"provider_checks,omitempty"`
+}
+
+// ProviderCheck is whether one execution provider ran a probe model on the
+// device.
+type ProviderCheck struct {
+	Name   string `json:"name"`
+	Usable bool   `json:"usable"`
+	Reason string `json:"reason,omitempty"` // why it cannot run, or a note
 }
 
 // probeScript prints sections "@@edgefit <name>" for the Go parser. Every
@@ -472,6 +484,16 @@ func parseNvpmodel(lines []string) string {
 	return id
 }
 
+// Summary names the device in one line: OS and architecture, CPU, cores
+// and kernel, led by the model and SoC on Android.
+func (fp *Fingerprint) Summary() string {
+	s := fmt.Sprintf("%s/%s %s, %d cores, kernel %s", fp.OS, fp.Arch, fp.CPUModel, fp.Cores, fp.Kernel)
+	if fp.Android != nil {
+		s = fmt.Sprintf("%s %s (%s), %s", fp.Android.Manufacturer, fp.Android.Model, fp.Android.SoC, s)
+	}
+	return s
+}
+
 // MaxTempC returns the hottest zone's temperature and type (0, "" if none).
 func (fp *Fingerprint) MaxTempC() (float64, string) {
 	best, typ := math.Inf(-1), ""
@@ -552,7 +574,23 @@ func (fp *Fingerprint) Table() [][2]string {
 	}
 	if r := fp.Runtime; r != nil {
 		add("onnx runtime", r.ORTVersion)
-		add("providers", strings.Join(r.Providers, ", "))
+		if len(r.ProviderChecks) == 0 {
+			add("providers", strings.Join(r.Providers, ", "))
+		} else {
+			var usable []string
+			for _, c := range r.ProviderChecks {
+				if c.Usable {
+					usable = append(usable, c.Name)
+				}
+			}
+			add("providers built", strings.Join(r.Providers, ", "))
+			add("providers usable", strings.Join(usable, ", "))
+			for _, c := range r.ProviderChecks {
+				if !c.Usable {
+					add("not usable", c.Name+": "+c.Reason)
+				}
+			}
+		}
 		if r.Provider != "" {
 			add("provider used", r.Provider+nodeCounts(r.ProviderNodes))
 		}

@@ -2,7 +2,6 @@ package devices
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"sort"
 	"strings"
@@ -89,7 +88,9 @@ func Schemes() []string {
 //	adb://                         the only attached Android device
 //
 // Open checks that the target is reachable (it dials SSH, asks adb for the
-// device) so that a wrong address fails here rather than mid-profile.
+// device) so that a wrong address fails here rather than mid-profile. A
+// string that is no target at all (no scheme, a malformed address) is a
+// [*TargetSyntaxError], which suggests the likely target.
 func Open(ctx context.Context, target string, opts Options) (Target, error) {
 	scheme, rest := target, ""
 	if i := strings.Index(target, "://"); i >= 0 {
@@ -99,7 +100,10 @@ func Open(ctx context.Context, target string, opts Options) (Target, error) {
 	open, ok := registry[scheme]
 	registryMu.RUnlock()
 	if !ok {
-		return nil, fmt.Errorf("open target %q: unknown kind %q; use local, ssh://user@host[:port] or adb://SERIAL", target, scheme)
+		if !strings.Contains(target, "://") {
+			return nil, &TargetSyntaxError{Target: target, Reason: "not a target: it has no scheme", Suggestion: guessTarget(target)}
+		}
+		return nil, badTarget(target, "unknown kind %q; use local, ssh://user@host[:port] or adb://SERIAL", scheme)
 	}
 	return open(ctx, target, rest, opts)
 }

@@ -74,13 +74,13 @@ func openSSH(ctx context.Context, target, rest string, opts Options) (Target, er
 func newSSH(target, rest string, opts Options) (*SSH, error) {
 	u, err := url.Parse("ssh://" + rest)
 	if err != nil || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
-		return nil, fmt.Errorf("open target %q: want ssh://[user@]host[:port]", target)
+		return nil, badTarget(target, "want ssh://[user@]host[:port]")
 	}
 	s := &SSH{name: target, alias: u.Hostname(), port: u.Port(), log: opts.logger(), noAgent: opts.NoAgent}
 	if u.User != nil {
 		s.user = u.User.Username()
 		if _, has := u.User.Password(); has {
-			return nil, fmt.Errorf("open target %q: passwords in the target are not supported; use a key (--identity) or ssh-agent", target)
+			return nil, badTarget(target, "passwords in the target are not supported; use a key (--identity) or ssh-agent")
 		}
 	}
 
@@ -96,7 +96,7 @@ func newSSH(target, rest string, opts Options) (*SSH, error) {
 		s.port = "22"
 	}
 	if n, err := strconv.Atoi(s.port); err != nil || n <= 0 || n > 65535 {
-		return nil, fmt.Errorf("open target %q: port %q is not a number in 1..65535", target, s.port)
+		return nil, badTarget(target, "port %q is not a number in 1..65535", s.port)
 	}
 	if s.user == "" {
 		s.user = cfg.get(s.alias, "User")
@@ -116,7 +116,7 @@ func newSSH(target, rest string, opts Options) (*SSH, error) {
 	if opts.Identity != "" {
 		signer, err := loadKey(expandHome(opts.Identity))
 		if err != nil {
-			return nil, fmt.Errorf("open target %q: identity %s: %w", target, opts.Identity, err)
+			return nil, &IdentityError{Target: target, Path: opts.Identity, Err: err}
 		}
 		s.signers = append(s.signers, signer)
 	}

@@ -314,7 +314,7 @@ func (p *MLPAccuracy) Resolutions() []int {
 // outside what it encodes.
 func (p *MLPAccuracy) CheckSpace(s *supernet.Space) error {
 	if p.space != "" && p.space != s.Name {
-		return fmt.Errorf("accuracy predictor was trained for %s, not %s: use a predictor for %s, or fit one from samples (--accuracy-csv)", p.space, s.Name, s.Name)
+		return fmt.Errorf("accuracy predictor was trained for %s, not %s: use a predictor for %s, or give measured samples of it (--acc samples.csv)", p.space, s.Name, s.Name)
 	}
 	if !slices.Equal(s.KernelSizes, ofaKernels) || !slices.Equal(s.Expands, ofaExpands) {
 		return fmt.Errorf("accuracy predictor encodes kernels %v and expand ratios %v; the space has %v and %v", ofaKernels, ofaExpands, s.KernelSizes, s.Expands)

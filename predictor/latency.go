@@ -719,6 +719,14 @@ func ReadLatencyPredictor(r io.Reader) (*LatencyPredictor, error) {
 		}
 		samples = append(samples, layerSample{layer: l, key: m.Key, r: m.R, ms: m.MS})
 	}
+	// A predictor fitted on a table whose keys belong to another space
+	// than it names (which older versions accepted) predicts the wrong
+	// network's latency.
+	if f.Meta.LUTSpace != "" {
+		if err := lut.CheckKeySpace(f.Meta.LUTSpace, len(f.Measured), func(i int) (int, string) { return f.Measured[i].R, f.Measured[i].Key }); err != nil {
+			return nil, fmt.Errorf("latency predictor fitted on a table for %s: %w; refit it on a table of the right space", f.Meta.LUTSpace, err)
+		}
+	}
 	// Rebuild the derived state exactly as Fit did.
 	keySum := map[string][2]float64{}
 	for _, s := range samples {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/edgefit/edgefit/devices"
 	"github.com/edgefit/edgefit/export"
+	"github.com/edgefit/edgefit/internal/scratch"
 	"github.com/edgefit/edgefit/profiler/lut"
 	"github.com/edgefit/edgefit/profiler/timing"
 )
@@ -100,11 +101,11 @@ type executor struct {
 func (ex *executor) run(ctx context.Context) error {
 	p := ex.plan
 	o := &p.Options
-	dir, err := os.MkdirTemp("", "edgefit-profile-")
+	dir, release, err := scratch.Dir("edgefit-profile-")
 	if err != nil {
 		return hostErr(os.TempDir(), err)
 	}
-	defer os.RemoveAll(dir)
+	defer release()
 	ex.dir = dir
 	ex.refPath = filepath.Join(dir, "reference.onnx")
 	ref, err := export.LayerModel(p.refLayer, o.Batch, o.Seed)

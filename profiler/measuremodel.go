@@ -9,6 +9,7 @@ import (
 
 	"github.com/edgefit/edgefit/devices"
 	"github.com/edgefit/edgefit/internal/ortlib"
+	"github.com/edgefit/edgefit/internal/scratch"
 	"github.com/edgefit/edgefit/profiler/agent"
 	"github.com/edgefit/edgefit/profiler/bench/wire"
 	"github.com/edgefit/edgefit/profiler/lut"
@@ -133,11 +134,11 @@ func Bench(ctx context.Context, t devices.Target, model string, bo BenchOptions)
 		if res[1].ProfileFile == "" {
 			return nil, fmt.Errorf("the agent on %s wrote no ONNX Runtime profile", t.Name())
 		}
-		tmp, err := os.MkdirTemp("", "edgefit-profile-")
+		tmp, release, err := scratch.Dir("edgefit-profile-")
 		if err != nil {
 			return nil, err
 		}
-		defer os.RemoveAll(tmp)
+		defer release()
 		local := filepath.Join(tmp, "profile.json")
 		if err := t.Pull(ctx, res[1].ProfileFile, local); err != nil {
 			return nil, fmt.Errorf("pull profile from %s: %w", t.Name(), err)

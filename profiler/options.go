@@ -290,6 +290,14 @@ func intsString(v []int) string {
 	return strings.Join(s, ",")
 }
 
+// Validate checks the options as [NewPlan] does before it probes the
+// device, without changing them, so that a caller can refuse bad options
+// before it creates anything.
+func (o Options) Validate() error {
+	_, err := o.validateStatic()
+	return err
+}
+
 // validateStatic checks what can be checked before the device is probed.
 func (o *Options) validateStatic() (*supernet.Space, error) {
 	sp, err := supernet.SpaceByName(o.Space)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -248,11 +249,7 @@ func deviceDigest(fp *devices.Fingerprint) (digest, summary string) {
 	}
 	b, _ := json.Marshal(id)
 	h := sha256.Sum256(b)
-	summary = fmt.Sprintf("%s/%s %s, %d cores, kernel %s", fp.OS, fp.Arch, fp.CPUModel, fp.Cores, fp.Kernel)
-	if fp.Android != nil {
-		summary = fmt.Sprintf("%s %s (%s), %s", fp.Android.Manufacturer, fp.Android.Model, fp.Android.SoC, summary)
-	}
-	return "sha256:" + hex.EncodeToString(h[:]), summary
+	return "sha256:" + hex.EncodeToString(h[:]), fp.Summary()
 }
 
 func (p *Plan) openJournal() error {
@@ -450,7 +447,10 @@ func (p *Plan) table(rt lut.Runtime, after json.RawMessage) (*lut.LUT, error) {
 	if o.Measure.MaxCooldown > 0 {
 		t.Settings.Extra["cooldown"] = fmt.Sprintf("hottest zone within %g C of start, at most %s", o.Measure.CooldownDelta, o.Measure.MaxCooldown)
 	}
-	for _, i := range p.journal.Done {
+	// In journal order, so that the table is the same however often the
+	// run was resumed (Sort keeps that order within a resolution).
+	done := slices.Sorted(maps.Values(p.journal.Done))
+	for _, i := range done {
 		rec := p.journal.Records[i]
 		switch rec.Kind {
 		case recEntry:
@@ -468,4 +468,48 @@ func (p *Plan) table(rt lut.Runtime, after json.RawMessage) (*lut.LUT, error) {
 		return nil, fmt.Errorf("assemble lookup table: %w", err)
 	}
 	return t, nil
+}
+
+// Finished returns the table at path when the plan has nothing left to
+// measure and that table holds exactly the journal's measurements for the
+// plan's space and runtime settings: the table the run that finished the
+// journal wrote. A rerun of a finished profile then leaves it as it is
+// (its fingerprints, drift noise and order included) instead of writing it
+// anew. It returns nil otherwise: work remains, there is no journal, or the
+// file is missing, invalid or holds other numbers.
+func (p *Plan) Finished(path string) *lut.LUT {
+	if len(p.todo) > 0 || p.journal == nil || path == "" {
+		return nil
+	}
+	t, err := lut.Load(path)
+	if err != nil || t.Space != p.space.Name || t.Runtime.Batch != p.Options.Batch ||
+		t.Runtime.Threads != p.Options.Threads || t.Runtime.Provider != p.Options.Provider {
+		return nil
+	}
+	nets := map[string]int{}
+	entries := 0
+	for _, i := range p.journal.Done {
+		rec := p.journal.Records[i]
+		switch rec.Kind {
+		case recEntry:
+			e, ok := t.Lookup(rec.R, rec.Key)
+			if !ok || e.Stats.Median != rec.Stats.Median || e.Stats.N != rec.Stats.N {
+				return nil
+			}
+			entries++
+		case recNetwork:
+			nets[fmt.Sprintf("%s %v %d", rec.Config, rec.Stats.Median, rec.Stats.N)]++
+		}
+	}
+	if entries != len(t.Entries) || len(t.Networks) != p.NetworksAll {
+		return nil
+	}
+	for _, n := range t.Networks {
+		k := fmt.Sprintf("%s %v %d", n.Config, n.Stats.Median, n.Stats.N)
+		if nets[k] == 0 {
+			return nil
+		}
+		nets[k]--
+	}
+	return t
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/edgefit/edgefit/devices"
+	"github.com/edgefit/edgefit/internal/scratch"
 )
 
 // workspace is a directory on the device that batches of models are
@@ -87,11 +88,11 @@ func (w *workspace) stage(ctx context.Context, models []runModel, extra map[stri
 	sort.Strings(names)
 	temp = append(temp, names...)
 
-	tmp, err := os.MkdirTemp("", "edgefit-push-")
+	tmp, release, err := scratch.Dir("edgefit-push-")
 	if err != nil {
 		return temp, hostErr(os.TempDir(), err)
 	}
-	defer os.RemoveAll(tmp)
+	defer release()
 	var need int64
 	for _, m := range push {
 		if fi, err := os.Stat(m.Path); err == nil {

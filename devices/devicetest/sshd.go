@@ -42,6 +42,7 @@ type SSHD struct {
 
 	opts   SSHDOptions
 	cmd    *exec.Cmd
+	exited chan struct{} // closed when cmd has exited
 	stderr *syncBuffer
 }
 
@@ -143,31 +144,53 @@ MaxStartups 50
 	if err := s.cmd.Start(); err != nil {
 		return err
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- s.cmd.Wait() }()
+	cmd, exited := s.cmd, make(chan struct{})
+	s.exited = exited
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(exited) }()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
-		case err := <-exited:
-			return fmt.Errorf("sshd exited: %v: %s", err, s.stderr.String())
+		case <-exited:
+			return fmt.Errorf("sshd exited: %v: %s", waitErr, s.stderr.String())
 		default:
 		}
 		if c, err := net.DialTimeout("tcp", s.Addr, 200*time.Millisecond); err == nil {
 			c.Close()
+			stderr := s.stderr
 			t.Cleanup(func() {
-				s.cmd.Process.Kill()
+				cmd.Process.Kill()
 				<-exited
 				if t.Failed() {
-					t.Logf("sshd log:\n%s", s.stderr.String())
+					t.Logf("sshd log:\n%s", stderr.String())
 				}
 			})
 			return nil
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	s.cmd.Process.Kill()
+	cmd.Process.Kill()
 	<-exited
 	return fmt.Errorf("sshd did not listen on %s within 10s: %s", s.Addr, s.stderr.String())
+}
+
+// RegenerateHostKey gives the server a fresh host key, as reinstalling a
+// device does, and restarts it on the same port. Options.KnownHosts still
+// holds the old key, so the next connection sees a changed key.
+func (s *SSHD) RegenerateHostKey(t testing.TB) ssh.PublicKey {
+	t.Helper()
+	s.cmd.Process.Kill()
+	<-s.exited
+	s.HostKey = WriteKey(t, filepath.Join(s.Dir, "hostkey"))
+	var err error
+	for attempt := 0; attempt < 50; attempt++ { // the port may linger a moment
+		if err = s.start(t); err == nil {
+			return s.HostKey
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("restart sshd with a new host key: %v", err)
+	return nil
 }
 
 // Log returns what sshd wrote so far.

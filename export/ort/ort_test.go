@@ -16,41 +16,8 @@ import (
 )
 
 // The tests build their model by hand, field by field in protobuf wire
-// format, so that this package stays free of edgefit's own ONNX writer.
-
-func msg(fields ...[]byte) []byte {
-	var b []byte
-	for _, f := range fields {
-		b = append(b, f...)
-	}
-	return b
-}
-
-func fBytes(num protowire.Number, v []byte) []byte {
-	b := protowire.AppendTag(nil, num, protowire.BytesType)
-	return protowire.AppendBytes(b, v)
-}
-
-func fString(num protowire.Number, s string) []byte { return fBytes(num, []byte(s)) }
-
-func fInt(num protowire.Number, v int64) []byte {
-	b := protowire.AppendTag(nil, num, protowire.VarintType)
-	return protowire.AppendVarint(b, uint64(v))
-}
-
-// tensorType returns an ONNX TypeProto for a float tensor; a negative
-// dimension becomes the symbolic dimension "N".
-func tensorType(dims ...int64) []byte {
-	var shape []byte
-	for _, d := range dims {
-		if d < 0 {
-			shape = append(shape, fBytes(1, fString(2, "N"))...)
-		} else {
-			shape = append(shape, fBytes(1, fInt(1, d))...)
-		}
-	}
-	return fBytes(1, msg(fInt(1, 1), fBytes(2, shape))) // TypeProto.tensor_type{elem_type FLOAT, shape}
-}
+// format (the helpers are in probe.go), so that this package stays free of
+// edgefit's own ONNX writer.
 
 // tinyModel computes y = Relu(x) * w for x of shape [N, 4] and the
 // initializer w = {1, 2, 3, 4}.

@@ -283,9 +283,20 @@ func hashFile(p string) (string, int64, error) {
 	return hex.EncodeToString(h.Sum(nil)), n, nil
 }
 
+// CheckProviders asks the agent which of the execution providers its
+// library was built with can run on the device: it creates a session with
+// each on a one-node model (`edgefit-agent info --check-providers`).
+func (a *Agent) CheckProviders(ctx context.Context) ([]wire.ProviderCheck, error) {
+	info, err := a.info(ctx, "--check-providers")
+	if err != nil {
+		return nil, err
+	}
+	return info.ProviderChecks, nil
+}
+
 // info runs `edgefit-agent info` and checks the protocol version.
-func (a *Agent) info(ctx context.Context) (wire.Info, error) {
-	res, err := a.Target.Run(ctx, append(a.Argv(), "info"), devices.RunOptions{})
+func (a *Agent) info(ctx context.Context, flags ...string) (wire.Info, error) {
+	res, err := a.Target.Run(ctx, append(append(a.Argv(), "info"), flags...), devices.RunOptions{})
 	if err != nil {
 		return wire.Info{}, fmt.Errorf("run edgefit-agent info on %s: %w", a.Target.Name(), err)
 	}
@@ -310,13 +321,18 @@ func (a *Agent) info(ctx context.Context) (wire.Info, error) {
 // RuntimeInfo converts the agent's self-description for a device
 // fingerprint.
 func RuntimeInfo(info wire.Info) *devices.RuntimeInfo {
-	return &devices.RuntimeInfo{ORTVersion: info.ORTVersion, Library: info.Library, Providers: info.Providers, Agent: info.Agent}
+	ri := &devices.RuntimeInfo{ORTVersion: info.ORTVersion, Library: info.Library, Providers: info.Providers, Agent: info.Agent}
+	for _, c := range info.ProviderChecks {
+		ri.ProviderChecks = append(ri.ProviderChecks, devices.ProviderCheck{Name: c.Name, Usable: c.Usable, Reason: c.Reason})
+	}
+	return ri
 }
 
 // Probe fingerprints t and, by deploying the agent, adds which ONNX
-// Runtime and execution providers it finds there. A deploy failure is
-// returned with the fingerprint still filled, so a caller can show what it
-// has.
+// Runtime it finds there, the execution providers its library was built
+// with, and which of them can run there ([Agent.CheckProviders]). A deploy
+// failure is returned with the fingerprint still filled, so a caller can
+// show what it has.
 func Probe(ctx context.Context, t devices.Target, opts Options) (*devices.Fingerprint, *Agent, error) {
 	fp, err := devices.Probe(ctx, t)
 	if err != nil {
@@ -326,6 +342,12 @@ func Probe(ctx context.Context, t devices.Target, opts Options) (*devices.Finger
 	if err != nil {
 		return fp, nil, err
 	}
-	fp.Runtime = RuntimeInfo(a.Info)
+	info := a.Info
+	if checks, err := a.CheckProviders(ctx); err != nil {
+		a.log.Warn("the agent could not say which execution providers can run; listing those its library was built with", "err", err)
+	} else {
+		info.ProviderChecks = checks
+	}
+	fp.Runtime = RuntimeInfo(info)
 	return fp, a, nil
 }

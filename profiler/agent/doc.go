@@ -15,6 +15,8 @@
 // versions never overwrite each other's agent. Pushes land under a
 // temporary name and are renamed, so an interrupted push is never mistaken
 // for a cached file. [Options].CacheDir overrides the location.
+// [CacheEntries] lists the cache and [RemoveCache] empties it ('edgefit
+// cache clean --target').
 //
 // # Files on the host
 //

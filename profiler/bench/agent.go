@@ -61,11 +61,13 @@ const (
 )
 
 const usage = `usage:
-  edgefit-agent [--ort-lib PATH] info
+  edgefit-agent [--ort-lib PATH] info [--check-providers]
   edgefit-agent [--ort-lib PATH] run [--out RESULTS.jsonl] MANIFEST.json
   edgefit-agent version
 
-info prints the ONNX Runtime version and execution providers as JSON.
+info prints the ONNX Runtime version and execution providers as JSON; with
+--check-providers it also tries each provider on a one-node model and says
+which can run here (a library lists the providers it was built with).
 run measures the models of the manifest and prints one JSON result per
 line as each finishes; with --out, results are also appended to that file
 and models already there are skipped, so a rerun resumes.
@@ -102,13 +104,26 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, AgentVersion())
 		return ExitOK
 	case "info":
-		if len(rest) != 1 {
+		ifs := flag.NewFlagSet("edgefit-agent info", flag.ContinueOnError)
+		ifs.SetOutput(stderr)
+		ifs.Usage = fs.Usage
+		check := ifs.Bool("check-providers", false, "try each execution provider on a one-node model")
+		if err := ifs.Parse(rest[1:]); err != nil || ifs.NArg() != 0 {
 			fmt.Fprint(stderr, usage)
 			return ExitUsage
 		}
 		info, err := Info(*lib)
 		if err != nil {
 			return fatal(err)
+		}
+		if *check {
+			cs, err := ort.CheckProviders()
+			if err != nil {
+				return fatal(err)
+			}
+			for _, c := range cs {
+				info.ProviderChecks = append(info.ProviderChecks, wire.ProviderCheck{Name: c.Name, Usable: c.Usable, Reason: c.Reason})
+			}
 		}
 		if err := writeJSONLine(stdout, info); err != nil {
 			return fatal(err)

@@ -220,7 +220,8 @@ func (t *LUT) Missing(r int) ([]supernet.Layer, error) {
 
 // Validate checks the table strictly: a known space, format version and
 // unit; every entry's key parses, agrees with its structured fields and
-// fits its resolution; no key appears twice at one resolution; every
+// fits its resolution and is a layer of the table's space there (see
+// [CheckKeySpace]); no key appears twice at one resolution; every
 // statistic is finite and not negative and the table's latency statistic
 // is positive; every network's config is valid for the space. The error
 // names the entry or network and says what to do.
@@ -269,6 +270,9 @@ func (t *LUT) Validate() error {
 			return fmt.Errorf("lookup table %s: duplicate of entry %d; keep one measurement per key and resolution", where, j)
 		}
 		seen[k] = i
+	}
+	if err := CheckKeySpace(t.Space, len(t.Entries), func(i int) (int, string) { return t.Entries[i].Resolution, t.Entries[i].Key }); err != nil {
+		return fmt.Errorf("lookup table: %w", err)
 	}
 	for i := range t.Networks {
 		n := &t.Networks[i]

@@ -19,6 +19,12 @@
 // file obtained elsewhere into the cache after the same checks, for machines
 // that cannot reach OFA's server.
 //
+// [Resolve] is how every command that takes a file accepts a catalogue
+// name instead: "--checkpoint ofa_mbv3_d234_e346_k357_w1.0", "--acc
+// acc-predictor" or "lut import lut-note10" give the cached copy (a file
+// of that name in the working directory wins), and a name the cache
+// lacks is a [*NotFetchedError] saying to run 'edgefit fetch NAME'.
+//
 // The package imports supernet, the LUT format (profiler/lut,
 // profiler/timing) and internal helpers only, and no cgo.
 package zoo

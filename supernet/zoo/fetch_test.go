@@ -480,11 +480,7 @@ func TestStatus(t *testing.T) {
 }
 
 func TestImport(t *testing.T) {
-	files := upstreamFiles(t, true)
-	src := t.TempDir()
-	for p, data := range files {
-		os.WriteFile(filepath.Join(src, filepath.Base(p)), data, 0o644)
-	}
+	src := upstreamDir(t)
 	ctx := context.Background()
 
 	t.Run("single file", func(t *testing.T) {

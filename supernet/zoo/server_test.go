@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -156,3 +157,16 @@ func (w *statusWriter) WriteHeader(code int) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// upstreamDir holds a copy of every upstream file under its published base
+// name, as a user who downloaded them by hand has them.
+func upstreamDir(t testing.TB) string {
+	t.Helper()
+	src := t.TempDir()
+	for p, data := range upstreamFiles(t, true) {
+		if err := os.WriteFile(filepath.Join(src, filepath.Base(p)), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return src
+}

@@ -259,6 +259,17 @@ type Info struct {
 	GOOS       string   `json:"goos"`
 	GOARCH     string   `json:"goarch"`
 	CPUs       int      `json:"cpus"`
+	// ProviderChecks say which of Providers (those the library was built
+	// with) can run on the device; only `info --check-providers` fills
+	// them, since trying some providers takes seconds.
+	ProviderChecks []ProviderCheck `json:"provider_checks,omitempty"`
+}
+
+// ProviderCheck is whether one execution provider ran a probe model.
+type ProviderCheck struct {
+	Name   string `json:"name"`
+	Usable bool   `json:"usable"`
+	Reason string `json:"reason,omitempty"` // why it cannot run, or a note
 }
 
 // ReadResults reads the JSON lines of an agent's output, calling fn for
