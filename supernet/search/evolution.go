@@ -76,6 +76,9 @@ func (s *searcher) evolve() error {
 		pop = append(parents, kids...)
 		s.progress()
 		s.opt.Logger.Debug("search generation", "gen", g, "best", s.bestAccuracy(), "scored", s.stats.Scored, "kids", len(kids))
+		if s.predictionsLeft() == 0 {
+			break
+		}
 		if stop.update(s.bestAccuracy()) {
 			s.stats.Converged = true
 			break
@@ -138,6 +141,9 @@ func (s *searcher) randomSearch() error {
 			return err
 		}
 		s.progress()
+		if s.predictionsLeft() == 0 {
+			break
+		}
 		if stop.update(s.bestAccuracy()) {
 			s.stats.Converged = true
 			break

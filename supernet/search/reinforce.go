@@ -1,0 +1,185 @@
+package search
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+)
+
+// RLOptions tune the reinforcement-learning controller of [MethodRL]. The
+// zero value of each field selects the default shown.
+type RLOptions struct {
+	// Hidden is the LSTM's hidden size, also the size of the choice
+	// embeddings: 64.
+	Hidden int
+	// Entropy weighs the entropy bonus, which keeps the controller
+	// exploring: 0.01. Negative turns it off.
+	Entropy float64
+	// LearningRate is Adam's step size: 0.02.
+	LearningRate float64
+	// Batch is the number of subnets sampled per policy update: 20.
+	Batch int
+	// BaselineDecay is the weight of the past in the moving averages of
+	// the reward (the baseline) and of its squared deviation (which
+	// scales the advantages): 0.9.
+	BaselineDecay float64
+	// Penalty is λ in the reward of a subnet that misses a limit,
+	// a₀ − λ·(summed relative excess over the limits), where a₀ is the
+	// predicted accuracy of the smallest subnet that meets them: 1.
+	Penalty float64
+}
+
+func (o RLOptions) withDefaults() RLOptions {
+	if o.Hidden == 0 {
+		o.Hidden = 64
+	}
+	if o.Entropy == 0 {
+		o.Entropy = 0.01
+	}
+	if o.Entropy < 0 {
+		o.Entropy = 0
+	}
+	if o.LearningRate == 0 {
+		o.LearningRate = 0.02
+	}
+	if o.Batch == 0 {
+		o.Batch = 20
+	}
+	if o.BaselineDecay == 0 {
+		o.BaselineDecay = 0.9
+	}
+	if o.Penalty == 0 {
+		o.Penalty = 1
+	}
+	return o
+}
+
+// trainer is REINFORCE with a moving-average baseline, an entropy bonus
+// and Adam, over a [policy] emitting the sequences of a [decisions].
+//
+// Each update draws a batch of sequences, one random stream each, and
+// takes one Adam step on
+//
+//	loss = -(1/B) Σ_j [ A_j · log π(seq_j) + β · H(seq_j) ]
+//
+// where A_j = (R_j − b)/σ: b is the moving average of the rewards seen
+// before this batch and σ² that of their squared deviation from it, so
+// that the entropy weight β means the same whatever the rewards' scale
+// (accuracies differ in the third decimal, penalties by whole units).
+// The first batch sets b and σ² to its own mean and variance.
+type trainer struct {
+	pol  *policy
+	seq  decisions
+	opt  RLOptions
+	adam *adam
+
+	baseline, spread float64
+	started          bool
+
+	pool     []*episode
+	grad     []float64
+	chunks   [][]float64 // per chunk of episodes: gradient, then input-table gradient
+	backWork []backWork
+}
+
+// chunkEpisodes is how many episodes share a gradient buffer. The chunks
+// are fixed by episode index and summed in order, so the gradient does
+// not depend on how many goroutines computed it.
+const chunkEpisodes = 4
+
+func newTrainer(seq decisions, opt RLOptions, rng *rand.Rand) *trainer {
+	pol := newPolicy(seq.choices(), seq.slots(), opt.Hidden, rng)
+	t := &trainer{pol: pol, seq: seq, opt: opt, adam: newAdam(len(pol.theta), opt.LearningRate)}
+	t.grad = make([]float64, len(pol.theta))
+	return t
+}
+
+// sample draws n sequences, the j-th from stream(j), in parallel.
+func (t *trainer) sample(n int, stream func(j int) *rand.Rand) []*episode {
+	for len(t.pool) < n {
+		t.pool = append(t.pool, &episode{})
+	}
+	eps := t.pool[:n]
+	parallelForMin(n, 2, func(_, j int) { t.pol.run(t.seq, stream(j), nil, eps[j]) })
+	return eps
+}
+
+// update takes one policy-gradient step on eps and their rewards.
+func (t *trainer) update(eps []*episode, rewards []float64) {
+	n := len(eps)
+	if n == 0 {
+		return
+	}
+	mean := 0.0
+	for _, r := range rewards {
+		mean += r
+	}
+	mean /= float64(n)
+	if !t.started {
+		t.baseline, t.spread, t.started = mean, 0, true
+		for _, r := range rewards {
+			t.spread += (r - mean) * (r - mean)
+		}
+		t.spread /= float64(n)
+	}
+	scale := math.Sqrt(t.spread) + 1e-8
+	adv := make([]float64, n)
+	dev := 0.0
+	for j, r := range rewards {
+		adv[j] = (r - t.baseline) / scale
+		dev += (r - t.baseline) * (r - t.baseline)
+	}
+	d := t.opt.BaselineDecay
+	t.baseline = d*t.baseline + (1-d)*mean
+	t.spread = d*t.spread + (1-d)*dev/float64(n)
+	t.gradient(eps, adv, 1/float64(n))
+	t.adam.step(t.pol.theta, t.grad)
+	t.pol.prepare()
+}
+
+// gradient fills t.grad with the gradient of the loss over eps with
+// advantages adv, each episode weighted by scale.
+func (t *trainer) gradient(eps []*episode, adv []float64, scale float64) {
+	p := t.pol
+	nIn := p.inputRows() * 4 * p.hidden
+	nChunks := (len(eps) + chunkEpisodes - 1) / chunkEpisodes
+	for len(t.chunks) < nChunks {
+		t.chunks = append(t.chunks, make([]float64, len(p.theta)+nIn))
+	}
+	for len(t.backWork) < nChunks {
+		t.backWork = append(t.backWork, backWork{})
+	}
+	parallelForMin(nChunks, 1, func(_, c int) {
+		buf := t.chunks[c]
+		clear(buf)
+		for j := c * chunkEpisodes; j < min(len(eps), (c+1)*chunkEpisodes); j++ {
+			p.backward(eps[j], adv[j], t.opt.Entropy, scale, buf[:len(p.theta)], buf[len(p.theta):], &t.backWork[c])
+		}
+	})
+	clear(t.grad)
+	dIn := make([]float64, nIn)
+	for c := range nChunks {
+		buf := t.chunks[c]
+		axpy(t.grad, 1, buf[:len(p.theta)])
+		axpy(dIn, 1, buf[len(p.theta):])
+	}
+	p.inputBackward(dIn, t.grad)
+}
+
+func (o RLOptions) validate() error {
+	switch {
+	case o.Hidden < 1 || o.Hidden > 4096:
+		return fmt.Errorf("rl hidden size %d: use 1..4096 (default 64)", o.Hidden)
+	case o.Batch < 1:
+		return fmt.Errorf("rl samples per update %d: use at least 1 (default 20)", o.Batch)
+	case !(o.LearningRate > 0 && o.LearningRate < 10):
+		return fmt.Errorf("rl learning rate %v: use a positive step such as 0.02", o.LearningRate)
+	case !(o.BaselineDecay > 0 && o.BaselineDecay < 1):
+		return fmt.Errorf("rl baseline decay %v is outside (0, 1)", o.BaselineDecay)
+	case !(o.Penalty > 0) || math.IsInf(o.Penalty, 0):
+		return fmt.Errorf("rl penalty %v: use a positive weight such as 1", o.Penalty)
+	case math.IsNaN(o.Entropy) || math.IsInf(o.Entropy, 0):
+		return fmt.Errorf("rl entropy weight %v: use a number such as 0.01", o.Entropy)
+	}
+	return nil
+}
