@@ -78,8 +78,8 @@ func (s *searcher) reinforce() error {
 	o := s.opt
 	seq := ofaDecisions{s.space}
 	tr := newTrainer(seq, o.RL, s.stream(phaseRL, 0))
-	// The anchor is the floor of the penalty: a subnet that misses a
-	// limit is worth less than the smallest one that meets them all.
+	// Misses are penalized from the baseline down; before there is one,
+	// from the accuracy of the anchor (a subnet that meets the limits).
 	floor := 0.0
 	if a := s.score([]supernet.Config{s.anchor}); len(a) > 0 {
 		floor = a[0].Accuracy
@@ -101,6 +101,9 @@ func (s *searcher) reinforce() error {
 			for j, e := range eps {
 				cfgs[j] = seq.config(e.actions)
 			}
+			if tr.started {
+				floor = tr.baseline
+			}
 			rewards, ok := s.rewards(cfgs, floor)
 			if !ok {
 				break // the prediction cap left some samples unscored
@@ -109,7 +112,7 @@ func (s *searcher) reinforce() error {
 		}
 		s.progress()
 		s.opt.Logger.Debug("rl generation", "gen", g, "best", s.bestAccuracy(), "scored", s.stats.Scored,
-			"samples", s.stats.Samples, "baseline", tr.baseline)
+			"samples", s.stats.Samples, "baseline", tr.baseline, "entropy", tr.meanEntropy())
 		if s.predictionsLeft() == 0 {
 			break
 		}
@@ -123,9 +126,11 @@ func (s *searcher) reinforce() error {
 
 // rewards scores the sampled subnets: the predicted accuracy of those
 // that meet every limit, and floor − λ·(summed relative excess) for the
-// others. Limits are checked on the cheap path first, so subnets that miss
-// them cost no accuracy prediction. It reports false when the prediction
-// cap left a subnet that meets the limits unscored.
+// others, with floor the baseline, so that a miss is never worth more
+// than an average sample, and less the further it misses. Limits are
+// checked on the cheap path first, so subnets that miss them cost no
+// accuracy prediction. It reports false when the prediction cap left a
+// subnet that meets the limits unscored.
 func (s *searcher) rewards(cfgs []supernet.Config, floor float64) ([]float64, bool) {
 	lambda := s.opt.RL.Penalty
 	penalty := func(e *predictor.Estimate) float64 { return floor - lambda*s.lim.violation(e, -1) }
