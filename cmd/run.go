@@ -159,6 +159,9 @@ func runRun(ctx context.Context, g *globalOptions, o *runOptions, target string)
 	if err != nil {
 		return err
 	}
+	if _, err := o.sel.searchOptions(g); err != nil {
+		return err
+	}
 	if o.Retries < 0 {
 		return usageErrorf("--retries must be 0 or more")
 	}

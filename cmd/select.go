@@ -75,6 +75,8 @@ type selectOptions struct {
 	Memory  bool
 	PopSize int
 	Gens    int
+	MaxPred int
+	RL      search.RLOptions
 }
 
 func (o *selectOptions) AddFlags(f *pflag.FlagSet) {
@@ -82,12 +84,17 @@ func (o *selectOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.Acc, "acc", "", "accuracy source: OFA predictor .pth, a CSV of measured (config, accuracy) samples, or a fitted .json; default: a MACs proxy, labelled as such")
 	f.IntVar(&o.Top, "top", 5, "how many subnets to list")
 	f.Uint64Var(&o.Seed, "seed", 1, "seed: the same seed gives the same result")
-	f.StringVar(&o.Method, "method", search.MethodEvolution, "search method: evolution or random (a baseline)")
+	f.StringVar(&o.Method, "method", search.MethodEvolution, "search method: evolution, random (a baseline) or rl (an LSTM controller trained with REINFORCE)")
 	f.IntSliceVar(&o.Res, "res", nil, "resolutions to search (default: the predictor's)")
 	f.BoolVar(&o.Pareto, "pareto", true, "also search the Pareto front of accuracy against latency")
 	f.BoolVar(&o.Memory, "pareto-memory", false, "make peak memory a third objective of the front")
 	f.IntVar(&o.PopSize, "population", 0, "evolution population (default 100)")
-	f.IntVar(&o.Gens, "generations", 0, "most generations (default 500; the search stops earlier once it converges)")
+	f.IntVar(&o.Gens, "generations", 0, "most generations, each of --population subnets (default 120; the search stops earlier once it converges)")
+	f.IntVar(&o.MaxPred, "max-predictions", 0, "stop the search after this many accuracy predictions, whatever the method (default: no cap)")
+	f.IntVar(&o.RL.Hidden, "rl-hidden", 0, "rl: LSTM hidden size (default 64)")
+	f.Float64Var(&o.RL.Entropy, "rl-entropy", 0, "rl: entropy bonus weight, per standard deviation of the reward (default 0.1; negative: none)")
+	f.Float64Var(&o.RL.LearningRate, "rl-lr", 0, "rl: Adam learning rate (default 0.005)")
+	f.IntVar(&o.RL.Batch, "rl-batch", 0, "rl: subnets sampled per policy update (default 20)")
 }
 
 // selection is the outcome of a search, ready to print or save.
@@ -105,8 +112,23 @@ type selection struct {
 	result         *search.Result
 }
 
+// searchOptions returns the search options the flags ask for; bad values
+// are usage errors, found before any work starts.
+func (o *selectOptions) searchOptions(g *globalOptions) (search.Options, error) {
+	opts := search.Options{Method: o.Method, Seed: o.Seed, TopK: o.Top, Resolutions: o.Res, Pareto: o.Pareto,
+		ParetoMemory: o.Memory, Population: o.PopSize, Generations: o.Gens, MaxPredictions: o.MaxPred, RL: o.RL, Logger: g.logger()}
+	if err := opts.Validate(); err != nil {
+		return opts, usageErrorf("%v", err)
+	}
+	return opts, nil
+}
+
 // selectSubnets loads the predictors and runs the search.
 func selectSubnets(ctx context.Context, g *globalOptions, space *supernet.Space, lat predictor.LatencyModel, predPath string, o selectOptions, lim search.Limits) (*selection, error) {
+	opts, err := o.searchOptions(g)
+	if err != nil {
+		return nil, err
+	}
 	acc, err := predictor.LoadAccuracyModel(space, o.Acc, predictor.MLPOptions{})
 	if err != nil {
 		return nil, withHint(fmt.Errorf("accuracy source %s: %w", o.Acc, err), "give an OFA accuracy predictor (.pth), a CSV of config,accuracy samples, or nothing for the MACs proxy")
@@ -116,9 +138,7 @@ func selectSubnets(ctx context.Context, g *globalOptions, space *supernet.Space,
 		return nil, err
 	}
 	prog := g.newProgress(1, "searching")
-	opts := search.Options{Method: o.Method, Seed: o.Seed, TopK: o.Top, Resolutions: o.Res, Pareto: o.Pareto,
-		ParetoMemory: o.Memory, Population: o.PopSize, Generations: o.Gens, Logger: g.logger(),
-		Progress: func(done, total int) { prog.Set(done, total) }}
+	opts.Progress = func(done, total int) { prog.Set(done, total) }
 	res, err := search.Run(ctx, space, sc, lim, opts)
 	prog.Done()
 	if err != nil {
@@ -245,11 +265,19 @@ the best subnets that meet every limit. The best one is written to -o in
 edgefit's config JSON for 'edgefit export'. With --pareto (default) it also
 writes the Pareto front of accuracy against latency as JSON, CSV, PNG and SVG.
 
+--method random samples uniform subnets instead (a baseline), and --method rl
+trains an LSTM controller with REINFORCE that emits the resolution, the depths
+and each active block's kernel and expand ratio; all three report their results
+the same way and count accuracy predictions the same way (--max-predictions
+caps them).
+
 A limit no subnet can meet ends the search at once with the smallest value each
 limit can take under the others (exit code 3).`,
 		Example: `  edgefit select --predictor note10.pred.json --acc acc_predictor.pth --max-latency 20ms -o subnet.json
   edgefit select --checkpoint ofa_mbv3_d234_e346_k357_w1.0 --predictor local.pred.json \
-      --max-latency 15ms --max-memory 40MB --max-params 5M --max-flops 300M --top 10 --json`,
+      --max-latency 15ms --max-memory 40MB --max-params 5M --max-flops 300M --top 10 --json
+  edgefit select --predictor note10.pred.json --acc acc_predictor.pth --max-latency 20ms \
+      --method rl --rl-hidden 64 --rl-entropy 0.1 --max-predictions 6000`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if predPath == "" {
@@ -257,6 +285,9 @@ limit can take under the others (exit code 3).`,
 			}
 			lim, err := o.limits.parse()
 			if err != nil {
+				return err
+			}
+			if _, err := o.searchOptions(g); err != nil {
 				return err
 			}
 			lat, err := predictor.LoadLatencyPredictor(predPath)

@@ -160,6 +160,10 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+// Validate reports what Run would refuse in o, its defaults filled in
+// (resolutions are checked against the space by Run).
+func (o Options) Validate() error { return o.withDefaults().validate() }
+
 func (o Options) validate() error {
 	switch o.Method {
 	case MethodEvolution, MethodRandom, MethodRL:
