@@ -190,3 +190,38 @@ func TestMaxPredictions(t *testing.T) {
 		}
 	}
 }
+
+// TestRLCancel: cancelling ends the controller's training between
+// generations.
+func TestRLCancel(t *testing.T) {
+	sp := space(t, 1.0)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	gens := 0
+	_, err := Run(ctx, sp, newSynth(sp), Limits{MaxLatencyMS: 20}, Options{Method: MethodRL, Seed: 1, Patience: -1,
+		Progress: func(done, total int) {
+			gens = done
+			if done == 3 {
+				cancel()
+			}
+		}})
+	if !errors.Is(err, context.Canceled) || gens != 3 {
+		t.Fatalf("got %v after %d generations, want context.Canceled after 3", err, gens)
+	}
+}
+
+// TestRLPlainScorer: without a cheap cost path every limit check is a
+// prediction, and the results still meet the limits.
+func TestRLPlainScorer(t *testing.T) {
+	sp := space(t, 1.0)
+	sc := newSynth(sp)
+	lim := Limits{MaxLatencyMS: 12, MaxParams: 5e6}
+	res, err := Run(context.Background(), sp, scoreOnly{sc}, lim, Options{Method: MethodRL, Seed: 5, Population: 40, Generations: 5, TopK: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if made := int(sc.scored.Load()); made != res.Stats.Scored {
+		t.Errorf("%d predictions made, %d counted", made, res.Stats.Scored)
+	}
+	checkResult(t, sp, sc, lim, res, 3)
+}
