@@ -34,27 +34,13 @@ type RLOptions struct {
 }
 
 func (o RLOptions) withDefaults() RLOptions {
-	if o.Hidden == 0 {
-		o.Hidden = 64
-	}
-	if o.Entropy == 0 {
-		o.Entropy = 0.1
-	}
-	if o.Entropy < 0 {
-		o.Entropy = 0
-	}
-	if o.LearningRate == 0 {
-		o.LearningRate = 0.005
-	}
-	if o.Batch == 0 {
-		o.Batch = 20
-	}
-	if o.BaselineDecay == 0 {
-		o.BaselineDecay = 0.9
-	}
-	if o.Penalty == 0 {
-		o.Penalty = 0.1
-	}
+	orDefault(&o.Hidden, 64)
+	orDefault(&o.Entropy, 0.1)
+	o.Entropy = max(o.Entropy, 0) // negative: no bonus
+	orDefault(&o.LearningRate, 0.005)
+	orDefault(&o.Batch, 20)
+	orDefault(&o.BaselineDecay, 0.9)
+	orDefault(&o.Penalty, 0.1)
 	return o
 }
 

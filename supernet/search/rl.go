@@ -110,14 +110,9 @@ func (s *searcher) reinforce() error {
 			}
 			tr.update(eps, rewards)
 		}
-		s.progress()
 		s.opt.Logger.Debug("rl generation", "gen", g, "best", s.bestAccuracy(), "scored", s.stats.Scored,
 			"samples", s.stats.Samples, "baseline", tr.baseline, "entropy", tr.meanEntropy())
-		if s.predictionsLeft() == 0 {
-			break
-		}
-		if stop.update(s.bestAccuracy()) {
-			s.stats.Converged = true
+		if s.generationDone(&stop) {
 			break
 		}
 	}

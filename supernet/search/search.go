@@ -133,31 +133,28 @@ func (o Options) withDefaults() Options {
 	if o.Method == "" {
 		o.Method = MethodEvolution
 	}
-	def := func(v *int, d int) {
-		if *v == 0 {
-			*v = d
-		}
-	}
-	deff := func(v *float64, d float64) {
-		if *v == 0 {
-			*v = d
-		}
-	}
-	def(&o.Population, 100)
-	def(&o.Generations, 120)
-	def(&o.Patience, 30)
-	def(&o.Screen, 3)
-	def(&o.TopK, 1)
-	def(&o.GrowTries, 2)
-	deff(&o.ParentRatio, 0.25)
-	deff(&o.MutationRatio, 0.5)
-	deff(&o.MutateProb, 0.05)
-	deff(&o.ResolutionMutateProb, 0.1)
+	orDefault(&o.Population, 100)
+	orDefault(&o.Generations, 120)
+	orDefault(&o.Patience, 30)
+	orDefault(&o.Screen, 3)
+	orDefault(&o.TopK, 1)
+	orDefault(&o.GrowTries, 2)
+	orDefault(&o.ParentRatio, 0.25)
+	orDefault(&o.MutationRatio, 0.5)
+	orDefault(&o.MutateProb, 0.05)
+	orDefault(&o.ResolutionMutateProb, 0.1)
 	o.RL = o.RL.withDefaults()
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
 	return o
+}
+
+// orDefault sets *v to d when it is zero.
+func orDefault[T int | float64](v *T, d T) {
+	if *v == 0 {
+		*v = d
+	}
 }
 
 // Validate reports what Run would refuse in o, its defaults filled in
