@@ -30,9 +30,8 @@ import (
 // so each step looks those 4H-vectors up (computed once per update)
 // instead of multiplying by Wx; the backward pass accumulates their
 // gradients per row and carries them to Wx, b and the embeddings at the
-// end. Products are
-// written with explicit float64 conversions so that no architecture fuses
-// them into FMAs and changes the rounding.
+// end. Products are written with explicit float64 conversions, so that no
+// architecture fuses them into FMAs.
 
 // decisions describes the sequence a controller emits.
 type decisions interface {
@@ -174,7 +173,8 @@ type episode struct {
 	cell, tcell, out       []float64 // T x H: c_t, tanh(c_t), h_t
 	probs                  []float64 // per step, its type's choices
 	probOff                []int
-	logProb, entropy       float64 // of the whole sequence
+	logProb, entropy       float64   // of the whole sequence
+	logits                 []float64 // scratch
 }
 
 func (e *episode) reset() {
@@ -191,7 +191,7 @@ func (p *policy) run(seq decisions, rng *rand.Rand, forced []int, e *episode) {
 	H := p.hidden
 	e.reset()
 	tok := 0
-	var logits [maxChoices]float64
+	logits := e.logits
 	for t := 0; ; t++ {
 		k, slot := seq.next(t, e.actions)
 		if k < 0 {
@@ -226,6 +226,8 @@ func (p *policy) run(seq decisions, rng *rand.Rand, forced []int, e *episode) {
 		}
 		h := e.out[t*H : (t+1)*H]
 		n := p.nChoice[k]
+		logits = grow(logits, n)
+		e.logits = logits
 		for a := range n {
 			logits[a] = p.headB[k][a] + dot(p.headW[k][a*H:(a+1)*H], h)
 		}
@@ -248,9 +250,6 @@ func (p *policy) run(seq decisions, rng *rand.Rand, forced []int, e *episode) {
 		tok = p.tokOff[k] + a
 	}
 }
-
-// maxChoices bounds the choices of one decision type.
-const maxChoices = 256
 
 // entropyOf returns the entropy of a distribution, in nats.
 func entropyOf(pr []float64) float64 {
@@ -280,12 +279,13 @@ func (p *policy) backward(e *episode, adv, beta, scale float64, grad, dIn []floa
 	dhNext, dcNext := w.dh, w.dc
 	clear(dhNext)
 	clear(dcNext)
-	var dl [maxChoices]float64
 	for t := T - 1; t >= 0; t-- {
 		k, a := e.types[t], e.actions[t]
 		n := p.nChoice[k]
 		pr := e.probs[e.probOff[t] : e.probOff[t]+n]
 		ent := entropyOf(pr)
+		w.dl = grow(w.dl, n)
+		dl := w.dl
 		for j, q := range pr {
 			ind := 0.0
 			if j == a {
