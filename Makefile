@@ -56,7 +56,7 @@ test-short: ort
 	$(GO) test -short ./...
 
 # bench runs every benchmark, the search-method comparison (compare) among
-# them, which alone takes 10-30 minutes.
+# them, which alone takes about 8 minutes on two cores.
 bench: ort
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 2h ./...
 
