@@ -23,7 +23,7 @@ LDFLAGS := -X github.com/edgefit/edgefit/cmd.Version=$(VERSION)
 
 GOARCH_HOST := $(shell $(GO) env GOARCH)
 
-.PHONY: all build ort ort-android agent-android test test-deps test-short bench demo clean proto agents fuzz
+.PHONY: all build ort ort-android agent-android test test-deps test-short bench compare demo clean proto agents fuzz
 
 all: build
 
@@ -77,8 +77,16 @@ demo: build ort $(BIN)/edgefit-agent-linux-$(GOARCH_HOST)
 test-short: ort
 	$(GO) test -short ./...
 
+# bench runs every benchmark, the search-method comparison (compare) among
+# them, which alone takes about 8 minutes on two cores.
 bench: ort
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 2h ./...
+
+# compare prints the README's table: evolution, random and rl at the Note10
+# budgets 15-50 ms with OFA's tutorial accuracy predictor, 5 seeds each, at
+# equal predictions (it reads ../shared/ofa-upstream).
+compare:
+	$(GO) test -run '^$$' -bench '^BenchmarkCompareNote10$$' -benchtime 1x -timeout 2h ./supernet/search
 
 # agents cross-builds edgefit-agent, the on-device measuring program, for
 # linux/amd64 and linux/arm64 into $(BIN)/edgefit-agent-linux-<arch>. cgo is

@@ -148,8 +148,12 @@ func (o *runOptions) runOptions(g *globalOptions) (edgefit.RunOptions, error) {
 		return edgefit.RunOptions{}, err
 	}
 	log := g.logger()
+	so, err := o.sel.searchOptions(log)
+	if err != nil {
+		return edgefit.RunOptions{}, err
+	}
 	return edgefit.RunOptions{Space: o.prof.Space, Checkpoint: o.Checkpoint, LUT: o.LUT, CacheDir: o.CacheDir, OutDir: o.OutDir,
-		Limits: lim, Retries: o.Retries, Profile: o.prof.profilerOptions(log), Accuracy: o.sel.Acc, Search: o.sel.searchOptions(log),
+		Limits: lim, Retries: o.Retries, Profile: o.prof.profilerOptions(log), Accuracy: o.sel.Acc, Search: so,
 		LatencyScale: o.latencyScale, ToolVersion: version(), Logger: log, Calib: calib, Rerank: rerank}, nil
 }
 

@@ -75,6 +75,8 @@ type selectOptions struct {
 	Memory  bool
 	PopSize int
 	Gens    int
+	MaxPred int
+	RL      search.RLOptions
 }
 
 func (o *selectOptions) AddFlags(f *pflag.FlagSet) {
@@ -82,18 +84,28 @@ func (o *selectOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.Acc, "acc", "", "accuracy source: OFA predictor .pth (acc-predictor: the one 'edgefit fetch' cached), a CSV of measured (config, accuracy) samples (fits a ridge model and OFA's MLP, keeps the better by CV RMSE), or a fitted .json; default: a MACs proxy, labelled as such")
 	f.IntVar(&o.Top, "top", 5, "how many subnets to list")
 	f.Uint64Var(&o.Seed, "seed", 1, "seed: the same seed gives the same result")
-	f.StringVar(&o.Method, "method", search.MethodEvolution, "search method: evolution or random (a baseline)")
+	f.StringVar(&o.Method, "method", search.MethodEvolution, "search method: evolution, random (a baseline) or rl (an LSTM controller trained with REINFORCE)")
 	f.IntSliceVar(&o.Res, "res", nil, "resolutions to search (default: the predictor's)")
 	f.BoolVar(&o.Pareto, "pareto", true, "also search the Pareto front of accuracy against latency")
 	f.BoolVar(&o.Memory, "pareto-memory", false, "make peak memory a third objective of the front")
 	f.IntVar(&o.PopSize, "population", 0, "evolution population (default 100)")
-	f.IntVar(&o.Gens, "generations", 0, "most generations (default 500; the search stops earlier once it converges)")
+	f.IntVar(&o.Gens, "generations", 0, "most generations, each of --population subnets (default 120; the search stops earlier once it converges)")
+	f.IntVar(&o.MaxPred, "max-predictions", 0, "stop the search after this many accuracy predictions, whatever the method (default: no cap)")
+	f.IntVar(&o.RL.Hidden, "rl-hidden", 0, "rl: LSTM hidden size (default 64)")
+	f.Float64Var(&o.RL.Entropy, "rl-entropy", 0, "rl: entropy bonus weight, per standard deviation of the reward (default 0.1; negative: none)")
+	f.Float64Var(&o.RL.LearningRate, "rl-lr", 0, "rl: Adam learning rate (default 0.005)")
+	f.IntVar(&o.RL.Batch, "rl-batch", 0, "rl: subnets sampled per policy update (default 20)")
 }
 
-// searchOptions turns the search flags into search options.
-func (o *selectOptions) searchOptions(log *slog.Logger) search.Options {
-	return search.Options{Method: o.Method, Seed: o.Seed, TopK: o.Top, Resolutions: o.Res, Pareto: o.Pareto,
-		ParetoMemory: o.Memory, Population: o.PopSize, Generations: o.Gens, Logger: log}
+// searchOptions returns the search options the flags ask for; bad values
+// are usage errors, found before any work starts.
+func (o *selectOptions) searchOptions(log *slog.Logger) (search.Options, error) {
+	opts := search.Options{Method: o.Method, Seed: o.Seed, TopK: o.Top, Resolutions: o.Res, Pareto: o.Pareto,
+		ParetoMemory: o.Memory, Population: o.PopSize, Generations: o.Gens, MaxPredictions: o.MaxPred, RL: o.RL, Logger: log}
+	if err := opts.Validate(); err != nil {
+		return opts, usageErrorf("%v", err)
+	}
+	return opts, nil
 }
 
 // candidateRows formats candidates as table rows.
@@ -166,6 +178,12 @@ the best subnets that meet every limit. The best one is written to -o in
 edgefit's config JSON for 'edgefit export'. With --pareto (default) it also
 writes the Pareto front of accuracy against latency as JSON, CSV, PNG and SVG.
 
+--method random samples uniform subnets instead (a baseline), and --method rl
+trains an LSTM controller with REINFORCE that emits the resolution, the depths
+and each active block's kernel and expand ratio; all three report their results
+the same way and count accuracy predictions the same way (--max-predictions
+caps them).
+
 A limit no subnet can meet ends the search at once with the smallest value each
 limit can take under the others (exit code 3).
 
@@ -178,7 +196,9 @@ written to -o; the output shows predicted and measured accuracy side by side.`,
   edgefit select --checkpoint ofa_mbv3_d234_e346_k357_w1.0 --predictor local.pred.json \
       --max-latency 15ms --max-memory 40MB --max-params 5M --max-flops 300M --top 10 --json
   edgefit select --checkpoint ofa_mbv3_d234_e346_k357_w1.0 --predictor local.pred.json --max-latency 15ms \
-      --rerank 5 --calib-data calib/ --val-data val/ -o subnet.json`,
+      --rerank 5 --calib-data calib/ --val-data val/ -o subnet.json
+  edgefit select --predictor note10.pred.json --acc acc_predictor.pth --max-latency 20ms \
+      --method rl --rl-hidden 64 --rl-entropy 0.1 --max-predictions 6000`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runSelect(cmd.Context(), g, &o)
@@ -217,7 +237,11 @@ func runSelect(ctx context.Context, g *globalOptions, o *selectFlags) error {
 	if err != nil {
 		return err
 	}
-	sel, err := edgefit.Select(ctx, space, lat, o.Acc, lim, o.searchOptions(g.logger()), terminal{g})
+	so, err := o.searchOptions(g.logger())
+	if err != nil {
+		return err
+	}
+	sel, err := edgefit.Select(ctx, space, lat, o.Acc, lim, so, terminal{g})
 	if err != nil {
 		return pipelineError(err)
 	}

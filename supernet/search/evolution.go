@@ -74,10 +74,8 @@ func (s *searcher) evolve() error {
 			return err
 		}
 		pop = append(parents, kids...)
-		s.progress()
 		s.opt.Logger.Debug("search generation", "gen", g, "best", s.bestAccuracy(), "scored", s.stats.Scored, "kids", len(kids))
-		if stop.update(s.bestAccuracy()) {
-			s.stats.Converged = true
+		if s.generationDone(&stop) {
 			break
 		}
 	}
@@ -137,11 +135,24 @@ func (s *searcher) randomSearch() error {
 		if _, err := s.breed(o.Population, phaseRandom, uint64(g), func(_ int, rng *rand.Rand) supernet.Config { return s.random(rng) }); err != nil {
 			return err
 		}
-		s.progress()
-		if stop.update(s.bestAccuracy()) {
-			s.stats.Converged = true
+		if s.generationDone(&stop) {
 			break
 		}
 	}
 	return nil
+}
+
+// generationDone ends a generation of the accuracy search: it reports
+// progress and whether to stop, at the prediction cap or when the best
+// accuracy has run out of patience (the search converged).
+func (s *searcher) generationDone(stop *patience) bool {
+	s.progress()
+	if s.predictionsLeft() == 0 {
+		return true
+	}
+	if stop.update(s.bestAccuracy()) {
+		s.stats.Converged = true
+		return true
+	}
+	return false
 }

@@ -225,9 +225,12 @@ func (s *searcher) slotStream(phase, gen, round, j uint64) *rand.Rand {
 }
 
 // parallelFor runs body(w, i) for i in [0, n) on up to GOMAXPROCS
-// goroutines; w is the worker's index.
-func parallelFor(n int, body func(w, i int)) int {
-	workers := max(1, min(runtime.GOMAXPROCS(0), n/8))
+// goroutines, each with at least 8 items; w is the worker's index.
+func parallelFor(n int, body func(w, i int)) int { return parallelForMin(n, 8, body) }
+
+// parallelForMin is parallelFor with at least minPer items per goroutine.
+func parallelForMin(n, minPer int, body func(w, i int)) int {
+	workers := max(1, min(runtime.GOMAXPROCS(0), n/minPer))
 	if workers == 1 {
 		for i := range n {
 			body(0, i)

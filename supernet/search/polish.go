@@ -76,6 +76,9 @@ func (s *searcher) polish(start Candidate) (Candidate, error) {
 				}
 			}
 		}
+		if s.predictionsLeft() < len(nbrs) {
+			return cur, nil // the cap leaves too few predictions for a move
+		}
 		est := s.scoreAll(nbrs)
 		base := m.Of(&cur.Estimate)
 		gain := make([]float64, len(nbrs))

@@ -55,12 +55,13 @@ type Resolutioner interface {
 const (
 	MethodEvolution = "evolution"
 	MethodRandom    = "random"
+	MethodRL        = "rl"
 )
 
 // Options tune a search. The zero value of each field selects the default
 // shown.
 type Options struct {
-	Method     string // MethodEvolution (default) or MethodRandom
+	Method     string // MethodEvolution (default), MethodRandom or MethodRL
 	Population int    // subnets per generation: 100
 	// Generations caps the generations of each phase: 120. Most searches
 	// stop earlier (see Patience); the cap bounds the rare long one to
@@ -94,6 +95,16 @@ type Options struct {
 	GrowTries int
 	// PolishOff disables the final linearized-knapsack local search.
 	PolishOff bool
+	// MaxPredictions caps the accuracy predictions (Stats.Scored) of the
+	// search for the best subnets, whatever the method: it ends when the
+	// cap is reached, the last batch cut to fit. 0 means no cap beyond
+	// Generations and Patience. The Pareto phase, when asked for, runs
+	// after it under its own bounds. With a scorer that has no cheap cost
+	// path ([CostScorer]), limit checks count as predictions too and the
+	// cap can be passed by one generation's checks.
+	MaxPredictions int
+	// RL tunes the controller of MethodRL.
+	RL RLOptions
 	// Seed makes a run reproducible: the same seed, space, scorer, limits
 	// and options give the same result on any machine.
 	Seed uint64
@@ -122,37 +133,45 @@ func (o Options) withDefaults() Options {
 	if o.Method == "" {
 		o.Method = MethodEvolution
 	}
-	def := func(v *int, d int) {
-		if *v == 0 {
-			*v = d
-		}
-	}
-	deff := func(v *float64, d float64) {
-		if *v == 0 {
-			*v = d
-		}
-	}
-	def(&o.Population, 100)
-	def(&o.Generations, 120)
-	def(&o.Patience, 30)
-	def(&o.Screen, 3)
-	def(&o.TopK, 1)
-	def(&o.GrowTries, 2)
-	deff(&o.ParentRatio, 0.25)
-	deff(&o.MutationRatio, 0.5)
-	deff(&o.MutateProb, 0.05)
-	deff(&o.ResolutionMutateProb, 0.1)
+	orDefault(&o.Population, 100)
+	orDefault(&o.Generations, 120)
+	orDefault(&o.Patience, 30)
+	orDefault(&o.Screen, 3)
+	orDefault(&o.TopK, 1)
+	orDefault(&o.GrowTries, 2)
+	orDefault(&o.ParentRatio, 0.25)
+	orDefault(&o.MutationRatio, 0.5)
+	orDefault(&o.MutateProb, 0.05)
+	orDefault(&o.ResolutionMutateProb, 0.1)
+	o.RL = o.RL.withDefaults()
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
 	return o
 }
 
+// orDefault sets *v to d when it is zero.
+func orDefault[T int | float64](v *T, d T) {
+	if *v == 0 {
+		*v = d
+	}
+}
+
+// Validate reports what Run would refuse in o, its defaults filled in
+// (resolutions are checked against the space by Run).
+func (o Options) Validate() error { return o.withDefaults().validate() }
+
 func (o Options) validate() error {
 	switch o.Method {
-	case MethodEvolution, MethodRandom:
+	case MethodEvolution, MethodRandom, MethodRL:
 	default:
-		return fmt.Errorf("unknown search method %q: use %q or %q", o.Method, MethodEvolution, MethodRandom)
+		return fmt.Errorf("unknown search method %q: use %q, %q or %q", o.Method, MethodEvolution, MethodRandom, MethodRL)
+	}
+	if o.MaxPredictions < 0 {
+		return fmt.Errorf("prediction cap %d is negative: use 0 (none) or more", o.MaxPredictions)
+	}
+	if err := o.RL.validate(); err != nil {
+		return err
 	}
 	if o.Population < 2 {
 		return fmt.Errorf("population %d is too small: use at least 2 (default 100)", o.Population)
@@ -189,6 +208,7 @@ type Stats struct {
 	Scored      int           // accuracy predictions: distinct subnets passed to Score
 	CostChecks  int           // subnets passed to ScoreCosts (limit checks and repairs)
 	Repaired    int           // children that missed a limit and were repaired
+	Samples     int           // subnets the rl controller drew (MethodRL)
 	Generations int           // generations run (both searches with Pareto)
 	Converged   bool          // stopped early because the best stopped improving
 	Wall        time.Duration // wall time of the whole run
@@ -211,7 +231,16 @@ type Result struct {
 	// Evaluated holds every scored subnet that meets the limits, in the
 	// order scored (with Options.Pareto or Options.KeepEvaluated).
 	Evaluated []Candidate
-	Stats     Stats
+	// Trace records each rise of the best accuracy among subnets that
+	// meet the limits, with the predictions made up to it, in order.
+	Trace []TracePoint
+	Stats Stats
+}
+
+// TracePoint is one rise of the best accuracy during a search.
+type TracePoint struct {
+	Predictions int     // Stats.Scored when the subnet was scored
+	Accuracy    float64 // the new best accuracy
 }
 
 // Best returns the most accurate subnet found.
@@ -257,7 +286,7 @@ func Run(ctx context.Context, space *supernet.Space, scorer Scorer, lim Limits, 
 		return nil, err
 	}
 	res := &Result{Method: opt.Method, Limits: lim}
-	if opt.Screen > 1 {
+	if opt.Screen > 1 && opt.Method == MethodEvolution {
 		s.sur = newSurrogate(space)
 	}
 	if opt.Pareto {
@@ -267,13 +296,17 @@ func Run(ctx context.Context, space *supernet.Space, scorer Scorer, lim Limits, 
 	if opt.Pareto {
 		s.total *= 2
 	}
+	s.budget = opt.MaxPredictions
 	var err error
 	switch opt.Method {
 	case MethodEvolution:
 		err = s.evolve()
 	case MethodRandom:
 		err = s.randomSearch()
+	case MethodRL:
+		err = s.reinforce()
 	}
+	s.budget = 0
 	if err == nil && opt.Pareto {
 		err = s.nsga()
 		res.Front = s.archive.front()
@@ -286,6 +319,7 @@ func Run(ctx context.Context, space *supernet.Space, scorer Scorer, lim Limits, 
 		opt.Progress(s.total, s.total)
 	}
 	res.Top = s.top(opt.TopK)
+	res.Trace = s.trace
 	if opt.Pareto || opt.KeepEvaluated {
 		res.Evaluated = slices.Clone(s.all)
 	}
@@ -314,7 +348,9 @@ type searcher struct {
 	over    []predictor.Estimate // scored subnets that miss a limit
 	archive *archive
 
-	best        float64    // highest accuracy in all
+	best        float64 // highest accuracy in all
+	trace       []TracePoint
+	budget      int        // accuracy predictions allowed in all (0: no cap)
 	sur         *surrogate // nil when screening is off
 	done, total int
 	stats       Stats
@@ -364,7 +400,9 @@ func (s *searcher) fullCosts(cfgs []supernet.Config, out []predictor.Estimate) {
 
 // scoreAll scores the configs not scored before and returns the
 // estimates of all of cfgs, in order, whether they meet the limits or
-// not. Those that meet them join s.all (and the archive).
+// not. Those that meet them join s.all (and the archive). Under a
+// prediction cap the configs beyond it stay unscored, with zero
+// estimates.
 func (s *searcher) scoreAll(cfgs []supernet.Config) []predictor.Estimate {
 	var fresh []supernet.Config
 	pending := newConfigTable(len(cfgs))
@@ -377,8 +415,12 @@ func (s *searcher) scoreAll(cfgs []supernet.Config) []predictor.Estimate {
 			}
 		}
 	}
+	if s.budget > 0 && len(fresh) > s.budget-s.stats.Scored {
+		fresh = fresh[:max(0, s.budget-s.stats.Scored)]
+	}
 	if len(fresh) > 0 {
 		s.buf = slices.Grow(s.buf[:0], len(fresh))[:len(fresh)]
+		done := s.stats.Scored
 		s.stats.Scored += len(fresh)
 		parallelScore(s.scorer, fresh, s.buf)
 		for i, c := range fresh {
@@ -389,7 +431,10 @@ func (s *searcher) scoreAll(cfgs []supernet.Config) []predictor.Estimate {
 			if s.lim.Met(&e) {
 				s.seen.put(&c, len(s.all))
 				s.all = append(s.all, Candidate{Config: c, Estimate: e})
-				s.best = max(s.best, e.Accuracy)
+				if e.Accuracy > s.best {
+					s.best = e.Accuracy
+					s.trace = append(s.trace, TracePoint{Predictions: done + i + 1, Accuracy: e.Accuracy})
+				}
 				if s.archive != nil {
 					s.archive.add(len(s.all) - 1)
 				}
@@ -501,6 +546,15 @@ func (s *searcher) top(k int) []Candidate {
 // bestAccuracy returns the highest accuracy scored among subnets that
 // meet the limits.
 func (s *searcher) bestAccuracy() float64 { return s.best }
+
+// predictionsLeft returns how many more accuracy predictions the cap
+// allows (a large number without one).
+func (s *searcher) predictionsLeft() int {
+	if s.budget == 0 {
+		return math.MaxInt
+	}
+	return max(0, s.budget-s.stats.Scored)
+}
 
 func (s *searcher) progress() {
 	s.done++

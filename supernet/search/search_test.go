@@ -45,6 +45,16 @@ func checkResult(t *testing.T, sp *supernet.Space, sc Scorer, lim Limits, res *R
 			t.Errorf("top[%d] is more accurate than top[%d]", i, i-1)
 		}
 	}
+	// The trace climbs to the best accuracy, within the predictions made.
+	for i, p := range res.Trace {
+		if p.Predictions < 1 || p.Predictions > res.Stats.Scored || i > 0 &&
+			(p.Predictions <= res.Trace[i-1].Predictions || p.Accuracy <= res.Trace[i-1].Accuracy) {
+			t.Fatalf("trace point %d %+v (of %d predictions) does not climb", i, p, res.Stats.Scored)
+		}
+	}
+	if len(res.Trace) == 0 || res.Trace[len(res.Trace)-1].Accuracy != res.Top[0].Accuracy {
+		t.Fatalf("trace %v does not end at the best accuracy %v", res.Trace, res.Top[0].Accuracy)
+	}
 	for _, set := range [][]Candidate{res.Top, res.Front, res.Evaluated} {
 		for _, c := range set {
 			if err := sp.Validate(c.Config); err != nil {
@@ -96,7 +106,7 @@ func TestEveryResultMeetsLimits(t *testing.T) {
 			}
 		}
 		opt := Options{Population: 24, Generations: 12, Seed: uint64(k), TopK: 4,
-			Method: []string{MethodEvolution, MethodRandom}[k%2], Pareto: k%4 == 1, ParetoMemory: k%8 == 1}
+			Method: []string{MethodEvolution, MethodRandom, MethodRL}[k%3], Pareto: k%4 == 1, ParetoMemory: k%8 == 1}
 		scored0, checks0 := sc.scored.Load(), sc.costed.Load()
 		res, err := Run(context.Background(), sp, sc, lim, opt)
 		var ie *InfeasibleError
@@ -326,7 +336,14 @@ func TestOptionsAndLimitsRefused(t *testing.T) {
 		opt  Options
 		want string
 	}{
-		{Limits{}, Options{Method: "annealing"}, `unknown search method "annealing"`},
+		{Limits{}, Options{Method: "annealing"}, `unknown search method "annealing": use "evolution", "random" or "rl"`},
+		{Limits{}, Options{MaxPredictions: -1}, "prediction cap -1 is negative"},
+		{Limits{}, Options{Method: MethodRL, RL: RLOptions{Hidden: -3}}, "rl hidden size -3"},
+		{Limits{}, Options{Method: MethodRL, RL: RLOptions{Batch: -1}}, "rl samples per update -1"},
+		{Limits{}, Options{Method: MethodRL, RL: RLOptions{LearningRate: -0.1}}, "rl learning rate -0.1"},
+		{Limits{}, Options{Method: MethodRL, RL: RLOptions{BaselineDecay: 1}}, "rl baseline decay 1 is outside (0, 1)"},
+		{Limits{}, Options{Method: MethodRL, RL: RLOptions{Penalty: -1}}, "rl penalty -1"},
+		{Limits{}, Options{Method: MethodRL, RL: RLOptions{Entropy: math.Inf(1)}}, "rl entropy weight +Inf"},
 		{Limits{}, Options{Population: 1}, "population 1 is too small"},
 		{Limits{}, Options{Generations: -2}, "generations -2"},
 		{Limits{}, Options{TopK: -1}, "top-k -1"},
