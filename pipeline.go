@@ -2,6 +2,7 @@ package edgefit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -91,7 +92,9 @@ type RunResult struct {
 	Attempts       []Attempt             `json:"attempts"`
 	Front          []search.Candidate    `json:"front,omitempty"`
 	Model          string                `json:"model"`
+	Verified       bool                  `json:"verified"` // the model agrees with the subnet under ONNX Runtime
 	VerifyDiff     float64               `json:"verify_max_abs_diff"`
+	VerifyLimit    float64               `json:"verify_tolerance"`
 	Files          map[string]string     `json:"files"`
 	Search         map[string]any        `json:"search"`
 	Warnings       []string              `json:"warnings,omitempty"`
@@ -169,6 +172,9 @@ type execution struct {
 	predPath string
 	sel      *Selection // of the last attempt
 	net      *supernet.Net
+	// missReason says why no further selection was made although the
+	// last model missed the latency limit with retries left.
+	missReason string
 }
 
 // Execute runs the pipeline on target; see [Run]. When the last model
@@ -181,10 +187,19 @@ func (p *Pipeline) Execute(ctx context.Context, target devices.Target, progress 
 	if !p.model.Untrained() {
 		x.res.Checkpoint = p.opts.Checkpoint
 	}
-	for _, step := range []func(context.Context) error{x.lookupTable, x.fit, x.selectUntilMet, x.verify, x.writeOutputs} {
+	for _, step := range []func(context.Context) error{x.lookupTable, x.fit, x.selectUntilMet} {
 		if err := step(ctx); err != nil {
 			return nil, err
 		}
+	}
+	// A model that fails its check is moved aside, and everything else
+	// is written all the same: the report says what happened.
+	verr := x.verify(ctx)
+	if err := x.writeOutputs(ctx); err != nil {
+		return nil, err
+	}
+	if verr != nil {
+		return x.res, verr
 	}
 	return x.res, x.missed()
 }
@@ -247,6 +262,15 @@ func (x *execution) selectUntilMet(ctx context.Context) error {
 	cur := lim
 	for round := 0; ; round++ {
 		a, err := x.attempt(ctx, cur)
+		var inf *search.InfeasibleError
+		if round > 0 && errors.As(err, &inf) {
+			// The model of the last round stays: it is the best the
+			// device was shown, and the report says why no other came.
+			x.missReason = fmt.Sprintf("no subnet is predicted to meet the tighter limit %s, so the model is the previous selection's (%v)", cur, inf)
+			statusf(x.progress, "%s", x.missReason)
+			x.res.Warnings = append(x.res.Warnings, x.missReason)
+			break
+		}
 		if err != nil {
 			return err
 		}
@@ -366,20 +390,27 @@ func (x *execution) measure(ctx context.Context) (*profiler.BenchResult, error) 
 	return br, nil
 }
 
-// verify checks that the model computes what the subnet computes.
+// verify checks that the model computes what the subnet computes, with
+// the check of 'edgefit export --verify' (see checkModel). A model that
+// fails it, or cannot be checked, is moved aside; the *VerifyError is
+// returned and recorded as a warning.
 func (x *execution) verify(ctx context.Context) error {
-	d, err := verifyModel(ctx, x.modelPath(), x.net)
-	if err != nil {
+	a, err := checkModel(ctx, x.modelPath(), x.net)
+	x.res.VerifyDiff, x.res.VerifyLimit = a.MaxAbsDiff, a.Limit()
+	var ve *VerifyError
+	if errors.As(err, &ve) {
+		x.res.Model, x.res.Files["model"] = ve.Renamed, ve.Renamed
+		x.res.Warnings = append(x.res.Warnings, ve.Error())
 		return err
 	}
-	x.res.VerifyDiff = d
+	x.res.Verified = true
 	return nil
 }
 
 // writeOutputs writes the config, the Pareto front and the report.
 func (x *execution) writeOutputs(context.Context) error {
 	cfg := filepath.Join(x.opts.OutDir, "subnet.json")
-	if err := WriteConfig(cfg, x.net.Config); err != nil {
+	if err := WriteConfig(cfg, x.model.Space.Name, x.net.Config); err != nil {
 		return err
 	}
 	x.res.Files["config"] = cfg
@@ -401,5 +432,6 @@ func (x *execution) missed() error {
 	if last.Met {
 		return nil
 	}
-	return &LatencyMissError{Target: x.res.Target, MeasuredMS: last.MeasuredMS, LimitMS: x.opts.Limits.MaxLatencyMS, Selections: len(x.res.Attempts)}
+	return &LatencyMissError{Target: x.res.Target, MeasuredMS: last.MeasuredMS, LimitMS: x.opts.Limits.MaxLatencyMS, Selections: len(x.res.Attempts),
+		Reason: x.missReason}
 }

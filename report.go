@@ -97,7 +97,8 @@ func (r *RunResult) mdChosen(w mdWriter) {
 	w.p("| parameters | %s | |", search.FormatCount(best.Params))
 	w.p("| MACs | %s | |", search.FormatCount(best.MACs))
 	w.p("")
-	w.p("Resolution %d; config (`subnet.json`, for `edgefit export --config`):", best.Config.R)
+	w.p("Resolution %d; config (`subnet.json`; `%s` exports it again):", best.Config.R,
+		ExportCommand("subnet.json", r.Space, r.Checkpoint, "model.onnx"))
 	w.p("")
 	w.p("```json")
 	w.p("%s", best.Config.String())

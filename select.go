@@ -115,8 +115,10 @@ func (s *Selection) WriteFront(prefix string) ([]string, error) {
 	return paths, nil
 }
 
-// WriteConfig writes subnet c to path, atomically, in edgefit's config JSON
-// ('edgefit export --config' reads it).
-func WriteConfig(path string, c supernet.Config) error {
-	return atomicfile.WriteFile(path, []byte(c.String()+"\n"))
+// WriteConfig writes subnet c of the space named space to path,
+// atomically, as a config file ('edgefit export --config' reads it): the
+// config JSON with the space's name (see [supernet.MarshalConfigFile]), so
+// that the subnet cannot be exported from the other width's supernet.
+func WriteConfig(path, space string, c supernet.Config) error {
+	return atomicfile.WriteFile(path, supernet.MarshalConfigFile(space, c))
 }

@@ -130,6 +130,8 @@ func pipelineError(err error) error {
 		return withCode(err, ExitUsage)
 	case errors.As(err, &inf):
 		return withCode(err, ExitInfeasible)
+	case errors.As(err, &ver) && ver.Err != nil:
+		return withCode(err, ExitFailure) // the check could not run
 	case errors.As(err, &ver), errors.As(err, &miss):
 		return withCode(err, ExitMismatch)
 	}

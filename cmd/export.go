@@ -93,8 +93,8 @@ func exportRows(res *edgefit.ExportResult) [][]string {
 	} else {
 		rows = append(rows, []string{"weights", res.Checkpoint + " (sha256 " + res.SHA256[:12] + "…)"})
 	}
-	if res.MaxAbsDiff != nil {
-		rows = append(rows, []string{"verify", fmt.Sprintf("ONNX Runtime vs edgefit forward pass: max abs diff %.3g (ok, ≤ %g)", *res.MaxAbsDiff, edgefit.VerifyTolerance)})
+	if res.Verified {
+		rows = append(rows, []string{"verify", fmt.Sprintf("ONNX Runtime vs edgefit forward pass: max abs diff %.3g (ok, ≤ %.3g)", *res.MaxAbsDiff, *res.VerifyLimit)})
 	}
 	return rows
 }

@@ -35,7 +35,7 @@ func TestExportCheckpointVerify(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
 		t.Fatalf("%v in %s", err, stdout)
 	}
-	if res.MaxAbsDiff == nil || *res.MaxAbsDiff > edgefit.VerifyTolerance || res.Untrained || res.Config != cfg {
+	if !res.Verified || res.MaxAbsDiff == nil || *res.MaxAbsDiff > 1e-4 || *res.MaxAbsDiff > *res.VerifyLimit || res.Untrained || res.Config != cfg {
 		t.Fatalf("unexpected result %+v", res)
 	}
 	data, err := os.ReadFile(out)

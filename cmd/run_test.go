@@ -51,7 +51,7 @@ func checkRunOutputs(t *testing.T, rep *edgefit.RunResult, dir string) {
 			t.Errorf("report.md lacks %q", want)
 		}
 	}
-	if rep.VerifyDiff > edgefit.VerifyTolerance {
+	if !rep.Verified || rep.VerifyDiff > rep.VerifyLimit {
 		t.Errorf("exported model differs from the subnet by %g", rep.VerifyDiff)
 	}
 	model, err := os.ReadFile(filepath.Join(dir, "model.onnx"))

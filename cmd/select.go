@@ -213,7 +213,7 @@ func runSelect(ctx context.Context, g *globalOptions, o *selectFlags) error {
 // to --front), returning the front's files.
 func (o *selectFlags) writeSelection(sel *edgefit.Selection) ([]string, error) {
 	if o.Output != "" {
-		if err := edgefit.WriteConfig(o.Output, sel.Top[0].Config); err != nil {
+		if err := edgefit.WriteConfig(o.Output, sel.Space, sel.Top[0].Config); err != nil {
 			return nil, err
 		}
 	}
@@ -240,7 +240,7 @@ func (o *selectFlags) printSelection(g *globalOptions, sel *edgefit.Selection, f
 		}
 	}
 	if o.Output != "" {
-		fmt.Fprintf(g.io.Out, "best config written to %s (next: edgefit export --config %s -o model.onnx)\n", o.Output, o.Output)
+		fmt.Fprintf(g.io.Out, "best config written to %s\nnext: %s\n", o.Output, edgefit.ExportCommand(o.Output, sel.Space, o.Checkpoint, "model.onnx"))
 	}
 	if len(frontPaths) > 0 {
 		fmt.Fprintf(g.io.Out, "Pareto front (%d subnets): %s\n", len(sel.Front), strings.Join(frontPaths, ", "))

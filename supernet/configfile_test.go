@@ -35,6 +35,10 @@ func TestReadConfigFile(t *testing.T) {
 		{"a list", "[1,2]", Config{}, "", false, "not JSON", true},
 		{"missing field", `{"ks":[],"e":[],"r":224}`, Config{}, "", false, `read subnet config c.json: subnet config: field "ks" has 0 entries`, false},
 		{"unknown field", `{"ks":[3],"x":1}`, Config{}, "", false, "read subnet config c.json", false},
+		{"named space", string(MarshalConfigFile("ofa-mbv3-w1.2", min12)), min12, "ofa-mbv3-w1.2", false, "", false},
+		{"named space, short spelling", `{"space":"w1.0",` + w10.MinConfig(128).String()[1:], w10.MinConfig(128), "ofa-mbv3-w1.0", false, "", false},
+		{"unknown space", `{"space":"ofa-mbv3-w2",` + w10.MinConfig(128).String()[1:], Config{}, "", false, `read subnet config c.json: unknown search space "ofa-mbv3-w2"`, false},
+		{"space not a name", `{"space":1.2,` + w10.MinConfig(128).String()[1:], Config{}, "", false, `"space" must be a space name`, false},
 		{"ProxylessNAS net.config", `{"name":"ProxylessNASNets","blocks":[]}`, Config{}, "", false, "read OFA net.config c.json: net.config: this is a ProxylessNAS net", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -52,6 +56,17 @@ func TestReadConfigFile(t *testing.T) {
 				t.Errorf("got %+v (space %v), want %v in %q, net.config %v", f.Config, f.Space, tc.want, tc.space, tc.netConfig)
 			}
 		})
+	}
+	// The form edgefit writes is exactly this text (scripts may read it).
+	if got, want := string(MarshalConfigFile("ofa-mbv3-w1.2", w12.MinConfig(160))),
+		`{"space":"ofa-mbv3-w1.2","ks":[3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3],"e":[3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3],"d":[2,2,2,2,2],"r":160}`+"\n"; got != want {
+		t.Errorf("MarshalConfigFile:\n%s\nwant\n%s", got, want)
+	}
+	if _, err := ParseConfig(w12, MarshalConfigFile("ofa-mbv3-w1.2", min12)); err != nil {
+		t.Errorf("ParseConfig of a config file of its space: %v", err)
+	}
+	if _, err := ParseConfig(w10, MarshalConfigFile("ofa-mbv3-w1.2", w10.MinConfig(160))); err == nil || !strings.Contains(err.Error(), "is for ofa-mbv3-w1.2, not ofa-mbv3-w1.0") {
+		t.Errorf("ParseConfig of a config file of the other space: %v", err)
 	}
 	if _, err := LoadConfigFile(filepath.Join(t.TempDir(), "none.json")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing file: %v", err)
