@@ -53,6 +53,10 @@ type RunOptions struct {
 	// Search tunes the search; its Resolutions are Run's own: those it
 	// profiled and every space resolution between them.
 	Search search.Options
+	// AllowExtrapolation lets the search go beyond the resolutions the
+	// table measured (to the space's other resolutions), where the
+	// latency is extrapolated; the result says so.
+	AllowExtrapolation bool
 	// LatencyScale, when neither 0 nor 1, multiplies every latency
 	// prediction: it stands for a predictor that is wrong about the
 	// device, to exercise the re-selection.
@@ -85,7 +89,10 @@ type RunResult struct {
 	Predictor      string                `json:"predictor"`
 	Fit            *predictor.FitReport  `json:"fit"`
 	Limits         search.Limits         `json:"limits"`
-	AccuracySource string                `json:"accuracy_source"`
+	// LatencyExtrapolated reports a search beyond the resolutions the
+	// table measured (RunOptions.AllowExtrapolation).
+	LatencyExtrapolated bool   `json:"latency_extrapolated"`
+	AccuracySource      string `json:"accuracy_source"`
 	AccuracyProxy  bool                  `json:"accuracy_is_proxy"`
 	Untrained      bool                  `json:"untrained"`
 	Checkpoint     string                `json:"checkpoint,omitempty"`
@@ -96,10 +103,19 @@ type RunResult struct {
 	VerifyDiff     float64               `json:"verify_max_abs_diff"`
 	VerifyLimit    float64               `json:"verify_tolerance"`
 	Files          map[string]string     `json:"files"`
-	Search         map[string]any        `json:"search"`
+	Search         *SearchSummary        `json:"search"`
 	Warnings       []string              `json:"warnings,omitempty"`
 	WallSeconds    float64               `json:"wall_seconds"`
 	Bench          *profiler.BenchResult `json:"bench"`
+}
+
+// SearchSummary is what the last selection's search did.
+type SearchSummary struct {
+	Method      string  `json:"method"`
+	Seed        uint64  `json:"seed"`
+	Scored      int     `json:"candidates_scored"`
+	Generations int     `json:"generations"`
+	WallSeconds float64 `json:"wall_seconds"`
 }
 
 // Last returns the last attempt, whose model is the one written.
@@ -122,7 +138,7 @@ func Prepare(opts RunOptions) (*Pipeline, error) {
 		return nil, &InputError{Err: err}
 	}
 	if len(opts.Limits.Set()) == 0 {
-		return nil, inputErrorf("no limit given: set at least one of --max-latency, --max-memory, --max-params, --max-flops")
+		return nil, inputErrorf("no limit given: set at least one of --max-latency, --max-memory, --max-params, --max-macs")
 	}
 	if opts.Retries < 0 {
 		return nil, inputErrorf("--retries must be 0 or more")
@@ -172,6 +188,7 @@ type execution struct {
 	predPath string
 	sel      *Selection // of the last attempt
 	net      *supernet.Net
+	limits search.Limits // the run's, resolved by the first selection
 	// missReason says why no further selection was made although the
 	// last model missed the latency limit with retries left.
 	missReason string
@@ -258,8 +275,7 @@ func (s scaledLatency) LatencyMS(c supernet.Config) float64 {
 // selectUntilMet selects, exports and measures; while the device disagrees
 // with the limit, it does so again under a tighter one.
 func (x *execution) selectUntilMet(ctx context.Context) error {
-	lim := x.opts.Limits
-	cur := lim
+	cur := x.opts.Limits
 	for round := 0; ; round++ {
 		a, err := x.attempt(ctx, cur)
 		var inf *search.InfeasibleError
@@ -277,25 +293,29 @@ func (x *execution) selectUntilMet(ctx context.Context) error {
 		if a.Met || round >= x.opts.Retries {
 			break
 		}
-		next := tighterLimit(cur, lim, a.Chosen.LatencyMS, a.MeasuredMS)
+		next := tighterLimit(a.Limits, x.limits, a.Chosen.LatencyMS, a.MeasuredMS)
 		statusf(x.progress, "measured %.2f ms misses the %.2f ms limit: selecting again under %.2f ms (retry %d of %d)",
-			a.MeasuredMS, lim.MaxLatencyMS, next.MaxLatencyMS, round+1, x.opts.Retries)
+			a.MeasuredMS, x.limits.MaxLatencyMS, next.MaxLatencyMS, round+1, x.opts.Retries)
 		cur = next
 	}
 	x.res.Model, x.res.Files["model"] = x.modelPath(), x.modelPath()
 	x.res.AccuracySource, x.res.AccuracyProxy, x.res.Front = x.sel.AccuracySource, x.sel.AccuracyProxy, x.sel.Front
-	x.res.Search = map[string]any{"candidates_scored": x.sel.Scored, "wall_ms": x.sel.WallMS, "generations": x.sel.Generations,
-		"seed": x.opts.Search.Seed, "method": x.sel.result.Method}
+	x.res.LatencyExtrapolated = x.sel.LatencyExtrapolated
+	x.res.Warnings = append(x.res.Warnings, x.sel.Warnings...)
+	x.res.Search = &SearchSummary{Method: x.sel.result.Method, Seed: x.opts.Search.Seed, Scored: x.sel.Scored,
+		Generations: x.sel.Generations, WallSeconds: x.sel.WallSeconds}
 	return nil
 }
 
 // tighterLimit is the limit of the next selection after the device ran the
 // choice, predicted at predictedMS, in measuredMS: M/P times slower than
 // predicted, so ask the predictor for lim·P/M, with a 2% margin, and never
-// for less than this round's limit cur.
+// for less than this round's limit cur. The latency limit is absolute
+// from then on (a share of the largest subnet would undo the tightening).
 func tighterLimit(cur, lim search.Limits, predictedMS, measuredMS float64) search.Limits {
 	next := cur
 	next.MaxLatencyMS = 0.98 * min(cur.MaxLatencyMS, lim.MaxLatencyMS*predictedMS/measuredMS)
+	next.Share.Latency = 0
 	return next
 }
 
@@ -315,18 +335,26 @@ func (x *execution) attempt(ctx context.Context, lim search.Limits) (Attempt, er
 	if err != nil {
 		return Attempt{}, err
 	}
-	a := Attempt{Limits: lim, Chosen: best, MeasuredMS: br.Stats.Median, MeasuredP90: br.Stats.P90, PeakRSS: br.PeakRSSBytes}
-	a.Met = x.opts.Limits.MaxLatencyMS == 0 || a.MeasuredMS <= x.opts.Limits.MaxLatencyMS
+	if len(x.res.Attempts) == 0 {
+		// The run's limits, relative ones resolved against the predictor.
+		x.limits, x.res.Limits = x.sel.Limits, x.sel.Limits
+	}
+	a := Attempt{Limits: x.sel.Limits, Chosen: best, MeasuredMS: br.Stats.Median, MeasuredP90: br.Stats.P90, PeakRSS: br.PeakRSSBytes}
+	a.Met = x.limits.MaxLatencyMS == 0 || a.MeasuredMS <= x.limits.MaxLatencyMS
 	x.res.Attempts = append(x.res.Attempts, a)
 	statusf(x.progress, "predicted %.2f ms, measured %.2f ms (median of %d runs)", best.LatencyMS, a.MeasuredMS, br.Stats.N)
 	return a, nil
 }
 
-// selectSubnet searches under lim, within the resolutions measured.
+// selectSubnet searches under lim, within the resolutions measured
+// unless RunOptions.AllowExtrapolation says otherwise.
 func (x *execution) selectSubnet(ctx context.Context, lim search.Limits) error {
 	statusf(x.progress, "searching %s under %s", x.model.Space.Name, lim)
 	so := x.opts.Search
-	so.Resolutions = searchResolutions(x.model.Space, x.tbl.lut.Resolutions())
+	var err error
+	if so.Resolutions, err = SearchResolutions(x.model.Space, x.lat, nil, x.opts.AllowExtrapolation); err != nil {
+		return err
+	}
 	if so.Logger == nil {
 		so.Logger = x.opts.Logger
 	}
@@ -339,10 +367,10 @@ func (x *execution) selectSubnet(ctx context.Context, lim search.Limits) error {
 	return nil
 }
 
-// searchResolutions are the resolutions a run searches: those measured and
-// every resolution of the space between them. The predictor interpolates
-// well there; extrapolation is less certain. Without measured resolutions
-// it is nil: the predictor's own.
+// searchResolutions are the resolutions searched by default: those
+// measured and every resolution of the space between them. The predictor
+// interpolates well there; extrapolation is less certain. Without
+// measured resolutions it is nil: the predictor's own.
 func searchResolutions(space *supernet.Space, measured []int) []int {
 	if len(measured) == 0 {
 		return nil
@@ -432,6 +460,6 @@ func (x *execution) missed() error {
 	if last.Met {
 		return nil
 	}
-	return &LatencyMissError{Target: x.res.Target, MeasuredMS: last.MeasuredMS, LimitMS: x.opts.Limits.MaxLatencyMS, Selections: len(x.res.Attempts),
+	return &LatencyMissError{Target: x.res.Target, MeasuredMS: last.MeasuredMS, LimitMS: x.limits.MaxLatencyMS, Selections: len(x.res.Attempts),
 		Reason: x.missReason}
 }

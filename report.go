@@ -145,7 +145,9 @@ func (r *RunResult) mdFront(w mdWriter) {
 		}
 		w.p("")
 	}
-	w.p("Search: %v.", r.Search)
+	if s := r.Search; s != nil {
+		w.p("Search: %s (seed %d), %d candidates scored in %d generations, %.1f s.", s.Method, s.Seed, s.Scored, s.Generations, s.WallSeconds)
+	}
 	w.p("")
 }
 

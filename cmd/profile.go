@@ -199,7 +199,7 @@ func runProfile(cmd *cobra.Command, g *globalOptions, o *profileOptions, target 
 
 	start := time.Now()
 	bar := g.newProgress(plan.Entries+plan.NetworksAll, "profile")
-	plan.Options.Progress = profileProgress(g, bar)
+	plan.Options.Progress = profileProgress(bar)
 	tbl, err := plan.Execute(ctx)
 	bar.Done()
 	if err != nil {
@@ -221,10 +221,11 @@ func runProfile(cmd *cobra.Command, g *globalOptions, o *profileOptions, target 
 // the journal already holds.
 func announcePlan(g *globalOptions, plan *profiler.Plan) {
 	po := plan.Options
-	fmt.Fprintf(g.io.Err, "profiling %s (%s class): %s at %s, %d layer entries + %d networks; %s, %d thread(s), batch %d, runner %s, affinity %s\n",
-		plan.Target, plan.Class, po.Space, joinIntList(po.Resolutions), plan.Entries, plan.NetworksAll, po.Provider, po.Threads, po.Batch, po.Runner, po.CPUAffinity)
+	log := g.logger()
+	log.Info(fmt.Sprintf("profiling %s (%s class): %s at %s, %d layer entries + %d networks; %s, %d thread(s), batch %d, runner %s, affinity %s",
+		plan.Target, plan.Class, po.Space, joinIntList(po.Resolutions), plan.Entries, plan.NetworksAll, po.Provider, po.Threads, po.Batch, po.Runner, po.CPUAffinity))
 	if plan.Done > 0 {
-		fmt.Fprintf(g.io.Err, "resuming %s: %d of %d already measured\n", po.Journal, plan.Done, plan.Entries+plan.NetworksAll)
+		log.Info(fmt.Sprintf("resuming %s: %d of %d already measured", po.Journal, plan.Done, plan.Entries+plan.NetworksAll))
 	}
 }
 
@@ -239,27 +240,9 @@ func printDryRun(g *globalOptions, plan *profiler.Plan) error {
 	return nil
 }
 
-// profileProgress moves the bar on a terminal; elsewhere it writes plain
-// lines for logs, at most one every 10 s, plus the last.
-func profileProgress(g *globalOptions, bar *progress) func(profiler.Progress) {
-	var lastLine time.Time
-	return func(p profiler.Progress) {
-		if !bar.plain {
-			bar.Set(p.Done, p.Total)
-			return
-		}
-		if p.Done != p.Total && time.Since(lastLine) < 10*time.Second {
-			return
-		}
-		lastLine = time.Now()
-		eta := "estimating"
-		if p.Done == p.Total {
-			eta = "done"
-		} else if p.ETA > 0 {
-			eta = "about " + p.ETA.Round(time.Second).String() + " left"
-		}
-		fmt.Fprintf(g.io.Err, "profile: %d/%d models, %s elapsed, %s\n", p.Done, p.Total, p.Elapsed.Round(time.Second), eta)
-	}
+// profileProgress moves the bar on a terminal (nothing elsewhere).
+func profileProgress(bar *progress) func(profiler.Progress) {
+	return func(p profiler.Progress) { bar.Set(p.Done, p.Total) }
 }
 
 // rows describe the profile for a person.

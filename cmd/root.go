@@ -45,9 +45,19 @@ type globalOptions struct {
 	LogLevel string
 	NoProg   bool
 	io       IO
+	log      *slog.Logger
 }
 
+// logger returns the command's logger: edgefit's line format (see
+// lineHandler) on stderr, at --log-level.
 func (g *globalOptions) logger() *slog.Logger {
+	if g.log == nil {
+		g.log = g.newLogger()
+	}
+	return g.log
+}
+
+func (g *globalOptions) newLogger() *slog.Logger {
 	var lvl slog.Level
 	switch strings.ToLower(g.LogLevel) {
 	case "debug":
@@ -59,7 +69,7 @@ func (g *globalOptions) logger() *slog.Logger {
 	default:
 		lvl = slog.LevelInfo
 	}
-	return slog.New(slog.NewTextHandler(g.io.Err, &slog.HandlerOptions{Level: lvl}))
+	return slog.New(newLineHandler(g.io.Err, lvl))
 }
 
 // Execute runs the edgefit command line with args (without the program

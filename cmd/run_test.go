@@ -21,7 +21,7 @@ var quickRunArgs = []string{"--res", "128", "--networks", "3", "--warmup", "1", 
 func runPipeline(t *testing.T, target string, extra ...string) (*edgefit.RunResult, string, error) {
 	t.Helper()
 	out := t.TempDir()
-	args := append([]string{"run", target, "-o", out, "--json", "--cache", filepath.Join(out, "cache")}, quickRunArgs...)
+	args := append([]string{"run", target, "-o", out, "--json", "--lut-cache", filepath.Join(out, "cache")}, quickRunArgs...)
 	stdout, stderr, err := run(t, append(args, extra...)...)
 	var rep edgefit.RunResult
 	if stdout != "" {
@@ -93,7 +93,7 @@ func TestRunLocal(t *testing.T) {
 	}
 
 	// The same device and settings reuse the cached table.
-	args := append([]string{"run", "local", "-o", dir, "--json", "--cache", filepath.Join(dir, "cache"), "--agent", ag, "--max-latency", "40ms"}, quickRunArgs...)
+	args := append([]string{"run", "local", "-o", dir, "--json", "--lut-cache", filepath.Join(dir, "cache"), "--agent", ag, "--max-latency", "40ms"}, quickRunArgs...)
 	stdout, stderr, err := run(t, args...)
 	if err != nil {
 		t.Fatalf("second run: %v\n%s", err, stderr)

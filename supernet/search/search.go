@@ -244,6 +244,9 @@ func Run(ctx context.Context, space *supernet.Space, scorer Scorer, lim Limits, 
 			return nil, fmt.Errorf("search resolutions: %w", err)
 		}
 	}
+	if lim.Relative() {
+		lim = lim.Resolve(largest(space, scorer))
+	}
 	s := &searcher{ctx: ctx, space: space, lim: lim, opt: opt, seen: newConfigTable(1024), best: math.Inf(-1)}
 	s.scorer = scorer
 	s.coster, _ = scorer.(CostScorer)
@@ -292,6 +295,19 @@ func Run(ctx context.Context, space *supernet.Space, scorer Scorer, lim Limits, 
 	s.stats.Wall = time.Since(start)
 	res.Stats = s.stats
 	return res, nil
+}
+
+// largest returns the estimate of the space's largest subnet, at its
+// largest resolution: what relative limits are shares of.
+func largest(space *supernet.Space, scorer Scorer) *predictor.Estimate {
+	c := []supernet.Config{space.MaxConfig(space.Resolutions[len(space.Resolutions)-1]).Canonical(space)}
+	e := make([]predictor.Estimate, 1)
+	if cs, ok := scorer.(CostScorer); ok {
+		cs.ScoreCosts(c, e)
+	} else {
+		scorer.Score(c, e)
+	}
+	return &e[0]
 }
 
 // searcher holds one run's state.
