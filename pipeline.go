@@ -79,34 +79,34 @@ type Attempt struct {
 // RunResult is what [Run] did and found; its JSON is report.json and what
 // 'edgefit run --json' prints.
 type RunResult struct {
-	Target         string                `json:"target"`
-	Fingerprint    *devices.Fingerprint  `json:"fingerprint"`
-	Space          string                `json:"space"`
-	Runtime        lut.Runtime           `json:"runtime"`
-	LUT            string                `json:"lut"`
-	LUTReused      bool                  `json:"lut_reused"`
-	LUTSummary     lut.Summary           `json:"lut_summary"`
-	Predictor      string                `json:"predictor"`
-	Fit            *predictor.FitReport  `json:"fit"`
-	Limits         search.Limits         `json:"limits"`
+	Target      string               `json:"target"`
+	Fingerprint *devices.Fingerprint `json:"fingerprint"`
+	Space       string               `json:"space"`
+	Runtime     lut.Runtime          `json:"runtime"`
+	LUT         string               `json:"lut"`
+	LUTReused   bool                 `json:"lut_reused"`
+	LUTSummary  lut.Summary          `json:"lut_summary"`
+	Predictor   string               `json:"predictor"`
+	Fit         *predictor.FitReport `json:"fit"`
+	Limits      search.Limits        `json:"limits"`
 	// LatencyExtrapolated reports a search beyond the resolutions the
 	// table measured (RunOptions.AllowExtrapolation).
-	LatencyExtrapolated bool   `json:"latency_extrapolated"`
-	AccuracySource      string `json:"accuracy_source"`
-	AccuracyProxy  bool                  `json:"accuracy_is_proxy"`
-	Untrained      bool                  `json:"untrained"`
-	Checkpoint     string                `json:"checkpoint,omitempty"`
-	Attempts       []Attempt             `json:"attempts"`
-	Front          []search.Candidate    `json:"front,omitempty"`
-	Model          string                `json:"model"`
-	Verified       bool                  `json:"verified"` // the model agrees with the subnet under ONNX Runtime
-	VerifyDiff     float64               `json:"verify_max_abs_diff"`
-	VerifyLimit    float64               `json:"verify_tolerance"`
-	Files          map[string]string     `json:"files"`
-	Search         *SearchSummary        `json:"search"`
-	Warnings       []string              `json:"warnings,omitempty"`
-	WallSeconds    float64               `json:"wall_seconds"`
-	Bench          *profiler.BenchResult `json:"bench"`
+	LatencyExtrapolated bool                  `json:"latency_extrapolated"`
+	AccuracySource      string                `json:"accuracy_source"`
+	AccuracyProxy       bool                  `json:"accuracy_is_proxy"`
+	Untrained           bool                  `json:"untrained"`
+	Checkpoint          string                `json:"checkpoint,omitempty"`
+	Attempts            []Attempt             `json:"attempts"`
+	Front               []search.Candidate    `json:"front,omitempty"`
+	Model               string                `json:"model"`
+	Verified            bool                  `json:"verified"` // the model agrees with the subnet under ONNX Runtime
+	VerifyDiff          float64               `json:"verify_max_abs_diff"`
+	VerifyLimit         float64               `json:"verify_tolerance"`
+	Files               map[string]string     `json:"files"`
+	Search              *SearchSummary        `json:"search"`
+	Warnings            []string              `json:"warnings,omitempty"`
+	WallSeconds         float64               `json:"wall_seconds"`
+	Bench               *profiler.BenchResult `json:"bench"`
 }
 
 // SearchSummary is what the last selection's search did.
@@ -188,7 +188,7 @@ type execution struct {
 	predPath string
 	sel      *Selection // of the last attempt
 	net      *supernet.Net
-	limits search.Limits // the run's, resolved by the first selection
+	limits   search.Limits // the run's, resolved by the first selection
 	// missReason says why no further selection was made although the
 	// last model missed the latency limit with retries left.
 	missReason string
