@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/edgefit/edgefit/export"
+	"github.com/edgefit/edgefit/export/ort"
 	"github.com/edgefit/edgefit/internal/testfix"
 	"github.com/edgefit/edgefit/supernet"
 )
@@ -38,6 +39,7 @@ func TestResolve(t *testing.T) {
 	ofa := writeFile(t, "net.config", string(netcfg))
 	badKS := writeFile(t, "bad.json", strings.Replace(w10.MaxConfig(224).String(), `"ks":[7`, `"ks":[9`, 1))
 	notJSON := writeFile(t, "notes.json", "ks=3")
+	named := writeFile(t, "named.json", string(supernet.MarshalConfigFile("ofa-mbv3-w1.2", w12.MinConfig(160))))
 	for _, tc := range []struct {
 		name   string
 		src    ModelSource
@@ -54,7 +56,10 @@ func TestResolve(t *testing.T) {
 		{"--res overrides", ModelSource{Config: plain, Res: 160}, "ofa-mbv3-w1.0", withR(w10.MaxConfig(224), 160), false, false, ""},
 		{"net.config names its space", ModelSource{Config: ofa, Res: 192}, "ofa-mbv3-w1.2", withR(w12.MinConfig(160), 192), false, false, ""},
 		{"net.config needs --res", ModelSource{Config: ofa}, "", supernet.Config{}, true, false, "pass --res"},
-		{"net.config against --space", ModelSource{Space: "ofa-mbv3-w1.0", Config: ofa, Res: 160}, "", supernet.Config{}, true, false, "describes a ofa-mbv3-w1.2 subnet"},
+		{"net.config against --space", ModelSource{Space: "ofa-mbv3-w1.0", Config: ofa, Res: 160}, "", supernet.Config{}, true, true, "is for ofa-mbv3-w1.2, but --space says ofa-mbv3-w1.0"},
+		{"config file names its space", ModelSource{Config: named}, "ofa-mbv3-w1.2", w12.MinConfig(160), false, false, ""},
+		{"config file and --space agree", ModelSource{Space: "ofa-mbv3-w1.2", Config: named}, "ofa-mbv3-w1.2", w12.MinConfig(160), false, false, ""},
+		{"config file against --space", ModelSource{Space: "ofa-mbv3-w1.0", Config: named}, "", supernet.Config{}, true, true, "is for ofa-mbv3-w1.2, but --space says ofa-mbv3-w1.0"},
 		{"unknown space", ModelSource{Space: "w2"}, "", supernet.Config{}, true, false, "--space"},
 		{"value outside the space", ModelSource{Config: badKS}, "", supernet.Config{}, false, true, "ks[0] = 9"},
 		{"resolution outside 32..1024", ModelSource{Config: plain, Res: 2000}, "", supernet.Config{}, false, true, "r = 2000"},
@@ -141,5 +146,49 @@ func TestExportUntrained(t *testing.T) {
 	}
 	if meta[export.KeyUntrained] != "true" || meta[export.KeyPredictionPrefix+"params"] == "" || meta[export.KeyPredictionPrefix+"latency_ms"] != "" {
 		t.Errorf("metadata %v", meta)
+	}
+}
+
+// TestCheckModelMovesAFailedModelAside: the one check of a written model
+// passes a faithful export and leaves it in place; a model that is not
+// the subnet (another seed's weights) fails it and is moved aside to
+// NAME.unverified.onnx, and the error names where it went.
+func TestCheckModelMovesAFailedModelAside(t *testing.T) {
+	testfix.Need(t, testfix.ORT, ort.Init(""))
+	ctx := context.Background()
+	w10, _ := supernet.NewSpace(1.0)
+	c := w10.MinConfig(128)
+	m, err := Resolve(ModelSource{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.onnx")
+	net, err := m.writeONNX(good, c, 1, export.Metadata{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := checkModel(ctx, good, net)
+	if err != nil || !a.OK() || a.MaxAbsDiff > 1e-4 || a.MaxAbsLogit <= 0 {
+		t.Fatalf("a faithful export: %+v, %v", a, err)
+	}
+	if _, err := os.Stat(good); err != nil {
+		t.Fatalf("a verified model was moved: %v", err)
+	}
+	bad := filepath.Join(dir, "bad.onnx")
+	if _, err := m.writeONNX(bad, c, 1, export.Metadata{}); err != nil {
+		t.Fatal(err)
+	}
+	other := supernet.Init(net.Space, c, 2)
+	_, err = checkModel(ctx, bad, other)
+	var ve *VerifyError
+	if !errors.As(err, &ve) || ve.Err != nil || ve.MaxAbsDiff <= ve.Limit || ve.Renamed != filepath.Join(dir, "bad.unverified.onnx") {
+		t.Fatalf("a model of other weights: %v (%+v)", err, ve)
+	}
+	if _, err := os.Stat(bad); err == nil {
+		t.Errorf("the failed model is still at %s", bad)
+	}
+	if _, err := os.Stat(ve.Renamed); err != nil || !strings.Contains(ve.Error(), "bad.unverified.onnx") {
+		t.Errorf("the failed model is not at %s (%v): %v", ve.Renamed, err, ve)
 	}
 }

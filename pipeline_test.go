@@ -203,7 +203,7 @@ func quickRun(t *testing.T, agentBin, out string) RunOptions {
 	po.Resolutions, po.Networks = []int{128}, 3
 	po.Measure = profiler.Measurement{Warmup: 1, MinRuns: 5, MaxRuns: 10, MaxTime: 200 * time.Millisecond, DriftThreshold: 0.3, MaxCooldown: -1}
 	po.Agent = agent.Options{Agent: agentBin}
-	return RunOptions{OutDir: out, CacheDir: filepath.Join(out, "cache"), Limits: search.Limits{MaxLatencyMS: 40, MaxMemory: 60e6},
+	return RunOptions{OutDir: out, CacheDir: filepath.Join(out, "cache"), Limits: search.Limits{MaxLatencyMS: 1000, MaxMemory: 60e6},
 		Retries: 2, Profile: po, Search: search.Options{Seed: 1, TopK: 5, Pareto: true, Generations: 60}}
 }
 

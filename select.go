@@ -56,7 +56,16 @@ func Select(ctx context.Context, space *supernet.Space, lat predictor.LatencyMod
 	if strings.EqualFold(filepath.Ext(acc), ".csv") {
 		fit = orQuiet(progress).Begin(PhaseFitAccuracy, 6)
 	}
-	am, err := predictor.LoadAccuracyModelContext(ctx, space, acc, predictor.MLPOptions{},
+	accSpace := space
+	if acc == "" && len(opts.Resolutions) > 0 {
+		// The MACs proxy spans the smallest to the largest subnet of the
+		// space's resolutions and those searched, so that it does not
+		// saturate (and rank every large subnet alike) beyond r=224.
+		if s, err := space.WithResolutions(append(slices.Clone(space.Resolutions), opts.Resolutions...)); err == nil {
+			accSpace = s
+		}
+	}
+	am, err := predictor.LoadAccuracyModelContext(ctx, accSpace, acc, predictor.MLPOptions{},
 		predictor.AccuracyFitOptions{Progress: func(done, total int) { fit.Set(done, total) }})
 	fit.Done()
 	if err != nil {

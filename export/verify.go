@@ -64,11 +64,12 @@ func runBoth(ctx context.Context, model []byte, net *supernet.Net, input []float
 // Runtime's logits and those of [Forward] agree when their largest
 // difference is at most VerifyTolerance times the larger of 10 and the
 // largest logit's magnitude ([Agreement.OK]). Float32 kernels that sum in
-// another order differ by about 1.5e-6 of the logits' scale on OFA subnets
-// (measured up to 3e-6, trained or seeded, w1.0 and w1.2, r = 128..352:
-// 1.1e-5 at logits of 3.7, 1.45e-4 at logits of about 60); a wrong slice
-// or an unfolded BatchNorm moves them by their own size. The floor of 10
-// keeps small logits to an absolute 1e-4.
+// another order differ by 1e-6 to 3e-6 of the largest logit on OFA
+// subnets (measured with seeded weights, w1.0 and w1.2, smallest and
+// largest subnets, r = 128..352: 1.1e-5 at logits of 3.7, 1.45e-4 at
+// logits of 68), while a wrong slice or an unfolded BatchNorm moves them
+// by about their own size. The floor of 10 keeps logits of ordinary size
+// to an absolute 1e-4.
 const VerifyTolerance = 1e-5
 
 // Agreement is how an exported model's logits compare with [Forward]'s.
@@ -98,17 +99,14 @@ func Compare(ctx context.Context, model []byte, net *supernet.Net, input []float
 	return a, nil
 }
 
-// CompareFile is [Compare] on the model stored at path.
+// CompareFile is [Compare] on the model stored at path; its errors leave
+// naming the path to the caller.
 func CompareFile(ctx context.Context, path string, net *supernet.Net, input []float32) (Agreement, error) {
 	model, err := os.ReadFile(path)
 	if err != nil {
 		return Agreement{}, fmt.Errorf("verify: %w", err)
 	}
-	a, err := Compare(ctx, model, net, input)
-	if err != nil {
-		return Agreement{}, fmt.Errorf("%s: %w", path, err)
-	}
-	return a, nil
+	return Compare(ctx, model, net, input)
 }
 
 // VerifyFile is [Verify] on the model stored at path.
