@@ -12,6 +12,7 @@ import (
 
 	"github.com/edgefit/edgefit/devices"
 	"github.com/edgefit/edgefit/export"
+	"github.com/edgefit/edgefit/internal/atomicfile"
 	"github.com/edgefit/edgefit/predictor"
 	"github.com/edgefit/edgefit/profiler"
 	"github.com/edgefit/edgefit/profiler/lut"
@@ -157,6 +158,9 @@ func Prepare(opts RunOptions) (*Pipeline, error) {
 	}
 	if err := os.MkdirAll(opts.OutDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create output directory: %w", err)
+	}
+	if err := atomicfile.CheckDir(filepath.Join(opts.OutDir, "report.md")); err != nil {
+		return nil, &InputError{Err: fmt.Errorf("-o: %w", err)}
 	}
 	return &Pipeline{opts: opts, model: m}, nil
 }

@@ -63,6 +63,9 @@ func runExport(cmd *cobra.Command, g *globalOptions, o exportOptions) error {
 	if o.Output == "" {
 		return usageErrorf("-o is required: name the ONNX file to write")
 	}
+	if err := checkOutput("-o", o.Output); err != nil {
+		return err
+	}
 	m, err := edgefit.Resolve(edgefit.ModelSource{Space: o.Space, Checkpoint: o.Checkpoint, Config: o.Config, Res: o.Res})
 	if err != nil {
 		return pipelineError(err)

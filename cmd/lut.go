@@ -206,6 +206,9 @@ OFA's published Note10 tables are for the ofa-mbv3-w1.2 space.`,
 			if output == "" {
 				return usageErrorf("-o is required: name the lookup table to write")
 			}
+			if err := checkOutput("-o", output); err != nil {
+				return err
+			}
 			var t *lut.LUT
 			var err error
 			if fi, serr := os.Stat(args[0]); len(args) == 1 && serr == nil && fi.IsDir() {
@@ -267,6 +270,9 @@ tables edgefit measured), so that OFA sums the same numbers edgefit does.`,
 			}
 			if err := os.MkdirAll(output, 0o755); err != nil {
 				return fmt.Errorf("create %s: %w", output, err)
+			}
+			if err := checkOutput("-o", filepath.Join(output, "224_lookup_table.yaml")); err != nil {
+				return err
 			}
 			paths, err := lut.ExportOFA(t, output)
 			if err != nil {

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/edgefit/edgefit"
+	"github.com/edgefit/edgefit/internal/atomicfile"
 )
 
 // writeJSON writes v as indented JSON followed by a newline.
@@ -93,6 +94,17 @@ type terminal struct{ g *globalOptions }
 func (t terminal) Status(msg string) { t.g.logger().Info(msg) }
 
 func (t terminal) Begin(phase string, total int) edgefit.Meter { return t.g.newProgress(total, phase) }
+
+// checkOutput refuses, before any long work, an output path that cannot
+// be written (its directory missing or read-only, or the path a
+// directory; see atomicfile.CheckDir), as a usage error naming the flag
+// and the path.
+func checkOutput(flag, path string) error {
+	if err := atomicfile.CheckDir(path); err != nil {
+		return usageErrorf("%s: %v", flag, err)
+	}
+	return nil
+}
 
 // writeKV prints key/value rows aligned in two columns, for single results.
 func writeKV(w io.Writer, rows [][]string) error {

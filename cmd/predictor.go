@@ -45,6 +45,9 @@ predictions of held-out resolutions and of held-out measured subnets.`,
 			if out == "" {
 				return usageErrorf("-o is required: name the predictor file to write")
 			}
+			if err := checkOutput("-o", out); err != nil {
+				return err
+			}
 			tbl, err := lut.Load(args[0])
 			if err != nil {
 				return withHint(err, "measure a table with 'edgefit profile' or import OFA's with 'edgefit lut import'")

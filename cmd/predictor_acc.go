@@ -37,6 +37,9 @@ is fitted. Training the MLP takes some seconds per thousand samples and fold.`,
 			if out == "" {
 				return usageErrorf("-o is required: name the predictor file to write")
 			}
+			if err := checkOutput("-o", out); err != nil {
+				return err
+			}
 			if space == "" {
 				return usageErrorf("--space is required: the space the subnets were cut from, such as ofa-mbv3-w1.0 or ofa-mbv3-w1.2")
 			}

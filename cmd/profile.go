@@ -108,13 +108,11 @@ func verifyProfileOptions(o *profileOptions) error {
 		return err
 	}
 	if o.Output != "" {
-		dir := filepath.Dir(o.Output)
-		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-			return usageErrorf("-o %s: directory %s does not exist", o.Output, dir)
-		}
+		// The table and its journal beside it, before anything is deployed.
 		if fi, err := os.Stat(o.Output); err == nil && fi.IsDir() {
 			return usageErrorf("-o %s is a directory; name a file such as %s", o.Output, filepath.Join(o.Output, "device.lut.json"))
 		}
+		return checkOutput("-o", o.Output)
 	}
 	return nil
 }

@@ -201,6 +201,9 @@ func runSelect(ctx context.Context, g *globalOptions, o *selectFlags) error {
 	if err != nil {
 		return err
 	}
+	if err := o.checkOutputs(); err != nil {
+		return err
+	}
 	lat, err := predictor.LoadLatencyPredictor(o.Predictor)
 	if err != nil {
 		return withHint(err, "fit one with 'edgefit predictor fit DEVICE.lut.json -o DEVICE.pred.json'")
@@ -234,6 +237,32 @@ func runSelect(ctx context.Context, g *globalOptions, o *selectFlags) error {
 	return o.printSelection(g, sel, frontPaths)
 }
 
+// frontPrefix is the path prefix of the front's files: --front, else -o
+// without its extension; "" for none.
+func (o *selectFlags) frontPrefix() string {
+	if !o.Pareto {
+		return ""
+	}
+	if o.Front == "" && o.Output != "" {
+		return strings.TrimSuffix(o.Output, filepath.Ext(o.Output))
+	}
+	return o.Front
+}
+
+// checkOutputs checks, before the search, that -o and the front's files
+// can be written.
+func (o *selectFlags) checkOutputs() error {
+	if o.Output != "" {
+		if err := checkOutput("-o", o.Output); err != nil {
+			return err
+		}
+	}
+	if p := o.frontPrefix(); p != "" {
+		return checkOutput("--front", p+".front.json")
+	}
+	return nil
+}
+
 // writeSelection writes the best config to -o and the front beside it (or
 // to --front), returning the front's files.
 func (o *selectFlags) writeSelection(sel *edgefit.Selection) ([]string, error) {
@@ -242,14 +271,10 @@ func (o *selectFlags) writeSelection(sel *edgefit.Selection) ([]string, error) {
 			return nil, err
 		}
 	}
-	front := o.Front
-	if front == "" && o.Output != "" {
-		front = strings.TrimSuffix(o.Output, filepath.Ext(o.Output))
+	if p := o.frontPrefix(); p != "" {
+		return sel.WriteFront(p)
 	}
-	if front == "" || !o.Pareto {
-		return nil, nil
-	}
-	return sel.WriteFront(front)
+	return nil, nil
 }
 
 // printSelection prints the best subnets as a table and what was written.
