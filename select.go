@@ -52,31 +52,13 @@ type Selection struct {
 // .json, or "" for the MACs proxy, which the result labels as such. Limits
 // no subnet can meet give a [*search.InfeasibleError].
 func Select(ctx context.Context, space *supernet.Space, lat predictor.LatencyModel, acc string, lim search.Limits, opts search.Options, progress Progress) (*Selection, error) {
-	var fit Meter = quiet{}
-	if strings.EqualFold(filepath.Ext(acc), ".csv") {
-		fit = orQuiet(progress).Begin(PhaseFitAccuracy, 6)
-	}
-	accSpace := space
-	if acc == "" && len(opts.Resolutions) > 0 {
-		// The MACs proxy spans the smallest to the largest subnet of the
-		// space's resolutions and those searched, so that it does not
-		// saturate (and rank every large subnet alike) beyond r=224.
-		if s, err := space.WithResolutions(append(slices.Clone(space.Resolutions), opts.Resolutions...)); err == nil {
-			accSpace = s
+	rs := opts.Resolutions
+	if len(rs) == 0 {
+		if rr, ok := lat.(search.Resolutioner); ok {
+			rs = rr.Resolutions()
 		}
 	}
-	am, err := predictor.LoadAccuracyModelContext(ctx, accSpace, acc, predictor.MLPOptions{},
-		predictor.AccuracyFitOptions{Progress: func(done, total int) { fit.Set(done, total) }})
-	fit.Done()
-	if err != nil {
-		return nil, withHint(fmt.Errorf("accuracy source %s: %w", acc, err), "give an OFA accuracy predictor (.pth), a CSV of config,accuracy samples, or nothing for the MACs proxy")
-	}
-	if len(opts.Resolutions) > 0 {
-		if err := predictor.CheckAccuracyResolutions(am, space, opts.Resolutions); err != nil {
-			return nil, &InputError{Err: fmt.Errorf("--res: %w", err)}
-		}
-	}
-	sc, err := predictor.NewScorer(space, lat, am)
+	sc, am, err := newScorer(ctx, space, lat, acc, rs, len(opts.Resolutions) > 0, progress)
 	if err != nil {
 		return nil, err
 	}
@@ -96,6 +78,42 @@ func Select(ctx context.Context, space *supernet.Space, lat predictor.LatencyMod
 		Generations: res.Stats.Generations, result: res, memory: opts.ParetoMemory}
 	sel.noteExtrapolation(lat, opts.Resolutions)
 	return sel, nil
+}
+
+// newScorer is the scorer of [Select] and [Predict]: lat, the accuracy
+// source acc names (see Select) and the exact costs, for subnets at the
+// resolutions rs. With check, the accuracy source must score every one of
+// rs.
+func newScorer(ctx context.Context, space *supernet.Space, lat predictor.LatencyModel, acc string, rs []int, check bool, progress Progress) (*predictor.Scorer, predictor.AccuracyModel, error) {
+	var fit Meter = quiet{}
+	if strings.EqualFold(filepath.Ext(acc), ".csv") {
+		fit = orQuiet(progress).Begin(PhaseFitAccuracy, 6)
+	}
+	accSpace := space
+	if acc == "" && len(rs) > 0 {
+		// The MACs proxy spans the smallest to the largest subnet of the
+		// space's resolutions and rs, so that it does not saturate (and
+		// rank every large subnet alike) beyond r=224.
+		if s, err := space.WithResolutions(append(slices.Clone(space.Resolutions), rs...)); err == nil {
+			accSpace = s
+		}
+	}
+	am, err := predictor.LoadAccuracyModelContext(ctx, accSpace, acc, predictor.MLPOptions{},
+		predictor.AccuracyFitOptions{Progress: func(done, total int) { fit.Set(done, total) }})
+	fit.Done()
+	if err != nil {
+		return nil, nil, withHint(fmt.Errorf("accuracy source %s: %w", acc, err), "give an OFA accuracy predictor (.pth), a CSV of config,accuracy samples, or nothing for the MACs proxy")
+	}
+	if check {
+		if err := predictor.CheckAccuracyResolutions(am, space, rs); err != nil {
+			return nil, nil, &InputError{Err: fmt.Errorf("--res: %w", err)}
+		}
+	}
+	sc, err := predictor.NewScorer(space, lat, am)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sc, am, nil
 }
 
 // measuredResolutions returns the resolutions lat's lookup table

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 )
 
@@ -84,4 +85,49 @@ func MarshalConfigFile(space string, c Config) []byte {
 		configJSON
 	}{space, configJSON{KS: c.KS[:], E: c.E[:], D: c.D[:], R: c.R}})
 	return append(b, '\n')
+}
+
+// ReadConfigFiles reads any number of subnet configs from r, each in
+// either form [ReadConfigFile] reads: one JSON object, several one after
+// another (such as JSON lines, one config a line), or a JSON array of
+// them. name is used in errors, with the config's position ("name#2").
+// It refuses input that holds no config.
+func ReadConfigFiles(name string, r io.Reader) ([]ConfigFile, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("read subnet configs %s: %w", name, err)
+	}
+	var docs []json.RawMessage
+	if t := bytes.TrimSpace(data); len(t) > 0 && t[0] == '[' {
+		if err := json.Unmarshal(t, &docs); err != nil {
+			return nil, fmt.Errorf("subnet configs %s are %w: %w", name, ErrConfigSyntax, err)
+		}
+	} else {
+		dec := json.NewDecoder(bytes.NewReader(data))
+		for {
+			var d json.RawMessage
+			err := dec.Decode(&d)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return nil, fmt.Errorf("subnet configs %s: config %d is %w: %w", name, len(docs)+1, ErrConfigSyntax, err)
+			}
+			docs = append(docs, d)
+		}
+	}
+	if len(docs) == 0 {
+		return nil, fmt.Errorf("subnet configs %s: no config found: give one JSON object per config (JSON lines), or a JSON array of them", name)
+	}
+	out := make([]ConfigFile, len(docs))
+	for i, d := range docs {
+		where := name
+		if len(docs) > 1 {
+			where = fmt.Sprintf("%s#%d", name, i+1)
+		}
+		if out[i], err = ReadConfigFile(where, d); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
