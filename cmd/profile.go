@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -163,7 +164,7 @@ type profileSummary struct {
 	WallSeconds float64  `json:"wall_seconds"`
 	Remeasured  int      `json:"remeasured_batches"`
 	Rebaselined int      `json:"rebaselined"`
-	DriftNoise  float64  `json:"drift_noise"` // the reference's session-to-session noise
+	DriftNoise  float64  `json:"drift_noise_fraction"` // the reference's session-to-session noise
 	Warnings    []string `json:"warnings,omitempty"`
 }
 
@@ -230,12 +231,30 @@ func announcePlan(g *globalOptions, plan *profiler.Plan) {
 // printDryRun prints the plan of --dry-run.
 func printDryRun(g *globalOptions, plan *profiler.Plan) error {
 	if g.JSON {
-		return writeJSON(g.io.Out, map[string]any{"target": plan.Target, "class": plan.Class, "identity": plan.Identity,
+		return writeJSON(g.io.Out, map[string]any{"target": plan.Target, "class": plan.Class, "identity": identityJSON(plan.Identity),
 			"entries": plan.Entries, "networks": plan.NetworksAll, "done": plan.Done, "remaining": plan.Remaining(),
 			"reference": plan.Reference, "warnings": plan.Warnings})
 	}
 	fmt.Fprintf(g.io.Out, "would measure %d models (%d already in the journal); drift reference %s\n", plan.Remaining(), plan.Done, plan.Reference)
 	return nil
+}
+
+// identityJSON is the plan's identity in edgefit's JSON schema. The
+// journal's own form of it stays as it is (max_time_s, target_ci): its
+// digest identifies the journals already written.
+func identityJSON(id profiler.Identity) map[string]any {
+	var m map[string]any
+	b, _ := json.Marshal(id)
+	_ = json.Unmarshal(b, &m)
+	if ms, ok := m["measure"].(map[string]any); ok {
+		for old, cur := range map[string]string{"target_ci": "target_ci_fraction", "max_time_s": "max_time_seconds"} {
+			if v, ok := ms[old]; ok {
+				ms[cur] = v
+				delete(ms, old)
+			}
+		}
+	}
+	return m
 }
 
 // profileProgress moves the bar on a terminal (nothing elsewhere).

@@ -44,11 +44,12 @@ func (c *Candidate) UnmarshalJSON(b []byte) error {
 
 // FrontFile is the JSON document [WriteFrontJSON] writes.
 type FrontFile struct {
+	Space      string      `json:"space"` // the space the subnets are of
 	Objectives []string    `json:"objectives"`
 	Limits     Limits      `json:"limits"`
 	Chosen     *Candidate  `json:"chosen,omitempty"` // the search's best subnet
 	Front      []Candidate `json:"front"`
-	Scored     int         `json:"scored"`
+	Scored     int         `json:"candidates_scored"`
 }
 
 // chosen reports whether c is the result's best subnet.
@@ -68,7 +69,7 @@ func WriteFrontJSON(w io.Writer, r *Result) error {
 	if err != nil {
 		return err
 	}
-	f := FrontFile{Objectives: r.Objectives, Front: front, Scored: r.Stats.Scored,
+	f := FrontFile{Space: r.Space, Objectives: r.Objectives, Front: front, Scored: r.Stats.Scored,
 		Limits: r.Limits}
 	if len(r.Top) > 0 {
 		f.Chosen = &r.Top[0]

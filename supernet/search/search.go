@@ -198,6 +198,7 @@ type Stats struct {
 
 // Result is what [Run] found.
 type Result struct {
+	Space  string // the space's name
 	Method string
 	Limits Limits
 	// Top holds up to Options.TopK distinct subnets that meet every
@@ -259,7 +260,7 @@ func Run(ctx context.Context, space *supernet.Space, scorer Scorer, lim Limits, 
 	if err := s.findAnchor(); err != nil {
 		return nil, err
 	}
-	res := &Result{Method: opt.Method, Limits: lim}
+	res := &Result{Space: space.Name, Method: opt.Method, Limits: lim}
 	if opt.Screen > 1 {
 		s.sur = newSurrogate(space)
 	}
