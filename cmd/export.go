@@ -72,6 +72,9 @@ func runExport(cmd *cobra.Command, g *globalOptions, o exportOptions) error {
 	}
 	res, err := edgefit.Export(cmd.Context(), m, o.Output, edgefit.ExportOptions{Opset: o.Opset, Seed: o.Seed, Verify: o.Verify, ToolVersion: version()})
 	if err != nil {
+		if res != nil {
+			return withResult(pipelineError(err), res)
+		}
 		return pipelineError(err)
 	}
 	if g.JSON {

@@ -163,7 +163,7 @@ type profileSummary struct {
 	Resumed     int      `json:"resumed"`  // taken from the journal
 	WallSeconds float64  `json:"wall_seconds"`
 	Remeasured  int      `json:"remeasured_batches"`
-	Rebaselined int      `json:"rebaselined"`
+	Rebaselined int      `json:"rebaselined_batches"`
 	DriftNoise  float64  `json:"drift_noise_fraction"` // the reference's session-to-session noise
 	Warnings    []string `json:"warnings,omitempty"`
 }

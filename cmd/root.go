@@ -2,10 +2,12 @@ package cmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"runtime/debug"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -74,17 +76,30 @@ func (g *globalOptions) newLogger() *slog.Logger {
 
 // Execute runs the edgefit command line with args (without the program
 // name) and returns the error to report; use [ExitCodeOf] and [PrintError]
-// on it.
+// on it. Under --json, a failure also prints its JSON report on stdout
+// (see writeErrorJSON).
 func Execute(ctx context.Context, args []string, stdio IO) error {
-	root := newRootCommand(stdio)
+	root, g := newRoot(stdio)
 	root.SetArgs(args)
 	root.SetIn(stdio.In)
 	root.SetOut(stdio.Out)
 	root.SetErr(stdio.Err)
-	return root.ExecuteContext(ctx)
+	err := root.ExecuteContext(ctx)
+	// A flag error may come before --json is parsed: look for it too.
+	if err != nil && (g.JSON || slices.Contains(args, "--json") || slices.Contains(args, "--json=true")) {
+		if jerr := writeErrorJSON(stdio.Out, err); jerr != nil {
+			return errors.Join(err, jerr)
+		}
+	}
+	return err
 }
 
 func newRootCommand(stdio IO) *cobra.Command {
+	root, _ := newRoot(stdio)
+	return root
+}
+
+func newRoot(stdio IO) (*cobra.Command, *globalOptions) {
 	g := &globalOptions{io: stdio}
 	root := &cobra.Command{
 		Use:   "edgefit",
@@ -114,7 +129,7 @@ it checks on the device.`,
 	for _, c := range subcommands {
 		root.AddCommand(c(g))
 	}
-	return root
+	return root, g
 }
 
 // subcommands lists the constructors of edgefit's commands; each command's

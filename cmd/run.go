@@ -121,10 +121,10 @@ func runRun(ctx context.Context, g *globalOptions, o *runOptions, target string)
 		return err
 	}
 	if g.JSON {
-		if jerr := writeJSON(g.io.Out, res); jerr != nil {
-			return jerr
+		if err != nil {
+			return withResult(err, res) // printed inside the error's report
 		}
-		return err
+		return writeJSON(g.io.Out, res)
 	}
 	printRunSummary(g, res)
 	return err

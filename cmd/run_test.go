@@ -25,16 +25,35 @@ func runPipeline(t *testing.T, target string, extra ...string) (*edgefit.RunResu
 	out := t.TempDir()
 	args := append([]string{"run", target, "-o", out, "--json", "--lut-cache", filepath.Join(out, "cache")}, quickRunArgs...)
 	stdout, stderr, err := run(t, append(args, extra...)...)
-	var rep edgefit.RunResult
-	if stdout != "" {
-		if jerr := json.Unmarshal([]byte(stdout), &rep); jerr != nil {
-			t.Fatalf("run --json output: %v\n%.400s\nstderr:\n%s", jerr, stdout, stderr)
-		}
-	}
 	if err != nil && ExitCodeOf(err) != ExitMismatch {
 		t.Fatalf("run: %v\nstderr:\n%s", err, stderr)
 	}
-	return &rep, out, err
+	return runResultOf(t, stdout, err), out, err
+}
+
+// runResultOf decodes what 'run --json' printed: the result, or, for a
+// run that failed with one, the error's report holding it.
+func runResultOf(t *testing.T, stdout string, err error) *edgefit.RunResult {
+	t.Helper()
+	var rep edgefit.RunResult
+	doc := []byte(stdout)
+	if err != nil {
+		var e struct {
+			Error    string          `json:"error"`
+			ExitCode int             `json:"exit_code"`
+			Result   json.RawMessage `json:"result"`
+		}
+		if jerr := json.Unmarshal(doc, &e); jerr != nil || e.ExitCode != ExitCodeOf(err) || e.Error != err.Error() {
+			t.Fatalf("run --json failed (%v) and printed %.400s (%v)", err, stdout, jerr)
+		}
+		doc = e.Result
+	}
+	if len(doc) > 0 {
+		if jerr := json.Unmarshal(doc, &rep); jerr != nil {
+			t.Fatalf("run --json output: %v\n%.400s", jerr, stdout)
+		}
+	}
+	return &rep
 }
 
 // checkRunOutputs checks what every run leaves in its directory.
@@ -133,10 +152,7 @@ func checkReselection(t *testing.T, ag, table string, largestMS, scale, share fl
 	args := append([]string{"run", "local", "-o", dir, "--json", "--lut", table, "--agent", ag,
 		"--max-latency", strings.TrimRight(strings.TrimRight(jsonFloat(limit), "0"), ".") + "ms", "--latency-scale", jsonFloat(scale)}, quickRunArgs...)
 	stdout, stderr, err := run(t, args...)
-	var biased edgefit.RunResult
-	if jerr := json.Unmarshal([]byte(stdout), &biased); jerr != nil {
-		t.Fatalf("biased run: %v / %v\n%s", jerr, err, stderr)
-	}
+	biased := runResultOf(t, stdout, err)
 	limit = biased.Limits.MaxLatencyMS // as parsed
 	at := biased.Attempts
 	if len(at) == 0 || at[0].Met || at[0].MeasuredMS <= limit {
