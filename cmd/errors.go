@@ -142,7 +142,7 @@ type errorJSON struct {
 	ExitCode int      `json:"exit_code"`
 	// Limits and Minima, for limits no subnet meets (exit code 3): the
 	// smallest value each limit can take, keyed as the limits are.
-	Limits *search.Limits             `json:"limits,omitempty"`
+	Limits *search.Limits            `json:"limits,omitempty"`
 	Minima map[string]search.Minimum `json:"minima,omitempty"`
 	// Result is the command's result, where it produced one all the same.
 	Result any `json:"result,omitempty"`
