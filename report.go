@@ -173,8 +173,8 @@ func (r *RunResult) mdPredictor(w mdWriter) {
 		how = "reused from an earlier run"
 	}
 	s := r.LUTSummary
-	w.p("Lookup table `%s` (%s): %d layer entries at %v, %d whole subnets, median coefficient of variation %.2f%%, median %.0f timed runs per entry.",
-		r.LUT, how, s.Entries, s.Resolutions, s.Networks, 100*s.MedianCoV, s.MedianRuns)
+	w.p("Lookup table `%s` (%s): %d layer entries at r=%s, %d whole subnets, median coefficient of variation %.2f%%, median %.0f timed runs per entry.",
+		r.LUT, how, s.Entries, joinInts(s.Resolutions), s.Networks, 100*s.MedianCoV, s.MedianRuns)
 	w.p("")
 	if r.Fit != nil {
 		w.p("```")
@@ -191,7 +191,7 @@ func (r *RunResult) mdPredictor(w mdWriter) {
 func (r *RunResult) mdDevice(w mdWriter) {
 	w.p("## Device and settings")
 	w.p("")
-	w.p("Runtime: %s %s, execution provider %s, %d thread(s), batch %d.", r.Runtime.Name, r.Runtime.Version, r.Runtime.Provider, r.Runtime.Threads, r.Runtime.Batch)
+	w.p("Runtime: %s.", r.Runtime)
 	w.p("")
 	if r.Fingerprint != nil {
 		w.p("| | |")

@@ -79,7 +79,7 @@ func TestExportBadInput(t *testing.T) {
 	}{
 		{"unknown config", []string{"--config", bad, "-o", filepath.Join(dir, "a.onnx")}, "ks[0] = 9", ExitFailure},
 		{"other width", []string{"--checkpoint", ckpt, "--space", "ofa-mbv3-w1.2", "--config", good, "-o", filepath.Join(dir, "b.onnx")}, "disagrees", ExitUsage},
-		{"missing dir", []string{"--config", good, "-o", filepath.Join(dir, "no/such/dir/c.onnx")}, "no/such/dir", ExitFailure},
+		{"missing dir", []string{"--config", good, "-o", filepath.Join(dir, "no/such/dir/c.onnx")}, "no/such/dir", ExitUsage}, // checked before the export
 		{"no output", []string{"--config", good}, "-o is required", ExitUsage},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -153,7 +153,7 @@ func printLUTShow(g *globalOptions, s *lutShow) error {
 		{"table", s.Path},
 		{"space", s.Space},
 		{"device", src},
-		{"runtime", fmt.Sprintf("%s %s, %s, %d thread(s), batch %d", s.Runtime.Name, s.Runtime.Version, s.Runtime.Provider, s.Runtime.Threads, s.Runtime.Batch)},
+		{"runtime", s.Runtime.String()},
 		{"statistic", s.Statistic + " (ms)"},
 		{"entries", fmt.Sprintf("%d, %d whole networks", s.Entries, s.Networks)},
 		{"median CoV", fmt.Sprintf("%.2f%%", 100*s.MedianCoV)},

@@ -269,14 +269,14 @@ func (s *profileSummary) rows() [][]string {
 		{"journal", s.Journal},
 		{"space", s.Space},
 		{"target", fmt.Sprintf("%s (%s)", s.Target, s.Class)},
-		{"runtime", fmt.Sprintf("%s %s, %s, %d thread(s), batch %d", s.Runtime.Name, s.Runtime.Version, s.Runtime.Provider, s.Runtime.Threads, s.Runtime.Batch)},
+		{"runtime", s.Runtime.String()},
 		{"resolutions", joinIntList(s.Resolutions)},
 		{"entries", strconv.Itoa(s.Entries)},
 		{"networks", strconv.Itoa(s.Networks)},
 		{"measured now", fmt.Sprintf("%d (%d from the journal)", s.Measured, s.Resumed)},
 		{"wall time", (time.Duration(s.WallSeconds * float64(time.Second))).Round(time.Second).String()},
 		{"median CoV", fmt.Sprintf("%.2f%%", 100*s.MedianCoV)},
-		{"median runs", fmt.Sprintf("%.0f", s.MedianRuns)},
+		{"median runs", fmt.Sprintf("%.0f kept for the statistics per entry (undisturbed samples; --min-runs counts the timed ones)", s.MedianRuns)},
 		{"drift", fmt.Sprintf("%d batch(es) measured again, %d kept drifted; reference noise %.1f%% per session", s.Remeasured, s.Rebaselined, 100*s.DriftNoise)},
 	}
 }

@@ -128,11 +128,14 @@ func TestRunLocal(t *testing.T) {
 	if !again.LUTReused || !strings.Contains(stderr, "reusing the lookup table") {
 		t.Errorf("second run did not reuse the cached table (reused=%v):\n%s", again.LUTReused, stderr)
 	}
-	// Most often a second selection meets the limit; with the limit at a
-	// tenth and the predictor twenty times too fast, no subnet is
-	// predicted under the tighter limit (unless the device is three times
-	// faster than its own table says).
-	checkReselection(t, ag, again.LUT, a.Chosen.LatencyMS, 0.5, 0.8)
+	// The device runs the largest subnet k times as slowly as its table
+	// predicts (layer sums over-predict a whole network: k is often 0.7;
+	// load raises it). With the limit at 40% of the table's latency, the
+	// first choice misses unless k < 0.4, and a second selection finds a
+	// subnet when k < 1.5 (the smallest subnet is predicted at about 27%
+	// of the largest); with the limit at a tenth and the predictor twenty
+	// times too fast, none is found unless k < 0.36.
+	checkReselection(t, ag, again.LUT, a.Chosen.LatencyMS, 0.35, 0.4)
 	checkReselection(t, ag, again.LUT, a.Chosen.LatencyMS, 0.05, 0.1)
 }
 

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/edgefit/edgefit/internal/atomicfile"
 	"github.com/edgefit/edgefit/profiler/timing"
@@ -72,6 +73,27 @@ type Runtime struct {
 	Provider string `json:"provider,omitempty"` // execution provider, e.g. "cpu"
 	Threads  int    `json:"threads,omitempty"`  // intra-op threads; 0 if unknown
 	Batch    int    `json:"batch"`              // batch size of every measurement
+}
+
+// String describes the runtime for people, leaving out what is not known:
+// "onnxruntime 1.24.1, cpu, 1 thread(s), batch 1", or "onnxruntime, batch
+// 1" for a table imported from OFA's YAML.
+func (r Runtime) String() string {
+	name := strings.TrimSpace(r.Name + " " + r.Version)
+	if name == "" {
+		name = "unknown runtime"
+	}
+	parts := []string{name}
+	if r.Provider != "" {
+		parts = append(parts, r.Provider)
+	}
+	if r.Threads > 0 {
+		parts = append(parts, fmt.Sprintf("%d thread(s)", r.Threads))
+	}
+	if r.Batch > 0 {
+		parts = append(parts, fmt.Sprintf("batch %d", r.Batch))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // MeasurementSettings records how every entry was measured, so that two

@@ -26,7 +26,8 @@ import (
 //
 // Its JSON form is the one lookup tables, profiling journals and bench
 // results use, with the unit in each key: median_ms, mean_ms, p10_ms,
-// p90_ms, std_ms, n (a count) and cov (a fraction); Min, Max and CI95 are
+// p90_ms, std_ms, n (a count), cov (a fraction) and timed_runs (a count,
+// when some timed runs were left out of the statistics); Min, Max and CI95 are
 // not part of it. [Stats.UnmarshalJSON] also reads the keys without units
 // that files written before edgefit's one JSON schema hold (median, mean,
 // p10, p90, std). The agent's wire protocol writes its own form (units in
@@ -37,8 +38,12 @@ type Stats struct {
 	P10    float64
 	P90    float64
 	Std    float64
-	N      int     // timed runs
+	N      int     // timed runs the statistics rest on
 	CoV    float64 // Std / Mean
+	// Timed, when not 0, is how many runs were timed in all, of which the
+	// N least disturbed make the statistics (interleaved rounds keep only
+	// the samples near the fastest; see package profiler).
+	Timed int
 
 	Min float64 `json:"-"`
 	Max float64 `json:"-"`
@@ -56,11 +61,12 @@ type statsJSON struct {
 	Std    float64 `json:"std_ms"`
 	N      int     `json:"n"`
 	CoV    float64 `json:"cov,omitempty"`
+	Timed  int     `json:"timed_runs,omitempty"`
 }
 
 // MarshalJSON writes the JSON form described at [Stats].
 func (s Stats) MarshalJSON() ([]byte, error) {
-	return json.Marshal(statsJSON{s.Median, s.Mean, s.P10, s.P90, s.Std, s.N, s.CoV})
+	return json.Marshal(statsJSON{s.Median, s.Mean, s.P10, s.P90, s.Std, s.N, s.CoV, s.Timed})
 }
 
 // UnmarshalJSON reads the JSON form described at [Stats], or the earlier
@@ -80,7 +86,7 @@ func (s *Stats) UnmarshalJSON(b []byte) error {
 	if err := dec.Decode(&j); err != nil {
 		return fmt.Errorf("timing statistics: %w", err)
 	}
-	out := Stats{Median: j.Median, Mean: j.Mean, P10: j.P10, P90: j.P90, Std: j.Std, N: j.N, CoV: j.CoV}
+	out := Stats{Median: j.Median, Mean: j.Mean, P10: j.P10, P90: j.P90, Std: j.Std, N: j.N, CoV: j.CoV, Timed: j.Timed}
 	for _, f := range []struct {
 		name string
 		old  *float64

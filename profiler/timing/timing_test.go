@@ -120,6 +120,9 @@ func TestStatsJSON(t *testing.T) {
 			t.Errorf("%s read as %+v, %v", in, back, err)
 		}
 	}
+	if b, _ := json.Marshal(Stats{Median: 1, Mean: 1, N: 3, Timed: 12}); string(b) != `{"median_ms":1,"mean_ms":1,"std_ms":0,"n":3,"timed_runs":12}` {
+		t.Errorf("stats of kept samples: %s", b)
+	}
 	for _, in := range []string{`{"median_ms":1,"median":2,"n":1}`, `{"median_ms":1,"n":1,"p50":1}`} {
 		var back Stats
 		if err := json.Unmarshal([]byte(in), &back); err == nil {
