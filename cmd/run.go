@@ -172,5 +172,8 @@ func printRunSummary(g *globalOptions, r *edgefit.RunResult) {
 		{"plot", r.Files["png_front"]},
 		{"report", r.Files["report"]},
 	}
+	for _, w := range r.Warnings {
+		rows = append(rows, []string{"warning", w})
+	}
 	_ = writeKV(g.io.Out, rows)
 }

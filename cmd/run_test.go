@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -67,10 +68,15 @@ func checkRunOutputs(t *testing.T, rep *edgefit.RunResult, dir string) {
 		}
 	}
 	md, _ := os.ReadFile(filepath.Join(dir, "report.md"))
-	for _, want := range []string{"## Chosen subnet", "## Pareto front", "![Pareto front", "## Latency predictor", "## Device and settings", "Untrained weights", "proxy"} {
+	for _, want := range []string{"## Chosen subnet", "## Pareto front", "![Pareto front", "## Latency predictor", "## Device and settings", "Untrained weights", "proxy",
+		"Search: evolution (seed 1), ", "edgefit export --config subnet.json"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("report.md lacks %q", want)
 		}
+	}
+	// People read it: no Go values ("map[...]", "[128 160]", "<nil>"), no empty fields.
+	if m := regexp.MustCompile(`map\[|\[\d+ \d+|<nil>| ,|, ,`).FindString(string(md)); m != "" {
+		t.Errorf("report.md shows %q:\n%s", m, md)
 	}
 	if !rep.Verified || rep.VerifyDiff > rep.VerifyLimit {
 		t.Errorf("exported model differs from the subnet by %g", rep.VerifyDiff)

@@ -90,7 +90,7 @@ func TestFormatRoundTrips(t *testing.T) {
 }
 
 func FuzzParseUnits(f *testing.F) {
-	for _, s := range []string{"20ms", "0.02s", "40MB", "1.5GiB", "300M", "1e3k", "-1", "", "5 µs", "1e", "1e+"} {
+	for _, s := range []string{"20ms", "0.02s", "40MB", "1.5GiB", "300M", "1e3k", "-1", "", "5 µs", "1e", "1e+", "60%", "0.5 %", "20"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -102,6 +102,9 @@ func FuzzParseUnits(f *testing.F) {
 		}
 		if v, err := ParseCount(s); err == nil && v < 1 {
 			t.Fatalf("ParseCount(%q) = %v without error", s, v)
+		}
+		if v, err := ParseShare(s); err == nil && !(v > 0 && v <= 1) || err == nil && !IsShare(s) {
+			t.Fatalf("ParseShare(%q) = %v without error", s, v)
 		}
 	})
 }
