@@ -88,25 +88,33 @@ type Calibration struct {
 // UnmarshalJSON reads the calibration, under version 1's key "b" too.
 func (c *Calibration) UnmarshalJSON(b []byte) error {
 	type plain Calibration
-	var j struct {
-		plain
-		OldB *float64 `json:"b"`
-	}
-	if err := decodeStrict(b, &j); err != nil {
-		return fmt.Errorf("calibration: %w", err)
-	}
-	*c = Calibration(j.plain)
-	if j.OldB != nil {
-		c.B = *j.OldB
-	}
-	return nil
+	var p plain
+	err := decodeOldB(b, &p, &p.B)
+	*c = Calibration(p)
+	return err
 }
 
-// decodeStrict decodes b into v, refusing unknown keys.
-func decodeStrict(b []byte, v any) error {
+// decodeOldB decodes b into v, refusing unknown keys, after moving
+// version 1's key "b" (a calibration's intercept, b_ms since) to *b_ms.
+func decodeOldB(b []byte, v any, bMS *float64) error {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	old, ok := m["b"]
+	if ok {
+		delete(m, "b")
+		b, _ = json.Marshal(m)
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
-	return dec.Decode(v)
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("calibration: %w", err)
+	}
+	if ok {
+		return json.Unmarshal(old, bMS)
+	}
+	return nil
 }
 
 // FitOptions tune [Fit]. The zero value is ready to use.
@@ -205,18 +213,10 @@ type CalibrationReport struct {
 // UnmarshalJSON reads the report, under version 1's key "b" too.
 func (c *CalibrationReport) UnmarshalJSON(b []byte) error {
 	type plain CalibrationReport
-	var j struct {
-		plain
-		OldB *float64 `json:"b"`
-	}
-	if err := decodeStrict(b, &j); err != nil {
-		return fmt.Errorf("calibration report: %w", err)
-	}
-	*c = CalibrationReport(j.plain)
-	if j.OldB != nil {
-		c.B = *j.OldB
-	}
-	return nil
+	var p plain
+	err := decodeOldB(b, &p, &p.B)
+	*c = CalibrationReport(p)
+	return err
 }
 
 // Fit builds a latency predictor from a lookup table and reports how well
