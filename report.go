@@ -104,7 +104,11 @@ func (r *RunResult) mdChosen(w mdWriter) {
 	w.p("%s", best.Config.String())
 	w.p("```")
 	w.p("")
-	w.p("`model.onnx` run with ONNX Runtime on the host differs from edgefit's forward pass of the subnet by at most %.2g.", r.VerifyDiff)
+	if r.Verified {
+		w.p("`model.onnx` run with ONNX Runtime on the host differs from edgefit's forward pass of the subnet by at most %.2g (tolerance %.2g).", r.VerifyDiff, r.VerifyLimit)
+	} else {
+		w.p("**The model is unverified**: it failed its check against edgefit's forward pass, or could not be checked, and is kept as `%s` (see the warning above).", filepath.Base(r.Model))
+	}
 	w.p("")
 }
 

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/edgefit/edgefit"
 	"github.com/edgefit/edgefit/predictor"
 	"github.com/edgefit/edgefit/supernet"
 )
@@ -70,7 +71,8 @@ is fitted. Training the MLP takes some seconds per thousand samples and fold.`,
 			if err := ch.WriteText(g.io.Out); err != nil {
 				return err
 			}
-			fmt.Fprintf(g.io.Out, "wrote %s (next: edgefit select --acc %s)\n", out, out)
+			fmt.Fprintf(g.io.Out, "wrote %s\nnext: %s --max-latency 20ms\n", out,
+				edgefit.CommandLine("edgefit", "select", "--predictor", "DEVICE.pred.json", "--acc", out))
 			return nil
 		},
 	}
