@@ -24,7 +24,7 @@ import (
 func DefaultCacheDir() (string, error) {
 	base, err := os.UserCacheDir()
 	if err != nil {
-		return "", fmt.Errorf("find a cache directory (pass --cache): %w", err)
+		return "", fmt.Errorf("find a cache directory (pass --lut-cache): %w", err)
 	}
 	return filepath.Join(base, "edgefit", "luts"), nil
 }

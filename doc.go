@@ -29,24 +29,33 @@
 //     device and settings (in [DefaultCacheDir]), or a new, resumable
 //     profile;
 //  3. the latency predictor is fitted on it;
-//  4. [Select] searches the most accurate subnet within the limits, at the
-//     resolutions profiled and those between them;
+//  4. [Select] searches the most accurate subnet within the limits (a
+//     limit may be a share of the largest subnet's value, see
+//     search.Limits), at the resolutions profiled and those between them
+//     ([SearchResolutions]; beyond them only with AllowExtrapolation);
 //  5. the subnet is exported as ONNX, measured on the device, and, while
 //     it misses the latency limit, selected again under a tighter one;
-//  6. the model is checked against edgefit's forward pass, and the config,
-//     the Pareto front and the report ([WriteReport]) are written.
+//  6. the model is checked against edgefit's forward pass (the one rule of
+//     export.VerifyTolerance; a model that fails it, or cannot be checked,
+//     is renamed NAME.unverified.onnx), and the config (with its space, see
+//     [WriteConfig]), the Pareto front and the report ([WriteReport]) are
+//     written, whatever the check found.
 //
 // The other commands use the same steps: [Resolve] and [Export] for
 // 'edgefit export', [Select] and [Selection.WriteFront] for 'edgefit
-// select'.
+// select', [Predict] (the scorer Select searches with) for 'edgefit
+// predict'. [ExportCommand] is the export command line that reproduces a
+// config's model, for hints and the report.
 //
 // # Errors
 //
 // Bad options are [*InputError]s; a search whose limits no subnet meets
 // returns a [*search.InfeasibleError]; a model that the device measures
-// over the limit after every retry gives a [*LatencyMissError] beside a
-// complete result; a failed check of an export, a [*VerifyError]. Errors
-// that come with advice have a Hint method.
+// over the limit after every retry, or when no subnet is predicted to meet
+// the tighter limit, gives a [*LatencyMissError] beside a complete result;
+// a failed or impossible check of a model, a [*VerifyError] (beside the
+// result, for Run and Export). Errors that come with advice have a Hint
+// method.
 //
 // # Imports
 //

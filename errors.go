@@ -25,25 +25,57 @@ type LatencyMissError struct {
 	MeasuredMS float64 // the last model's median
 	LimitMS    float64
 	Selections int // how many subnets were selected, exported and measured
+	// Reason says why no further subnet was selected although retries
+	// were left, such as a tighter limit that no subnet meets.
+	Reason string
 }
 
 func (e *LatencyMissError) Error() string {
-	return fmt.Sprintf("the exported model measured %.2f ms on %s, over the %.2f ms limit, after %d selection(s)",
+	s := fmt.Sprintf("the exported model measured %.2f ms on %s, over the %.2f ms limit, after %d selection(s)",
 		e.MeasuredMS, e.Target, e.LimitMS, e.Selections)
+	if e.Reason != "" {
+		s += ": " + e.Reason
+	}
+	return s
 }
 
-// VerifyError reports an exported model whose outputs under ONNX Runtime
-// differ from edgefit's own forward pass of the subnet by more than
-// [VerifyTolerance]: the export is wrong. The model file is left written,
-// for the report.
+// VerifyError reports an exported model that failed the check against
+// edgefit's own forward pass of the subnet (ONNX Runtime's logits differ
+// by more than the limit of [export.Agreement]: the export is wrong), or
+// that could not be checked at all (Err says why). Either way the model is
+// moved aside to Renamed ([UnverifiedPath]), so that no file named like a
+// good model is left.
 type VerifyError struct {
 	Path       string
 	MaxAbsDiff float64
+	Limit      float64 // the largest difference the check accepts
+	Err        error   // why the model could not be checked; nil when it was
+	Renamed    string  // where the model is now; "" when it could not be moved
+	RenameErr  error   // why it could not be moved
 }
 
 func (e *VerifyError) Error() string {
-	return fmt.Sprintf("verify %s: ONNX Runtime differs from the subnet by %.3g (tolerance %g): the export is wrong, please report it",
-		e.Path, e.MaxAbsDiff, VerifyTolerance)
+	var what string
+	if e.Err != nil {
+		what = fmt.Sprintf("could not check %s with ONNX Runtime: %v", e.Path, e.Err)
+	} else {
+		what = fmt.Sprintf("verify %s: ONNX Runtime differs from the subnet by %.3g, over the tolerance %.3g: the export is wrong, please report it",
+			e.Path, e.MaxAbsDiff, e.Limit)
+	}
+	if e.Renamed != "" {
+		return what + "; the model is kept as " + e.Renamed + ", unverified"
+	}
+	return fmt.Sprintf("%s; moving it aside failed too (%v): do not use it", what, e.RenameErr)
+}
+
+func (e *VerifyError) Unwrap() error { return e.Err }
+
+// Hint says how to make the check possible, when it could not run.
+func (e *VerifyError) Hint() string {
+	if e.Err == nil {
+		return ""
+	}
+	return "run 'make ort' or set EDGEFIT_ORT_LIB to an ONNX Runtime 1.24 library, then export again with --verify"
 }
 
 // hintError carries advice on what to do about err. Any error in a chain

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
+	"strings"
 
 	"github.com/edgefit/edgefit/export"
 	"github.com/edgefit/edgefit/export/accuracy"
@@ -50,6 +52,10 @@ type Model struct {
 	ck  *supernet.Checkpoint
 }
 
+// DefaultSpace is the space of a [ModelSource] that names none and has no
+// checkpoint or config to tell it.
+const DefaultSpace = "ofa-mbv3-w1.0"
+
 // checkpointHint is the advice for a checkpoint that cannot be read.
 const checkpointHint = "pass an OFA MobileNetV3 supernet (ofa_mbv3_d234_e346_k357_w1.0 or _w1.2; 'edgefit fetch' downloads them)"
 
@@ -67,12 +73,13 @@ func Resolve(src ModelSource) (*Model, error) {
 		cf = &f
 	}
 	var space *supernet.Space
+	from := "" // what set space, for errors
 	if src.Space != "" {
 		s, err := supernet.SpaceByName(src.Space)
 		if err != nil {
 			return nil, inputErrorf("--space: %v", err)
 		}
-		space = s
+		space, from = s, "--space says "+s.Name
 	}
 	if src.Checkpoint != "" {
 		path, err := zoo.Resolve(src.Checkpoint, zoo.Options{})
@@ -87,16 +94,17 @@ func Resolve(src ModelSource) (*Model, error) {
 		if space != nil && space.Name != s.Name {
 			return nil, inputErrorf("--space %s disagrees with checkpoint %s, which is %s: drop --space or pass the other checkpoint", space.Name, src.Checkpoint, s.Name)
 		}
-		space = s
+		space, from = s, fmt.Sprintf("--checkpoint %s is %s", src.Checkpoint, s.Name)
 	}
 	if cf != nil && cf.Space != nil {
 		if space != nil && space.Name != cf.Space.Name {
-			return nil, inputErrorf("config %s describes a %s subnet but the export is for %s", src.Config, cf.Space.Name, space.Name)
+			return nil, withHint(inputErrorf("config %s is for %s, but %s", src.Config, cf.Space.Name, from),
+				fmt.Sprintf("pass the %s supernet (or --space %s), or a config selected for %s", cf.Space.Name, cf.Space.Name, space.Name))
 		}
 		space = cf.Space
 	}
 	if space == nil {
-		space, _ = supernet.NewSpace(1.0)
+		space, _ = supernet.SpaceByName(DefaultSpace)
 	}
 	m := &Model{Space: space, src: src}
 	if cf != nil {
@@ -200,19 +208,44 @@ func predictions(costs supernet.Costs, chosen *search.Candidate, accuracySource,
 	return p
 }
 
-// VerifyTolerance is the largest difference between ONNX Runtime and
-// edgefit's forward pass that [Export] accepts; float32 kernels agree to
-// about 1e-6 on OFA subnets.
-const VerifyTolerance = 1e-4
+// VerifyTolerance is the tolerance of the one check every model edgefit
+// writes goes through ('edgefit export --verify' and 'edgefit run' alike):
+// see [export.VerifyTolerance] for the rule.
+const VerifyTolerance = export.VerifyTolerance
 
-// verifyModel runs the model at path with ONNX Runtime on a deterministic
-// input and returns its largest difference from net's forward pass.
-func verifyModel(ctx context.Context, path string, net *supernet.Net) (float64, error) {
-	d, err := export.VerifyFile(ctx, path, net, export.VerifyInput(net.Config.R))
-	if err != nil {
-		return 0, withHint(fmt.Errorf("verify %s: %w", path, err), "run 'make ort' or set EDGEFIT_ORT_LIB to an ONNX Runtime 1.24 library")
+// checkModel runs the model at path with ONNX Runtime and compares its
+// logits with net's forward pass under export's rule
+// ([export.Agreement.OK]), on a deterministic random input, or, for a net
+// recalibrated on cs, on cs's first images ([accuracy.CalibSet.CheckInput]:
+// random pixels are far from what such a net was calibrated for, and its
+// small variances amplify rounding there). A model that fails the check,
+// or that cannot be checked, is renamed to NAME.unverified.onnx, so that
+// nothing left behind passes for a good model, and a [*VerifyError] says
+// so.
+func checkModel(ctx context.Context, path string, net *supernet.Net, cs *accuracy.CalibSet) (export.Agreement, error) {
+	input := export.VerifyInput(net.Config.R)
+	var a export.Agreement
+	var err error
+	if cs != nil {
+		input, err = cs.CheckInput(ctx, net.Config.R, accuracy.CheckImages)
 	}
-	return d, nil
+	if err == nil {
+		a, err = export.CompareFile(ctx, path, net, input)
+	}
+	if err == nil && a.OK() {
+		return a, nil
+	}
+	ve := &VerifyError{Path: path, MaxAbsDiff: a.MaxAbsDiff, Limit: a.Limit(), Err: err, Renamed: UnverifiedPath(path)}
+	if rerr := os.Rename(path, ve.Renamed); rerr != nil {
+		ve.Renamed, ve.RenameErr = "", rerr
+	}
+	return a, ve
+}
+
+// UnverifiedPath is where a model that failed its check, or could not be
+// checked, is moved: model.onnx becomes model.unverified.onnx.
+func UnverifiedPath(path string) string {
+	return strings.TrimSuffix(path, ".onnx") + ".unverified.onnx"
 }
 
 // ExportOptions say how [Export] writes a model.
@@ -243,18 +276,23 @@ type ExportResult struct {
 	MACs       int64           `json:"macs"`
 	Params     int64           `json:"params"`
 	PeakMemory int64           `json:"peak_memory_bytes"`
-	MaxAbsDiff *float64        `json:"verify_max_abs_diff,omitempty"`
-
 	// BNStatistics says where the folded BatchNorm statistics come from
 	// (export.BNRecalibrated, BNSupernet or BNUntrained).
 	BNStatistics string                `json:"bn_statistics"`
 	Calibration  *accuracy.Calibration `json:"calibration,omitempty"`
+
+	// Verified reports a model that ONNX Runtime ran and that agrees with
+	// the subnet; MaxAbsDiff and VerifyLimit say how closely.
+	Verified    bool     `json:"verified"`
+	MaxAbsDiff  *float64 `json:"verify_max_abs_diff,omitempty"`
+	VerifyLimit *float64 `json:"verify_tolerance,omitempty"`
 }
 
 // Export writes m's config as an ONNX model at path, BatchNorm folded,
 // with its config, the checkpoint's SHA-256 and its costs in the metadata.
-// With o.Verify it then checks the file with ONNX Runtime and returns a
-// [*VerifyError] (and the result) when the outputs differ.
+// With o.Verify it then checks the file with ONNX Runtime; a model that
+// fails the check, or cannot be checked, is renamed (see [UnverifiedPath],
+// and the result's Output) and a [*VerifyError] comes with the result.
 func Export(ctx context.Context, m *Model, path string, o ExportOptions) (*ExportResult, error) {
 	if err := atomicfile.CheckDir(path); err != nil {
 		return nil, &InputError{Err: err}
@@ -288,13 +326,16 @@ func Export(ctx context.Context, m *Model, path string, o ExportOptions) (*Expor
 	if !o.Verify {
 		return res, nil
 	}
-	d, err := verifyModel(ctx, path, net)
+	a, err := checkModel(ctx, path, net, cs)
+	var ve *VerifyError
+	if errors.As(err, &ve) && ve.Err != nil {
+		res.Output = ve.Renamed
+		return res, err
+	}
+	limit := a.Limit()
+	res.MaxAbsDiff, res.VerifyLimit, res.Verified = &a.MaxAbsDiff, &limit, err == nil
 	if err != nil {
-		return nil, err
+		res.Output = ve.Renamed
 	}
-	res.MaxAbsDiff = &d
-	if d > VerifyTolerance {
-		return res, &VerifyError{Path: path, MaxAbsDiff: d}
-	}
-	return res, nil
+	return res, err
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/edgefit/edgefit/export"
+	"github.com/edgefit/edgefit/export/accuracy"
+	"github.com/edgefit/edgefit/export/ort"
 	"github.com/edgefit/edgefit/internal/testfix"
 	"github.com/edgefit/edgefit/supernet"
 	"github.com/edgefit/edgefit/supernet/search"
@@ -40,6 +42,7 @@ func TestResolve(t *testing.T) {
 	ofa := writeFile(t, "net.config", string(netcfg))
 	badKS := writeFile(t, "bad.json", strings.Replace(w10.MaxConfig(224).String(), `"ks":[7`, `"ks":[9`, 1))
 	notJSON := writeFile(t, "notes.json", "ks=3")
+	named := writeFile(t, "named.json", string(supernet.MarshalConfigFile("ofa-mbv3-w1.2", w12.MinConfig(160))))
 	for _, tc := range []struct {
 		name   string
 		src    ModelSource
@@ -56,7 +59,10 @@ func TestResolve(t *testing.T) {
 		{"--res overrides", ModelSource{Config: plain, Res: 160}, "ofa-mbv3-w1.0", withR(w10.MaxConfig(224), 160), false, false, ""},
 		{"net.config names its space", ModelSource{Config: ofa, Res: 192}, "ofa-mbv3-w1.2", withR(w12.MinConfig(160), 192), false, false, ""},
 		{"net.config needs --res", ModelSource{Config: ofa}, "", supernet.Config{}, true, false, "pass --res"},
-		{"net.config against --space", ModelSource{Space: "ofa-mbv3-w1.0", Config: ofa, Res: 160}, "", supernet.Config{}, true, false, "describes a ofa-mbv3-w1.2 subnet"},
+		{"net.config against --space", ModelSource{Space: "ofa-mbv3-w1.0", Config: ofa, Res: 160}, "", supernet.Config{}, true, true, "is for ofa-mbv3-w1.2, but --space says ofa-mbv3-w1.0"},
+		{"config file names its space", ModelSource{Config: named}, "ofa-mbv3-w1.2", w12.MinConfig(160), false, false, ""},
+		{"config file and --space agree", ModelSource{Space: "ofa-mbv3-w1.2", Config: named}, "ofa-mbv3-w1.2", w12.MinConfig(160), false, false, ""},
+		{"config file against --space", ModelSource{Space: "ofa-mbv3-w1.0", Config: named}, "", supernet.Config{}, true, true, "is for ofa-mbv3-w1.2, but --space says ofa-mbv3-w1.0"},
 		{"unknown space", ModelSource{Space: "w2"}, "", supernet.Config{}, true, false, "--space"},
 		{"value outside the space", ModelSource{Config: badKS}, "", supernet.Config{}, false, true, "ks[0] = 9"},
 		{"resolution outside 32..1024", ModelSource{Config: plain, Res: 2000}, "", supernet.Config{}, false, true, "r = 2000"},
@@ -168,5 +174,101 @@ func TestPrepareResolvesCatalogueNames(t *testing.T) {
 	}
 	if want := filepath.Join(cache, "edgefit", "ofa", "ofa_mbv3_d234_e346_k357_w1.0.pth"); p.opts.Checkpoint != want || p.model.CheckpointPath() != want {
 		t.Errorf("checkpoint %q, want the cached %q", p.opts.Checkpoint, want)
+	}
+}
+
+// TestCheckModelMovesAFailedModelAside: the one check of a written model
+// passes a faithful export and leaves it in place; a model that is not
+// the subnet (another seed's weights) fails it and is moved aside to
+// NAME.unverified.onnx, and the error names where it went.
+func TestCheckModelMovesAFailedModelAside(t *testing.T) {
+	testfix.Need(t, testfix.ORT, ort.Init(""))
+	ctx := context.Background()
+	w10, _ := supernet.NewSpace(1.0)
+	c := w10.MinConfig(128)
+	m, err := Resolve(ModelSource{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.onnx")
+	net, err := m.Build(c, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := export.WriteFile(good, net, export.Metadata{}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := checkModel(ctx, good, net, nil)
+	if err != nil || !a.OK() || a.MaxAbsDiff > 1e-4 || a.MaxAbsLogit <= 0 {
+		t.Fatalf("a faithful export: %+v, %v", a, err)
+	}
+	if _, err := os.Stat(good); err != nil {
+		t.Fatalf("a verified model was moved: %v", err)
+	}
+	bad := filepath.Join(dir, "bad.onnx")
+	if err := export.WriteFile(bad, net, export.Metadata{}); err != nil {
+		t.Fatal(err)
+	}
+	other := supernet.Init(net.Space, c, 2)
+	_, err = checkModel(ctx, bad, other, nil)
+	var ve *VerifyError
+	if !errors.As(err, &ve) || ve.Err != nil || ve.MaxAbsDiff <= ve.Limit || ve.Renamed != filepath.Join(dir, "bad.unverified.onnx") {
+		t.Fatalf("a model of other weights: %v (%+v)", err, ve)
+	}
+	if _, err := os.Stat(bad); err == nil {
+		t.Errorf("the failed model is still at %s", bad)
+	}
+	if _, err := os.Stat(ve.Renamed); err != nil || !strings.Contains(ve.Error(), "bad.unverified.onnx") {
+		t.Errorf("the failed model is not at %s (%v): %v", ve.Renamed, err, ve)
+	}
+}
+
+// TestExportChecksRecalibratedOnItsImages: a subnet recalibrated on a few
+// images is ill conditioned on random pixels (its small batch variances
+// amplify float32 rounding far past the tolerance), so the one check runs
+// it on its first calibration images, where ONNX Runtime and the forward
+// pass agree, and a faithful export is kept as verified.
+func TestExportChecksRecalibratedOnItsImages(t *testing.T) {
+	testfix.Need(t, testfix.ORT, ort.Init(""))
+	ctx := context.Background()
+	calib := t.TempDir()
+	testfix.ImageFolder(t, calib, []string{"c"}, 5, 11)
+	cfg := writeFile(t, "subnet.json", `{"ks":[7,7,7,5,3,7,5,7,7,5,7,5,7,5,5,7,5,5,5,7],"e":[6,6,6,3,3,6,6,4,6,6,6,4,6,4,4,4,6,6,6,3],"d":[4,4,4,4,4],"r":128}`)
+	m, err := Resolve(ModelSource{Checkpoint: testfix.SharedFile(t, "fixtures/ofa-mbv3-w1.0/supernet.pth"), Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	co := &accuracy.CalibOptions{Dir: calib, Batch: 2, Images: 5}
+	out := filepath.Join(t.TempDir(), "m.onnx")
+	res, err := Export(ctx, m, out, ExportOptions{Verify: true, Calib: co})
+	if err != nil || !res.Verified || res.Output != out {
+		t.Fatalf("export of a recalibrated subnet: %v (%+v)", err, res)
+	}
+	// Why: on random pixels the same, faithful model is off by far more.
+	cs, err := openCalibration(ctx, m, co)
+	if err != nil {
+		t.Fatal(err)
+	}
+	net, _ := m.Build(m.Config, 1)
+	if net, _, err = calibrate(ctx, net, cs, nil); err != nil {
+		t.Fatal(err)
+	}
+	random, err := export.CompareFile(ctx, out, net, export.VerifyInput(128))
+	if err != nil {
+		t.Fatal(err)
+	}
+	images, err := cs.CheckInput(ctx, 128, accuracy.CheckImages)
+	if err != nil || len(images) != accuracy.CheckImages*3*128*128 {
+		t.Fatalf("check input: %d values, %v", len(images), err)
+	}
+	onImages, err := export.CompareFile(ctx, out, net, images)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("random pixels: %+v; calibration images: %+v", random, onImages)
+	if random.OK() || !onImages.OK() || onImages.MaxAbsDiff != *res.MaxAbsDiff {
+		t.Errorf("random pixels %+v (ok %v), calibration images %+v (ok %v), export's %g",
+			random, random.OK(), onImages, onImages.OK(), *res.MaxAbsDiff)
 	}
 }

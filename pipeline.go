@@ -2,6 +2,7 @@ package edgefit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"github.com/edgefit/edgefit/devices"
 	"github.com/edgefit/edgefit/export"
 	"github.com/edgefit/edgefit/export/accuracy"
+	"github.com/edgefit/edgefit/internal/atomicfile"
 	"github.com/edgefit/edgefit/predictor"
 	"github.com/edgefit/edgefit/profiler"
 	"github.com/edgefit/edgefit/profiler/lut"
@@ -54,6 +56,10 @@ type RunOptions struct {
 	// Search tunes the search; its Resolutions are Run's own: those it
 	// profiled and every space resolution between them.
 	Search search.Options
+	// AllowExtrapolation lets the search go beyond the resolutions the
+	// table measured (to the space's other resolutions), where the
+	// latency is extrapolated; the result says so.
+	AllowExtrapolation bool
 	// LatencyScale, when neither 0 nor 1, multiplies every latency
 	// prediction: it stands for a predictor that is wrong about the
 	// device, to exercise the re-selection.
@@ -88,31 +94,45 @@ type Attempt struct {
 // RunResult is what [Run] did and found; its JSON is report.json and what
 // 'edgefit run --json' prints.
 type RunResult struct {
-	Target         string                `json:"target"`
-	Fingerprint    *devices.Fingerprint  `json:"fingerprint"`
-	Space          string                `json:"space"`
-	Runtime        lut.Runtime           `json:"runtime"`
-	LUT            string                `json:"lut"`
-	LUTReused      bool                  `json:"lut_reused"`
-	LUTSummary     lut.Summary           `json:"lut_summary"`
-	Predictor      string                `json:"predictor"`
-	Fit            *predictor.FitReport  `json:"fit"`
-	Limits         search.Limits         `json:"limits"`
-	AccuracySource string                `json:"accuracy_source"`
-	AccuracyProxy  bool                  `json:"accuracy_is_proxy"`
-	Untrained      bool                  `json:"untrained"`
-	Checkpoint     string                `json:"checkpoint,omitempty"`
-	Attempts       []Attempt             `json:"attempts"`
-	Front          []search.Candidate    `json:"front,omitempty"`
-	Model          string                `json:"model"`
-	VerifyDiff     float64               `json:"verify_max_abs_diff"`
-	Files          map[string]string     `json:"files"`
-	Search         map[string]any        `json:"search"`
-	Warnings       []string              `json:"warnings,omitempty"`
-	WallSeconds    float64               `json:"wall_seconds"`
-	Bench          *profiler.BenchResult `json:"bench"`
-	BNStatistics   string                `json:"bn_statistics"`
-	Calibration    *accuracy.Calibration `json:"calibration,omitempty"`
+	Target      string               `json:"target"`
+	Fingerprint *devices.Fingerprint `json:"fingerprint"`
+	Space       string               `json:"space"`
+	Runtime     lut.Runtime          `json:"runtime"`
+	LUT         string               `json:"lut"`
+	LUTReused   bool                 `json:"lut_reused"`
+	LUTSummary  lut.Summary          `json:"lut_summary"`
+	Predictor   string               `json:"predictor"`
+	Fit         *predictor.FitReport `json:"fit"`
+	Limits      search.Limits        `json:"limits"`
+	// LatencyExtrapolated reports a search beyond the resolutions the
+	// table measured (RunOptions.AllowExtrapolation).
+	LatencyExtrapolated bool                  `json:"latency_extrapolated"`
+	AccuracySource      string                `json:"accuracy_source"`
+	AccuracyProxy       bool                  `json:"accuracy_is_proxy"`
+	Untrained           bool                  `json:"untrained"`
+	Checkpoint          string                `json:"checkpoint,omitempty"`
+	Attempts            []Attempt             `json:"attempts"`
+	Front               []search.Candidate    `json:"front,omitempty"`
+	Model               string                `json:"model"`
+	Verified            bool                  `json:"verified"` // the model agrees with the subnet under ONNX Runtime
+	VerifyDiff          float64               `json:"verify_max_abs_diff"`
+	VerifyLimit         float64               `json:"verify_tolerance"`
+	Files               map[string]string     `json:"files"`
+	Search              *SearchSummary        `json:"search"`
+	Warnings            []string              `json:"warnings,omitempty"`
+	WallSeconds         float64               `json:"wall_seconds"`
+	Bench               *profiler.BenchResult `json:"bench"`
+	BNStatistics        string                `json:"bn_statistics"`
+	Calibration         *accuracy.Calibration `json:"calibration,omitempty"`
+}
+
+// SearchSummary is what the last selection's search did.
+type SearchSummary struct {
+	Method      string  `json:"method"`
+	Seed        uint64  `json:"seed"`
+	Scored      int     `json:"candidates_scored"`
+	Generations int     `json:"generations"`
+	WallSeconds float64 `json:"wall_seconds"`
 }
 
 // Last returns the last attempt, whose model is the one written.
@@ -137,7 +157,7 @@ func Prepare(opts RunOptions) (*Pipeline, error) {
 		return nil, &InputError{Err: err}
 	}
 	if len(opts.Limits.Set()) == 0 {
-		return nil, inputErrorf("no limit given: set at least one of --max-latency, --max-memory, --max-params, --max-flops")
+		return nil, inputErrorf("no limit given: set at least one of --max-latency, --max-memory, --max-params, --max-macs")
 	}
 	if opts.Retries < 0 {
 		return nil, inputErrorf("--retries must be 0 or more")
@@ -165,8 +185,28 @@ func Prepare(opts RunOptions) (*Pipeline, error) {
 	if fi, err := os.Stat(opts.OutDir); err == nil && !fi.IsDir() {
 		return nil, inputErrorf("-o %s is a file, not a directory", opts.OutDir)
 	}
+	if err := checkOutDir(opts.OutDir); err != nil {
+		return nil, err
+	}
 	p.opts = opts
 	return p, nil
+}
+
+// checkOutDir checks that the output directory can be written, or
+// created, without creating it: a run that then refuses its flags leaves
+// nothing behind ([Pipeline.Execute] creates it).
+func checkOutDir(dir string) error {
+	probe := dir
+	for {
+		if _, err := os.Stat(probe); err == nil || filepath.Dir(probe) == probe {
+			break
+		}
+		probe = filepath.Dir(probe)
+	}
+	if err := atomicfile.CheckDir(filepath.Join(probe, "report.md")); err != nil {
+		return &InputError{Err: fmt.Errorf("-o %s: %w", dir, err)}
+	}
+	return nil
 }
 
 // prepareAccuracy lists and checks the calibration and evaluation folders,
@@ -222,6 +262,10 @@ type execution struct {
 	predPath string
 	sel      *Selection // of the last attempt
 	net      *supernet.Net
+	limits   search.Limits // the run's, resolved by the first selection
+	// missReason says why no further selection was made although the
+	// last model missed the latency limit with retries left.
+	missReason string
 }
 
 // Execute runs the pipeline on target; see [Run]. When the last model
@@ -237,10 +281,19 @@ func (p *Pipeline) Execute(ctx context.Context, target devices.Target, progress 
 	if err := os.MkdirAll(p.opts.OutDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create output directory: %w", err)
 	}
-	for _, step := range []func(context.Context) error{x.lookupTable, x.fit, x.selectUntilMet, x.verify, x.writeOutputs} {
+	for _, step := range []func(context.Context) error{x.lookupTable, x.fit, x.selectUntilMet} {
 		if err := step(ctx); err != nil {
 			return nil, err
 		}
+	}
+	// A model that fails its check is moved aside, and everything else
+	// is written all the same: the report says what happened.
+	verr := x.verify(ctx)
+	if err := x.writeOutputs(ctx); err != nil {
+		return nil, err
+	}
+	if verr != nil {
+		return x.res, verr
 	}
 	return x.res, x.missed()
 }
@@ -299,35 +352,47 @@ func (s scaledLatency) LatencyMS(c supernet.Config) float64 {
 // selectUntilMet selects, exports and measures; while the device disagrees
 // with the limit, it does so again under a tighter one.
 func (x *execution) selectUntilMet(ctx context.Context) error {
-	lim := x.opts.Limits
-	cur := lim
+	cur := x.opts.Limits
 	for round := 0; ; round++ {
 		a, err := x.attempt(ctx, cur)
+		var inf *search.InfeasibleError
+		if round > 0 && errors.As(err, &inf) {
+			// The model of the last round stays: it is the best the
+			// device was shown, and the report says why no other came.
+			x.missReason = fmt.Sprintf("no subnet is predicted to meet the tighter limit %s, so the model is the previous selection's (%v)", cur, inf)
+			statusf(x.progress, "%s", x.missReason)
+			x.res.Warnings = append(x.res.Warnings, x.missReason)
+			break
+		}
 		if err != nil {
 			return err
 		}
 		if a.Met || round >= x.opts.Retries {
 			break
 		}
-		next := tighterLimit(cur, lim, a.Chosen.LatencyMS, a.MeasuredMS)
+		next := tighterLimit(a.Limits, x.limits, a.Chosen.LatencyMS, a.MeasuredMS)
 		statusf(x.progress, "measured %.2f ms misses the %.2f ms limit: selecting again under %.2f ms (retry %d of %d)",
-			a.MeasuredMS, lim.MaxLatencyMS, next.MaxLatencyMS, round+1, x.opts.Retries)
+			a.MeasuredMS, x.limits.MaxLatencyMS, next.MaxLatencyMS, round+1, x.opts.Retries)
 		cur = next
 	}
 	x.res.Model, x.res.Files["model"] = x.modelPath(), x.modelPath()
 	x.res.AccuracySource, x.res.AccuracyProxy, x.res.Front = x.sel.AccuracySource, x.sel.AccuracyProxy, x.sel.Front
-	x.res.Search = map[string]any{"candidates_scored": x.sel.Scored, "wall_ms": x.sel.WallMS, "generations": x.sel.Generations,
-		"seed": x.opts.Search.Seed, "method": x.sel.result.Method}
+	x.res.LatencyExtrapolated = x.sel.LatencyExtrapolated
+	x.res.Warnings = append(x.res.Warnings, x.sel.Warnings...)
+	x.res.Search = &SearchSummary{Method: x.sel.result.Method, Seed: x.opts.Search.Seed, Scored: x.sel.Scored,
+		Generations: x.sel.Generations, WallSeconds: x.sel.WallSeconds}
 	return nil
 }
 
 // tighterLimit is the limit of the next selection after the device ran the
 // choice, predicted at predictedMS, in measuredMS: M/P times slower than
 // predicted, so ask the predictor for lim·P/M, with a 2% margin, and never
-// for less than this round's limit cur.
+// for less than this round's limit cur. The latency limit is absolute
+// from then on (a share of the largest subnet would undo the tightening).
 func tighterLimit(cur, lim search.Limits, predictedMS, measuredMS float64) search.Limits {
 	next := cur
 	next.MaxLatencyMS = 0.98 * min(cur.MaxLatencyMS, lim.MaxLatencyMS*predictedMS/measuredMS)
+	next.Share.Latency = 0
 	return next
 }
 
@@ -356,18 +421,26 @@ func (x *execution) attempt(ctx context.Context, lim search.Limits) (Attempt, er
 	if err != nil {
 		return Attempt{}, err
 	}
-	a := Attempt{Limits: lim, Chosen: best, MeasuredMS: br.Stats.Median, MeasuredP90: br.Stats.P90, PeakRSS: br.PeakRSSBytes, Rerank: rr}
-	a.Met = x.opts.Limits.MaxLatencyMS == 0 || a.MeasuredMS <= x.opts.Limits.MaxLatencyMS
+	if len(x.res.Attempts) == 0 {
+		// The run's limits, relative ones resolved against the predictor.
+		x.limits, x.res.Limits = x.sel.Limits, x.sel.Limits
+	}
+	a := Attempt{Limits: x.sel.Limits, Chosen: best, MeasuredMS: br.Stats.Median, MeasuredP90: br.Stats.P90, PeakRSS: br.PeakRSSBytes, Rerank: rr}
+	a.Met = x.limits.MaxLatencyMS == 0 || a.MeasuredMS <= x.limits.MaxLatencyMS
 	x.res.Attempts = append(x.res.Attempts, a)
 	statusf(x.progress, "predicted %.2f ms, measured %.2f ms (median of %d runs)", best.LatencyMS, a.MeasuredMS, br.Stats.N)
 	return a, nil
 }
 
-// selectSubnet searches under lim, within the resolutions measured.
+// selectSubnet searches under lim, within the resolutions measured
+// unless RunOptions.AllowExtrapolation says otherwise.
 func (x *execution) selectSubnet(ctx context.Context, lim search.Limits) error {
 	statusf(x.progress, "searching %s under %s", x.model.Space.Name, lim)
 	so := x.opts.Search
-	so.Resolutions = searchResolutions(x.model.Space, x.tbl.lut.Resolutions())
+	var err error
+	if so.Resolutions, err = SearchResolutions(x.model.Space, x.lat, nil, x.opts.AllowExtrapolation); err != nil {
+		return err
+	}
 	if so.Logger == nil {
 		so.Logger = x.opts.Logger
 	}
@@ -380,10 +453,10 @@ func (x *execution) selectSubnet(ctx context.Context, lim search.Limits) error {
 	return nil
 }
 
-// searchResolutions are the resolutions a run searches: those measured and
-// every resolution of the space between them. The predictor interpolates
-// well there; extrapolation is less certain. Without measured resolutions
-// it is nil: the predictor's own.
+// searchResolutions are the resolutions searched by default: those
+// measured and every resolution of the space between them. The predictor
+// interpolates well there; extrapolation is less certain. Without
+// measured resolutions it is nil: the predictor's own.
 func searchResolutions(space *supernet.Space, measured []int) []int {
 	if len(measured) == 0 {
 		return nil
@@ -454,20 +527,27 @@ func (x *execution) measure(ctx context.Context) (*profiler.BenchResult, error) 
 	return br, nil
 }
 
-// verify checks that the model computes what the subnet computes.
+// verify checks that the model computes what the subnet computes, with
+// the check of 'edgefit export --verify' (see checkModel). A model that
+// fails it, or cannot be checked, is moved aside; the *VerifyError is
+// returned and recorded as a warning.
 func (x *execution) verify(ctx context.Context) error {
-	d, err := verifyModel(ctx, x.modelPath(), x.net)
-	if err != nil {
+	a, err := checkModel(ctx, x.modelPath(), x.net, x.calib)
+	x.res.VerifyDiff, x.res.VerifyLimit = a.MaxAbsDiff, a.Limit()
+	var ve *VerifyError
+	if errors.As(err, &ve) {
+		x.res.Model, x.res.Files["model"] = ve.Renamed, ve.Renamed
+		x.res.Warnings = append(x.res.Warnings, ve.Error())
 		return err
 	}
-	x.res.VerifyDiff = d
+	x.res.Verified = true
 	return nil
 }
 
 // writeOutputs writes the config, the Pareto front and the report.
 func (x *execution) writeOutputs(context.Context) error {
 	cfg := filepath.Join(x.opts.OutDir, "subnet.json")
-	if err := WriteConfig(cfg, x.net.Config); err != nil {
+	if err := WriteConfig(cfg, x.model.Space.Name, x.net.Config); err != nil {
 		return err
 	}
 	x.res.Files["config"] = cfg
@@ -489,5 +569,6 @@ func (x *execution) missed() error {
 	if last.Met {
 		return nil
 	}
-	return &LatencyMissError{Target: x.res.Target, MeasuredMS: last.MeasuredMS, LimitMS: x.opts.Limits.MaxLatencyMS, Selections: len(x.res.Attempts)}
+	return &LatencyMissError{Target: x.res.Target, MeasuredMS: last.MeasuredMS, LimitMS: x.limits.MaxLatencyMS, Selections: len(x.res.Attempts),
+		Reason: x.missReason}
 }

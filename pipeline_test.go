@@ -203,7 +203,7 @@ func quickRun(t *testing.T, agentBin, out string) RunOptions {
 	po.Resolutions, po.Networks = []int{128}, 3
 	po.Measure = profiler.Measurement{Warmup: 1, MinRuns: 5, MaxRuns: 10, MaxTime: 200 * time.Millisecond, DriftThreshold: 0.3, MaxCooldown: -1}
 	po.Agent = agent.Options{Agent: agentBin}
-	return RunOptions{OutDir: out, CacheDir: filepath.Join(out, "cache"), Limits: search.Limits{MaxLatencyMS: 40, MaxMemory: 60e6},
+	return RunOptions{OutDir: out, CacheDir: filepath.Join(out, "cache"), Limits: search.Limits{MaxLatencyMS: 1000, MaxMemory: 60e6},
 		Retries: 2, Profile: po, Search: search.Options{Seed: 1, TopK: 5, Pareto: true, Generations: 60}}
 }
 
@@ -236,7 +236,7 @@ func TestRunWithoutCommandLine(t *testing.T) {
 	if last.Chosen.Config != w10.MaxConfig(128) || !last.Met || len(res.Attempts) != 1 || res.LUTReused || !res.Untrained || !res.AccuracyProxy {
 		t.Errorf("result: %d attempt(s), last %+v, reused %v, untrained %v, proxy %v", len(res.Attempts), last, res.LUTReused, res.Untrained, res.AccuracyProxy)
 	}
-	if res.VerifyDiff > VerifyTolerance || res.Bench == nil || res.Bench.Stats.Median != last.MeasuredMS {
+	if !res.Verified || res.VerifyDiff > res.VerifyLimit || res.Bench == nil || res.Bench.Stats.Median != last.MeasuredMS {
 		t.Errorf("verify diff %g, bench %+v", res.VerifyDiff, res.Bench)
 	}
 	data, err := os.ReadFile(filepath.Join(out, "model.onnx"))

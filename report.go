@@ -101,13 +101,18 @@ func (r *RunResult) mdChosen(w mdWriter) {
 	w.p("| parameters | %s | |", search.FormatCount(best.Params))
 	w.p("| MACs | %s | |", search.FormatCount(best.MACs))
 	w.p("")
-	w.p("Resolution %d; config (`subnet.json`, for `edgefit export --config`):", best.Config.R)
+	w.p("Resolution %d; config (`subnet.json`; `%s` exports it again):", best.Config.R,
+		ExportCommand("subnet.json", r.Space, r.Checkpoint, "model.onnx"))
 	w.p("")
 	w.p("```json")
 	w.p("%s", best.Config.String())
 	w.p("```")
 	w.p("")
-	w.p("`model.onnx` run with ONNX Runtime on the host differs from edgefit's forward pass of the subnet by at most %.2g.", r.VerifyDiff)
+	if r.Verified {
+		w.p("`model.onnx` run with ONNX Runtime on the host differs from edgefit's forward pass of the subnet by at most %.2g (tolerance %.2g).", r.VerifyDiff, r.VerifyLimit)
+	} else {
+		w.p("**The model is unverified**: it failed its check against edgefit's forward pass, or could not be checked, and is kept as `%s` (see the warning above).", filepath.Base(r.Model))
+	}
 	w.p("")
 }
 
@@ -182,7 +187,9 @@ func (r *RunResult) mdFront(w mdWriter) {
 		}
 		w.p("")
 	}
-	w.p("Search: %v.", r.Search)
+	if s := r.Search; s != nil {
+		w.p("Search: %s (seed %d), %d candidates scored in %d generations, %.1f s.", s.Method, s.Seed, s.Scored, s.Generations, s.WallSeconds)
+	}
 	w.p("")
 }
 
@@ -208,8 +215,8 @@ func (r *RunResult) mdPredictor(w mdWriter) {
 		how = "reused from an earlier run"
 	}
 	s := r.LUTSummary
-	w.p("Lookup table `%s` (%s): %d layer entries at %v, %d whole subnets, median coefficient of variation %.2f%%, median %.0f timed runs per entry.",
-		r.LUT, how, s.Entries, s.Resolutions, s.Networks, 100*s.MedianCoV, s.MedianRuns)
+	w.p("Lookup table `%s` (%s): %d layer entries at r=%s, %d whole subnets, median coefficient of variation %.2f%%, median %.0f timed runs per entry.",
+		r.LUT, how, s.Entries, joinInts(s.Resolutions), s.Networks, 100*s.MedianCoV, s.MedianRuns)
 	w.p("")
 	if r.Fit != nil {
 		w.p("```")
@@ -226,7 +233,7 @@ func (r *RunResult) mdPredictor(w mdWriter) {
 func (r *RunResult) mdDevice(w mdWriter) {
 	w.p("## Device and settings")
 	w.p("")
-	w.p("Runtime: %s %s, execution provider %s, %d thread(s), batch %d.", r.Runtime.Name, r.Runtime.Version, r.Runtime.Provider, r.Runtime.Threads, r.Runtime.Batch)
+	w.p("Runtime: %s.", r.Runtime)
 	w.p("")
 	if r.Fingerprint != nil {
 		w.p("| | |")

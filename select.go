@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/edgefit/edgefit/internal/atomicfile"
@@ -26,8 +28,16 @@ type Selection struct {
 	Top            []search.Candidate `json:"top"`
 	Front          []search.Candidate `json:"front,omitempty"`
 	Scored         int                `json:"candidates_scored"`
-	WallMS         float64            `json:"wall_ms"`
+	WallSeconds    float64            `json:"wall_seconds"`
 	Generations    int                `json:"generations"`
+
+	// MeasuredResolutions are those the latency predictor's table
+	// measured, where it knows them; LatencyExtrapolated reports that the
+	// search went beyond them (see [SearchResolutions]).
+	MeasuredResolutions []int `json:"measured_resolutions,omitempty"`
+	LatencyExtrapolated bool  `json:"latency_extrapolated"`
+	// Warnings say what to be careful of in the result.
+	Warnings []string `json:"warnings,omitempty"`
 
 	// AccuracyFit says how a CSV given as the accuracy source was fitted
 	// (ridge and OFA's MLP, compared by cross-validated RMSE).
@@ -47,27 +57,13 @@ type Selection struct {
 // catalogue name ("acc-predictor") stands for its copy in the fetch cache.
 // Limits no subnet can meet give a [*search.InfeasibleError].
 func Select(ctx context.Context, space *supernet.Space, lat predictor.LatencyModel, acc string, lim search.Limits, opts search.Options, progress Progress) (*Selection, error) {
-	acc, err := zoo.Resolve(acc, zoo.Options{})
-	if err != nil {
-		return nil, fmt.Errorf("accuracy source: %w", err)
-	}
-	var fit Meter = quiet{}
-	if strings.EqualFold(filepath.Ext(acc), ".csv") {
-		fit = orQuiet(progress).Begin(PhaseFitAccuracy, 6)
-	}
-	am, err := predictor.LoadAccuracyModelContext(ctx, space, acc, predictor.MLPOptions{},
-		predictor.AccuracyFitOptions{Progress: func(done, total int) { fit.Set(done, total) }})
-	fit.Done()
-	if err != nil {
-		// The loaders' errors name the file already.
-		return nil, withHint(err, "give an OFA accuracy predictor (.pth), a CSV of config,accuracy samples, or nothing for the MACs proxy")
-	}
-	if len(opts.Resolutions) > 0 {
-		if err := predictor.CheckAccuracyResolutions(am, space, opts.Resolutions); err != nil {
-			return nil, &InputError{Err: fmt.Errorf("--res: %w", err)}
+	rs := opts.Resolutions
+	if len(rs) == 0 {
+		if rr, ok := lat.(search.Resolutioner); ok {
+			rs = rr.Resolutions()
 		}
 	}
-	sc, err := predictor.NewScorer(space, lat, am)
+	sc, am, err := newScorer(ctx, space, lat, acc, rs, len(opts.Resolutions) > 0, progress)
 	if err != nil {
 		return nil, err
 	}
@@ -82,9 +78,137 @@ func Select(ctx context.Context, space *supernet.Space, lat predictor.LatencyMod
 	if err != nil {
 		return nil, err
 	}
-	return &Selection{Space: space.Name, AccuracySource: sc.AccuracySource(), AccuracyProxy: sc.AccuracyIsProxy(), AccuracyFit: predictor.FitChoice(am),
-		Limits: lim, Top: res.Top, Front: res.Front, Scored: res.Stats.Scored, WallMS: float64(res.Stats.Wall.Microseconds()) / 1000,
-		Generations: res.Stats.Generations, result: res, memory: opts.ParetoMemory}, nil
+	sel := &Selection{Space: space.Name, AccuracySource: sc.AccuracySource(), AccuracyProxy: sc.AccuracyIsProxy(), AccuracyFit: predictor.FitChoice(am),
+		Limits: res.Limits, Top: res.Top, Front: res.Front, Scored: res.Stats.Scored, WallSeconds: res.Stats.Wall.Seconds(),
+		Generations: res.Stats.Generations, result: res, memory: opts.ParetoMemory}
+	sel.noteExtrapolation(lat, opts.Resolutions)
+	return sel, nil
+}
+
+// newScorer is the scorer of [Select] and [Predict]: lat, the accuracy
+// source acc names (see Select) and the exact costs, for subnets at the
+// resolutions rs. With check, the accuracy source must score every one of
+// rs.
+func newScorer(ctx context.Context, space *supernet.Space, lat predictor.LatencyModel, acc string, rs []int, check bool, progress Progress) (*predictor.Scorer, predictor.AccuracyModel, error) {
+	acc, err := zoo.Resolve(acc, zoo.Options{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("accuracy source: %w", err)
+	}
+	var fit Meter = quiet{}
+	if strings.EqualFold(filepath.Ext(acc), ".csv") {
+		fit = orQuiet(progress).Begin(PhaseFitAccuracy, 6)
+	}
+	accSpace := space
+	if acc == "" && len(rs) > 0 {
+		// The MACs proxy spans the smallest to the largest subnet of the
+		// space's resolutions and rs, so that it does not saturate (and
+		// rank every large subnet alike) beyond r=224.
+		if s, err := space.WithResolutions(append(slices.Clone(space.Resolutions), rs...)); err == nil {
+			accSpace = s
+		}
+	}
+	am, err := predictor.LoadAccuracyModelContext(ctx, accSpace, acc, predictor.MLPOptions{},
+		predictor.AccuracyFitOptions{Progress: func(done, total int) { fit.Set(done, total) }})
+	fit.Done()
+	if err != nil {
+		// The loaders' errors name the file already.
+		return nil, nil, withHint(err, "give an OFA accuracy predictor (.pth), a CSV of config,accuracy samples, or nothing for the MACs proxy")
+	}
+	if check {
+		if err := predictor.CheckAccuracyResolutions(am, space, rs); err != nil {
+			return nil, nil, &InputError{Err: fmt.Errorf("--res: %w", err)}
+		}
+	}
+	sc, err := predictor.NewScorer(space, lat, am)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sc, am, nil
+}
+
+// measuredResolutions returns the resolutions lat's lookup table
+// measured, sorted, or nil when lat does not say.
+func measuredResolutions(lat predictor.LatencyModel) []int {
+	m, ok := lat.(interface{ MeasuredResolutions() []int })
+	if !ok {
+		return nil
+	}
+	rs := m.MeasuredResolutions()
+	slices.Sort(rs)
+	return rs
+}
+
+// SearchResolutions returns the resolutions to search with the latency
+// model lat: requested (--res) if given, else nil for the model's own
+// (see [search.Resolutioner]). Unless allowExtrapolation is set, they stay
+// within the resolutions lat's lookup table measured: requested ones
+// outside them are an [*InputError] that names the range and the flag,
+// and the default is the measured resolutions and the space's
+// resolutions between them, where interpolation is validated (see the
+// fit report's resolution hold-out). A model that does not say what it
+// measured sets no bounds.
+func SearchResolutions(space *supernet.Space, lat predictor.LatencyModel, requested []int, allowExtrapolation bool) ([]int, error) {
+	measured := measuredResolutions(lat)
+	if len(measured) == 0 || allowExtrapolation {
+		return requested, nil
+	}
+	if len(requested) == 0 {
+		return searchResolutions(space, measured), nil
+	}
+	lo, hi := measured[0], measured[len(measured)-1]
+	for _, r := range requested {
+		if r < lo || r > hi {
+			return nil, inputErrorf("--res %d is outside the resolutions the lookup table measured (%s): its latency would be extrapolated; "+
+				"search within %d..%d, profile r=%d, or pass --allow-extrapolation", r, resolutionRange(measured), lo, hi, r)
+		}
+	}
+	return requested, nil
+}
+
+// resolutionRange writes measured resolutions as "160" or "160..224".
+func resolutionRange(rs []int) string {
+	if rs[0] == rs[len(rs)-1] {
+		return strconv.Itoa(rs[0])
+	}
+	return fmt.Sprintf("%d..%d", rs[0], rs[len(rs)-1])
+}
+
+// noteExtrapolation records the measured resolutions and whether the
+// search covered others (rs, or lat's own when rs is empty), with a
+// warning naming them.
+func (s *Selection) noteExtrapolation(lat predictor.LatencyModel, rs []int) {
+	measured := measuredResolutions(lat)
+	if len(measured) == 0 {
+		return
+	}
+	s.MeasuredResolutions = measured
+	if len(rs) == 0 {
+		if rr, ok := lat.(search.Resolutioner); ok {
+			rs = rr.Resolutions()
+		}
+	}
+	var below, above []int
+	for _, r := range rs {
+		switch {
+		case r < measured[0]:
+			below = append(below, r)
+		case r > measured[len(measured)-1]:
+			above = append(above, r)
+		}
+	}
+	var parts []string
+	for _, out := range [][]int{below, above} {
+		if len(out) > 0 {
+			slices.Sort(out)
+			parts = append(parts, "r="+resolutionRange(out))
+		}
+	}
+	if len(parts) == 0 {
+		return
+	}
+	s.LatencyExtrapolated = true
+	s.Warnings = append(s.Warnings, fmt.Sprintf("latency EXTRAPOLATED at %s, beyond the resolutions the lookup table measured (%s): "+
+		"the predictions there are less certain; measure the model on the device before relying on them", strings.Join(parts, " and "), resolutionRange(measured)))
 }
 
 // Chosen is the selected subnet: the best measured after a rerank, else
@@ -134,8 +258,10 @@ func (s *Selection) WriteFront(prefix string) ([]string, error) {
 	return paths, nil
 }
 
-// WriteConfig writes subnet c to path, atomically, in edgefit's config JSON
-// ('edgefit export --config' reads it).
-func WriteConfig(path string, c supernet.Config) error {
-	return atomicfile.WriteFile(path, []byte(c.String()+"\n"))
+// WriteConfig writes subnet c of the space named space to path,
+// atomically, as a config file ('edgefit export --config' reads it): the
+// config JSON with the space's name (see [supernet.MarshalConfigFile]), so
+// that the subnet cannot be exported from the other width's supernet.
+func WriteConfig(path, space string, c supernet.Config) error {
+	return atomicfile.WriteFile(path, supernet.MarshalConfigFile(space, c))
 }

@@ -183,6 +183,7 @@ func TestRunRecalibrates(t *testing.T) {
 		t.Fatal(err)
 	}
 	last := rep.Last()
+	t.Logf("run: %v; verified %v, max abs diff %g, limit %g, config %+v", err, rep.Verified, rep.VerifyDiff, rep.VerifyLimit, last.Chosen.Config)
 	if rep.BNStatistics != export.BNRecalibrated || rep.Calibration == nil || rep.Calibration.Images != 5 || last.Rerank == nil ||
 		last.Chosen.Config != last.Rerank.Chosen.Config {
 		t.Fatalf("run result: bn %q, calibration %+v, rerank %+v, chosen %v", rep.BNStatistics, rep.Calibration, last.Rerank, last.Chosen.Config)

@@ -116,7 +116,7 @@ func TestExportCalibrated(t *testing.T) {
 	}
 	want := []string{"bn_statistics", "calibration", "calibration.batch_size", "calibration.batches", "calibration.dir", "calibration.images",
 		"calibration.list_sha256", "calibration.wall_seconds", "checkpoint", "checkpoint_sha256", "config", "config.d", "config.e", "config.ks", "config.r", "macs", "output", "params",
-		"peak_memory_bytes", "space", "untrained", "verify_max_abs_diff"}
+		"peak_memory_bytes", "space", "untrained", "verified", "verify_max_abs_diff", "verify_tolerance"}
 	if got := keysOf(t, []byte(stdout)); !slices.Equal(got, want) {
 		t.Errorf("export --json keys\n got %q\nwant %q", got, want)
 	}

@@ -90,7 +90,7 @@ func runBench(cmd *cobra.Command, g *globalOptions, o *benchOptions, target, mod
 	if err := writeKV(g.io.Out, [][]string{
 		{"model", res.Model},
 		{"target", fmt.Sprintf("%s (%s)", res.Target, res.Class)},
-		{"runtime", fmt.Sprintf("%s %s, %s, %d thread(s), batch %d, cpus %s", res.Runtime.Name, res.Runtime.Version, res.Runtime.Provider, res.Runtime.Threads, res.Runtime.Batch, cpuList(res.CPUs))},
+		{"runtime", fmt.Sprintf("%s, cpus %s", res.Runtime, cpuList(res.CPUs))},
 		{"latency", fmt.Sprintf("median %.3f ms ±%.1f%% (95%% CI), mean %.3f, p10 %.3f, p90 %.3f, CoV %.1f%%", st.Median, 100*res.CI, st.Mean, st.P10, st.P90, 100*st.CoV)},
 		{"runs", fmt.Sprintf("%d timed (stopped: %s)", st.N, res.Stop)},
 		{"load", fmt.Sprintf("%.1f ms, first run %.2f ms", res.LoadMS, res.FirstRunMS)},

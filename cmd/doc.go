@@ -7,10 +7,16 @@
 //
 // Conventions shared by every command:
 //   - results go to stdout, as a human table by default or as JSON with
-//     --json; progress and logs go to stderr, progress only on a terminal;
+//     --json, in one schema (see the README's JSON section and
+//     schema_test.go); progress bars and logs go to stderr, bars only on a
+//     terminal, logs and status lines in one format ("edgefit: ...", see
+//     lineHandler);
 //   - every command's --help carries an example;
+//   - output paths are checked before any long work (checkOutput);
 //   - errors print as "edgefit: error: ..." followed by "edgefit: hint: ..."
-//     lines, and the process exits with one of the documented [ExitCode]s.
+//     lines on stderr, under --json also as {"error","hints","exit_code"}
+//     on stdout, and the process exits with one of the documented exit
+//     codes.
 //
 // Only cmd and its commands import cmd and the command-line libraries
 // (cobra, pflag, progressbar, tablewriter, x/term); cmd does not import

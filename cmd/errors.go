@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -80,15 +81,25 @@ func ExitCodeOf(err error) int {
 	return ExitFailure
 }
 
+// interrupted is what an interrupted command says.
+const interrupted = "interrupted; anything measured so far is kept, rerun the same command to resume"
+
 // PrintError writes err and its hints to w in edgefit's format.
 func PrintError(w io.Writer, err error) {
 	if errors.Is(err, context.Canceled) {
-		fmt.Fprintln(w, "edgefit: interrupted; anything measured so far is kept, rerun the same command to resume")
+		fmt.Fprintln(w, "edgefit: "+interrupted)
 		return
 	}
 	fmt.Fprintf(w, "edgefit: error: %v\n", err)
+	for _, h := range hintsOf(err) {
+		fmt.Fprintf(w, "edgefit: hint: %s\n", h)
+	}
+}
+
+// hintsOf collects the advice err carries, each once: the Hint of an
+// error of the packages below cmd, then the command's own.
+func hintsOf(err error) []string {
 	var hints []string
-	// Errors of the packages below cmd may carry their own advice.
 	var h interface{ Hint() string }
 	if errors.As(err, &h) && h.Hint() != "" {
 		hints = append(hints, h.Hint())
@@ -97,13 +108,62 @@ func PrintError(w io.Writer, err error) {
 	if errors.As(err, &ue) {
 		hints = append(hints, ue.hints...)
 	}
-	seen := map[string]bool{}
+	out := []string{}
 	for _, h := range hints {
-		if !seen[h] {
-			seen[h] = true
-			fmt.Fprintf(w, "edgefit: hint: %s\n", h)
+		if !slices.Contains(out, h) {
+			out = append(out, h)
 		}
 	}
+	return out
+}
+
+// resultError is a failure that comes with the command's complete
+// result, such as a run whose model missed the measured limit: under
+// --json the result is printed inside the error's report.
+type resultError struct {
+	error
+	result any
+}
+
+func (e *resultError) Unwrap() error { return e.error }
+
+// withResult attaches the result a failed command still produced.
+func withResult(err error, result any) error {
+	if err == nil {
+		return nil
+	}
+	return &resultError{err, result}
+}
+
+// errorJSON is what a command that fails under --json prints on stdout.
+type errorJSON struct {
+	Error    string   `json:"error"`
+	Hints    []string `json:"hints"`
+	ExitCode int      `json:"exit_code"`
+	// Limits and Minima, for limits no subnet meets (exit code 3): the
+	// smallest value each limit can take, keyed as the limits are.
+	Limits *search.Limits            `json:"limits,omitempty"`
+	Minima map[string]search.Minimum `json:"minima,omitempty"`
+	// Result is the command's result, where it produced one all the same.
+	Result any `json:"result,omitempty"`
+}
+
+// writeErrorJSON writes the JSON report of err: its message, hints and
+// exit code, the minima of an infeasible search, and any result.
+func writeErrorJSON(w io.Writer, err error) error {
+	e := errorJSON{Error: err.Error(), Hints: hintsOf(err), ExitCode: ExitCodeOf(err)}
+	if errors.Is(err, context.Canceled) {
+		e.Error = interrupted
+	}
+	var inf *search.InfeasibleError
+	if errors.As(err, &inf) {
+		e.Limits, e.Minima = &inf.Limits, inf.MinimaByLimit()
+	}
+	var re *resultError
+	if errors.As(err, &re) {
+		e.Result = re.result
+	}
+	return writeJSON(w, e)
 }
 
 // noArgs refuses positional arguments as a usage error (exit code 2).
@@ -130,6 +190,8 @@ func pipelineError(err error) error {
 		return withCode(err, ExitUsage)
 	case errors.As(err, &inf):
 		return withCode(err, ExitInfeasible)
+	case errors.As(err, &ver) && ver.Err != nil:
+		return withCode(err, ExitFailure) // the check could not run
 	case errors.As(err, &ver), errors.As(err, &miss):
 		return withCode(err, ExitMismatch)
 	}

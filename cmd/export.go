@@ -78,6 +78,9 @@ func runExport(cmd *cobra.Command, g *globalOptions, o exportOptions) error {
 	if o.Output == "" {
 		return usageErrorf("-o is required: name the ONNX file to write")
 	}
+	if err := checkOutput("-o", o.Output); err != nil {
+		return err
+	}
 	calib, err := o.calib.options(o.SkipBad)
 	if err != nil {
 		return err
@@ -89,6 +92,9 @@ func runExport(cmd *cobra.Command, g *globalOptions, o exportOptions) error {
 	res, err := edgefit.Export(cmd.Context(), m, o.Output, edgefit.ExportOptions{Opset: o.Opset, Seed: o.Seed, Verify: o.Verify,
 		ToolVersion: version(), Calib: calib, Progress: terminal{g}})
 	if err != nil {
+		if res != nil {
+			return withResult(pipelineError(err), res)
+		}
 		return pipelineError(err)
 	}
 	if g.JSON {
@@ -114,8 +120,8 @@ func exportRows(res *edgefit.ExportResult) [][]string {
 		rows = append(rows, []string{"weights", res.Checkpoint + " (sha256 " + res.SHA256[:12] + "…)"})
 	}
 	rows = append(rows, []string{"BatchNorm statistics", bnRow(res.BNStatistics, res.Calibration)})
-	if res.MaxAbsDiff != nil {
-		rows = append(rows, []string{"verify", fmt.Sprintf("ONNX Runtime vs edgefit forward pass: max abs diff %.3g (ok, ≤ %g)", *res.MaxAbsDiff, edgefit.VerifyTolerance)})
+	if res.Verified {
+		rows = append(rows, []string{"verify", fmt.Sprintf("ONNX Runtime vs edgefit forward pass: max abs diff %.3g (ok, ≤ %.3g)", *res.MaxAbsDiff, *res.VerifyLimit)})
 	}
 	return rows
 }

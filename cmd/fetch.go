@@ -104,7 +104,7 @@ type fetchedFile struct {
 	Item    string `json:"item"`
 	File    string `json:"file"`
 	Path    string `json:"path"`
-	Size    int64  `json:"size"`
+	Size    int64  `json:"size_bytes"`
 	GitSHA1 string `json:"git_sha1,omitempty"`
 	Source  string `json:"source,omitempty"`
 }
@@ -204,9 +204,9 @@ type zooFileJS struct {
 	URL       string `json:"url"`
 	Path      string `json:"path"`
 	Cached    bool   `json:"cached"`
-	Size      int64  `json:"size,omitempty"`
-	Partial   int64  `json:"partial,omitempty"`
-	KnownSize int64  `json:"known_size,omitempty"`
+	Size      int64  `json:"size_bytes,omitempty"`
+	Partial   int64  `json:"partial_bytes,omitempty"`
+	KnownSize int64  `json:"known_size_bytes,omitempty"`
 	KnownSHA1 string `json:"known_git_sha1,omitempty"`
 }
 

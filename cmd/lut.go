@@ -228,7 +228,7 @@ func printLUTShow(g *globalOptions, s *lutShow) error {
 		{"table", s.Path},
 		{"space", s.Space},
 		{"device", src},
-		{"runtime", fmt.Sprintf("%s %s, %s, %d thread(s), batch %d", s.Runtime.Name, s.Runtime.Version, s.Runtime.Provider, s.Runtime.Threads, s.Runtime.Batch)},
+		{"runtime", s.Runtime.String()},
 		{"statistic", s.Statistic + " (ms)"},
 		{"entries", fmt.Sprintf("%d, %d whole networks", s.Entries, s.Networks)},
 		{"median CoV", fmt.Sprintf("%.2f%%", 100*s.MedianCoV)},
@@ -345,6 +345,9 @@ space than --space are refused.`,
 			if output == "" {
 				return usageErrorf("-o is required: name the lookup table to write")
 			}
+			if err := checkOutput("-o", output); err != nil {
+				return err
+			}
 			var t *lut.LUT
 			var err error
 			for i, a := range args {
@@ -416,6 +419,9 @@ tables edgefit measured), so that OFA sums the same numbers edgefit does.`,
 			}
 			if err := os.MkdirAll(output, 0o755); err != nil {
 				return fmt.Errorf("create %s: %w", output, err)
+			}
+			if err := checkOutput("-o", filepath.Join(output, "224_lookup_table.yaml")); err != nil {
+				return err
 			}
 			paths, err := lut.ExportOFA(t, output)
 			if err != nil {

@@ -57,7 +57,7 @@ type measureFlags struct {
 func (m *measureFlags) AddFlags(f *pflag.FlagSet) {
 	d := profiler.DefaultMeasurement()
 	f.IntVar(&m.Warmup, "warmup", d.Warmup, "untimed runs before timing each model")
-	f.IntVar(&m.MinRuns, "min-runs", d.MinRuns, "timed runs per model at least")
+	f.IntVar(&m.MinRuns, "min-runs", d.MinRuns, "timed runs per model at least (in --rounds above 1, only the undisturbed ones, within 10% of the fastest, make the statistics: n counts those, timed_runs all)")
 	f.IntVar(&m.MaxRuns, "max-runs", d.MaxRuns, "timed runs per model at most")
 	f.Float64Var(&m.TargetCI, "target-ci", percent(d.TargetCI), "stop timing a model once the 95% confidence interval of its median is within this many percent")
 	f.DurationVar(&m.MaxTime, "max-time", d.MaxTime, "timed running per model at most")

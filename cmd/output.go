@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/edgefit/edgefit"
+	"github.com/edgefit/edgefit/internal/atomicfile"
 )
 
 // writeJSON writes v as indented JSON followed by a newline.
@@ -40,19 +41,15 @@ func writeTable(w io.Writer, header []string, rows [][]string) error {
 }
 
 // progress reports advancement of long work on stderr: a bar with ETA on a
-// terminal, occasional plain lines otherwise, nothing with --no-progress or
-// --json.
+// terminal, nothing elsewhere (a pipe or a log gets the status lines
+// only), nothing with --no-progress or --json.
 type progress struct {
 	bar   *progressbar.ProgressBar
-	w     io.Writer
 	total int
-	last  int
-	desc  string
-	plain bool
 }
 
 func (g *globalOptions) newProgress(total int, desc string) *progress {
-	p := &progress{w: g.io.Err, total: total, desc: desc}
+	p := &progress{total: total}
 	if g.NoProg || g.JSON {
 		return p
 	}
@@ -65,33 +62,20 @@ func (g *globalOptions) newProgress(total int, desc string) *progress {
 			progressbar.OptionClearOnFinish(),
 			progressbar.OptionThrottle(100_000_000),
 		)
-		return p
 	}
-	p.plain = true
 	return p
 }
 
 // Set moves the progress to done of total (total may grow).
 func (p *progress) Set(done, total int) {
-	if p == nil {
+	if p == nil || p.bar == nil {
 		return
 	}
-	if p.bar != nil {
-		if total != p.total {
-			p.bar.ChangeMax(total)
-			p.total = total
-		}
-		_ = p.bar.Set(done)
-		return
+	if total != p.total {
+		p.bar.ChangeMax(total)
+		p.total = total
 	}
-	if p.plain && total > 0 {
-		// A line for every 10% so logs stay short.
-		step := max(total/10, 1)
-		if done == total || done/step != p.last/step {
-			fmt.Fprintf(p.w, "%s: %d/%d\n", p.desc, done, total)
-		}
-		p.last = done
-	}
+	_ = p.bar.Set(done)
 }
 
 // Done finishes the bar.
@@ -101,13 +85,26 @@ func (p *progress) Done() {
 	}
 }
 
-// terminal reports the edgefit package's progress: status lines on stderr,
-// always, and each phase as a progress bar (see newProgress).
+// terminal reports the edgefit package's progress: status lines as info
+// records of the command's logger (edgefit's one line format on stderr,
+// silenced by --log-level warn), and each phase as a progress bar on a
+// terminal (see newProgress).
 type terminal struct{ g *globalOptions }
 
-func (t terminal) Status(msg string) { fmt.Fprintf(t.g.io.Err, "edgefit: %s\n", msg) }
+func (t terminal) Status(msg string) { t.g.logger().Info(msg) }
 
 func (t terminal) Begin(phase string, total int) edgefit.Meter { return t.g.newProgress(total, phase) }
+
+// checkOutput refuses, before any long work, an output path that cannot
+// be written (its directory missing or read-only, or the path a
+// directory; see atomicfile.CheckDir), as a usage error naming the flag
+// and the path.
+func checkOutput(flag, path string) error {
+	if err := atomicfile.CheckDir(path); err != nil {
+		return usageErrorf("%s: %v", flag, err)
+	}
+	return nil
+}
 
 // writeKV prints key/value rows aligned in two columns, for single results.
 func writeKV(w io.Writer, rows [][]string) error {

@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -44,6 +43,9 @@ predictions of held-out resolutions and of held-out measured subnets.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
 				return usageErrorf("-o is required: name the predictor file to write")
+			}
+			if err := checkOutput("-o", out); err != nil {
+				return err
 			}
 			tbl, err := lut.Load(args[0])
 			if err != nil {
@@ -119,6 +121,6 @@ func metricRows(m predictor.Metrics) [][]string {
 		{"RMSPE", fmt.Sprintf("%.2f%%", m.RMSPE)},
 		{"within ±5%", fmt.Sprintf("%.1f%%", 100*m.Within5)},
 		{"within ±10%", fmt.Sprintf("%.1f%%", 100*m.Within10)},
-		{"Spearman", strings.TrimRight(fmt.Sprintf("%.4f", m.Spearman), "0")},
+		{"Spearman", predictor.FormatSpearman(m.Spearman)},
 	}
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/edgefit/edgefit"
 	"github.com/edgefit/edgefit/predictor"
 	"github.com/edgefit/edgefit/supernet"
 )
@@ -37,6 +38,9 @@ is fitted. Training the MLP takes some seconds per thousand samples and fold.`,
 			if out == "" {
 				return usageErrorf("-o is required: name the predictor file to write")
 			}
+			if err := checkOutput("-o", out); err != nil {
+				return err
+			}
 			if space == "" {
 				return usageErrorf("--space is required: the space the subnets were cut from, such as ofa-mbv3-w1.0 or ofa-mbv3-w1.2")
 			}
@@ -67,7 +71,8 @@ is fitted. Training the MLP takes some seconds per thousand samples and fold.`,
 			if err := ch.WriteText(g.io.Out); err != nil {
 				return err
 			}
-			fmt.Fprintf(g.io.Out, "wrote %s (next: edgefit select --acc %s)\n", out, out)
+			fmt.Fprintf(g.io.Out, "wrote %s\nnext: %s --max-latency 20ms\n", out,
+				edgefit.CommandLine("edgefit", "select", "--predictor", "DEVICE.pred.json", "--acc", out))
 			return nil
 		},
 	}

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -109,13 +110,11 @@ func verifyProfileOptions(o *profileOptions) error {
 		return err
 	}
 	if o.Output != "" {
-		dir := filepath.Dir(o.Output)
-		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-			return usageErrorf("-o %s: directory %s does not exist", o.Output, dir)
-		}
+		// The table and its journal beside it, before anything is deployed.
 		if fi, err := os.Stat(o.Output); err == nil && fi.IsDir() {
 			return usageErrorf("-o %s is a directory; name a file such as %s", o.Output, filepath.Join(o.Output, "device.lut.json"))
 		}
+		return checkOutput("-o", o.Output)
 	}
 	return nil
 }
@@ -165,8 +164,8 @@ type profileSummary struct {
 	Resumed     int      `json:"resumed"`  // taken from the journal
 	WallSeconds float64  `json:"wall_seconds"`
 	Remeasured  int      `json:"remeasured_batches"`
-	Rebaselined int      `json:"rebaselined"`
-	DriftNoise  float64  `json:"drift_noise"` // the reference's session-to-session noise
+	Rebaselined int      `json:"rebaselined_batches"`
+	DriftNoise  float64  `json:"drift_noise_fraction"` // the reference's session-to-session noise
 	Warnings    []string `json:"warnings,omitempty"`
 }
 
@@ -208,7 +207,7 @@ func runProfile(cmd *cobra.Command, g *globalOptions, o *profileOptions, target 
 
 	start := time.Now()
 	bar := g.newProgress(plan.Entries+plan.NetworksAll, "profile")
-	plan.Options.Progress = profileProgress(g, bar)
+	plan.Options.Progress = profileProgress(bar)
 	tbl, err := plan.Execute(ctx)
 	bar.Done()
 	if err != nil {
@@ -240,17 +239,18 @@ func tableDriftNoise(t *lut.LUT) float64 {
 // the journal already holds.
 func announcePlan(g *globalOptions, plan *profiler.Plan) {
 	po := plan.Options
-	fmt.Fprintf(g.io.Err, "profiling %s (%s class): %s at %s, %d layer entries + %d networks; %s, %d thread(s), batch %d, runner %s, affinity %s\n",
-		plan.Target, plan.Class, po.Space, joinIntList(po.Resolutions), plan.Entries, plan.NetworksAll, po.Provider, po.Threads, po.Batch, po.Runner, po.CPUAffinity)
+	log := g.logger()
+	log.Info(fmt.Sprintf("profiling %s (%s class): %s at %s, %d layer entries + %d networks; %s, %d thread(s), batch %d, runner %s, affinity %s",
+		plan.Target, plan.Class, po.Space, joinIntList(po.Resolutions), plan.Entries, plan.NetworksAll, po.Provider, po.Threads, po.Batch, po.Runner, po.CPUAffinity))
 	if plan.Done > 0 {
-		fmt.Fprintf(g.io.Err, "resuming %s: %d of %d already measured\n", po.Journal, plan.Done, plan.Entries+plan.NetworksAll)
+		log.Info(fmt.Sprintf("resuming %s: %d of %d already measured", po.Journal, plan.Done, plan.Entries+plan.NetworksAll))
 	}
 }
 
 // printDryRun prints the plan of --dry-run.
 func printDryRun(g *globalOptions, plan *profiler.Plan) error {
 	if g.JSON {
-		return writeJSON(g.io.Out, map[string]any{"target": plan.Target, "class": plan.Class, "identity": plan.Identity,
+		return writeJSON(g.io.Out, map[string]any{"target": plan.Target, "class": plan.Class, "identity": identityJSON(plan.Identity),
 			"entries": plan.Entries, "networks": plan.NetworksAll, "done": plan.Done, "remaining": plan.Remaining(),
 			"reference": plan.Reference, "warnings": plan.Warnings})
 	}
@@ -258,27 +258,27 @@ func printDryRun(g *globalOptions, plan *profiler.Plan) error {
 	return nil
 }
 
-// profileProgress moves the bar on a terminal; elsewhere it writes plain
-// lines for logs, at most one every 10 s, plus the last.
-func profileProgress(g *globalOptions, bar *progress) func(profiler.Progress) {
-	var lastLine time.Time
-	return func(p profiler.Progress) {
-		if !bar.plain {
-			bar.Set(p.Done, p.Total)
-			return
+// identityJSON is the plan's identity in edgefit's JSON schema. The
+// journal's own form of it stays as it is (max_time_s, target_ci): its
+// digest identifies the journals already written.
+func identityJSON(id profiler.Identity) map[string]any {
+	var m map[string]any
+	b, _ := json.Marshal(id)
+	_ = json.Unmarshal(b, &m)
+	if ms, ok := m["measure"].(map[string]any); ok {
+		for old, cur := range map[string]string{"target_ci": "target_ci_fraction", "max_time_s": "max_time_seconds"} {
+			if v, ok := ms[old]; ok {
+				ms[cur] = v
+				delete(ms, old)
+			}
 		}
-		if p.Done != p.Total && time.Since(lastLine) < 10*time.Second {
-			return
-		}
-		lastLine = time.Now()
-		eta := "estimating"
-		if p.Done == p.Total {
-			eta = "done"
-		} else if p.ETA > 0 {
-			eta = "about " + p.ETA.Round(time.Second).String() + " left"
-		}
-		fmt.Fprintf(g.io.Err, "profile: %d/%d models, %s elapsed, %s\n", p.Done, p.Total, p.Elapsed.Round(time.Second), eta)
 	}
+	return m
+}
+
+// profileProgress moves the bar on a terminal (nothing elsewhere).
+func profileProgress(bar *progress) func(profiler.Progress) {
+	return func(p profiler.Progress) { bar.Set(p.Done, p.Total) }
 }
 
 // rows describe the profile for a person.
@@ -288,14 +288,14 @@ func (s *profileSummary) rows() [][]string {
 		{"journal", s.Journal},
 		{"space", s.Space},
 		{"target", fmt.Sprintf("%s (%s)", s.Target, s.Class)},
-		{"runtime", fmt.Sprintf("%s %s, %s, %d thread(s), batch %d", s.Runtime.Name, s.Runtime.Version, s.Runtime.Provider, s.Runtime.Threads, s.Runtime.Batch)},
+		{"runtime", s.Runtime.String()},
 		{"resolutions", joinIntList(s.Resolutions)},
 		{"entries", strconv.Itoa(s.Entries)},
 		{"networks", strconv.Itoa(s.Networks)},
 		{"measured now", fmt.Sprintf("%d (%d from the journal)", s.Measured, s.Resumed)},
 		{"wall time", (time.Duration(s.WallSeconds * float64(time.Second))).Round(time.Second).String()},
 		{"median CoV", fmt.Sprintf("%.2f%%", 100*s.MedianCoV)},
-		{"median runs", fmt.Sprintf("%.0f", s.MedianRuns)},
+		{"median runs", fmt.Sprintf("%.0f kept for the statistics per entry (undisturbed samples; --min-runs counts the timed ones)", s.MedianRuns)},
 		{"drift", fmt.Sprintf("%d batch(es) measured again, %d kept drifted; reference noise %.1f%% per session", s.Remeasured, s.Rebaselined, 100*s.DriftNoise)},
 	}
 }

@@ -2,10 +2,12 @@ package cmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"runtime/debug"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -45,9 +47,19 @@ type globalOptions struct {
 	LogLevel string
 	NoProg   bool
 	io       IO
+	log      *slog.Logger
 }
 
+// logger returns the command's logger: edgefit's line format (see
+// lineHandler) on stderr, at --log-level.
 func (g *globalOptions) logger() *slog.Logger {
+	if g.log == nil {
+		g.log = g.newLogger()
+	}
+	return g.log
+}
+
+func (g *globalOptions) newLogger() *slog.Logger {
 	var lvl slog.Level
 	switch strings.ToLower(g.LogLevel) {
 	case "debug":
@@ -59,22 +71,35 @@ func (g *globalOptions) logger() *slog.Logger {
 	default:
 		lvl = slog.LevelInfo
 	}
-	return slog.New(slog.NewTextHandler(g.io.Err, &slog.HandlerOptions{Level: lvl}))
+	return slog.New(newLineHandler(g.io.Err, lvl))
 }
 
 // Execute runs the edgefit command line with args (without the program
 // name) and returns the error to report; use [ExitCodeOf] and [PrintError]
-// on it.
+// on it. Under --json, a failure also prints its JSON report on stdout
+// (see writeErrorJSON).
 func Execute(ctx context.Context, args []string, stdio IO) error {
-	root := newRootCommand(stdio)
+	root, g := newRoot(stdio)
 	root.SetArgs(args)
 	root.SetIn(stdio.In)
 	root.SetOut(stdio.Out)
 	root.SetErr(stdio.Err)
-	return root.ExecuteContext(ctx)
+	err := root.ExecuteContext(ctx)
+	// A flag error may come before --json is parsed: look for it too.
+	if err != nil && (g.JSON || slices.Contains(args, "--json") || slices.Contains(args, "--json=true")) {
+		if jerr := writeErrorJSON(stdio.Out, err); jerr != nil {
+			return errors.Join(err, jerr)
+		}
+	}
+	return err
 }
 
 func newRootCommand(stdio IO) *cobra.Command {
+	root, _ := newRoot(stdio)
+	return root
+}
+
+func newRoot(stdio IO) (*cobra.Command, *globalOptions) {
 	g := &globalOptions{io: stdio}
 	root := &cobra.Command{
 		Use:   "edgefit",
@@ -104,7 +129,7 @@ it checks on the device.`,
 	for _, c := range subcommands {
 		root.AddCommand(c(g))
 	}
-	return root
+	return root, g
 }
 
 // subcommands lists the constructors of edgefit's commands; each command's

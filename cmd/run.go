@@ -87,7 +87,10 @@ recalibrated, then evaluated) and the best measured is exported.`,
 	})
 	f.StringVar(&o.Checkpoint, "checkpoint", "", "OFA supernet checkpoint to cut the subnet from, or a name 'edgefit fetch' cached (default: untrained seeded weights, latency-faithful only)")
 	f.StringVar(&o.LUT, "lut", "", "use this lookup table instead of profiling (it must be for the same space)")
-	f.StringVar(&o.CacheDir, "cache", "", "where measured tables are cached by device fingerprint and settings (default ~/.cache/edgefit/luts)")
+	f.StringVar(&o.CacheDir, "lut-cache", "", "where measured lookup tables are cached by device fingerprint and settings (default ~/.cache/edgefit/luts)")
+	// --cache was this flag's name; 'edgefit fetch --cache' is another cache.
+	f.StringVar(&o.CacheDir, "cache", "", "the old name of --lut-cache")
+	_ = f.MarkDeprecated("cache", "use --lut-cache (fetch's --cache is the cache of OFA's files)")
 	f.StringVarP(&o.OutDir, "output", "o", "", "directory for the model, predictor, front, plot and report")
 	f.IntVar(&o.Retries, "retries", 2, "how many tighter selections to try when the measured latency misses --max-latency")
 	f.Float64Var(&o.latencyScale, "latency-scale", 1, "multiply latency predictions by this factor (for testing the re-selection)")
@@ -125,10 +128,10 @@ func runRun(ctx context.Context, g *globalOptions, o *runOptions, target string)
 		return err
 	}
 	if g.JSON {
-		if jerr := writeJSON(g.io.Out, res); jerr != nil {
-			return jerr
+		if err != nil {
+			return withResult(err, res) // printed inside the error's report
 		}
-		return err
+		return writeJSON(g.io.Out, res)
 	}
 	printRunSummary(g, res)
 	return err
@@ -154,7 +157,7 @@ func (o *runOptions) runOptions(g *globalOptions) (edgefit.RunOptions, error) {
 	}
 	return edgefit.RunOptions{Space: o.prof.Space, Checkpoint: o.Checkpoint, LUT: o.LUT, CacheDir: o.CacheDir, OutDir: o.OutDir,
 		Limits: lim, Retries: o.Retries, Profile: o.prof.profilerOptions(log), Accuracy: o.sel.Acc, Search: so,
-		LatencyScale: o.latencyScale, ToolVersion: version(), Logger: log, Calib: calib, Rerank: rerank}, nil
+		AllowExtrapolation: o.sel.Extrapolate, LatencyScale: o.latencyScale, ToolVersion: version(), Logger: log, Calib: calib, Rerank: rerank}, nil
 }
 
 // printRunSummary prints the outcome of 'edgefit run' for a person.
@@ -184,6 +187,9 @@ func printRunSummary(g *globalOptions, r *edgefit.RunResult) {
 		{"model", r.Files["model"]},
 		{"plot", r.Files["png_front"]},
 		{"report", r.Files["report"]},
+	}
+	for _, w := range r.Warnings {
+		rows = append(rows, []string{"warning", w})
 	}
 	_ = writeKV(g.io.Out, rows)
 }

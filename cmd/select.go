@@ -21,44 +21,56 @@ func init() { register(newSelectCommand) }
 // limitFlags are the four limits, as the user typed them.
 type limitFlags struct {
 	Latency, Memory, Params, MACs string
+	Flops                         string // --max-flops, the old name of --max-macs
 }
 
 func (l *limitFlags) AddFlags(f *pflag.FlagSet) {
-	f.StringVar(&l.Latency, "max-latency", "", "latency limit on the target, with a unit: 20ms, 0.02s")
-	f.StringVar(&l.Memory, "max-memory", "", "peak inference memory limit (weights plus live activations): 40MB, 512KB, 1GB (MB = 10^6 bytes, MiB = 2^20)")
-	f.StringVar(&l.Params, "max-params", "", "parameter limit: 5M, 300K, 4500000")
-	f.StringVar(&l.MACs, "max-flops", "", "multiply-accumulate limit, as OFA counts FLOPs: 300M, 1.2G")
+	const rel = "; or a share of the largest subnet's, such as 60%"
+	f.StringVar(&l.Latency, "max-latency", "", "latency limit on the target, with a unit: 20ms, 0.02s"+rel+" (of its predicted latency there)")
+	f.StringVar(&l.Memory, "max-memory", "", "peak inference memory limit (weights plus live activations), with a unit: 40MB, 512KB, 1GB (MB = 10^6 bytes, MiB = 2^20)"+rel)
+	f.StringVar(&l.Params, "max-params", "", "parameter limit: 5M, 300K, 4500000"+rel)
+	f.StringVar(&l.MACs, "max-macs", "", "multiply-accumulate limit (what OFA calls FLOPs; --max-flops is the same flag): 300M, 1.2G"+rel)
+	f.StringVar(&l.Flops, "max-flops", "", "the same as --max-macs")
+	_ = f.MarkHidden("max-flops")
 }
 
 // parse turns the flags into search limits; at least one must be set.
 func (l *limitFlags) parse() (search.Limits, error) {
 	var lim search.Limits
-	var err error
-	if l.Latency != "" {
-		if lim.MaxLatencyMS, err = search.ParseLatency(l.Latency); err != nil {
-			return lim, usageErrorf("--max-latency: %v", err)
+	if l.Flops != "" {
+		if l.MACs != "" && l.MACs != l.Flops {
+			return lim, usageErrorf("--max-flops %s and --max-macs %s disagree: they are the same limit, give one", l.Flops, l.MACs)
 		}
+		l.MACs = l.Flops
 	}
-	if l.Memory != "" {
-		if lim.MaxMemory, err = search.ParseBytes(l.Memory); err != nil {
-			return lim, usageErrorf("--max-memory: %v", err)
+	for _, f := range []struct {
+		flag, value string
+		share       *float64
+		parse       func(string) error
+	}{
+		{"--max-latency", l.Latency, &lim.Share.Latency, func(v string) (err error) { lim.MaxLatencyMS, err = search.ParseLatency(v); return }},
+		{"--max-memory", l.Memory, &lim.Share.Memory, func(v string) (err error) { lim.MaxMemory, err = search.ParseBytes(v); return }},
+		{"--max-params", l.Params, &lim.Share.Params, func(v string) (err error) { lim.MaxParams, err = search.ParseCount(v); return }},
+		{"--max-macs", l.MACs, &lim.Share.MACs, func(v string) (err error) { lim.MaxMACs, err = search.ParseCount(v); return }},
+	} {
+		var err error
+		switch {
+		case f.value == "":
+			continue
+		case search.IsShare(f.value):
+			*f.share, err = search.ParseShare(f.value)
+		default:
+			err = f.parse(f.value)
 		}
-	}
-	if l.Params != "" {
-		if lim.MaxParams, err = search.ParseCount(l.Params); err != nil {
-			return lim, usageErrorf("--max-params: %v", err)
-		}
-	}
-	if l.MACs != "" {
-		if lim.MaxMACs, err = search.ParseCount(l.MACs); err != nil {
-			return lim, usageErrorf("--max-flops: %v", err)
+		if err != nil {
+			return lim, usageErrorf("%s: %v", f.flag, err)
 		}
 	}
 	if err := lim.Validate(); err != nil {
 		return lim, usageErrorf("%v", err)
 	}
 	if len(lim.Set()) == 0 {
-		return lim, usageErrorf("no limit given: set at least one of --max-latency, --max-memory, --max-params, --max-flops")
+		return lim, usageErrorf("no limit given: set at least one of --max-latency, --max-memory, --max-params, --max-macs")
 	}
 	return lim, nil
 }
@@ -77,6 +89,8 @@ type selectOptions struct {
 	Gens    int
 	MaxPred int
 	RL      search.RLOptions
+	// Extrapolate allows resolutions beyond those the table measured.
+	Extrapolate bool
 }
 
 func (o *selectOptions) AddFlags(f *pflag.FlagSet) {
@@ -85,7 +99,8 @@ func (o *selectOptions) AddFlags(f *pflag.FlagSet) {
 	f.IntVar(&o.Top, "top", 5, "how many subnets to list")
 	f.Uint64Var(&o.Seed, "seed", 1, "seed: the same seed gives the same result")
 	f.StringVar(&o.Method, "method", search.MethodEvolution, "search method: evolution, random (a baseline) or rl (an LSTM controller trained with REINFORCE)")
-	f.IntSliceVar(&o.Res, "res", nil, "resolutions to search (default: the predictor's)")
+	f.IntSliceVar(&o.Res, "res", nil, "resolutions to search (default: those the lookup table measured and the space's between them)")
+	f.BoolVar(&o.Extrapolate, "allow-extrapolation", false, "search resolutions beyond those the lookup table measured, where latency is extrapolated (every output says so)")
 	f.BoolVar(&o.Pareto, "pareto", true, "also search the Pareto front of accuracy against latency")
 	f.BoolVar(&o.Memory, "pareto-memory", false, "make peak memory a third objective of the front")
 	f.IntVar(&o.PopSize, "population", 0, "evolution population (default 100)")
@@ -108,10 +123,15 @@ func (o *selectOptions) searchOptions(log *slog.Logger) (search.Options, error) 
 	return opts, nil
 }
 
-// candidateRows formats candidates as table rows.
-func candidateRows(cs []search.Candidate) [][]string {
+// candidateRows formats candidates as table rows; a resolution outside
+// measured (when known), where the latency is extrapolated, is starred.
+func candidateRows(cs []search.Candidate, measured []int) [][]string {
 	rows := make([][]string, 0, len(cs))
 	for i, c := range cs {
+		r := fmt.Sprint(c.Config.R)
+		if len(measured) > 0 && (c.Config.R < measured[0] || c.Config.R > measured[len(measured)-1]) {
+			r += "*"
+		}
 		rows = append(rows, []string{
 			fmt.Sprint(i + 1),
 			fmt.Sprintf("%.4f", c.Accuracy),
@@ -119,7 +139,7 @@ func candidateRows(cs []search.Candidate) [][]string {
 			search.FormatBytes(c.PeakMemory),
 			search.FormatCount(c.Params),
 			search.FormatCount(c.MACs),
-			fmt.Sprint(c.Config.R),
+			r,
 			compactConfig(c.Config),
 		})
 	}
@@ -194,7 +214,8 @@ images, then evaluated on the labelled ones. The best measured is chosen and
 written to -o; the output shows predicted and measured accuracy side by side.`,
 		Example: `  edgefit select --predictor note10.pred.json --acc acc_predictor.pth --max-latency 20ms -o subnet.json
   edgefit select --checkpoint ofa_mbv3_d234_e346_k357_w1.0 --predictor local.pred.json \
-      --max-latency 15ms --max-memory 40MB --max-params 5M --max-flops 300M --top 10 --json
+      --max-latency 15ms --max-memory 40MB --max-params 5M --max-macs 300M --top 10 --json
+  edgefit select --predictor local.pred.json --max-latency 60% -o subnet.json
   edgefit select --checkpoint ofa_mbv3_d234_e346_k357_w1.0 --predictor local.pred.json --max-latency 15ms \
       --rerank 5 --calib-data calib/ --val-data val/ -o subnet.json
   edgefit select --predictor note10.pred.json --acc acc_predictor.pth --max-latency 20ms \
@@ -224,6 +245,9 @@ func runSelect(ctx context.Context, g *globalOptions, o *selectFlags) error {
 	if err != nil {
 		return err
 	}
+	if err := o.checkOutputs(); err != nil {
+		return err
+	}
 	_, ro, err := o.rerank.options(false)
 	if err != nil {
 		return err
@@ -240,6 +264,9 @@ func runSelect(ctx context.Context, g *globalOptions, o *selectFlags) error {
 	so, err := o.searchOptions(g.logger())
 	if err != nil {
 		return err
+	}
+	if so.Resolutions, err = edgefit.SearchResolutions(space, lat, o.Res, o.Extrapolate); err != nil {
+		return pipelineError(err)
 	}
 	sel, err := edgefit.Select(ctx, space, lat, o.Acc, lim, so, terminal{g})
 	if err != nil {
@@ -287,30 +314,55 @@ func (o *selectFlags) prepareRerank(ctx context.Context, space *supernet.Space, 
 	return r, nil
 }
 
+// frontPrefix is the path prefix of the front's files: --front, else -o
+// without its extension; "" for none.
+func (o *selectFlags) frontPrefix() string {
+	if !o.Pareto {
+		return ""
+	}
+	if o.Front == "" && o.Output != "" {
+		return strings.TrimSuffix(o.Output, filepath.Ext(o.Output))
+	}
+	return o.Front
+}
+
+// checkOutputs checks, before the search, that -o and the front's files
+// can be written.
+func (o *selectFlags) checkOutputs() error {
+	if o.Output != "" {
+		if err := checkOutput("-o", o.Output); err != nil {
+			return err
+		}
+	}
+	if p := o.frontPrefix(); p != "" {
+		return checkOutput("--front", p+".front.json")
+	}
+	return nil
+}
+
 // writeSelection writes the best config to -o and the front beside it (or
 // to --front), returning the front's files.
 func (o *selectFlags) writeSelection(sel *edgefit.Selection) ([]string, error) {
 	if o.Output != "" {
-		if err := edgefit.WriteConfig(o.Output, sel.Chosen()); err != nil {
+		if err := edgefit.WriteConfig(o.Output, sel.Space, sel.Chosen()); err != nil {
 			return nil, err
 		}
 	}
-	front := o.Front
-	if front == "" && o.Output != "" {
-		front = strings.TrimSuffix(o.Output, filepath.Ext(o.Output))
+	if p := o.frontPrefix(); p != "" {
+		return sel.WriteFront(p)
 	}
-	if front == "" || !o.Pareto {
-		return nil, nil
-	}
-	return sel.WriteFront(front)
+	return nil, nil
 }
 
 // printSelection prints the best subnets as a table and what was written.
 func (o *selectFlags) printSelection(g *globalOptions, sel *edgefit.Selection, frontPaths []string) error {
-	if err := writeTable(g.io.Out, selectionHeader(sel), candidateRows(sel.Top)); err != nil {
+	if err := writeTable(g.io.Out, selectionHeader(sel), candidateRows(sel.Top, sel.MeasuredResolutions)); err != nil {
 		return err
 	}
-	fmt.Fprintf(g.io.Out, "space %s, limits %s; %d candidates scored in %.0f ms\n", sel.Space, sel.Limits, sel.Scored, sel.WallMS)
+	for _, w := range sel.Warnings {
+		fmt.Fprintf(g.io.Out, "warning: %s\n", w)
+	}
+	fmt.Fprintf(g.io.Out, "space %s, limits %s; %d candidates scored in %.2f s\n", sel.Space, sel.Limits, sel.Scored, sel.WallSeconds)
 	fmt.Fprintf(g.io.Out, "accuracy: %s\n", sel.AccuracySource)
 	if sel.AccuracyFit != nil {
 		if err := sel.AccuracyFit.WriteText(g.io.Out); err != nil {
@@ -324,7 +376,7 @@ func (o *selectFlags) printSelection(g *globalOptions, sel *edgefit.Selection, f
 		}
 	}
 	if o.Output != "" {
-		fmt.Fprintf(g.io.Out, "best config written to %s (next: edgefit export --config %s -o model.onnx)\n", o.Output, o.Output)
+		fmt.Fprintf(g.io.Out, "best config written to %s\nnext: %s\n", o.Output, edgefit.ExportCommand(o.Output, sel.Space, o.Checkpoint, "model.onnx"))
 	}
 	if len(frontPaths) > 0 {
 		fmt.Fprintf(g.io.Out, "Pareto front (%d subnets): %s\n", len(sel.Front), strings.Join(frontPaths, ", "))

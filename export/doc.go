@@ -28,7 +28,8 @@
 // [Forward] is a plain Go forward pass of a Net that follows OFA's PyTorch
 // modules; [Verify] runs an exported model with ONNX Runtime (package
 // [github.com/edgefit/edgefit/export/ort]) and reports the largest
-// difference from it.
+// difference from it, and [Compare] how it agrees under the one rule every
+// exported model is checked by ([VerifyTolerance], [Agreement.OK]).
 //
 // Package export imports supernet, its own subpackages and leaf helpers
 // under internal/ only. Its subpackage ort is edgefit's only cgo: export

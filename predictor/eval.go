@@ -1,7 +1,9 @@
 package predictor
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
 	"sort"
 
@@ -13,51 +15,56 @@ import (
 // definitions of nn-Meter's latency_metrics: for the relative error
 // δ = (pred − true)/true, RMSPE = 100·sqrt(mean δ²) and WithinX is the
 // share of samples with |δ| ≤ X%.
+//
+// Its JSON keys carry their units: n, rmse_ms, rmspe_pct and mape_pct
+// (percent), within_5pct_fraction and within_10pct_fraction (fractions
+// in [0, 1]) and spearman; an undefined value is null. The keys within5
+// and within10 of files written before still read.
 type Metrics struct {
-	N        int     `json:"n"`
-	RMSE     float64 `json:"rmse_ms"`   // root mean squared error, ms
-	RMSPE    float64 `json:"rmspe_pct"` // root mean squared percentage error, %
-	MAPE     float64 `json:"mape_pct"`  // mean absolute percentage error, %
-	Within5  float64 `json:"within5"`   // share of samples within ±5%, 0..1
-	Within10 float64 `json:"within10"`  // share within ±10%, 0..1
+	N        int
+	RMSE     float64 // root mean squared error, ms
+	RMSPE    float64 // root mean squared percentage error, %
+	MAPE     float64 // mean absolute percentage error, %
+	Within5  float64 // share of samples within ±5%, 0..1
+	Within10 float64 // share within ±10%, 0..1
 	// Spearman is the rank correlation of predictions and truth, ties
 	// given their average rank; NaN when either side is constant or N < 2.
-	Spearman float64 `json:"spearman"`
+	Spearman float64
+}
+
+type metricsJSON struct {
+	N        int      `json:"n"`
+	RMSE     *float64 `json:"rmse_ms"`
+	RMSPE    *float64 `json:"rmspe_pct"`
+	MAPE     *float64 `json:"mape_pct"`
+	Within5  float64  `json:"within_5pct_fraction"`
+	Within10 float64  `json:"within_10pct_fraction"`
+	Spearman *float64 `json:"spearman"`
 }
 
 // MarshalJSON writes non-finite values (an undefined Spearman ρ) as null.
 func (m Metrics) MarshalJSON() ([]byte, error) {
-	type plain struct {
-		N        int      `json:"n"`
-		RMSE     *float64 `json:"rmse_ms"`
-		RMSPE    *float64 `json:"rmspe_pct"`
-		MAPE     *float64 `json:"mape_pct"`
-		Within5  float64  `json:"within5"`
-		Within10 float64  `json:"within10"`
-		Spearman *float64 `json:"spearman"`
-	}
 	fin := func(v float64) *float64 {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return nil
 		}
 		return &v
 	}
-	return json.Marshal(plain{m.N, fin(m.RMSE), fin(m.RMSPE), fin(m.MAPE), m.Within5, m.Within10, fin(m.Spearman)})
+	return json.Marshal(metricsJSON{m.N, fin(m.RMSE), fin(m.RMSPE), fin(m.MAPE), m.Within5, m.Within10, fin(m.Spearman)})
 }
 
-// UnmarshalJSON reads null as NaN.
+// UnmarshalJSON reads null as NaN, and the keys within5 and within10 of
+// earlier files.
 func (m *Metrics) UnmarshalJSON(b []byte) error {
 	var p struct {
-		N        int      `json:"n"`
-		RMSE     *float64 `json:"rmse_ms"`
-		RMSPE    *float64 `json:"rmspe_pct"`
-		MAPE     *float64 `json:"mape_pct"`
-		Within5  float64  `json:"within5"`
-		Within10 float64  `json:"within10"`
-		Spearman *float64 `json:"spearman"`
+		metricsJSON
+		Old5  *float64 `json:"within5"`
+		Old10 *float64 `json:"within10"`
 	}
-	if err := json.Unmarshal(b, &p); err != nil {
-		return err
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return fmt.Errorf("metrics: %w", err)
 	}
 	val := func(v *float64) float64 {
 		if v == nil {
@@ -66,6 +73,12 @@ func (m *Metrics) UnmarshalJSON(b []byte) error {
 		return *v
 	}
 	*m = Metrics{p.N, val(p.RMSE), val(p.RMSPE), val(p.MAPE), p.Within5, p.Within10, val(p.Spearman)}
+	if p.Old5 != nil {
+		m.Within5 = *p.Old5
+	}
+	if p.Old10 != nil {
+		m.Within10 = *p.Old10
+	}
 	return nil
 }
 

@@ -20,7 +20,7 @@ import (
 // LatencyFormat and LatencyVersion identify a saved latency predictor.
 const (
 	LatencyFormat  = "edgefit-latency-predictor"
-	LatencyVersion = 1
+	LatencyVersion = 2 // 1: the keys before edgefit's one JSON schema (ms, b, within5), still read
 )
 
 // maxChoices bounds the kernel and expand choices per block the tables
@@ -81,8 +81,40 @@ type latencyMeta struct {
 // start-up, memory effects between layers, fusion across layer borders).
 type Calibration struct {
 	A        float64 `json:"a"`
-	B        float64 `json:"b"`
+	B        float64 `json:"b_ms"`     // milliseconds ("b" in version 1 files)
 	Networks int     `json:"networks"` // measured subnets it was fitted on
+}
+
+// UnmarshalJSON reads the calibration, under version 1's key "b" too.
+func (c *Calibration) UnmarshalJSON(b []byte) error {
+	type plain Calibration
+	var p plain
+	err := decodeOldB(b, &p, &p.B)
+	*c = Calibration(p)
+	return err
+}
+
+// decodeOldB decodes b into v, refusing unknown keys, after moving
+// version 1's key "b" (a calibration's intercept, b_ms since) to *b_ms.
+func decodeOldB(b []byte, v any, bMS *float64) error {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	old, ok := m["b"]
+	if ok {
+		delete(m, "b")
+		b, _ = json.Marshal(m)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("calibration: %w", err)
+	}
+	if ok {
+		return json.Unmarshal(old, bMS)
+	}
+	return nil
 }
 
 // FitOptions tune [Fit]. The zero value is ready to use.
@@ -171,11 +203,20 @@ type CalibrationReport struct {
 	Train    int     `json:"train,omitempty"`
 	Holdout  int     `json:"holdout,omitempty"`
 	A        float64 `json:"a,omitempty"`
-	B        float64 `json:"b,omitempty"`
+	B        float64 `json:"b_ms,omitempty"`
 	// Raw and Calibrated compare the held-out subnets with the plain
 	// layer sum and with the calibration fitted on the others.
 	Raw        *Metrics `json:"raw,omitempty"`
 	Calibrated *Metrics `json:"calibrated,omitempty"`
+}
+
+// UnmarshalJSON reads the report, under version 1's key "b" too.
+func (c *CalibrationReport) UnmarshalJSON(b []byte) error {
+	type plain CalibrationReport
+	var p plain
+	err := decodeOldB(b, &p, &p.B)
+	*c = CalibrationReport(p)
+	return err
 }
 
 // Fit builds a latency predictor from a lookup table and reports how well
@@ -610,9 +651,19 @@ type predictorFile struct {
 }
 
 type measuredItem struct {
-	R   int     `json:"r"`
-	Key string  `json:"key"`
-	MS  float64 `json:"ms"`
+	R     int      `json:"r"`
+	Key   string   `json:"key"`
+	MS    float64  `json:"latency_ms"`
+	OldMS *float64 `json:"ms,omitempty"` // version 1's name, read only
+}
+
+// upgrade moves the values of version 1's keys to the current ones.
+func (f *predictorFile) upgrade() {
+	for i := range f.Measured {
+		if m := &f.Measured[i]; m.OldMS != nil {
+			m.MS, m.OldMS = *m.OldMS, nil
+		}
+	}
 }
 
 // Write encodes the predictor as JSON.
@@ -624,7 +675,7 @@ func (p *LatencyPredictor) Write(w io.Writer) error {
 		}
 	}
 	for k, v := range p.layers.measured {
-		f.Measured = append(f.Measured, measuredItem{k.r, k.key, v})
+		f.Measured = append(f.Measured, measuredItem{R: k.r, Key: k.key, MS: v})
 	}
 	slices.SortFunc(f.Measured, func(a, b measuredItem) int {
 		if a.R != b.R {
@@ -666,9 +717,10 @@ func ReadLatencyPredictor(r io.Reader) (*LatencyPredictor, error) {
 	if f.Format != LatencyFormat {
 		return nil, fmt.Errorf("not a latency predictor (format %q, want %q): fit one with edgefit predictor fit", f.Format, LatencyFormat)
 	}
-	if f.Version != LatencyVersion {
-		return nil, fmt.Errorf("latency predictor version %d is not supported (want %d): refit it", f.Version, LatencyVersion)
+	if f.Version != LatencyVersion && f.Version != 1 {
+		return nil, fmt.Errorf("latency predictor version %d is not supported (this edgefit reads 1 and %d): refit it", f.Version, LatencyVersion)
 	}
+	f.upgrade()
 	space, err := supernet.SpaceByName(f.Meta.Space)
 	if err != nil {
 		return nil, fmt.Errorf("latency predictor: %w", err)

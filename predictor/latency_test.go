@@ -226,7 +226,7 @@ func TestSaveLoad(t *testing.T) {
 	for _, tc := range []struct{ old, new, want string }{
 		{`"space": "ofa-mbv3-w1.2"`, `"space": "ofa-resnet50"`, "unknown search space"},
 		{`"format": "edgefit-latency-predictor"`, `"format": "x"`, "not a latency predictor"},
-		{`"version": 1`, `"version": 9`, "version 9"},
+		{`"version": 2`, `"version": 9`, "version 9"},
 		{`"features": [` + "\n" + `        "const",` + "\n" + `        "macs",` + "\n" + `        "out_elems"`, `"features": [` + "\n" + `        "const",` + "\n" + `        "flops",` + "\n" + `        "out_elems"`, "refit"},
 		{`"family_correction"`, `"family_corection"`, "unknown field"},
 	} {
@@ -236,6 +236,52 @@ func TestSaveLoad(t *testing.T) {
 		}
 		if _, err := ReadLatencyPredictor(strings.NewReader(bad)); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("edited %q: error %v, want %q", tc.old, err, tc.want)
+		}
+	}
+}
+
+// TestVersion1PredictorStillReads: a predictor saved before edgefit's
+// one JSON schema (version 1: "ms", "b", "within5", "within10") reads
+// and predicts as the current file does.
+func TestVersion1PredictorStillReads(t *testing.T) {
+	tbl := note10(t)
+	for i := range 12 { // some measured subnets, for a calibration with b
+		s, _ := tbl.SpaceOf()
+		c := s.MaxConfig(224)
+		c.D[i%5] = 2
+		c.R = []int{160, 192, 224}[i%3]
+		c = c.Canonical(s)
+		v := 1.1 * lutSum(t, tbl, s, c)
+		tbl.Networks = append(tbl.Networks, lut.NetworkMeasurement{Config: c, Stats: timing.Stats{Median: v, Mean: v, N: 1}})
+	}
+	p, _, err := Fit(tbl, FitOptions{MinNetworks: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cur bytes.Buffer
+	if err := p.Write(&cur); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"version": 2`, `"latency_ms"`, `"b_ms"`, `"within_10pct_fraction"`} {
+		if !strings.Contains(cur.String(), want) {
+			t.Fatalf("the predictor's JSON lacks %s", want)
+		}
+	}
+	old := strings.NewReplacer(`"version": 2`, `"version": 1`, `"latency_ms"`, `"ms"`, `"b_ms"`, `"b"`,
+		`"within_5pct_fraction"`, `"within5"`, `"within_10pct_fraction"`, `"within10"`).Replace(cur.String())
+	q, err := ReadLatencyPredictor(strings.NewReader(old))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.Calibration() == nil || *q.Calibration() != *p.Calibration() || q.Report().Networks.Within10 != p.Report().Networks.Within10 {
+		t.Errorf("version 1 calibration %+v, report %+v; want %+v", q.Calibration(), q.Report().Networks, p.Calibration())
+	}
+	s := p.Space()
+	rng := rand.New(rand.NewPCG(5, 6))
+	for range 50 {
+		c := s.RandomConfig(rng)
+		if a, b := p.LatencyMS(c), q.LatencyMS(c); a != b {
+			t.Fatalf("%v: version 1 file predicts %v, the current %v", c, b, a)
 		}
 	}
 }

@@ -597,10 +597,10 @@ func (c *AccuracyChoice) WriteText(w io.Writer) error {
 	r := c.Ridge
 	fmt.Fprintf(&b, "accuracy predictors fitted on %d measured subnets (%s in the CSV), scored on the same %d cross-validation folds:\n", r.Samples, r.Unit, r.Folds)
 	fmt.Fprintf(&b, "  ridge  CV RMSE %s points, MAE %s, Spearman %s; train RMSE %s (penalty %g)\n",
-		fmtPoints(r.CVRMSE), fmtPoints(r.CVMAE), fmtRho(r.CVRho), fmtPoints(r.TrainRMS), r.Lambda)
+		fmtPoints(r.CVRMSE), fmtPoints(r.CVMAE), FormatSpearman(r.CVRho), fmtPoints(r.TrainRMS), r.Lambda)
 	if m := c.MLP; m != nil {
 		fmt.Fprintf(&b, "  MLP    CV RMSE %s points, MAE %s, Spearman %s; train RMSE %s (OFA form %d×%d, r one-hot %v, %d epochs, batch %d)\n",
-			fmtPoints(m.CVRMSE), fmtPoints(m.CVMAE), fmtRho(m.CVRho), fmtPoints(m.TrainRMS), m.Layers, m.Hidden, m.Resolutions, m.Epochs, m.BatchSize)
+			fmtPoints(m.CVRMSE), fmtPoints(m.CVMAE), FormatSpearman(m.CVRho), fmtPoints(m.TrainRMS), m.Layers, m.Hidden, m.Resolutions, m.Epochs, m.BatchSize)
 	} else {
 		fmt.Fprintf(&b, "  MLP    not trained: %s\n", c.MLPSkipped)
 	}

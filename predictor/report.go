@@ -14,10 +14,12 @@ import (
 // String formats the metrics on one line, for logs and the CLI.
 func (m Metrics) String() string {
 	return fmt.Sprintf("n=%d RMSE %.3f ms, RMSPE %.2f%%, within ±5%% %.1f%%, within ±10%% %.1f%%, Spearman %s",
-		m.N, m.RMSE, m.RMSPE, 100*m.Within5, 100*m.Within10, fmtRho(m.Spearman))
+		m.N, m.RMSE, m.RMSPE, 100*m.Within5, 100*m.Within10, FormatSpearman(m.Spearman))
 }
 
-func fmtRho(v float64) string {
+// FormatSpearman writes a rank correlation with four digits ("1.0000",
+// "0.9873"), or "n/a" when it is undefined (NaN).
+func FormatSpearman(v float64) string {
 	if math.IsNaN(v) {
 		return "n/a"
 	}

@@ -154,7 +154,7 @@ func TestJournalCorrupt(t *testing.T) {
 	}{
 		{"garbage", 2, "{not json\n", "line 3"},
 		{"bad key", 1, strings.Replace(lines[1], "kernel:3", "kernel:4", 1), "line 2"},
-		{"negative median", 1, strings.Replace(lines[1], `"median":0.5`, `"median":-0.5`, 1), "line 2"},
+		{"negative median", 1, strings.Replace(lines[1], `"median_ms":0.5`, `"median_ms":-0.5`, 1), "line 2"},
 		{"unknown kind", 3, `{"kind":"bogus","at":"2020-01-01T00:00:00Z"}` + "\n", "line 4"},
 		{"bad header", 0, `{"journal":"other"}` + "\n", "line 1"},
 		{"unknown field", 2, strings.Replace(lines[2], `"kind"`, `"extra":1,"kind"`, 1), "line 3"},

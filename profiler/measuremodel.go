@@ -40,8 +40,8 @@ type BenchResult struct {
 	Runtime      lut.Runtime  `json:"runtime"`
 	CPUs         []int        `json:"cpus,omitempty"` // affinity it ran with
 	Stats        timing.Stats `json:"stats"`
-	CI           float64      `json:"ci95_rel"` // relative half-width of the median's 95% CI
-	Stop         string       `json:"stop"`     // why timing stopped: ci, max_runs, max_time; "rounds" when the figures come from interleaved rounds
+	CI           float64      `json:"median_ci95_fraction"` // half-width of the median's 95% CI, a fraction of the median
+	Stop         string       `json:"stop"`                 // why timing stopped: ci, max_runs, max_time; "rounds" when the figures come from interleaved rounds
 	LoadMS       float64      `json:"load_ms"`
 	FirstRunMS   float64      `json:"first_run_ms"`
 	PeakRSSBytes int64        `json:"peak_rss_bytes,omitempty"`

@@ -29,7 +29,7 @@ type NodeProfile struct {
 	Stats timing.Stats `json:"stats"`
 	// Share is the node's median as a fraction of the sum of all nodes'
 	// medians.
-	Share float64 `json:"share"`
+	Share float64 `json:"share_fraction"`
 }
 
 // ORTProfile is a per-node breakdown of a model's latency read from an ONNX

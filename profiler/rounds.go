@@ -83,7 +83,11 @@ func interleave(models []runModel, spec wire.ModelSpec, rounds int) ([]runModel,
 
 // mergeRounds combines one model's rounds (the timed samples of each)
 // into one result: the samples within sampleSlack of the fastest, which
-// no lost tick or slow window touched, summarised together.
+// no lost tick or slow window touched, summarised together. Their number
+// (Stats.N) can be below Measurement.MinRuns, which counts the runs timed
+// (Stats.Timed): the disturbed samples are left out rather than let in to
+// make up the count, as a tick makes a small model's sample several times
+// too slow.
 func mergeRounds(rounds [][]float64) runResult {
 	var all []float64
 	for _, r := range rounds {
@@ -99,7 +103,9 @@ func mergeRounds(rounds [][]float64) runResult {
 			kept = append(kept, x)
 		}
 	}
-	return runResult{Stats: timing.Summarize(kept)}
+	st := timing.Summarize(kept)
+	st.Timed = len(all)
+	return runResult{Stats: st}
 }
 
 // fastLevel is the median of the values within roundSlack of the

@@ -67,7 +67,11 @@ func TestMergeRounds(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r := mergeRounds(tc.rounds)
-			if math.Abs(r.Stats.Median-tc.median) > 1e-9 || r.Stats.N != tc.n {
+			timed := 0
+			for _, s := range tc.rounds {
+				timed += len(s)
+			}
+			if math.Abs(r.Stats.Median-tc.median) > 1e-9 || r.Stats.N != tc.n || r.Stats.Timed != timed {
 				t.Errorf("median %v n %d, want %v n %d", r.Stats.Median, r.Stats.N, tc.median, tc.n)
 			}
 		})

@@ -72,10 +72,23 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 }
 
 // ParseConfig reads a config in edgefit's JSON form and validates it
-// against s.
+// against s. The form of a config file, with a "space" key (see
+// [MarshalConfigFile]), is accepted when that space is s's.
 func ParseConfig(s *Space, data []byte) (Config, error) {
 	var c Config
-	if err := json.Unmarshal(data, &c); err != nil {
+	var named struct {
+		Space *string `json:"space"`
+	}
+	if json.Unmarshal(data, &named) == nil && named.Space != nil {
+		f, err := ReadConfigFile("config", data)
+		if err != nil {
+			return Config{}, err
+		}
+		if f.NetConfig || f.Space.Name != s.Name {
+			return Config{}, fmt.Errorf("subnet config is for %s, not %s", *named.Space, s.Name)
+		}
+		c = f.Config
+	} else if err := json.Unmarshal(data, &c); err != nil {
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
 			return Config{}, fmt.Errorf("subnet config is not valid JSON at byte %d: %w", se.Offset, err)

@@ -1,6 +1,7 @@
 package supernet
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -35,6 +36,10 @@ func TestReadConfigFile(t *testing.T) {
 		{"a list", "[1,2]", Config{}, "", false, "not JSON", true},
 		{"missing field", `{"ks":[],"e":[],"r":224}`, Config{}, "", false, `read subnet config c.json: subnet config: field "ks" has 0 entries`, false},
 		{"unknown field", `{"ks":[3],"x":1}`, Config{}, "", false, "read subnet config c.json", false},
+		{"named space", string(MarshalConfigFile("ofa-mbv3-w1.2", min12)), min12, "ofa-mbv3-w1.2", false, "", false},
+		{"named space, short spelling", `{"space":"w1.0",` + w10.MinConfig(128).String()[1:], w10.MinConfig(128), "ofa-mbv3-w1.0", false, "", false},
+		{"unknown space", `{"space":"ofa-mbv3-w2",` + w10.MinConfig(128).String()[1:], Config{}, "", false, `read subnet config c.json: unknown search space "ofa-mbv3-w2"`, false},
+		{"space not a name", `{"space":1.2,` + w10.MinConfig(128).String()[1:], Config{}, "", false, `"space" must be a space name`, false},
 		{"ProxylessNAS net.config", `{"name":"ProxylessNASNets","blocks":[]}`, Config{}, "", false, "read OFA net.config c.json: net.config: this is a ProxylessNAS net", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -52,6 +57,17 @@ func TestReadConfigFile(t *testing.T) {
 				t.Errorf("got %+v (space %v), want %v in %q, net.config %v", f.Config, f.Space, tc.want, tc.space, tc.netConfig)
 			}
 		})
+	}
+	// The form edgefit writes is exactly this text (scripts may read it).
+	if got, want := string(MarshalConfigFile("ofa-mbv3-w1.2", w12.MinConfig(160))),
+		`{"space":"ofa-mbv3-w1.2","ks":[3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3],"e":[3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3],"d":[2,2,2,2,2],"r":160}`+"\n"; got != want {
+		t.Errorf("MarshalConfigFile:\n%s\nwant\n%s", got, want)
+	}
+	if _, err := ParseConfig(w12, MarshalConfigFile("ofa-mbv3-w1.2", min12)); err != nil {
+		t.Errorf("ParseConfig of a config file of its space: %v", err)
+	}
+	if _, err := ParseConfig(w10, MarshalConfigFile("ofa-mbv3-w1.2", w10.MinConfig(160))); err == nil || !strings.Contains(err.Error(), "is for ofa-mbv3-w1.2, not ofa-mbv3-w1.0") {
+		t.Errorf("ParseConfig of a config file of the other space: %v", err)
 	}
 	if _, err := LoadConfigFile(filepath.Join(t.TempDir(), "none.json")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing file: %v", err)
@@ -81,6 +97,76 @@ func FuzzReadConfigFile(f *testing.F) {
 		back, err := ReadConfigFile("again", []byte(cf.Config.String()))
 		if err != nil || back.Config != cf.Config {
 			t.Fatalf("%s reads back as %v, %v", cf.Config, back.Config, err)
+		}
+	})
+}
+
+func TestReadConfigFiles(t *testing.T) {
+	w10, _ := NewSpace(1.0)
+	w12, _ := NewSpace(1.2)
+	a, b := w10.MinConfig(128), w10.MaxConfig(224)
+	netcfg, err := w12.NetConfig(w12.MinConfig(160))
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := string(MarshalConfigFile("ofa-mbv3-w1.0", b))
+	for _, tc := range []struct {
+		name, data string
+		want       []Config
+		err        string
+	}{
+		{"one object", a.String(), []Config{a}, ""},
+		{"JSON lines", a.String() + "\n" + named + "\n\n", []Config{a, b}, ""},
+		{"array", "[" + a.String() + "," + named + "]", []Config{a, b}, ""},
+		{"array with a net.config", " [" + string(netcfg) + "]", []Config{{KS: w12.MinConfig(160).KS, E: w12.MinConfig(160).E, D: w12.MinConfig(160).D}}, ""},
+		{"empty", " \n", nil, "no config found"},
+		{"empty array", "[]", nil, "no config found"},
+		{"bad second line", a.String() + "\n{oops\n", nil, "config 2 is not JSON"},
+		{"bad config in an array", "[" + a.String() + `,{"ks":[3]}]`, nil, "cs.jsonl#2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ReadConfigFiles("cs.jsonl", strings.NewReader(tc.data))
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("error %v, want one mentioning %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil || len(got) != len(tc.want) {
+				t.Fatalf("%d configs, %v; want %d", len(got), err, len(tc.want))
+			}
+			for i := range got {
+				if got[i].Config != tc.want[i] {
+					t.Errorf("config %d: %v, want %v", i, got[i].Config, tc.want[i])
+				}
+			}
+		})
+	}
+}
+
+// FuzzReadConfigFiles: any input is refused with an error or read into
+// configs that read back alike one by one.
+func FuzzReadConfigFiles(f *testing.F) {
+	w10, _ := NewSpace(1.0)
+	f.Add([]byte(w10.MinConfig(128).String() + "\n" + string(MarshalConfigFile("ofa-mbv3-w1.0", w10.MaxConfig(224)))))
+	f.Add([]byte("[" + w10.MinConfig(128).String() + "]"))
+	f.Add([]byte("[]"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfs, err := ReadConfigFiles("fuzz", bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		if len(cfs) == 0 {
+			t.Fatal("no configs and no error")
+		}
+		for _, cf := range cfs {
+			if cf.NetConfig {
+				continue
+			}
+			back, err := ReadConfigFile("again", []byte(cf.Config.String()))
+			if err != nil || back.Config != cf.Config {
+				t.Fatalf("%v read back as %v, %v", cf.Config, back.Config, err)
+			}
 		}
 	})
 }

@@ -153,6 +153,12 @@ func (f *File) Commit() (err error) {
 		return err
 	}
 	if err = os.Rename(f.tmp, f.path); err != nil {
+		// The temporary name means nothing to the reader: the error
+		// names the destination (see the deferred wrap).
+		var le *os.LinkError
+		if errors.As(err, &le) {
+			err = le.Err
+		}
 		return err
 	}
 	f.done = true

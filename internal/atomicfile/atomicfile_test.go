@@ -57,7 +57,7 @@ func TestWriteFileModeDespiteUmask(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkFile(t, p, "two", 0o644)
-	if got := entries(t, dir); len(got) != 1 {
+	if got := entries(t, dir); len(got) != 1 { // ro
 		t.Errorf("directory holds %v, want only report.json", got)
 	}
 }
@@ -77,7 +77,7 @@ func TestWriteErrorKeepsOldFile(t *testing.T) {
 		t.Errorf("error %v, want boom naming %s", err, p)
 	}
 	checkFile(t, p, "old", 0o644)
-	if got := entries(t, dir); len(got) != 1 {
+	if got := entries(t, dir); len(got) != 1 { // ro
 		t.Errorf("directory holds %v after a failed write, want only model.onnx", got)
 	}
 }
@@ -128,7 +128,7 @@ func TestFillReplacedInode(t *testing.T) {
 	if err := Fill(filepath.Join(dir, "other"), func(tmp string) error { return boom }); !errors.Is(err, boom) {
 		t.Errorf("error %v, want the fill's", err)
 	}
-	if got := entries(t, dir); len(got) != 1 {
+	if got := entries(t, dir); len(got) != 1 { // ro
 		t.Errorf("directory holds %v, want only pulled", got)
 	}
 }
@@ -180,10 +180,37 @@ func TestCommitFailureCleansUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := WriteFile(p, []byte("x"))
-	if err == nil || !strings.Contains(err.Error(), p) {
-		t.Fatalf("error %v, want a failed rename naming %s", err, p)
+	if err == nil || !strings.Contains(err.Error(), p) || strings.Contains(err.Error(), ".tmp-") {
+		t.Fatalf("error %v, want a failed rename naming %s and no temporary file", err, p)
 	}
 	if got := entries(t, dir); len(got) != 1 || got[0] != "dest" {
 		t.Errorf("directory holds %v after a failed commit, want only dest", got)
+	}
+}
+
+func TestCheckDir(t *testing.T) {
+	dir := t.TempDir()
+	if err := CheckDir(filepath.Join(dir, "out.json")); err != nil {
+		t.Fatalf("a writable directory: %v", err)
+	}
+	ro := filepath.Join(dir, "ro")
+	if err := os.Mkdir(ro, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	if os.Geteuid() == 0 {
+		ro = "/sys/kernel" // root writes anywhere else
+	}
+	for _, tc := range []struct{ path, want string }{
+		{filepath.Join(dir, "missing", "s.json"), "directory " + filepath.Join(dir, "missing") + " does not exist"},
+		{dir, "cannot write " + dir + ": it is a directory"},
+		{filepath.Join(ro, "t.lut.json"), "directory " + ro + " is not writable"},
+	} {
+		err := CheckDir(tc.path)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), ".check-") {
+			t.Errorf("CheckDir(%s) = %v, want one saying %q", tc.path, err, tc.want)
+		}
+	}
+	if got := entries(t, dir); len(got) != 1 { // ro
+		t.Errorf("CheckDir left %v behind", got)
 	}
 }

@@ -8,10 +8,13 @@ import (
 )
 
 // CheckDir reports, before any long work, whether a file could be written
-// at path: its directory exists, is a directory and accepts new files (a
-// temporary file is created there and removed). The error names the
-// directory and says what to do.
+// at path: path is not a directory, and its directory exists, is a
+// directory and accepts new files (a temporary file is created there and
+// removed). The error names path and the directory and says what to do.
 func CheckDir(path string) error {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return fmt.Errorf("cannot write %s: it is a directory: name a file, such as %s", path, filepath.Join(path, "out.json"))
+	}
 	dir := filepath.Dir(path)
 	fi, err := os.Stat(dir)
 	switch {

@@ -1,6 +1,7 @@
 package lut
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,15 +10,19 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 
 	"github.com/edgefit/edgefit/internal/atomicfile"
 	"github.com/edgefit/edgefit/profiler/timing"
 	"github.com/edgefit/edgefit/supernet"
 )
 
-// Version is the format version [LUT.WriteFile] writes and [Load]
-// reads. A file with another version is refused rather than misread.
-const Version = 1
+// Version is the format version [LUT.WriteFile] writes. [Load] reads it
+// and version 1, whose keys had no units (see [MeasurementSettings] and
+// timing.Stats); a file of any other version is refused rather than
+// misread.
+const Version = 2
 
 // Suffix is the file name ending of a lookup table: DEVICE.lut.json.
 const Suffix = ".lut.json"
@@ -70,19 +75,129 @@ type Runtime struct {
 	Batch    int    `json:"batch"`              // batch size of every measurement
 }
 
+// String describes the runtime for people, leaving out what is not known:
+// "onnxruntime 1.24.1, cpu, 1 thread(s), batch 1", or "onnxruntime, batch
+// 1" for a table imported from OFA's YAML.
+func (r Runtime) String() string {
+	name := strings.TrimSpace(r.Name + " " + r.Version)
+	if name == "" {
+		name = "unknown runtime"
+	}
+	parts := []string{name}
+	if r.Provider != "" {
+		parts = append(parts, r.Provider)
+	}
+	if r.Threads > 0 {
+		parts = append(parts, fmt.Sprintf("%d thread(s)", r.Threads))
+	}
+	if r.Batch > 0 {
+		parts = append(parts, fmt.Sprintf("batch %d", r.Batch))
+	}
+	return strings.Join(parts, ", ")
+}
+
 // MeasurementSettings records how every entry was measured, so that two
 // tables can be compared and a measurement can be repeated.
+//
+// Its JSON form follows edgefit's one schema: TargetCIPercent is written
+// as the fraction target_ci_fraction; Extra values that are numbers are
+// written as JSON numbers, and the Extra keys that hold fractions get the
+// suffix _fraction in the file (drift_noise as drift_noise_fraction,
+// drift_threshold as drift_threshold_fraction). The form of version 1
+// files (target_ci_percent, numbers as strings, no suffixes) still reads.
 type MeasurementSettings struct {
-	Warmup          int     `json:"warmup"`                      // untimed runs before timing
-	MinRuns         int     `json:"min_runs"`                    // timed runs at least
-	MaxRuns         int     `json:"max_runs"`                    // timed runs at most
-	TargetCIPercent float64 `json:"target_ci_percent,omitempty"` // stop once the 95% CI of the median is within this % of it
-	MaxSeconds      float64 `json:"max_seconds,omitempty"`       // time limit per measured model
-	CooldownSeconds float64 `json:"cooldown_seconds,omitempty"`  // pause between models
-	CPUAffinity     string  `json:"cpu_affinity,omitempty"`      // e.g. taskset mask "70"
-	Shuffled        bool    `json:"shuffled,omitempty"`          // models measured in random order
+	Warmup          int     // untimed runs before timing
+	MinRuns         int     // timed runs at least
+	MaxRuns         int     // timed runs at most
+	TargetCIPercent float64 // stop once the 95% CI of the median is within this % of it
+	MaxSeconds      float64 // time limit per measured model
+	CooldownSeconds float64 // pause between models
+	CPUAffinity     string  // e.g. taskset mask "70"
+	Shuffled        bool    // models measured in random order
 	// Extra holds settings specific to one runtime or device.
-	Extra map[string]string `json:"extra,omitempty"`
+	Extra map[string]string
+}
+
+type settingsJSON struct {
+	Warmup          int                        `json:"warmup"`
+	MinRuns         int                        `json:"min_runs"`
+	MaxRuns         int                        `json:"max_runs"`
+	TargetCI        float64                    `json:"target_ci_fraction,omitempty"`
+	MaxSeconds      float64                    `json:"max_seconds,omitempty"`
+	CooldownSeconds float64                    `json:"cooldown_seconds,omitempty"`
+	CPUAffinity     string                     `json:"cpu_affinity,omitempty"`
+	Shuffled        bool                       `json:"shuffled,omitempty"`
+	Extra           map[string]json.RawMessage `json:"extra,omitempty"`
+}
+
+// fractionKeys are the Extra keys that hold fractions, and their names
+// in the file.
+var fractionKeys = map[string]string{"drift_noise": "drift_noise_fraction", "drift_threshold": "drift_threshold_fraction"}
+
+// MarshalJSON writes the form described at [MeasurementSettings].
+func (m MeasurementSettings) MarshalJSON() ([]byte, error) {
+	j := settingsJSON{Warmup: m.Warmup, MinRuns: m.MinRuns, MaxRuns: m.MaxRuns, TargetCI: math.Round(m.TargetCIPercent*1e9) / 1e11,
+		MaxSeconds: m.MaxSeconds, CooldownSeconds: m.CooldownSeconds, CPUAffinity: m.CPUAffinity, Shuffled: m.Shuffled}
+	if len(m.Extra) > 0 {
+		j.Extra = make(map[string]json.RawMessage, len(m.Extra))
+	}
+	for k, v := range m.Extra {
+		if fk, ok := fractionKeys[k]; ok {
+			k = fk
+		}
+		b, _ := json.Marshal(v)
+		if f, err := strconv.ParseFloat(v, 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
+			b, _ = json.Marshal(f)
+		}
+		j.Extra[k] = b
+	}
+	return json.Marshal(j)
+}
+
+// UnmarshalJSON reads the form MarshalJSON writes, or that of version 1
+// files. Unknown keys are refused.
+func (m *MeasurementSettings) UnmarshalJSON(b []byte) error {
+	var j struct {
+		settingsJSON
+		TargetCIPercent *float64 `json:"target_ci_percent"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&j); err != nil {
+		return fmt.Errorf("settings: %w", err)
+	}
+	out := MeasurementSettings{Warmup: j.Warmup, MinRuns: j.MinRuns, MaxRuns: j.MaxRuns, TargetCIPercent: math.Round(j.TargetCI*1e11) / 1e9,
+		MaxSeconds: j.MaxSeconds, CooldownSeconds: j.CooldownSeconds, CPUAffinity: j.CPUAffinity, Shuffled: j.Shuffled}
+	if j.TargetCIPercent != nil {
+		if j.TargetCI != 0 {
+			return errors.New("settings: target_ci_fraction and target_ci_percent given both: keep one")
+		}
+		out.TargetCIPercent = *j.TargetCIPercent
+	}
+	if len(j.Extra) > 0 {
+		out.Extra = make(map[string]string, len(j.Extra))
+	}
+	for k, raw := range j.Extra {
+		for short, long := range fractionKeys {
+			if k == long {
+				k = short
+			}
+		}
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return fmt.Errorf("settings: extra %s: %w", k, err)
+		}
+		switch v := v.(type) {
+		case string:
+			out.Extra[k] = v
+		case float64:
+			out.Extra[k] = strconv.FormatFloat(v, 'g', -1, 64)
+		default:
+			return fmt.Errorf("settings: extra %s is %s: want a string or a number", k, raw)
+		}
+	}
+	*m = out
+	return nil
 }
 
 // Entry is the latency of one layer shape, measured inside a network of
@@ -226,8 +341,8 @@ func (t *LUT) Missing(r int) ([]supernet.Layer, error) {
 // is positive; every network's config is valid for the space. The error
 // names the entry or network and says what to do.
 func (t *LUT) Validate() error {
-	if t.Version != Version {
-		return fmt.Errorf("lookup table format version %d is not supported: this edgefit reads version %d; re-run the profiler or convert the table", t.Version, Version)
+	if t.Version != Version && t.Version != 1 {
+		return fmt.Errorf("lookup table format version %d is not supported: this edgefit reads versions 1 and %d; re-run the profiler or convert the table", t.Version, Version)
 	}
 	space, err := t.SpaceOf()
 	if err != nil {
@@ -386,10 +501,14 @@ func (t *LUT) Encode(w io.Writer) error {
 	return t.encode(w)
 }
 
+// encode writes the table in the current format, whatever version it was
+// read as.
 func (t *LUT) encode(w io.Writer) error {
+	c := *t
+	c.Version = Version
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(t)
+	return enc.Encode(&c)
 }
 
 // WriteFile validates the table and writes it to path atomically (see

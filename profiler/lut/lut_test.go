@@ -3,6 +3,7 @@ package lut
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"math"
 	"path/filepath"
 	"reflect"
@@ -188,7 +189,7 @@ func TestLUTValidateRefuses(t *testing.T) {
 	}{
 		{"unknown space", func(l *LUT) { l.Space = "ofa-resnet50" }, []string{"unknown search space", "ofa-mbv3-w1.0"}},
 		{"space alias", func(l *LUT) { l.Space = "w1.0" }, []string{`must be spelled "ofa-mbv3-w1.0"`}},
-		{"version", func(l *LUT) { l.Version = 2 }, []string{"version 2"}},
+		{"version", func(l *LUT) { l.Version = 3 }, []string{"version 3"}},
 		{"unit", func(l *LUT) { l.Unit = "us" }, []string{"milliseconds"}},
 		{"statistic", func(l *LUT) { l.Stat = "p50" }, []string{`"median" or "mean"`}},
 		{"no entries", func(l *LUT) { l.Entries = nil }, []string{"no entries"}},
@@ -238,7 +239,7 @@ func TestReadRefusesBadJSON(t *testing.T) {
 		{`{"version":1,`, "not valid JSON"},
 		{strings.Replace(good.String(), `"unit"`, `"units"`, 1), `unknown field "units"`},
 		{good.String() + "{}", "extra data"},
-		{strings.Replace(good.String(), `"version": 1`, `"version": "1"`, 1), "version"},
+		{strings.Replace(good.String(), `"version": 2`, `"version": "2"`, 1), "version"},
 	} {
 		_, err := Read(strings.NewReader(tc.in))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -287,4 +288,49 @@ func FuzzRead(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestVersion1StillReads: a table written before the one JSON schema
+// (version 1: statistics without units in the keys, target_ci_percent,
+// extra numbers as strings, fractions without the suffix) reads as the
+// same table; writing it gives the current form.
+func TestVersion1StillReads(t *testing.T) {
+	tbl := smallLUT(160)
+	tbl.Settings.Extra = map[string]string{"drift_noise": "0.0288", "drift_threshold": "0.03", "seed": "1", "runner": "agent", "reference": "96/Conv-x"}
+	for i := range tbl.Entries { // what the file holds of each statistic
+		st := &tbl.Entries[i].Stats
+		st.Min, st.Max, st.CI95 = 0, 0, 0
+	}
+	tbl.Networks[0].Stats.Min, tbl.Networks[0].Stats.Max, tbl.Networks[0].Stats.CI95 = 0, 0, 0
+	var cur bytes.Buffer
+	if err := tbl.Encode(&cur); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"version": 2`, `"median_ms"`, `"std_ms"`, `"target_ci_fraction": 0.01`, `"drift_noise_fraction": 0.0288`,
+		`"drift_threshold_fraction": 0.03`, `"seed": 1`, `"runner": "agent"`} {
+		if !strings.Contains(cur.String(), want) {
+			t.Errorf("the table's JSON lacks %s", want)
+		}
+	}
+	old := strings.NewReplacer(`"version": 2`, `"version": 1`, `"median_ms"`, `"median"`, `"mean_ms"`, `"mean"`, `"p10_ms"`, `"p10"`,
+		`"p90_ms"`, `"p90"`, `"std_ms"`, `"std"`, `"target_ci_fraction": 0.01`, `"target_ci_percent": 1`,
+		`"drift_noise_fraction": 0.0288`, `"drift_noise": "0.0288"`, `"drift_threshold_fraction": 0.03`, `"drift_threshold": "0.03"`,
+		`"seed": 1`, `"seed": "1"`).Replace(cur.String())
+	if strings.Contains(old, "_ms") || strings.Contains(old, "fraction") {
+		t.Fatalf("the version 1 text still holds new keys:\n%.600s", old)
+	}
+	for name, text := range map[string]string{"version 2": cur.String(), "version 1": old} {
+		back, err := Read(strings.NewReader(text))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if back.Settings.TargetCIPercent != 1 || !maps.Equal(back.Settings.Extra, tbl.Settings.Extra) || !reflect.DeepEqual(back.Entries, tbl.Entries) ||
+			!reflect.DeepEqual(back.Networks, tbl.Networks) {
+			t.Errorf("%s read back as settings %+v", name, back.Settings)
+		}
+		var again bytes.Buffer
+		if err := back.Encode(&again); err != nil || again.String() != cur.String() {
+			t.Errorf("%s written again differs (%v)", name, err)
+		}
+	}
 }

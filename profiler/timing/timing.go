@@ -13,6 +13,9 @@
 package timing
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
 	"math"
 	"slices"
 )
@@ -21,18 +24,26 @@ import (
 // statistic a source did not record is zero (N is 0 when the count is
 // unknown; OFA's tables carry only mean and std).
 //
-// Its JSON form, with these keys, is the one lookup tables, profiling
-// journals and bench results use; Min, Max and CI95 are not part of it.
-// The agent's wire protocol writes its own form (units in the keys, min,
-// max and ci95 included); see package profiler/bench/wire.
+// Its JSON form is the one lookup tables, profiling journals and bench
+// results use, with the unit in each key: median_ms, mean_ms, p10_ms,
+// p90_ms, std_ms, n (a count), cov (a fraction) and timed_runs (a count,
+// when some timed runs were left out of the statistics); Min, Max and CI95 are
+// not part of it. [Stats.UnmarshalJSON] also reads the keys without units
+// that files written before edgefit's one JSON schema hold (median, mean,
+// p10, p90, std). The agent's wire protocol writes its own form (units in
+// the keys, min, max and ci95 included); see package profiler/bench/wire.
 type Stats struct {
-	Median float64 `json:"median"`
-	Mean   float64 `json:"mean"`
-	P10    float64 `json:"p10,omitempty"`
-	P90    float64 `json:"p90,omitempty"`
-	Std    float64 `json:"std"`
-	N      int     `json:"n"`             // timed runs
-	CoV    float64 `json:"cov,omitempty"` // Std / Mean
+	Median float64
+	Mean   float64
+	P10    float64
+	P90    float64
+	Std    float64
+	N      int     // timed runs the statistics rest on
+	CoV    float64 // Std / Mean
+	// Timed, when not 0, is how many runs were timed in all, of which the
+	// N least disturbed make the statistics (interleaved rounds keep only
+	// the samples near the fastest; see package profiler).
+	Timed int
 
 	Min float64 `json:"-"`
 	Max float64 `json:"-"`
@@ -40,6 +51,58 @@ type Stats struct {
 	// interval of the median, relative to the median (0.02 = ±2%); zero
 	// below 6 samples, where no such interval exists.
 	CI95 float64 `json:"-"`
+}
+
+type statsJSON struct {
+	Median float64 `json:"median_ms"`
+	Mean   float64 `json:"mean_ms"`
+	P10    float64 `json:"p10_ms,omitempty"`
+	P90    float64 `json:"p90_ms,omitempty"`
+	Std    float64 `json:"std_ms"`
+	N      int     `json:"n"`
+	CoV    float64 `json:"cov,omitempty"`
+	Timed  int     `json:"timed_runs,omitempty"`
+}
+
+// MarshalJSON writes the JSON form described at [Stats].
+func (s Stats) MarshalJSON() ([]byte, error) {
+	return json.Marshal(statsJSON{s.Median, s.Mean, s.P10, s.P90, s.Std, s.N, s.CoV, s.Timed})
+}
+
+// UnmarshalJSON reads the JSON form described at [Stats], or the earlier
+// one without units in the keys. Unknown keys, and a statistic given
+// under both names, are refused.
+func (s *Stats) UnmarshalJSON(b []byte) error {
+	var j struct {
+		statsJSON
+		OldMedian *float64 `json:"median"`
+		OldMean   *float64 `json:"mean"`
+		OldP10    *float64 `json:"p10"`
+		OldP90    *float64 `json:"p90"`
+		OldStd    *float64 `json:"std"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&j); err != nil {
+		return fmt.Errorf("timing statistics: %w", err)
+	}
+	out := Stats{Median: j.Median, Mean: j.Mean, P10: j.P10, P90: j.P90, Std: j.Std, N: j.N, CoV: j.CoV, Timed: j.Timed}
+	for _, f := range []struct {
+		name string
+		old  *float64
+		dst  *float64
+	}{{"median", j.OldMedian, &out.Median}, {"mean", j.OldMean, &out.Mean}, {"p10", j.OldP10, &out.P10},
+		{"p90", j.OldP90, &out.P90}, {"std", j.OldStd, &out.Std}} {
+		if f.old == nil {
+			continue
+		}
+		if *f.dst != 0 && *f.dst != *f.old {
+			return fmt.Errorf("timing statistics: %s given twice, as %s_ms and %s", f.name, f.name, f.name)
+		}
+		*f.dst = *f.old
+	}
+	*s = out
+	return nil
 }
 
 // Summarize computes the Stats of samples (any order; not modified). It

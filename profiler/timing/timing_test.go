@@ -1,6 +1,7 @@
 package timing
 
 import (
+	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -101,5 +102,31 @@ func TestMedianCI95Shrinks(t *testing.T) {
 			t.Errorf("n=%d: ci %v did not shrink from %v", n, ci, prev)
 		}
 		prev = ci
+	}
+}
+
+// TestStatsJSON pins the JSON form: units in the keys; the old form
+// without them still reads.
+func TestStatsJSON(t *testing.T) {
+	s := Stats{Median: 1.5, Mean: 1.6, P10: 1.2, P90: 2, Std: 0.25, N: 9, CoV: 0.15625, Min: 1, Max: 3, CI95: 0.1}
+	b, err := json.Marshal(s)
+	if want := `{"median_ms":1.5,"mean_ms":1.6,"p10_ms":1.2,"p90_ms":2,"std_ms":0.25,"n":9,"cov":0.15625}`; err != nil || string(b) != want {
+		t.Fatalf("%s, %v; want %s", b, err, want)
+	}
+	s.Min, s.Max, s.CI95 = 0, 0, 0
+	for _, in := range []string{string(b), `{"median":1.5,"mean":1.6,"p10":1.2,"p90":2,"std":0.25,"n":9,"cov":0.15625}`} {
+		var back Stats
+		if err := json.Unmarshal([]byte(in), &back); err != nil || back != s {
+			t.Errorf("%s read as %+v, %v", in, back, err)
+		}
+	}
+	if b, _ := json.Marshal(Stats{Median: 1, Mean: 1, N: 3, Timed: 12}); string(b) != `{"median_ms":1,"mean_ms":1,"std_ms":0,"n":3,"timed_runs":12}` {
+		t.Errorf("stats of kept samples: %s", b)
+	}
+	for _, in := range []string{`{"median_ms":1,"median":2,"n":1}`, `{"median_ms":1,"n":1,"p50":1}`} {
+		var back Stats
+		if err := json.Unmarshal([]byte(in), &back); err == nil {
+			t.Errorf("%s accepted as %+v", in, back)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package search
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"strings"
@@ -27,6 +28,41 @@ type Minimum struct {
 	// OthersMet reports whether some subnet meets every other limit.
 	OthersMet bool
 	Config    supernet.Config // a subnet that reaches Value
+}
+
+// LimitKey returns the JSON key of the limit on m in [Limits]:
+// max_latency_ms, max_memory_bytes, max_params or max_macs.
+func (m Metric) LimitKey() string {
+	switch m {
+	case Latency:
+		return "max_latency_ms"
+	case Memory:
+		return "max_memory_bytes"
+	case Params:
+		return "max_params"
+	}
+	return "max_macs"
+}
+
+// MarshalJSON writes the minimum in the unit of its metric's limit key
+// (see [Metric.LimitKey]): {"limit", "smallest", "others_met", "config"}.
+func (m Minimum) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Limit     float64         `json:"limit"`
+		Smallest  float64         `json:"smallest"`
+		OthersMet bool            `json:"others_met"`
+		Config    supernet.Config `json:"config"`
+	}{m.Limit, m.Value, m.OthersMet, m.Config})
+}
+
+// MinimaByLimit returns the minima keyed by their limit's JSON key, for a
+// JSON report of the error.
+func (e *InfeasibleError) MinimaByLimit() map[string]Minimum {
+	out := make(map[string]Minimum, len(e.Minima))
+	for _, m := range e.Minima {
+		out[m.Metric.LimitKey()] = m
+	}
+	return out
 }
 
 func (e *InfeasibleError) Error() string {

@@ -44,18 +44,12 @@ func (c *Candidate) UnmarshalJSON(b []byte) error {
 
 // FrontFile is the JSON document [WriteFrontJSON] writes.
 type FrontFile struct {
+	Space      string      `json:"space"` // the space the subnets are of
 	Objectives []string    `json:"objectives"`
-	Limits     limitsJSON  `json:"limits"`
+	Limits     Limits      `json:"limits"`
 	Chosen     *Candidate  `json:"chosen,omitempty"` // the search's best subnet
 	Front      []Candidate `json:"front"`
-	Scored     int         `json:"scored"`
-}
-
-type limitsJSON struct {
-	MaxLatencyMS float64 `json:"max_latency_ms,omitempty"`
-	MaxMemory    int64   `json:"max_memory_bytes,omitempty"`
-	MaxParams    int64   `json:"max_params,omitempty"`
-	MaxMACs      int64   `json:"max_macs,omitempty"`
+	Scored     int         `json:"candidates_scored"`
 }
 
 // chosen reports whether c is the result's best subnet.
@@ -75,8 +69,8 @@ func WriteFrontJSON(w io.Writer, r *Result) error {
 	if err != nil {
 		return err
 	}
-	f := FrontFile{Objectives: r.Objectives, Front: front, Scored: r.Stats.Scored,
-		Limits: limitsJSON{r.Limits.MaxLatencyMS, r.Limits.MaxMemory, r.Limits.MaxParams, r.Limits.MaxMACs}}
+	f := FrontFile{Space: r.Space, Objectives: r.Objectives, Front: front, Scored: r.Stats.Scored,
+		Limits: r.Limits}
 	if len(r.Top) > 0 {
 		f.Chosen = &r.Top[0]
 	}

@@ -218,6 +218,7 @@ type Stats struct {
 
 // Result is what [Run] found.
 type Result struct {
+	Space  string // the space's name
 	Method string
 	Limits Limits
 	// Top holds up to Options.TopK distinct subnets that meet every
@@ -273,6 +274,9 @@ func Run(ctx context.Context, space *supernet.Space, scorer Scorer, lim Limits, 
 			return nil, fmt.Errorf("search resolutions: %w", err)
 		}
 	}
+	if lim.Relative() {
+		lim = lim.Resolve(largest(space, scorer))
+	}
 	s := &searcher{ctx: ctx, space: space, lim: lim, opt: opt, seen: newConfigTable(1024), best: math.Inf(-1)}
 	s.scorer = scorer
 	s.coster, _ = scorer.(CostScorer)
@@ -285,7 +289,7 @@ func Run(ctx context.Context, space *supernet.Space, scorer Scorer, lim Limits, 
 	if err := s.findAnchor(); err != nil {
 		return nil, err
 	}
-	res := &Result{Method: opt.Method, Limits: lim}
+	res := &Result{Space: space.Name, Method: opt.Method, Limits: lim}
 	if opt.Screen > 1 && opt.Method == MethodEvolution {
 		s.sur = newSurrogate(space)
 	}
@@ -326,6 +330,19 @@ func Run(ctx context.Context, space *supernet.Space, scorer Scorer, lim Limits, 
 	s.stats.Wall = time.Since(start)
 	res.Stats = s.stats
 	return res, nil
+}
+
+// largest returns the estimate of the space's largest subnet, at its
+// largest resolution: what relative limits are shares of.
+func largest(space *supernet.Space, scorer Scorer) *predictor.Estimate {
+	c := []supernet.Config{space.MaxConfig(space.Resolutions[len(space.Resolutions)-1]).Canonical(space)}
+	e := make([]predictor.Estimate, 1)
+	if cs, ok := scorer.(CostScorer); ok {
+		cs.ScoreCosts(c, e)
+	} else {
+		scorer.Score(c, e)
+	}
+	return &e[0]
 }
 
 // searcher holds one run's state.

@@ -59,9 +59,15 @@ func splitNumber(s string) (num float64, suffix string, ok bool) {
 	return v, strings.TrimSpace(s[i:]), true
 }
 
-func parseWithUnits(what, s string, units []unit, bare string, caseFold bool) (float64, error) {
+// parseWithUnits reads a positive number with one of units. A bare
+// number means bare (a description, such as "a plain count"); when bare
+// is "", a bare number is refused with the suggestion to add suggest.
+func parseWithUnits(what, s string, units []unit, bare, suggest string, caseFold bool) (float64, error) {
 	in := strings.TrimSpace(s)
 	hint := fmt.Sprintf("write a positive number with one of the suffixes %s (or none for %s)", unitNames(units), bare)
+	if bare == "" {
+		hint = fmt.Sprintf("write a positive number with one of the suffixes %s", unitNames(units))
+	}
 	if strings.HasPrefix(in, "-") {
 		return 0, fmt.Errorf("%s %q is negative: %s", what, s, hint)
 	}
@@ -71,6 +77,9 @@ func parseWithUnits(what, s string, units []unit, bare string, caseFold bool) (f
 	}
 	scale := 0.0
 	if suf == "" {
+		if bare == "" {
+			return 0, fmt.Errorf("%s %q has no unit: did you mean %s%s? (%s)", what, s, in, suggest, hint)
+		}
 		scale = 1
 	}
 	for _, u := range units {
@@ -90,18 +99,20 @@ func parseWithUnits(what, s string, units []unit, bare string, caseFold bool) (f
 }
 
 // ParseLatency reads a latency limit such as "20ms", "0.02s" or "1500us"
-// and returns it in milliseconds. A bare number is milliseconds.
+// and returns it in milliseconds. The unit is required: a bare "20" is
+// refused with the question whether 20ms was meant.
 func ParseLatency(s string) (float64, error) {
-	return parseWithUnits("latency", s, latencyUnits, "ms", true)
+	return parseWithUnits("latency", s, latencyUnits, "", "ms", true)
 }
 
-// ParseBytes reads a memory size such as "40MB", "512KB", "1GB" or
-// "64MiB" and returns bytes. KB, MB and GB (and K, M, G) are powers of
+// ParseBytes reads a memory size such as "40MB", "512KB", "1GB", "64MiB"
+// or "1000B" and returns bytes. KB, MB and GB (and K, M, G) are powers of
 // 1000; KiB, MiB and GiB are powers of 1024, as in IEC 80000-13. Units are
-// case-insensitive ("40mb" is 40 MB). A bare number is bytes. Fractions
-// round to the nearest byte.
+// case-insensitive ("40mb" is 40 MB) and required: a bare "40" is refused
+// with the question whether 40MB was meant. Fractions round to the
+// nearest byte.
 func ParseBytes(s string) (int64, error) {
-	v, err := parseWithUnits("memory size", s, byteUnits, "bytes", true)
+	v, err := parseWithUnits("memory size", s, byteUnits, "", "MB", true)
 	if err != nil {
 		return 0, err
 	}
@@ -112,7 +123,7 @@ func ParseBytes(s string) (int64, error) {
 // "250k" or "300000". K, M and G are 10^3, 10^6 and 10^9 (either case). A
 // fraction rounds to the nearest whole count.
 func ParseCount(s string) (int64, error) {
-	v, err := parseWithUnits("count", s, countUnits, "a plain count", true)
+	v, err := parseWithUnits("count", s, countUnits, "a plain count", "", true)
 	if err != nil {
 		return 0, err
 	}
@@ -164,3 +175,28 @@ func trimFloat(v float64) string {
 
 // FormatLatency writes milliseconds with three significant digits.
 func FormatLatency(ms float64) string { return trimFloat(ms) + " ms" }
+
+// ParseShare reads a limit relative to the largest subnet, such as "60%",
+// and returns it as a fraction in (0, 1].
+func ParseShare(s string) (float64, error) {
+	in := strings.TrimSpace(s)
+	num, ok := strings.CutSuffix(in, "%")
+	if !ok {
+		return 0, fmt.Errorf("share %q does not end in %%: write one such as 60%%", s)
+	}
+	v, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+	if err != nil || !(v > 0 && v <= 100) {
+		return 0, fmt.Errorf("share %q is not a percentage in (0, 100]: write one such as 60%% (of the largest subnet's value)", s)
+	}
+	return v / 100, nil
+}
+
+// IsShare reports whether s is written as a share ("60%") rather than
+// with a unit.
+func IsShare(s string) bool { return strings.HasSuffix(strings.TrimSpace(s), "%") }
+
+// FormatShare writes a fraction as a percentage: 0.6 as "60%", 0.125 as
+// "12.5%".
+func FormatShare(f float64) string {
+	return strconv.FormatFloat(math.Round(f*1e5)/1e3, 'f', -1, 64) + "%"
+}

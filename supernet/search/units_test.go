@@ -10,7 +10,7 @@ func TestParseLatency(t *testing.T) {
 		in   string
 		want float64
 	}{
-		{"20ms", 20}, {"0.02s", 20}, {"20", 20}, {" 25 ms ", 25}, {"1500us", 1.5},
+		{"20ms", 20}, {"0.02s", 20}, {" 25 ms ", 25}, {"1500us", 1.5},
 		{"1500µs", 1.5}, {"2S", 2000}, {"1e1ms", 10}, {"12.5MS", 12.5},
 	} {
 		got, err := ParseLatency(tc.in)
@@ -21,6 +21,7 @@ func TestParseLatency(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{"", "not a number"}, {"ms", "not a number"}, {"-3ms", "negative"}, {"20min", `unknown unit "min"`},
 		{"0ms", "must be positive"}, {"1e999s", "must be positive and finite"}, {"20 m s", "unknown unit"},
+		{"20", `latency "20" has no unit: did you mean 20ms?`}, {" 2.5 ", "did you mean 2.5ms?"},
 	} {
 		_, err := ParseLatency(tc.in)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "ms, s, us") {
@@ -35,7 +36,7 @@ func TestParseBytes(t *testing.T) {
 		want int64
 	}{
 		{"40MB", 40_000_000}, {"512KB", 512_000}, {"1GB", 1_000_000_000}, {"64MiB", 64 << 20},
-		{"1KiB", 1024}, {"1.5GiB", 3 << 29}, {"123", 123}, {"40mb", 40_000_000}, {"7 B", 7},
+		{"1KiB", 1024}, {"1.5GiB", 3 << 29}, {"123B", 123}, {"40mb", 40_000_000}, {"7 B", 7},
 		{"2M", 2_000_000}, {"0.5KB", 500}, {"1.0004B", 1},
 	} {
 		got, err := ParseBytes(tc.in)
@@ -45,7 +46,7 @@ func TestParseBytes(t *testing.T) {
 	}
 	for _, tc := range []struct{ in, want string }{
 		{"40Mb/s", "unknown unit"}, {"-1MB", "negative"}, {"0.1B", "out of range"}, {"1e30GB", "out of range"},
-		{"lots", "not a number"}, {"0", "positive"},
+		{"lots", "not a number"}, {"0B", "positive"}, {"40", `memory size "40" has no unit: did you mean 40MB?`},
 	} {
 		_, err := ParseBytes(tc.in)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "KB, MB, GB, KiB") {
@@ -89,7 +90,7 @@ func TestFormatRoundTrips(t *testing.T) {
 }
 
 func FuzzParseUnits(f *testing.F) {
-	for _, s := range []string{"20ms", "0.02s", "40MB", "1.5GiB", "300M", "1e3k", "-1", "", "5 µs", "1e", "1e+"} {
+	for _, s := range []string{"20ms", "0.02s", "40MB", "1.5GiB", "300M", "1e3k", "-1", "", "5 µs", "1e", "1e+", "60%", "0.5 %", "20"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -102,5 +103,31 @@ func FuzzParseUnits(f *testing.F) {
 		if v, err := ParseCount(s); err == nil && v < 1 {
 			t.Fatalf("ParseCount(%q) = %v without error", s, v)
 		}
+		if v, err := ParseShare(s); err == nil && !(v > 0 && v <= 1) || err == nil && !IsShare(s) {
+			t.Fatalf("ParseShare(%q) = %v without error", s, v)
+		}
 	})
+}
+
+func TestParseShare(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want float64
+	}{{"60%", 0.6}, {" 12.5 % ", 0.125}, {"100%", 1}, {"0.5%", 0.005}} {
+		got, err := ParseShare(tc.in)
+		if err != nil || got != tc.want || !IsShare(tc.in) {
+			t.Errorf("ParseShare(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+		if back, err := ParseShare(FormatShare(got)); err != nil || back != got {
+			t.Errorf("FormatShare(%v) = %q reads back as %v, %v", got, FormatShare(got), back, err)
+		}
+	}
+	for _, in := range []string{"0%", "101%", "-5%", "%", "sixty%", "60"} {
+		if _, err := ParseShare(in); err == nil {
+			t.Errorf("ParseShare(%q) accepted", in)
+		}
+	}
+	if got := FormatShare(0.6); got != "60%" {
+		t.Errorf("FormatShare(0.6) = %q", got)
+	}
 }

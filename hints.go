@@ -1,0 +1,40 @@
+package edgefit
+
+import "strings"
+
+// ExportCommand is the 'edgefit export' command line that writes the model
+// of config file cfg, a subnet of space, to output and checks it: with the
+// checkpoint the subnet is to be cut from when there is one, else with
+// --space unless it is [DefaultSpace]. Every flag that changes which model
+// is written is there, quoted for a POSIX shell where needed; commands
+// print it as their "next:" hint and the run's report shows it.
+func ExportCommand(cfg, space, checkpoint, output string) string {
+	args := []string{"edgefit", "export", "--config", cfg}
+	switch {
+	case checkpoint != "":
+		args = append(args, "--checkpoint", checkpoint)
+	case space != DefaultSpace:
+		args = append(args, "--space", space)
+	}
+	return CommandLine(append(args, "-o", output, "--verify")...)
+}
+
+// CommandLine joins args into a command for a person to copy into a
+// shell, quoting each argument that the shell would otherwise split or
+// expand.
+func CommandLine(args ...string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		q[i] = shellQuote(a)
+	}
+	return strings.Join(q, " ")
+}
+
+// shellQuote quotes s for a POSIX shell unless it needs no quoting.
+func shellQuote(s string) string {
+	const plain = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%"
+	if s != "" && strings.Trim(s, plain) == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
