@@ -74,6 +74,16 @@ func ForwardBatchStats(net *supernet.Net, input []float32) ([]BatchStats, error)
 
 // convBatchBN is a convolution whose BatchNorm uses the batch's statistics.
 func convBatchBN(xs []fmap, c *supernet.ConvBN) ([]fmap, BatchStats) {
+	ys, s := convBatchNorm(xs, c)
+	for _, y := range ys {
+		activate(y.d, c.Act)
+	}
+	return ys, s
+}
+
+// convBatchNorm is convBatchBN without the activation: the activation's
+// input.
+func convBatchNorm(xs []fmap, c *supernet.ConvBN) ([]fmap, BatchStats) {
 	ys := make([]fmap, len(xs))
 	for n, x := range xs {
 		ys[n] = convForward(x, c.Weight.Data, c.Weight.Shape, max(c.Stride, 1), max(c.Groups, 1))
@@ -108,9 +118,6 @@ func convBatchBN(xs []fmap, c *supernet.ConvBN) ([]fmap, BatchStats) {
 				row[i] = float32((float64(v)-mean)*inv*gamma + beta)
 			}
 		}
-	}
-	for _, y := range ys {
-		activate(y.d, c.Act)
 	}
 	return ys, s
 }

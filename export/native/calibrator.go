@@ -47,6 +47,7 @@ type Calibrator struct {
 	proj              []float32 // raw projection outputs, sized as resid
 	workers           []*worker
 	ls                layerStats
+	codeBuf           []uint64 // ActivationCodes' bits
 	closed            bool
 }
 
@@ -191,7 +192,7 @@ func (c *Calibrator) Close() error {
 		return nil
 	}
 	c.closed = true
-	c.buf1, c.buf2, c.resid, c.proj, c.workers = nil, nil, nil, nil, nil
+	c.buf1, c.buf2, c.resid, c.proj, c.workers, c.codeBuf = nil, nil, nil, nil, nil, nil
 	c.ls = layerStats{}
 	return nil
 }
@@ -281,6 +282,9 @@ type batchRun struct {
 	eval bool // normalize with the running statistics, gather none
 	out  []export.BatchStats
 	h    int // the final expand's map size, once forward has run
+	// codes, in ActivationCodes, codes every activation's input as the
+	// run goes.
+	codes *codeRun
 }
 
 // each runs fn for every image on the calibrator's workers.
@@ -353,6 +357,9 @@ func (b *batchRun) forward(data []float32) (*affine, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := b.emit(nm, c.buf1, sz); err != nil {
+		return nil, err
+	}
 	b.each(func(w *worker, i int) {
 		w.ks.transform(tfJob{dst: c.resid[i*sz:], dP: f.c, src: c.buf1[i*sz:], sP: f.c, rows: 1, cols: h * h, n: f.c, nm: nm})
 	})
@@ -387,6 +394,9 @@ func (b *batchRun) forward(data []float32) (*affine, error) {
 			if err != nil {
 				return nil, err
 			}
+			if err := b.emit(nm, c.buf1, h*h*e.c); err != nil {
+				return nil, err
+			}
 			dwSrc, dwStride, dwNorm = c.buf1, h*h*e.c, nm
 		} else if pending != nil {
 			b.materialize(pending, h*h)
@@ -401,19 +411,35 @@ func (b *batchRun) forward(data []float32) (*affine, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := b.emit(nmD, c.buf2, dSz); err != nil {
+			return nil, err
+		}
+		var seCodes *Codes
+		if blk.se != nil {
+			seCodes = b.seStart()
+		}
 		pr := &blk.project
 		pSz := oh * oh * pr.c
 		nmP, err := b.layer(pr, func(w *worker, i int, st partial) {
 			src := c.buf2[i*dSz : (i+1)*dSz]
 			dst := c.proj[i*pSz : (i+1)*pSz]
 			if blk.se != nil {
-				w.seProject(blk, src, oh*oh, nmD, dst, st)
+				var bits []uint64
+				if seCodes != nil {
+					bits = seCodes.Image(i)
+				}
+				w.seProject(blk, src, oh*oh, nmD, dst, st, bits)
 				return
 			}
 			w.gemmImage(pr.pw, nil, 0, w.normFill(src, d.c, nmD), oh*oh, dst, st)
 		})
 		if err != nil {
 			return nil, err
+		}
+		if seCodes != nil {
+			if err := b.flush(seCodes); err != nil {
+				return nil, err
+			}
 		}
 		pending = &blockEnd{raw: c.proj, nm: nmP, c: pr.c, add: blk.residual}
 		h, ch = oh, pr.c
@@ -514,8 +540,9 @@ func ones(n int) []float64 {
 
 // seProject runs a block's squeeze-and-excitation and projection for one
 // image: the depthwise output src (hw pixels) is normalized whole, pooled,
-// gated channel by channel, then projected.
-func (w *worker) seProject(blk *blockPlan, src []float32, hw int, nm *affine, dst []float32, st partial) {
+// gated channel by channel, then projected. When codes is not nil, the
+// signs of the SE's ReLU inputs are set in it (see ActivationCodes).
+func (w *worker) seProject(blk *blockPlan, src []float32, hw int, nm *affine, dst []float32, st partial, codes []uint64) {
 	se := blk.se
 	mid := se.mid
 	t := w.seT[:hw*mid]
@@ -529,6 +556,9 @@ func (w *worker) seProject(blk *blockPlan, src []float32, hw int, nm *affine, ds
 	}
 	hidden := w.hidden[:se.width]
 	w.ks.gemv(pooled, se.reduce, se.width, se.rbias, hidden)
+	if codes != nil {
+		setSigns(hidden, codes)
+	}
 	for j, v := range hidden {
 		hidden[j] = max(v, 0)
 	}

@@ -40,31 +40,40 @@ func packHead(net *supernet.Net) *headPlan {
 // logits finishes an eval-mode batch: buf1 holds the raw final expand
 // outputs, nm their normalization.
 func (b *batchRun) logits(nm *affine) []float32 {
-	c, hp := b.c, b.c.head
-	hw := b.h * b.h
-	sz := hw * hp.in
+	hp := b.c.head
 	out := make([]float32, b.n*hp.classes)
 	b.each(func(w *worker, i int) {
-		if len(w.headT) < sz {
-			w.headT = make([]float32, sz)
-			w.headSum, w.headSq, w.headZero = make([]float64, hp.in), make([]float64, hp.in), make([]float64, hp.in)
-			w.headVec, w.headMid = make([]float32, hp.in), make([]float32, hp.mid)
-		}
-		t := w.headT[:sz]
-		w.ks.transform(tfJob{dst: t, dP: hp.in, src: c.buf1[i*sz:], sP: hp.in, rows: 1, cols: hw, n: hp.in, nm: nm})
-		sum := w.headSum[:hp.in]
-		clear(sum)
-		w.ks.stats(statsJob{src: t, rows: hw, n: hp.in, ld: hp.in, shift: w.headZero[:hp.in], sum: sum, sq: w.headSq[:hp.in]})
-		pooled := w.headVec[:hp.in]
-		for j, s := range sum {
-			pooled[j] = float32(s / float64(hw))
-		}
-		mid := w.headMid[:hp.mid]
-		w.ks.gemv(pooled, hp.mix, hp.mid, hp.mixBias, mid)
+		mid := b.mix(w, i, nm)
 		for j, v := range mid {
 			mid[j] = applyAct(v, hp.mixAct)
 		}
 		w.ks.gemv(mid, hp.cls, hp.classes, hp.clsBias, out[i*hp.classes:(i+1)*hp.classes])
 	})
 	return out
+}
+
+// mix returns image i's feature mix output before its activation, in the
+// worker's scratch: the final expand's raw output in buf1, normalized by
+// nm, pooled, then projected.
+func (b *batchRun) mix(w *worker, i int, nm *affine) []float32 {
+	c, hp := b.c, b.c.head
+	hw := b.h * b.h
+	sz := hw * hp.in
+	if len(w.headT) < sz {
+		w.headT = make([]float32, sz)
+		w.headSum, w.headSq, w.headZero = make([]float64, hp.in), make([]float64, hp.in), make([]float64, hp.in)
+		w.headVec, w.headMid = make([]float32, hp.in), make([]float32, hp.mid)
+	}
+	t := w.headT[:sz]
+	w.ks.transform(tfJob{dst: t, dP: hp.in, src: c.buf1[i*sz:], sP: hp.in, rows: 1, cols: hw, n: hp.in, nm: nm})
+	sum := w.headSum[:hp.in]
+	clear(sum)
+	w.ks.stats(statsJob{src: t, rows: hw, n: hp.in, ld: hp.in, shift: w.headZero[:hp.in], sum: sum, sq: w.headSq[:hp.in]})
+	pooled := w.headVec[:hp.in]
+	for j, s := range sum {
+		pooled[j] = float32(s / float64(hw))
+	}
+	mid := w.headMid[:hp.mid]
+	w.ks.gemv(pooled, hp.mix, hp.mid, hp.mixBias, mid)
+	return mid
 }
