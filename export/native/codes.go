@@ -226,12 +226,26 @@ func gcd(x, y int) int {
 
 // packSigns sets dst's bit u where a[u mod len(a)]·raw[u] + b[…] is
 // negative, for every unit of raw; len(a) is a multiple of 64 and dst
-// holds ⌈len(raw)/64⌉ zeroed words.
+// holds ⌈len(raw)/64⌉ words.
 func packSigns(raw, a, b []float32, dst []uint64) {
+	full := len(raw) / 64
+	signWords(raw, a, b, full, dst)
+	if len(raw)%64 == 0 {
+		return
+	}
+	off := full * 64 % len(a)
+	var word uint64
+	for k, x := range raw[full*64:] {
+		word |= uint64(math.Float32bits(a[off+k]*x+b[off+k])>>31) << k
+	}
+	dst[full] = word
+}
+
+// signWordsGo is the portable signWords: whole words only.
+func signWordsGo(raw, a, b []float32, words int, dst []uint64) {
 	period := len(a)
 	off := 0
-	full := len(raw) / 64
-	for w := range full {
+	for w := range words {
 		x := (*[64]float32)(raw[w*64:])
 		ta := (*[64]float32)(a[off:])
 		tb := (*[64]float32)(b[off:])
@@ -243,12 +257,5 @@ func packSigns(raw, a, b []float32, dst []uint64) {
 		if off += 64; off == period {
 			off = 0
 		}
-	}
-	var word uint64
-	for k, x := range raw[full*64:] {
-		word |= uint64(math.Float32bits(a[off+k]*x+b[off+k])>>31) << k
-	}
-	if len(raw)%64 != 0 {
-		dst[full] = word
 	}
 }

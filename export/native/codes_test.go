@@ -99,6 +99,14 @@ func TestPackSigns(t *testing.T) {
 		if tail := len(raw) % 64; tail != 0 && got[len(got)-1]>>tail != 0 {
 			t.Fatalf("%d channels x %d pixels: bits set past the last unit: %#x", c, pixels, got[len(got)-1])
 		}
+		// The portable loop gives the same words as the assembly.
+		portable := make([]uint64, len(raw)/64)
+		signWordsGo(raw, ta, tb, len(portable), portable)
+		for w := range portable {
+			if portable[w] != got[w] {
+				t.Fatalf("%d channels: word %d is %#x portably, %#x by packSigns", c, w, portable[w], got[w])
+			}
+		}
 	}
 }
 

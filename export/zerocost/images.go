@@ -106,24 +106,35 @@ func imageCount(n int) (int, error) {
 func synthImage(seed uint64, i int) *imaging.RGB {
 	rng := rand.New(rand.NewPCG(seed, 0x5eed0000+uint64(i)))
 	m := imaging.NewRGB(synthSize, synthSize)
-	type wave struct{ amp, fx, fy, ph float64 }
-	var waves [3][4]wave
-	var base [3]float64
+	// Each wave cos(u(x) + v(y)) is cos u·cos v − sin u·sin v, from
+	// tables of its row and column angles.
+	const waves = 4
+	var field [3][synthSize * synthSize]float32
+	cu, su, cv, sv := make([]float64, synthSize), make([]float64, synthSize), make([]float64, synthSize), make([]float64, synthSize)
 	for c := range 3 {
-		base[c] = 40 + 175*rng.Float64()
-		for k := range waves[c] {
-			waves[c][k] = wave{amp: 10 + 30*rng.Float64(), fx: 8 * (rng.Float64() - 0.5), fy: 8 * (rng.Float64() - 0.5), ph: 2 * math.Pi * rng.Float64()}
+		base := 40 + 175*rng.Float64()
+		f := &field[c]
+		for k := range f {
+			f[k] = float32(base)
+		}
+		for range waves {
+			amp, fx, fy, ph := 10+30*rng.Float64(), 8*(rng.Float64()-0.5), 8*(rng.Float64()-0.5), 2*math.Pi*rng.Float64()
+			for t := range synthSize {
+				cu[t], su[t] = math.Cos(2*math.Pi*fx*float64(t)/synthSize), math.Sin(2*math.Pi*fx*float64(t)/synthSize)
+				cv[t], sv[t] = math.Cos(2*math.Pi*fy*float64(t)/synthSize+ph), math.Sin(2*math.Pi*fy*float64(t)/synthSize+ph)
+			}
+			for y := range synthSize {
+				row := f[y*synthSize : (y+1)*synthSize]
+				for x := range row {
+					row[x] += float32(amp * (cu[x]*cv[y] - su[x]*sv[y]))
+				}
+			}
 		}
 	}
-	for y := range synthSize {
-		for x := range synthSize {
-			for c := range 3 {
-				v := base[c] + 6*rng.NormFloat64()
-				for _, w := range waves[c] {
-					v += w.amp * math.Cos(2*math.Pi*(w.fx*float64(x)+w.fy*float64(y))/synthSize+w.ph)
-				}
-				m.Pix[(y*synthSize+x)*3+c] = byte(min(255, max(0, math.Round(v))))
-			}
+	for p := range synthSize * synthSize {
+		for c := range 3 {
+			v := float64(field[c][p]) + 6*rng.NormFloat64()
+			m.Pix[p*3+c] = byte(min(255, max(0, math.Round(v))))
 		}
 	}
 	return m
