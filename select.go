@@ -5,9 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
-	"strings"
 
+	"github.com/edgefit/edgefit/export/zerocost"
 	"github.com/edgefit/edgefit/internal/atomicfile"
 	"github.com/edgefit/edgefit/predictor"
 	"github.com/edgefit/edgefit/supernet"
@@ -42,20 +41,28 @@ type Selection struct {
 // Select searches space for the subnets most accurate under lim, scoring
 // latency with lat and accuracy with the source acc names: OFA's
 // predictor (.pth), a CSV of measured (config, accuracy) samples, a fitted
-// .json, or "" for the MACs proxy, which the result labels as such. Limits
-// no subnet can meet give a [*search.InfeasibleError].
+// .json, [ZeroCostSource] for the NASWOT proxy on a synthetic batch with
+// untrained weights (see [OpenAccuracy] for its options), or "" for the
+// MACs proxy; proxies are labelled as such. Limits no subnet can meet give
+// a [*search.InfeasibleError].
 func Select(ctx context.Context, space *supernet.Space, lat predictor.LatencyModel, acc string, lim search.Limits, opts search.Options, progress Progress) (*Selection, error) {
-	var fit Meter = quiet{}
-	if strings.EqualFold(filepath.Ext(acc), ".csv") {
-		fit = orQuiet(progress).Begin(PhaseFitAccuracy, 6)
-	}
-	am, err := predictor.LoadAccuracyModelContext(ctx, space, acc, predictor.MLPOptions{},
-		predictor.AccuracyFitOptions{Progress: func(done, total int) { fit.Set(done, total) }})
-	fit.Done()
+	am, err := OpenAccuracy(ctx, space, AccuracyRequest{Source: acc}, progress)
 	if err != nil {
-		return nil, withHint(fmt.Errorf("accuracy source %s: %w", acc, err), "give an OFA accuracy predictor (.pth), a CSV of config,accuracy samples, or nothing for the MACs proxy")
+		return nil, err
 	}
-	if len(opts.Resolutions) > 0 {
+	return SelectWith(ctx, space, lat, am, lim, opts, progress)
+}
+
+// SelectWith is [Select] with an accuracy model already open (see
+// [OpenAccuracy]), which a caller that selects more than once keeps, with
+// what it has cached. With the zero-cost proxy, search options left at 0
+// get [ZeroCostSearch]'s smaller budget.
+func SelectWith(ctx context.Context, space *supernet.Space, lat predictor.LatencyModel, am predictor.AccuracyModel, lim search.Limits, opts search.Options, progress Progress) (*Selection, error) {
+	_, zeroCost := am.(*zerocost.Model)
+	if zeroCost {
+		opts = ZeroCostSearch(opts)
+	}
+	if len(opts.Resolutions) > 0 && !zeroCost { // the proxy scores any resolution
 		if err := predictor.CheckAccuracyResolutions(am, space, opts.Resolutions); err != nil {
 			return nil, &InputError{Err: fmt.Errorf("--res: %w", err)}
 		}
@@ -68,12 +75,18 @@ func Select(ctx context.Context, space *supernet.Space, lat predictor.LatencyMod
 	opts.Progress = func(done, total int) { meter.Set(done, total) }
 	res, err := search.Run(ctx, space, sc, lim, opts)
 	meter.Done()
+	if err == nil {
+		err = accuracyErr(am)
+	}
 	var inf *search.InfeasibleError
 	if errors.As(err, &inf) {
 		return nil, withHint(err, "relax the limits above, or profile a faster setting (threads, execution provider)")
 	}
 	if err != nil {
 		return nil, err
+	}
+	if line := zeroCostScored(am); line != "" {
+		statusf(orQuiet(progress), "%s", line)
 	}
 	return &Selection{Space: space.Name, AccuracySource: sc.AccuracySource(), AccuracyProxy: sc.AccuracyIsProxy(), AccuracyFit: predictor.FitChoice(am),
 		Limits: lim, Top: res.Top, Front: res.Front, Scored: res.Stats.Scored, WallMS: float64(res.Stats.Wall.Microseconds()) / 1000,
@@ -113,6 +126,9 @@ func (s *Selection) WriteFront(prefix string) ([]string, error) {
 	po := search.PlotOptions{Proxy: s.AccuracyProxy}
 	if s.memory {
 		po.X = search.Memory
+	}
+	if IsZeroCostSource(s.AccuracySource) {
+		po.Title = fmt.Sprintf("Zero-cost NASWOT proxy score (not an accuracy) vs %s (%s; %d predictions)", po.X, s.Limits, s.Scored)
 	}
 	pl, err := search.PlotFront(s.result, po)
 	if err != nil {

@@ -75,11 +75,12 @@ type selectOptions struct {
 	Memory  bool
 	PopSize int
 	Gens    int
+	zc      zeroCostFlags
 }
 
 func (o *selectOptions) AddFlags(f *pflag.FlagSet) {
 	o.limits.AddFlags(f)
-	f.StringVar(&o.Acc, "acc", "", "accuracy source: OFA predictor .pth, a CSV of measured (config, accuracy) samples (fits a ridge model and OFA's MLP, keeps the better by CV RMSE), or a fitted .json; default: a MACs proxy, labelled as such")
+	f.StringVar(&o.Acc, "acc", "", "accuracy source: OFA predictor .pth, a CSV of measured (config, accuracy) samples (fits a ridge model and OFA's MLP, keeps the better by CV RMSE), a fitted .json, or zero-cost for the NASWOT proxy on --data's images (labelled a proxy); default: a MACs proxy, labelled as such")
 	f.IntVar(&o.Top, "top", 5, "how many subnets to list")
 	f.Uint64Var(&o.Seed, "seed", 1, "seed: the same seed gives the same result")
 	f.StringVar(&o.Method, "method", search.MethodEvolution, "search method: evolution or random (a baseline)")
@@ -88,6 +89,7 @@ func (o *selectOptions) AddFlags(f *pflag.FlagSet) {
 	f.BoolVar(&o.Memory, "pareto-memory", false, "make peak memory a third objective of the front")
 	f.IntVar(&o.PopSize, "population", 0, "evolution population (default 100)")
 	f.IntVar(&o.Gens, "generations", 0, "most generations (default 500; the search stops earlier once it converges)")
+	o.zc.AddFlags(f)
 }
 
 // searchOptions turns the search flags into search options.
@@ -173,7 +175,9 @@ With --rerank K (and --checkpoint, --calib-data, --val-data) the K best
 candidates within the limits, by predicted accuracy and spread along the front,
 are measured as OFA measures a subnet: BatchNorm recalibrated on the calibration
 images, then evaluated on the labelled ones. The best measured is chosen and
-written to -o; the output shows predicted and measured accuracy side by side.`,
+written to -o; the output shows predicted and measured accuracy side by side.
+
+`+zeroCostHelp,
 		Example: `  edgefit select --predictor note10.pred.json --acc acc_predictor.pth --max-latency 20ms -o subnet.json
   edgefit select --checkpoint ofa_mbv3_d234_e346_k357_w1.0 --predictor local.pred.json \
       --max-latency 15ms --max-memory 40MB --max-params 5M --max-flops 300M --top 10 --json
@@ -204,6 +208,10 @@ func runSelect(ctx context.Context, g *globalOptions, o *selectFlags) error {
 	if err != nil {
 		return err
 	}
+	zo, err := o.zc.options(o.Acc)
+	if err != nil {
+		return err
+	}
 	_, ro, err := o.rerank.options(false)
 	if err != nil {
 		return err
@@ -217,7 +225,7 @@ func runSelect(ctx context.Context, g *globalOptions, o *selectFlags) error {
 	if err != nil {
 		return err
 	}
-	sel, err := edgefit.Select(ctx, space, lat, o.Acc, lim, o.searchOptions(g.logger()), terminal{g})
+	sel, err := o.selectWithFlags(ctx, g, space, lat, lim, zo)
 	if err != nil {
 		return pipelineError(err)
 	}

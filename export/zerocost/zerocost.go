@@ -66,6 +66,7 @@ type Model struct {
 	run sync.Mutex // one forward pass at a time
 
 	mu     sync.Mutex
+	ctx    context.Context // Accuracy's, from Options.Context or SetContext
 	cache  map[supernet.Config]Result
 	err    error
 	scored int
@@ -92,7 +93,7 @@ func New(space *supernet.Space, opts Options) (*Model, error) {
 	if opts.CacheSize <= 0 {
 		opts.CacheSize = DefaultCacheSize
 	}
-	m := &Model{space: space, opts: opts, cache: map[supernet.Config]Result{}}
+	m := &Model{space: space, opts: opts, ctx: opts.Context, cache: map[supernet.Config]Result{}}
 	rs := space.Resolutions
 	n := opts.Images.N()
 	m.lo = Floor(n, Units(space, space.MinConfig(rs[0])))
@@ -173,15 +174,26 @@ func (m *Model) Stats() (scored int, busy time.Duration) {
 	return m.scored, m.busy
 }
 
+// SetContext sets the context Accuracy's forward passes run in, in place
+// of Options.Context, for a model opened before the work it serves.
+func (m *Model) SetContext(ctx context.Context) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.ctx = ctx
+}
+
 // Accuracy writes the normalized score of cfgs[i] to out[i], computing
 // what the cache lacks; NaN for a config that could not be scored (see
-// Err) or once Options.Context is done.
+// Err) or once the context (Options.Context, SetContext) is done.
 func (m *Model) Accuracy(cfgs []supernet.Config, out []float64) {
+	m.mu.Lock()
+	ctx := m.ctx
+	m.mu.Unlock()
 	for i, c := range cfgs {
-		r, err := m.Score(m.opts.Context, c)
+		r, err := m.Score(ctx, c)
 		if err != nil {
 			m.mu.Lock()
-			if m.err == nil && m.opts.Context.Err() == nil {
+			if m.err == nil && ctx.Err() == nil {
 				m.err = err
 			}
 			m.mu.Unlock()
