@@ -57,7 +57,7 @@ your images, as OFA's set_running_statistics does before it deploys a subnet;
 with --rerank K and --val-data the K best candidates are also measured (each
 recalibrated, then evaluated) and the best measured is exported.
 
-`+zeroCostHelp,
+` + zeroCostHelp,
 		Example: `  edgefit run local --max-latency 15ms -o out/
   edgefit run ssh://pi@raspberrypi.local --checkpoint ofa_mbv3_d234_e346_k357_w1.0 \
       --acc samples.csv --max-latency 80ms --max-memory 60MB -o pi4/

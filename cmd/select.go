@@ -177,7 +177,7 @@ are measured as OFA measures a subnet: BatchNorm recalibrated on the calibration
 images, then evaluated on the labelled ones. The best measured is chosen and
 written to -o; the output shows predicted and measured accuracy side by side.
 
-`+zeroCostHelp,
+` + zeroCostHelp,
 		Example: `  edgefit select --predictor note10.pred.json --acc acc_predictor.pth --max-latency 20ms -o subnet.json
   edgefit select --checkpoint ofa_mbv3_d234_e346_k357_w1.0 --predictor local.pred.json \
       --max-latency 15ms --max-memory 40MB --max-params 5M --max-flops 300M --top 10 --json
