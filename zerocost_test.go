@@ -30,8 +30,8 @@ func TestZeroCostSearch(t *testing.T) {
 		t.Errorf("defaults: %+v", got)
 	}
 	got = ZeroCostSearch(search.Options{Population: 50})
-	if got.Population != 50 || got.Generations != ZeroCostGenerations || got.PolishOff {
-		t.Errorf("a population given keeps the polish and itself: %+v", got)
+	if got.Population != 50 || got.Generations != ZeroCostGenerations || !got.PolishOff {
+		t.Errorf("a population given is kept: %+v", got)
 	}
 }
 

@@ -54,9 +54,9 @@ h_swish input on a minibatch (--data DIR, the first 64 images; without --data a
 seeded synthetic batch), with the weights of --checkpoint or, without one,
 seeded untrained weights. It is a proxy, labelled so in every output. Each
 subnet costs one forward pass of the batch (about 0.3 to 1.5 s for 64 images
-at 224 on two cores), so unless --population or --generations is given the
-search runs 8 generations of 16 without the final polish: about 150 subnets
-scored, 300 with --pareto, a few minutes. Check the proxy against real
+at 224 on two cores), so the search skips its final polish and, unless
+--population or --generations is given, runs 8 generations of 16: about 150
+subnets scored, 300 with --pareto, a few minutes. Check the proxy against real
 accuracies first with 'edgefit predictor correlate'.`
 
 // selectWithFlags runs select's search with the accuracy source the flags

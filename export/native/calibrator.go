@@ -226,8 +226,11 @@ func (c *Calibrator) Forward(ctx context.Context, data []float32, n int) ([]floa
 		return nil, err
 	}
 	c.ensure(n)
-	if c.head == nil {
-		c.head = packHead(c.net)
+	switch {
+	case c.head == nil:
+		c.head = packHead(c.net, true)
+	case c.head.cls == nil:
+		c.head.packClassifier(c.net)
 	}
 	run := &batchRun{c: c, ctx: ctx, n: n, eval: true}
 	nm, err := run.forward(data)

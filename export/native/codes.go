@@ -43,7 +43,7 @@ func (c *Calibrator) ActivationCodes(ctx context.Context, data []float32, n int,
 	}
 	c.ensure(n)
 	if c.head == nil {
-		c.head = packHead(c.net)
+		c.head = packHead(c.net, false)
 	}
 	cr := &codeRun{layers: export.CodeLayers(c.net.Space, c.net.Config), fn: fn, n: n, buf: c.codeBuf}
 	run := &batchRun{c: c, ctx: ctx, n: n, codes: cr}

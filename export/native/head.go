@@ -14,13 +14,12 @@ type headPlan struct {
 	mixAct           act
 }
 
-func packHead(net *supernet.Net) *headPlan {
-	fm, fc := &net.FeatureMix, &net.Classifier
+// packHead packs the feature mix, and the classifier too when classifier
+// is set (only Forward needs it; ActivationCodes stops at the mix).
+func packHead(net *supernet.Net, classifier bool) *headPlan {
+	fm := &net.FeatureMix
 	mid, in := fm.Weight.Shape[0], fm.Weight.Shape[1]
-	classes := fc.Weight.Shape[0]
-	h := &headPlan{in: in, mid: mid, classes: classes, mixAct: toAct(fm.Act),
-		mix: make([]float32, in*mid), mixBias: make([]float32, mid),
-		cls: make([]float32, mid*classes), clsBias: fc.Bias}
+	h := &headPlan{in: in, mid: mid, mixAct: toAct(fm.Act), mix: make([]float32, in*mid), mixBias: make([]float32, mid)}
 	if fm.Bias != nil {
 		copy(h.mixBias, fm.Bias)
 	}
@@ -29,12 +28,22 @@ func packHead(net *supernet.Net) *headPlan {
 			h.mix[t*mid+j] = fm.Weight.Data[j*in+t]
 		}
 	}
+	if classifier {
+		h.packClassifier(net)
+	}
+	return h
+}
+
+// packClassifier packs the classifier into h.
+func (h *headPlan) packClassifier(net *supernet.Net) {
+	fc := &net.Classifier
+	mid, classes := h.mid, fc.Weight.Shape[0]
+	h.classes, h.cls, h.clsBias = classes, make([]float32, mid*classes), fc.Bias
 	for j := range classes {
 		for t := range mid {
 			h.cls[t*classes+j] = fc.Weight.Data[j*mid+t]
 		}
 	}
-	return h
 }
 
 // logits finishes an eval-mode batch: buf1 holds the raw final expand
