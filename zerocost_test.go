@@ -5,9 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"image"
-	"image/color"
-	"image/png"
 	"math"
 	"os"
 	"path/filepath"
@@ -104,7 +101,7 @@ func TestOpenAccuracyZeroCostBadInput(t *testing.T) {
 	space, _ := supernet.NewSpace(1.0)
 	ctx := context.Background()
 	one := t.TempDir()
-	writePNG(t, filepath.Join(one, "only.png"), 1)
+	testfix.WritePicture(t, filepath.Join(one, "only.png"), 48, 40, 1)
 	for _, tc := range []struct {
 		name string
 		req  AccuracyRequest
@@ -123,24 +120,6 @@ func TestOpenAccuracyZeroCostBadInput(t *testing.T) {
 				t.Fatalf("error %v, want an InputError mentioning %q", err, tc.want)
 			}
 		})
-	}
-}
-
-func writePNG(t *testing.T, path string, seed int) {
-	t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, 48, 40))
-	for y := range 40 {
-		for x := range 48 {
-			img.Set(x, y, color.RGBA{uint8(x * 5 * seed), uint8(y * 6), uint8((x + y) * 3 * seed), 255})
-		}
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := png.Encode(f, img); err != nil {
-		t.Fatal(err)
 	}
 }
 

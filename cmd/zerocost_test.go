@@ -2,15 +2,13 @@ package cmd
 
 import (
 	"encoding/json"
-	"image"
-	"image/color"
-	"image/png"
-	"os"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/edgefit/edgefit"
+	"github.com/edgefit/edgefit/internal/testfix"
 )
 
 // quickZeroCost are select flags that keep a zero-cost search short: three
@@ -47,31 +45,13 @@ func TestSelectZeroCostSynthetic(t *testing.T) {
 	}
 }
 
-func writeSmallPNG(t *testing.T, path string, shade uint8) {
-	t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, 40, 30))
-	for y := range 30 {
-		for x := range 40 {
-			img.Set(x, y, color.RGBA{uint8(x*6) + shade, uint8(y * 8), shade, 255})
-		}
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := png.Encode(f, img); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestSelectZeroCostData: with --data the output names the folder; the
 // flags' bad uses are usage errors that say what to do.
 func TestSelectZeroCostData(t *testing.T) {
 	_, pred := note10Predictor(t)
 	dir := t.TempDir()
 	for i := range 3 {
-		writeSmallPNG(t, filepath.Join(dir, "im"+string(rune('a'+i))+".png"), uint8(40*i))
+		testfix.WritePicture(t, filepath.Join(dir, fmt.Sprintf("im%d.png", i)), 40, 30, uint64(i))
 	}
 	stdout, _, err := run(t, append([]string{"select", "--predictor", pred, "--data", dir}, quickZeroCost...)...)
 	if err != nil {
@@ -81,7 +61,7 @@ func TestSelectZeroCostData(t *testing.T) {
 		t.Errorf("output does not name the folder:\n%s", stdout)
 	}
 	one := t.TempDir()
-	writeSmallPNG(t, filepath.Join(one, "a.png"), 1)
+	testfix.WritePicture(t, filepath.Join(one, "a.png"), 40, 30, 1)
 	for _, tc := range []struct {
 		name string
 		args []string

@@ -79,25 +79,12 @@ type ActivationCodes struct {
 // mix; the classifier is not run. It is the plain Go reference of the
 // native engine's codes, and slow.
 func ForwardCodes(net *supernet.Net, input []float32) ([]ActivationCodes, error) {
-	units, err := netUnits(net)
-	if err != nil {
-		return nil, fmt.Errorf("forward codes: %w", err)
-	}
-	r := net.Config.R
-	per := 3 * r * r
-	if len(input) == 0 || len(input)%per != 0 {
-		return nil, fmt.Errorf("forward codes: input has %d values, want a positive multiple of %d (a batch of 3x%dx%d)", len(input), per, r, r)
-	}
-	xs := make([]fmap, len(input)/per)
-	for n := range xs {
-		xs[n] = fmap{c: 3, h: r, w: r, d: input[n*per : (n+1)*per]}
-	}
 	layers := CodeLayers(net.Space, net.Config)
 	var out []ActivationCodes
-	record := func(pre func(n int) []float32) {
+	record := func(images int, pre func(n int) []float32) {
 		l := layers[len(out)]
-		a := ActivationCodes{CodeLayer: l, Codes: make([][]bool, len(xs))}
-		for n := range xs {
+		a := ActivationCodes{CodeLayer: l, Codes: make([][]bool, images)}
+		for n := range images {
 			d := pre(n)
 			if len(d) != l.Units() {
 				panic(fmt.Sprintf("export: %s has %d values per image, want %d", l.Name, len(d), l.Units()))
@@ -109,56 +96,18 @@ func ForwardCodes(net *supernet.Net, input []float32) ([]ActivationCodes, error)
 		}
 		out = append(out, a)
 	}
-	bnAct := func(xs []fmap, c *supernet.ConvBN) []fmap {
-		ys, _ := convBatchNorm(xs, c)
-		if c.Act != supernet.ActNone {
-			record(func(n int) []float32 { return ys[n].d })
-		}
-		for _, y := range ys {
-			activate(y.d, c.Act)
-		}
-		return ys
-	}
-	for i := range units {
-		u := &units[i]
-		switch u.layer.Kind {
-		case supernet.KindFirstConv, supernet.KindFinalExpand:
-			xs = bnAct(xs, u.conv)
-		case supernet.KindBlock:
-			blk := u.block
-			in := xs
-			if blk.Expand != nil {
-				xs = bnAct(xs, blk.Expand)
+	maps := func(xs []fmap) { record(len(xs), func(n int) []float32 { return xs[n].d }) }
+	err := batchPass(net, input, supernet.KindFeatureMix, batchObserver{
+		bn: func(c *supernet.ConvBN, pre []fmap, _ BatchStats) {
+			if c.Act != supernet.ActNone {
+				maps(pre)
 			}
-			xs = bnAct(xs, &blk.Depthwise)
-			if blk.SE != nil {
-				pre := make([][]float32, len(xs))
-				for n := range xs {
-					xs[n] = seObserved(xs[n], blk.SE, func(p []float32) { pre[n] = append([]float32(nil), p...) })
-				}
-				record(func(n int) []float32 { return pre[n] })
-			}
-			xs = bnAct(xs, &blk.Project)
-			if blk.Layer.Residual {
-				for n := range xs {
-					for j, v := range in[n].d {
-						xs[n].d[j] += v
-					}
-				}
-			}
-		case supernet.KindAvgPool:
-			for n := range xs {
-				xs[n] = avgPool(xs[n])
-			}
-		case supernet.KindFeatureMix:
-			for n := range xs {
-				y := convForward(xs[n], u.mix.Weight.Data, u.mix.Weight.Shape, 1, 1)
-				addBias(y, u.mix.Bias)
-				xs[n] = y
-			}
-			record(func(n int) []float32 { return xs[n].d })
-			return out, nil
-		}
+		},
+		se:  func(pre [][]float32) { record(len(pre), func(n int) []float32 { return pre[n] }) },
+		mix: maps,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("forward codes: %w", err)
 	}
 	return out, nil
 }

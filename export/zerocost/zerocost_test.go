@@ -3,10 +3,6 @@ package zerocost
 import (
 	"context"
 	"fmt"
-	"image"
-	"image/color"
-	"image/jpeg"
-	"image/png"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -15,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/edgefit/edgefit/export"
+	"github.com/edgefit/edgefit/internal/testfix"
 	"github.com/edgefit/edgefit/supernet"
 )
 
@@ -265,41 +262,6 @@ func TestScoreSmallNetByHand(t *testing.T) {
 	t.Logf("N = %d units, K = %v, score %.6f, normalized %.4f", units, k, got.Score, got.Normalized)
 }
 
-// writePicture writes a w×h picture (JPEG or PNG by its extension) of
-// smooth colour bands with a disc and some noise.
-func writePicture(t testing.TB, path string, w, h int, seed uint64) {
-	t.Helper()
-	rng := rand.New(rand.NewPCG(seed, 9))
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	a, b, c := rng.Float64()*12, rng.Float64()*12, rng.Float64()*12
-	cx, cy, rad := rng.Float64()*float64(w), rng.Float64()*float64(h), 5+rng.Float64()*float64(min(w, h))/2
-	disc := color.RGBA{uint8(rng.IntN(256)), uint8(rng.IntN(256)), uint8(rng.IntN(256)), 255}
-	for y := range h {
-		for x := range w {
-			fx, fy := float64(x)/float64(w), float64(y)/float64(h)
-			v := func(s float64) uint8 { return uint8(min(255, max(0, 127+110*s+8*rng.NormFloat64()))) }
-			p := color.RGBA{v(math.Sin(a*fx + b*fy)), v(math.Cos(b*fx - c*fy)), v(math.Sin(c*fx*fy + a)), 255}
-			if dx, dy := float64(x)-cx, float64(y)-cy; dx*dx+dy*dy < rad*rad {
-				p = disc
-			}
-			img.Set(x, y, p)
-		}
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if filepath.Ext(path) == ".png" {
-		err = png.Encode(f, img)
-	} else {
-		err = jpeg.Encode(f, img, &jpeg.Options{Quality: 85})
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 // pictureFolder writes n pictures of various sizes into a new folder,
 // some in a subfolder.
 func pictureFolder(t testing.TB, n int) string {
@@ -310,15 +272,12 @@ func pictureFolder(t testing.TB, n int) string {
 		d := dir
 		if i%3 == 2 {
 			d = filepath.Join(dir, "sub")
-			if err := os.MkdirAll(d, 0o755); err != nil {
-				t.Fatal(err)
-			}
 		}
 		ext := ".jpg"
 		if i%5 == 4 {
 			ext = ".png"
 		}
-		writePicture(t, filepath.Join(d, fmt.Sprintf("p%03d%s", i, ext)), 120+rng.IntN(260), 120+rng.IntN(260), uint64(i))
+		testfix.WritePicture(t, filepath.Join(d, fmt.Sprintf("p%03d%s", i, ext)), 120+rng.IntN(260), 120+rng.IntN(260), uint64(i))
 	}
 	return dir
 }
@@ -455,7 +414,7 @@ func TestImagesBadInput(t *testing.T) {
 		t.Errorf("empty folder: %v", err)
 	}
 	one := t.TempDir()
-	writePicture(t, filepath.Join(one, "a.jpg"), 64, 64, 1)
+	testfix.WritePicture(t, filepath.Join(one, "a.jpg"), 64, 64, 1)
 	if _, err := OpenImages(ctx, one, 0); err == nil || !strings.Contains(err.Error(), "at least 2") {
 		t.Errorf("one image: %v", err)
 	}
@@ -466,7 +425,7 @@ func TestImagesBadInput(t *testing.T) {
 		t.Error("a missing folder was accepted")
 	}
 	bad := t.TempDir()
-	writePicture(t, filepath.Join(bad, "a.jpg"), 64, 64, 1)
+	testfix.WritePicture(t, filepath.Join(bad, "a.jpg"), 64, 64, 1)
 	if err := os.WriteFile(filepath.Join(bad, "b.jpg"), []byte("not a picture"), 0o644); err != nil {
 		t.Fatal(err)
 	}
