@@ -210,3 +210,29 @@ func TestActivationCodesStop(t *testing.T) {
 		t.Fatalf("cancelled context: got %v", err)
 	}
 }
+
+// BenchmarkPackSigns packs the signs of a 56×56×144 map (the size of an
+// expand output of w1.2 at 224) with the assembly kernel and, as the
+// baseline in the same run, the portable loop.
+func BenchmarkPackSigns(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	const c, pixels = 144, 56 * 56
+	nm := &affine{m: make([]float64, c), inv: make([]float64, c), g: make([]float64, c), beta: make([]float64, c)}
+	for j := range c {
+		nm.m[j], nm.inv[j], nm.g[j], nm.beta[j] = rng.NormFloat64(), 1, rng.NormFloat64(), 0
+	}
+	raw := randSlice(rng, c*pixels)
+	ta, tb := signTests(nm, c)
+	dst := make([]uint64, len(raw)/64)
+	for _, k := range []struct {
+		name string
+		pack func(raw, a, b []float32, words int, dst []uint64)
+	}{{"kernel", signWords}, {"go", signWordsGo}} {
+		b.Run(k.name, func(b *testing.B) {
+			b.SetBytes(int64(4 * len(raw)))
+			for b.Loop() {
+				k.pack(raw, ta, tb, len(dst), dst)
+			}
+		})
+	}
+}
