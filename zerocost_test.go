@@ -278,3 +278,24 @@ func TestReportZeroCost(t *testing.T) {
 		t.Errorf("MACs proxy summary:\n%s", b.String())
 	}
 }
+
+// TestPrepareZeroCost: run checks the zero-cost options before any device
+// is contacted, and opens the proxy once for every selection.
+func TestPrepareZeroCost(t *testing.T) {
+	lim := search.Limits{MaxLatencyMS: 10}
+	out := t.TempDir()
+	if _, err := Prepare(RunOptions{OutDir: out, Limits: lim, Accuracy: ZeroCostSource, ZeroCost: ZeroCostOptions{Data: t.TempDir()}}); err == nil || !strings.Contains(err.Error(), "empty") {
+		t.Errorf("empty --data: %v", err)
+	}
+	var ie *InputError
+	if _, err := Prepare(RunOptions{OutDir: out, Limits: lim, ZeroCost: ZeroCostOptions{Images: 8}}); !errors.As(err, &ie) || !strings.Contains(err.Error(), "--acc zero-cost") {
+		t.Errorf("zero-cost options without --acc zero-cost: %v", err)
+	}
+	p, err := Prepare(RunOptions{OutDir: out, Limits: lim, Accuracy: ZeroCostSource, ZeroCost: ZeroCostOptions{Images: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, ok := p.acc.(*zerocost.Model); !ok || m.Images().N() != 2 || !m.Images().Synthetic() {
+		t.Errorf("prepared accuracy %T", p.acc)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/edgefit/edgefit/export"
@@ -209,7 +210,8 @@ func TestLogDetSingular(t *testing.T) {
 }
 
 // TestScoreSmallNetByHand is the end-to-end check: the smallest w1.0
-// subnet at 32 pixels on three synthetic images, whose codes come from the
+// subnet at 32 pixels on three synthetic images, with seeded untrained
+// weights and with the fixture checkpoint's, whose codes come from the
 // plain Go reference forward pass (export.ForwardCodes), the kernel
 // counted unit by unit over booleans and its determinant by cofactors.
 func TestScoreSmallNetByHand(t *testing.T) {
@@ -219,47 +221,77 @@ func TestScoreSmallNetByHand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := New(s, Options{Images: im, Seed: 11})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := m.Score(context.Background(), c)
-	if err != nil {
-		t.Fatal(err)
-	}
 	batch, err := im.Batch(context.Background(), 32)
 	if err != nil {
 		t.Fatal(err)
 	}
-	layers, err := export.ForwardCodes(supernet.Init(s, c, 11), batch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var k [3][3]float64
-	units := 0
-	for _, l := range layers {
-		units += l.Units()
-		for i := range 3 {
-			for j := range 3 {
-				for u := range l.Codes[i] {
-					if l.Codes[i][u] == l.Codes[j][u] {
-						k[i][j]++
+	for _, trained := range []bool{false, true} {
+		opts := Options{Images: im, Seed: 11}
+		net := supernet.Init(s, c, 11)
+		if trained {
+			opts.Checkpoint = fixtureCheckpoint(t)
+			if net, err = supernet.Extract(opts.Checkpoint, c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		m, err := New(s, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := m.Score(context.Background(), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		layers, err := export.ForwardCodes(net, batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var k [3][3]float64
+		units := 0
+		for _, l := range layers {
+			units += l.Units()
+			for i := range 3 {
+				for j := range 3 {
+					for u := range l.Codes[i] {
+						if l.Codes[i][u] == l.Codes[j][u] {
+							k[i][j]++
+						}
 					}
 				}
 			}
 		}
+		if int64(units) != got.Units || int64(units) != Units(s, c) {
+			t.Fatalf("units: score has %d, Units %d, reference %d", got.Units, Units(s, c), units)
+		}
+		for i := range 3 {
+			k[i][i] += Ridge * float64(units)
+		}
+		want := math.Log(math.Abs(det3(k)))
+		if math.Abs(got.Score-want) > 1e-9*math.Abs(want) {
+			t.Fatalf("trained %v: score %.12g, hand-computed %.12g (K = %v)", trained, got.Score, want, k)
+		}
+		if trained != strings.Contains(m.Source(), "with the weights of") {
+			t.Errorf("trained %v: source %q", trained, m.Source())
+		}
+		t.Logf("trained %v: N = %d units, K = %v, score %.6f, normalized %.4f", trained, units, k, got.Score, got.Normalized)
 	}
-	if int64(units) != got.Units || int64(units) != Units(s, c) {
-		t.Fatalf("units: score has %d, Units %d, reference %d", got.Units, Units(s, c), units)
+}
+
+var fixture struct {
+	sync.Once
+	ck  *supernet.Checkpoint
+	err error
+}
+
+// fixtureCheckpoint loads the OFA-format w1.0 fixture of ../shared.
+func fixtureCheckpoint(t testing.TB) *supernet.Checkpoint {
+	t.Helper()
+	path := testfix.SharedFile(t, "fixtures/ofa-mbv3-w1.0/supernet.pth")
+	fixture.Do(func() { fixture.ck, fixture.err = supernet.LoadCheckpoint(path) })
+	if fixture.err != nil {
+		t.Fatal(fixture.err)
 	}
-	for i := range 3 {
-		k[i][i] += Ridge * float64(units)
-	}
-	want := math.Log(math.Abs(det3(k)))
-	if math.Abs(got.Score-want) > 1e-9*math.Abs(want) {
-		t.Fatalf("score %.12g, hand-computed %.12g (K = %v)", got.Score, want, k)
-	}
-	t.Logf("N = %d units, K = %v, score %.6f, normalized %.4f", units, k, got.Score, got.Normalized)
+	return fixture.ck
 }
 
 // pictureFolder writes n pictures of various sizes into a new folder,
@@ -482,5 +514,16 @@ func TestSyntheticDeterministic(t *testing.T) {
 	}
 	if !same || !diff || !apart {
 		t.Errorf("same seed same batch %v, other seed differs %v, images differ %v", same, diff, apart)
+	}
+}
+
+// TestCheckpointSpace: a checkpoint of another space is refused.
+func TestCheckpointSpace(t *testing.T) {
+	im, _ := SyntheticImages(2, 1)
+	if _, err := New(space(t, "ofa-mbv3-w1.2"), Options{Images: im, Checkpoint: fixtureCheckpoint(t)}); err == nil || !strings.Contains(err.Error(), "ofa-mbv3-w1.0") {
+		t.Errorf("w1.0 checkpoint for w1.2: %v", err)
+	}
+	if _, err := New(space(t, "ofa-mbv3-w1.0"), Options{}); err == nil {
+		t.Error("no images accepted")
 	}
 }
