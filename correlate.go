@@ -56,7 +56,9 @@ type CorrelationRow struct {
 	// ranks by (normalized to [0, 1]).
 	ProxyScore float64 `json:"proxy_score"`
 	Proxy      float64 `json:"proxy"`
-	MACs       int64   `json:"macs"`
+	// Units is N, the activation units the proxy coded per image.
+	Units int64 `json:"units"`
+	MACs  int64 `json:"macs"`
 }
 
 // Correlation is what [Correlate] found; its JSON is what 'edgefit
@@ -165,7 +167,7 @@ func Correlate(ctx context.Context, req CorrelateRequest, progress Progress) (*C
 		if err != nil {
 			return nil, err
 		}
-		row.ProxyScore, row.Proxy, row.MACs = r.Score, r.Normalized, space.Costs(row.Config).MACs
+		row.ProxyScore, row.Proxy, row.Units, row.MACs = r.Score, r.Normalized, r.Units, space.Costs(row.Config).MACs
 		meter.Set(i+1, len(cfgs))
 	}
 	n, busy := proxy.Stats()

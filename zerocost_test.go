@@ -177,7 +177,7 @@ func TestCorrelateTutorial(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r.Accuracy != want[0] || r.ProxyScore != z.Score || r.MACs != space.Costs(r.Config).MACs || r.Config.R%16 != 0 || r.Config.R < 160 {
+		if r.Accuracy != want[0] || r.ProxyScore != z.Score || r.Units != zerocost.Units(space, r.Config) || r.MACs != space.Costs(r.Config).MACs || r.Config.R%16 != 0 || r.Config.R < 160 {
 			t.Errorf("row %d: %+v, want accuracy %v and score %v", i, r, want[0], z.Score)
 		}
 		acc[i], score[i] = r.Accuracy, r.ProxyScore
@@ -207,7 +207,7 @@ func TestCorrelateTutorial(t *testing.T) {
 	if err := json.Unmarshal(keys["rows"], &rows); err != nil {
 		t.Fatal(err)
 	}
-	if got := sortedKeys(rows[0]); !slices.Equal(got, []string{"accuracy", "config", "macs", "proxy", "proxy_score"}) {
+	if got := sortedKeys(rows[0]); !slices.Equal(got, []string{"accuracy", "config", "macs", "proxy", "proxy_score", "units"}) {
 		t.Errorf("row keys %v", got)
 	}
 	var text strings.Builder
