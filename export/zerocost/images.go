@@ -79,18 +79,14 @@ func OpenImages(ctx context.Context, dir string, n int) (*Images, error) {
 // SyntheticImages returns n (DefaultImages when n is 0) seeded synthetic
 // images: smooth random colour fields (a few random plane waves per
 // channel around a random mean colour, plus pixel noise) of
-// synthSize×synthSize, made once and transformed like photographs at each
-// resolution. The same seed gives the same images.
+// synthSize×synthSize, made at the first Batch and transformed like
+// photographs at each resolution. The same seed gives the same images.
 func SyntheticImages(n int, seed uint64) (*Images, error) {
 	n, err := imageCount(n)
 	if err != nil {
 		return nil, err
 	}
-	im := &Images{n: n, asked: n, seed: seed, cache: map[int][]float32{}}
-	for i := range n {
-		im.synth = append(im.synth, synthImage(seed, i))
-	}
-	return im, nil
+	return &Images{n: n, asked: n, seed: seed, cache: map[int][]float32{}}, nil
 }
 
 func imageCount(n int) (int, error) {
@@ -201,6 +197,9 @@ func (im *Images) make(ctx context.Context, r int) ([]float32, error) {
 	per := 3 * r * r
 	out := make([]float32, im.n*per)
 	if im.set == nil {
+		for i := len(im.synth); i < im.n; i++ {
+			im.synth = append(im.synth, synthImage(im.seed, i))
+		}
 		for i, src := range im.synth {
 			if err := imaging.TestTransform(src, r, out[i*per:(i+1)*per]); err != nil {
 				return nil, err

@@ -96,6 +96,15 @@ func New(space *supernet.Space, opts Options) (*Model, error) {
 	m := &Model{space: space, opts: opts, ctx: opts.Context, cache: map[supernet.Config]Result{}}
 	rs := space.Resolutions
 	n := opts.Images.N()
+	// The largest subnet at the highest resolution must fit the engine,
+	// or the search would fail on its first large candidate.
+	largest := space.MaxConfig(rs[len(rs)-1])
+	if need, err := native.MemoryBytes(supernet.Init(space, largest, 0), n); err != nil {
+		return nil, fmt.Errorf("zero-cost: %w", err)
+	} else if need > native.DefaultMemoryLimit {
+		return nil, fmt.Errorf("zero-cost: %d images of the largest %s subnet at %d need %.1f GB of activations, over the native engine's %.1f GB: use fewer images",
+			n, space.Name, largest.R, float64(need)/1e9, float64(native.DefaultMemoryLimit)/1e9)
+	}
 	m.lo = Floor(n, Units(space, space.MinConfig(rs[0])))
 	m.hi = Bound(n, Units(space, space.MaxConfig(rs[len(rs)-1])))
 	m.source = m.describe()

@@ -517,7 +517,8 @@ func TestSyntheticDeterministic(t *testing.T) {
 	}
 }
 
-// TestCheckpointSpace: a checkpoint of another space is refused.
+// TestCheckpointSpace: a checkpoint of another space, no images and
+// more images than the engine holds are refused.
 func TestCheckpointSpace(t *testing.T) {
 	im, _ := SyntheticImages(2, 1)
 	if _, err := New(space(t, "ofa-mbv3-w1.2"), Options{Images: im, Checkpoint: fixtureCheckpoint(t)}); err == nil || !strings.Contains(err.Error(), "ofa-mbv3-w1.0") {
@@ -525,5 +526,9 @@ func TestCheckpointSpace(t *testing.T) {
 	}
 	if _, err := New(space(t, "ofa-mbv3-w1.0"), Options{}); err == nil {
 		t.Error("no images accepted")
+	}
+	many, _ := SyntheticImages(1000, 1)
+	if _, err := New(space(t, "ofa-mbv3-w1.2"), Options{Images: many}); err == nil || !strings.Contains(err.Error(), "use fewer images") {
+		t.Errorf("1000 images: %v", err)
 	}
 }
