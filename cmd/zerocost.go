@@ -53,8 +53,9 @@ const zeroCostHelp = `With --acc zero-cost, subnets are ranked by the NASWOT sco
 h_swish input on a minibatch (--data DIR, the first 64 images; without --data a
 seeded synthetic batch), with the weights of --checkpoint or, without one,
 seeded untrained weights. It is a proxy, labelled so in every output. Each
-subnet costs one forward pass of the batch (about 0.3 to 1.5 s for 64 images
-at 224 on two cores), so the search skips its final polish and, unless
+subnet costs one forward pass of the batch (64 images at 224 on two cores:
+0.9 s for a mid-sized w1.0 subnet, 2.7 s for the largest w1.2 one; less at
+lower resolutions), so the search skips its final polish and, unless
 --population or --generations is given, runs 8 generations of 16: about 150
 subnets scored, 300 with --pareto, a few minutes. Check the proxy against real
 accuracies first with 'edgefit predictor correlate'.`

@@ -25,6 +25,13 @@ type Options struct {
 	// Threads is the number of goroutines a batch runs on; 0 means
 	// runtime.GOMAXPROCS(0) at each call.
 	Threads int
+	// Reuse, when set, is a calibrator done with (of any net) whose
+	// activation buffers the new one takes over, growing them only where
+	// they are too small; Reuse is closed. A program that runs many
+	// subnets one after another (the zero-cost proxy) thus allocates and
+	// faults in a batch's memory once, not for every subnet. The buffers'
+	// old contents do not matter: every value is written before it is read.
+	Reuse *Calibrator
 }
 
 // Calibrator measures a subnet's BatchNorm statistics batch by batch
@@ -42,7 +49,6 @@ type Calibrator struct {
 	size     sizes
 
 	head              *headPlan // packed at the first Forward
-	batch             int       // images the buffers hold
 	buf1, buf2, resid []float32
 	proj              []float32 // raw projection outputs, sized as resid
 	workers           []*worker
@@ -126,6 +132,11 @@ func NewCalibratorOptions(net *supernet.Net, maxBatch int, opts Options) (*Calib
 		return nil, fmt.Errorf("native calibrator: batches of %d images of %s at %d need %.2f GB of activations, over the limit of %.2f GB: use smaller batches (at most %d) or raise Options.MemoryLimit",
 			maxBatch, net.Space.Name, c.r, float64(need)/1e9, float64(limit)/1e9, c.maxFitting(limit))
 	}
+	if old := opts.Reuse; old != nil && !old.closed {
+		c.buf1, c.buf2, c.resid, c.proj, c.codeBuf = old.buf1, old.buf2, old.resid, old.proj, old.codeBuf
+		old.Close()
+	}
+	c.opts.Reuse = nil
 	return c, nil
 }
 
@@ -265,13 +276,16 @@ func (c *Calibrator) check(data []float32, n int) error {
 
 // ensure sizes the buffers for n images and the workers for this call.
 func (c *Calibrator) ensure(n int) {
-	if n > c.batch {
-		c.buf1 = make([]float32, n*c.size.buf1)
-		c.buf2 = make([]float32, n*c.size.buf2)
-		c.resid = make([]float32, n*c.size.resid)
-		c.proj = make([]float32, n*c.size.resid)
-		c.batch = n
+	grow := func(b []float32, need int) []float32 {
+		if cap(b) < need {
+			return make([]float32, need)
+		}
+		return b[:cap(b)]
 	}
+	c.buf1 = grow(c.buf1, n*c.size.buf1)
+	c.buf2 = grow(c.buf2, n*c.size.buf2)
+	c.resid = grow(c.resid, n*c.size.resid)
+	c.proj = grow(c.proj, n*c.size.resid)
 	for len(c.workers) < min(c.threads(), n) {
 		c.workers = append(c.workers, newWorker(c.ks, c.size))
 	}

@@ -236,3 +236,67 @@ func BenchmarkPackSigns(b *testing.B) {
 		})
 	}
 }
+
+// TestReuseOther: a calibrator that takes over another's buffers, dirty with a
+// different net's activations and smaller or larger than it needs, gives
+// the same statistics, codes and logits as a fresh one; the old one is
+// closed.
+func TestReuseOther(t *testing.T) {
+	s := spaceNamed(t, "w1.2")
+	nets := []*supernet.Net{supernet.Init(s, s.MaxConfig(48), 1), supernet.Init(s, s.MinConfig(40), 2), supernet.Init(s, s.MaxConfig(56), 3)}
+	const n = 3
+	var prev *Calibrator
+	for i, net := range nets {
+		in := images(n, net.Config.R, uint64(i))
+		fresh := runCodesAndStats(t, newCalibratorKernels(t, net, n, nil), in, n)
+		c, err := NewCalibratorOptions(net, n, Options{Reuse: prev})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if prev != nil {
+			if _, err := prev.BatchStats(context.Background(), in, n); err == nil {
+				t.Fatalf("net %d: the calibrator taken over still runs", i)
+			}
+		}
+		got := runCodesAndStats(t, c, in, n)
+		for j := range fresh {
+			if got[j] != fresh[j] {
+				t.Fatalf("net %d: reused buffers give another result (value %d: %v, fresh %v)", i, j, got[j], fresh[j])
+			}
+		}
+		prev = c
+	}
+	prev.Close()
+}
+
+// runCodesAndStats runs BatchStats, ActivationCodes and Forward on c and
+// returns everything they computed as one list of numbers.
+func runCodesAndStats(t *testing.T, c *Calibrator, in []float32, n int) []float64 {
+	t.Helper()
+	ctx := context.Background()
+	var out []float64
+	stats, err := c.BatchStats(ctx, in, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range stats {
+		out = append(append(out, s.Mean...), s.Var...)
+	}
+	err = c.ActivationCodes(ctx, in, n, func(co *Codes) error {
+		for _, w := range co.Bits {
+			out = append(out, float64(w>>32), float64(w&(1<<32-1)))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logits, err := c.Forward(ctx, in, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range logits {
+		out = append(out, float64(v))
+	}
+	return out
+}
