@@ -65,7 +65,7 @@ type Model struct {
 	source string
 	lo, hi float64 // the normalization's floor and bound
 
-	run  sync.Mutex        // one forward pass at a time
+	run  sync.Mutex         // one forward pass at a time
 	last *native.Calibrator // the previous subnet's, whose buffers the next one takes over
 
 	mu     sync.Mutex
