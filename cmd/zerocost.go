@@ -58,7 +58,9 @@ subnet costs one forward pass of the batch (64 images at 224 on two cores:
 lower resolutions), so the search skips its final polish and, unless
 --population or --generations is given, runs 8 generations of 16: about 150
 subnets scored, 300 with --pareto, a few minutes. Check the proxy against real
-accuracies first with 'edgefit predictor correlate'.`
+accuracies first with 'edgefit predictor correlate': on random w1.2 subnets it
+ranks as OFA's accuracy predictor does with Spearman's ρ 0.82, below the MACs
+count's 0.92.`
 
 // selectWithFlags runs select's search with the accuracy source the flags
 // name: the zero-cost proxy opened with its flags and --checkpoint's

@@ -49,6 +49,19 @@
 // the forward pass alone; the engine's buffers pass from subnet to
 // subnet, so that only the first allocates them.
 //
+// # How well it ranks OFA's subnets
+//
+// Against OFA's tutorial accuracy predictor, on 100 random w1.2 subnets
+// at 160 to 224 (edgefit predictor correlate, seed 1), the score at
+// untrained initialization had Spearman's ρ 0.82 and Kendall's τ 0.61 on
+// the synthetic batch and ρ 0.83 on 64 generated pictures read from
+// files, below the MACs count's ρ 0.92 against the same predictions. The
+// n·log N term dominates: the unit count alone has ρ 0.83, and the part
+// that measures how the images are told apart, log det(K/N), only 0.26 to
+// 0.34 (two initialization seeds). On these spaces the proxy therefore
+// ranks mostly by size; 'edgefit predictor correlate' shows how it does on
+// the user's own images and weights.
+//
 // # As an accuracy source
 //
 // [Model] implements predictor.AccuracyModel without importing it: its
