@@ -41,6 +41,12 @@
 //     [WriteConfig]), the Pareto front and the report ([WriteReport]) are
 //     written, whatever the check found.
 //
+// Accuracy sources open through [OpenAccuracy]: a predictor, measured
+// samples, the MACs proxy, or the zero-cost NASWOT proxy ([ZeroCostSource],
+// package export/zerocost), which needs images and weights and scores each
+// subnet by a forward pass; [SelectWith] searches with an open one, and
+// [Correlate] checks the zero-cost proxy against real accuracies.
+//
 // The other commands use the same steps: [Resolve] and [Export] for
 // 'edgefit export', [Select] and [Selection.WriteFront] for 'edgefit
 // select', [Predict] (the scorer Select searches with) for 'edgefit

@@ -53,6 +53,10 @@ type RunOptions struct {
 	Profile profiler.Options
 	// Accuracy names the accuracy source, as [Select] takes it.
 	Accuracy string
+	// ZeroCost configures the zero-cost proxy when Accuracy is
+	// [ZeroCostSource]: its subnets' weights come from Checkpoint (seeded
+	// and untrained without one).
+	ZeroCost ZeroCostOptions
 	// Search tunes the search; its Resolutions are Run's own: those it
 	// profiled and every space resolution between them.
 	Search search.Options
@@ -144,6 +148,7 @@ type Pipeline struct {
 	model    *Model
 	calib    *accuracy.CalibSet
 	reranker *Reranker
+	acc      predictor.AccuracyModel // opened in Prepare (the zero-cost proxy), else nil
 }
 
 // Prepare checks opts (the profiling options too), resolves the space and
@@ -174,6 +179,12 @@ func Prepare(opts RunOptions) (*Pipeline, error) {
 	p := &Pipeline{model: m}
 	if err := p.prepareAccuracy(opts); err != nil {
 		return nil, err
+	}
+	if IsZeroCost(opts.Accuracy) || opts.ZeroCost != (ZeroCostOptions{}) {
+		// Its images are checked now; Execute gives it its context.
+		if p.acc, err = OpenAccuracy(context.Background(), m.Space, AccuracyRequest{Source: opts.Accuracy, ZeroCost: opts.ZeroCost, Model: m}, nil); err != nil {
+			return nil, err
+		}
 	}
 	opts.Profile.Space = m.Space.Name
 	if err := opts.Profile.Validate(); err != nil {
@@ -273,6 +284,9 @@ type execution struct {
 // [*LatencyMissError].
 func (p *Pipeline) Execute(ctx context.Context, target devices.Target, progress Progress) (*RunResult, error) {
 	x := &execution{Pipeline: p, target: target, progress: orQuiet(progress), start: time.Now()}
+	if c, ok := p.acc.(interface{ SetContext(context.Context) }); ok {
+		c.SetContext(ctx)
+	}
 	x.res = &RunResult{Target: target.Name(), Space: p.model.Space.Name, Limits: p.opts.Limits, Files: map[string]string{},
 		Untrained: p.model.Untrained()}
 	if !p.model.Untrained() {
@@ -444,7 +458,12 @@ func (x *execution) selectSubnet(ctx context.Context, lim search.Limits) error {
 	if so.Logger == nil {
 		so.Logger = x.opts.Logger
 	}
-	sel, err := Select(ctx, x.model.Space, x.lat, x.opts.Accuracy, lim, so, x.progress)
+	var sel *Selection
+	if x.acc != nil {
+		sel, err = SelectWith(ctx, x.model.Space, x.lat, x.acc, lim, so, x.progress)
+	} else {
+		sel, err = Select(ctx, x.model.Space, x.lat, x.opts.Accuracy, lim, so, x.progress)
+	}
 	if err != nil {
 		return err
 	}

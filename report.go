@@ -65,7 +65,11 @@ func (r *RunResult) mdSummary(w mdWriter) {
 		w.p("> those of the real subnet, its outputs mean nothing. Pass `--checkpoint` with an OFA supernet for a usable model.")
 		w.p("")
 	}
-	if r.AccuracyProxy {
+	switch {
+	case r.AccuracyProxy && IsZeroCostSource(r.AccuracySource):
+		w.p("> **Zero-cost proxy.** The \"accuracy\" ranking is a proxy, not an accuracy: %s.", r.AccuracySource)
+		w.p("")
+	case r.AccuracyProxy:
 		w.p("> **No accuracy source.** The \"accuracy\" ranking is a proxy (%s).", r.AccuracySource)
 		w.p("")
 	}

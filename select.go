@@ -5,16 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/edgefit/edgefit/export/zerocost"
 	"github.com/edgefit/edgefit/internal/atomicfile"
 	"github.com/edgefit/edgefit/predictor"
 	"github.com/edgefit/edgefit/supernet"
 	"github.com/edgefit/edgefit/supernet/search"
-	"github.com/edgefit/edgefit/supernet/zoo"
 )
 
 // Selection is the outcome of a search, ready to print or save; its JSON
@@ -53,17 +52,45 @@ type Selection struct {
 // Select searches space for the subnets most accurate under lim, scoring
 // latency with lat and accuracy with the source acc names: OFA's
 // predictor (.pth), a CSV of measured (config, accuracy) samples, a fitted
-// .json, or "" for the MACs proxy, which the result labels as such; a
-// catalogue name ("acc-predictor") stands for its copy in the fetch cache.
-// Limits no subnet can meet give a [*search.InfeasibleError].
+// .json, [ZeroCostSource] for the NASWOT proxy on a synthetic batch with
+// untrained weights (see [OpenAccuracy] for its options), or "" for the
+// MACs proxy; proxies are labelled as such. A catalogue name
+// ("acc-predictor") stands for its copy in the fetch cache. Limits no
+// subnet can meet give a [*search.InfeasibleError].
 func Select(ctx context.Context, space *supernet.Space, lat predictor.LatencyModel, acc string, lim search.Limits, opts search.Options, progress Progress) (*Selection, error) {
-	rs := opts.Resolutions
+	am, err := OpenAccuracy(ctx, space, AccuracyRequest{Source: acc, Resolutions: searchedResolutions(lat, opts.Resolutions)}, progress)
+	if err != nil {
+		return nil, err
+	}
+	return SelectWith(ctx, space, lat, am, lim, opts, progress)
+}
+
+// searchedResolutions are the resolutions a search with opts.Resolutions
+// rs covers: rs, else lat's own where it says.
+func searchedResolutions(lat predictor.LatencyModel, rs []int) []int {
 	if len(rs) == 0 {
 		if rr, ok := lat.(search.Resolutioner); ok {
-			rs = rr.Resolutions()
+			return rr.Resolutions()
 		}
 	}
-	sc, am, err := newScorer(ctx, space, lat, acc, rs, len(opts.Resolutions) > 0, progress)
+	return rs
+}
+
+// SelectWith is [Select] with an accuracy model already open (see
+// [OpenAccuracy]), which a caller that selects more than once keeps, with
+// what it has cached. With the zero-cost proxy, search options left at 0
+// get [ZeroCostSearch]'s smaller budget.
+func SelectWith(ctx context.Context, space *supernet.Space, lat predictor.LatencyModel, am predictor.AccuracyModel, lim search.Limits, opts search.Options, progress Progress) (*Selection, error) {
+	_, zeroCost := am.(*zerocost.Model)
+	if zeroCost {
+		opts = ZeroCostSearch(opts)
+	}
+	if len(opts.Resolutions) > 0 && !zeroCost { // the proxy scores any resolution
+		if err := predictor.CheckAccuracyResolutions(am, space, opts.Resolutions); err != nil {
+			return nil, &InputError{Err: fmt.Errorf("--res: %w", err)}
+		}
+	}
+	sc, err := predictor.NewScorer(space, lat, am)
 	if err != nil {
 		return nil, err
 	}
@@ -71,12 +98,18 @@ func Select(ctx context.Context, space *supernet.Space, lat predictor.LatencyMod
 	opts.Progress = func(done, total int) { meter.Set(done, total) }
 	res, err := search.Run(ctx, space, sc, lim, opts)
 	meter.Done()
+	if err == nil {
+		err = accuracyErr(am)
+	}
 	var inf *search.InfeasibleError
 	if errors.As(err, &inf) {
 		return nil, withHint(err, "relax the limits above, or profile a faster setting (threads, execution provider)")
 	}
 	if err != nil {
 		return nil, err
+	}
+	if line := zeroCostScored(am); line != "" {
+		statusf(orQuiet(progress), "%s", line)
 	}
 	sel := &Selection{Space: space.Name, AccuracySource: sc.AccuracySource(), AccuracyProxy: sc.AccuracyIsProxy(), AccuracyFit: predictor.FitChoice(am),
 		Limits: res.Limits, Top: res.Top, Front: res.Front, Scored: res.Stats.Scored, WallSeconds: res.Stats.Wall.Seconds(),
@@ -90,31 +123,11 @@ func Select(ctx context.Context, space *supernet.Space, lat predictor.LatencyMod
 // resolutions rs. With check, the accuracy source must score every one of
 // rs.
 func newScorer(ctx context.Context, space *supernet.Space, lat predictor.LatencyModel, acc string, rs []int, check bool, progress Progress) (*predictor.Scorer, predictor.AccuracyModel, error) {
-	acc, err := zoo.Resolve(acc, zoo.Options{})
+	am, err := OpenAccuracy(ctx, space, AccuracyRequest{Source: acc, Resolutions: rs}, progress)
 	if err != nil {
-		return nil, nil, fmt.Errorf("accuracy source: %w", err)
+		return nil, nil, err
 	}
-	var fit Meter = quiet{}
-	if strings.EqualFold(filepath.Ext(acc), ".csv") {
-		fit = orQuiet(progress).Begin(PhaseFitAccuracy, 6)
-	}
-	accSpace := space
-	if acc == "" && len(rs) > 0 {
-		// The MACs proxy spans the smallest to the largest subnet of the
-		// space's resolutions and rs, so that it does not saturate (and
-		// rank every large subnet alike) beyond r=224.
-		if s, err := space.WithResolutions(append(slices.Clone(space.Resolutions), rs...)); err == nil {
-			accSpace = s
-		}
-	}
-	am, err := predictor.LoadAccuracyModelContext(ctx, accSpace, acc, predictor.MLPOptions{},
-		predictor.AccuracyFitOptions{Progress: func(done, total int) { fit.Set(done, total) }})
-	fit.Done()
-	if err != nil {
-		// The loaders' errors name the file already.
-		return nil, nil, withHint(err, "give an OFA accuracy predictor (.pth), a CSV of config,accuracy samples, or nothing for the MACs proxy")
-	}
-	if check {
+	if _, zeroCost := am.(*zerocost.Model); check && !zeroCost { // the proxy scores any resolution
 		if err := predictor.CheckAccuracyResolutions(am, space, rs); err != nil {
 			return nil, nil, &InputError{Err: fmt.Errorf("--res: %w", err)}
 		}
@@ -244,6 +257,9 @@ func (s *Selection) WriteFront(prefix string) ([]string, error) {
 	po := search.PlotOptions{Proxy: s.AccuracyProxy}
 	if s.memory {
 		po.X = search.Memory
+	}
+	if IsZeroCostSource(s.AccuracySource) {
+		po.Title = fmt.Sprintf("Zero-cost NASWOT proxy score (not an accuracy) vs %s (%s; %d predictions)", po.X, s.Limits, s.Scored)
 	}
 	pl, err := search.PlotFront(s.result, po)
 	if err != nil {

@@ -19,7 +19,7 @@ func newPredictorCommand(g *globalOptions) *cobra.Command {
   edgefit predictor eval phone.pred.json heldout.lut.json
   edgefit predictor fit-accuracy measured.csv --space ofa-mbv3-w1.0 -o acc.json`,
 	}
-	c.AddCommand(newPredictorFitCommand(g), newPredictorEvalCommand(g), newPredictorFitAccuracyCommand(g))
+	c.AddCommand(newPredictorFitCommand(g), newPredictorEvalCommand(g), newPredictorFitAccuracyCommand(g), newPredictorCorrelateCommand(g))
 	return c
 }
 

@@ -55,7 +55,9 @@ accuracies.
 With --calib-data the exported model's BatchNorm statistics are recalibrated on
 your images, as OFA's set_running_statistics does before it deploys a subnet;
 with --rerank K and --val-data the K best candidates are also measured (each
-recalibrated, then evaluated) and the best measured is exported.`,
+recalibrated, then evaluated) and the best measured is exported.
+
+` + zeroCostHelp,
 		Example: `  edgefit run local --max-latency 15ms -o out/
   edgefit run ssh://pi@raspberrypi.local --checkpoint ofa_mbv3_d234_e346_k357_w1.0 \
       --acc samples.csv --max-latency 80ms --max-memory 60MB -o pi4/
@@ -150,6 +152,10 @@ func (o *runOptions) runOptions(g *globalOptions) (edgefit.RunOptions, error) {
 	if err != nil {
 		return edgefit.RunOptions{}, err
 	}
+	zo, err := o.sel.zc.options(o.sel.Acc)
+	if err != nil {
+		return edgefit.RunOptions{}, err
+	}
 	log := g.logger()
 	so, err := o.sel.searchOptions(log)
 	if err != nil {
@@ -157,7 +163,7 @@ func (o *runOptions) runOptions(g *globalOptions) (edgefit.RunOptions, error) {
 	}
 	return edgefit.RunOptions{Space: o.prof.Space, Checkpoint: o.Checkpoint, LUT: o.LUT, CacheDir: o.CacheDir, OutDir: o.OutDir,
 		Limits: lim, Retries: o.Retries, Profile: o.prof.profilerOptions(log), Accuracy: o.sel.Acc, Search: so,
-		AllowExtrapolation: o.sel.Extrapolate, LatencyScale: o.latencyScale, ToolVersion: version(), Logger: log, Calib: calib, Rerank: rerank}, nil
+		AllowExtrapolation: o.sel.Extrapolate, LatencyScale: o.latencyScale, ToolVersion: version(), Logger: log, Calib: calib, Rerank: rerank, ZeroCost: zo}, nil
 }
 
 // printRunSummary prints the outcome of 'edgefit run' for a person.
@@ -165,7 +171,10 @@ func printRunSummary(g *globalOptions, r *edgefit.RunResult) {
 	last := r.Last()
 	best := last.Chosen
 	acc := fmt.Sprintf("%.4f", best.Accuracy)
-	if r.AccuracyProxy {
+	switch {
+	case r.AccuracyProxy && edgefit.IsZeroCostSource(r.AccuracySource):
+		acc += " (zero-cost PROXY score, not an accuracy)"
+	case r.AccuracyProxy:
 		acc += " (PROXY score, not an accuracy: pass --acc)"
 	}
 	weights := "from " + r.Checkpoint

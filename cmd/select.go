@@ -91,11 +91,12 @@ type selectOptions struct {
 	RL      search.RLOptions
 	// Extrapolate allows resolutions beyond those the table measured.
 	Extrapolate bool
+	zc          zeroCostFlags
 }
 
 func (o *selectOptions) AddFlags(f *pflag.FlagSet) {
 	o.limits.AddFlags(f)
-	f.StringVar(&o.Acc, "acc", "", "accuracy source: OFA predictor .pth (acc-predictor: the one 'edgefit fetch' cached), a CSV of measured (config, accuracy) samples (fits a ridge model and OFA's MLP, keeps the better by CV RMSE), or a fitted .json; default: a MACs proxy, labelled as such")
+	f.StringVar(&o.Acc, "acc", "", "accuracy source: OFA predictor .pth (acc-predictor: the one 'edgefit fetch' cached), a CSV of measured (config, accuracy) samples (fits a ridge model and OFA's MLP, keeps the better by CV RMSE), a fitted .json, or zero-cost for the NASWOT proxy on --data's images (labelled a proxy); default: a MACs proxy, labelled as such")
 	f.IntVar(&o.Top, "top", 5, "how many subnets to list")
 	f.Uint64Var(&o.Seed, "seed", 1, "seed: the same seed gives the same result")
 	f.StringVar(&o.Method, "method", search.MethodEvolution, "search method: evolution, random (a baseline) or rl (an LSTM controller trained with REINFORCE)")
@@ -110,6 +111,7 @@ func (o *selectOptions) AddFlags(f *pflag.FlagSet) {
 	f.Float64Var(&o.RL.Entropy, "rl-entropy", 0, "rl: entropy bonus weight, per standard deviation of the reward (default 0.1; negative: none)")
 	f.Float64Var(&o.RL.LearningRate, "rl-lr", 0, "rl: Adam learning rate (default 0.005)")
 	f.IntVar(&o.RL.Batch, "rl-batch", 0, "rl: subnets sampled per policy update (default 20)")
+	o.zc.AddFlags(f)
 }
 
 // searchOptions returns the search options the flags ask for; bad values
@@ -211,7 +213,9 @@ With --rerank K (and --checkpoint, --calib-data, --val-data) the K best
 candidates within the limits, by predicted accuracy and spread along the front,
 are measured as OFA measures a subnet: BatchNorm recalibrated on the calibration
 images, then evaluated on the labelled ones. The best measured is chosen and
-written to -o; the output shows predicted and measured accuracy side by side.`,
+written to -o; the output shows predicted and measured accuracy side by side.
+
+` + zeroCostHelp,
 		Example: `  edgefit select --predictor note10.pred.json --acc acc_predictor.pth --max-latency 20ms -o subnet.json
   edgefit select --checkpoint ofa_mbv3_d234_e346_k357_w1.0 --predictor local.pred.json \
       --max-latency 15ms --max-memory 40MB --max-params 5M --max-macs 300M --top 10 --json
@@ -248,6 +252,10 @@ func runSelect(ctx context.Context, g *globalOptions, o *selectFlags) error {
 	if err := o.checkOutputs(); err != nil {
 		return err
 	}
+	zo, err := o.zc.options(o.Acc)
+	if err != nil {
+		return err
+	}
 	_, ro, err := o.rerank.options(false)
 	if err != nil {
 		return err
@@ -268,7 +276,7 @@ func runSelect(ctx context.Context, g *globalOptions, o *selectFlags) error {
 	if so.Resolutions, err = edgefit.SearchResolutions(space, lat, o.Res, o.Extrapolate); err != nil {
 		return pipelineError(err)
 	}
-	sel, err := edgefit.Select(ctx, space, lat, o.Acc, lim, so, terminal{g})
+	sel, err := o.selectWithFlags(ctx, space, lat, lim, so, zo, terminal{g})
 	if err != nil {
 		return pipelineError(err)
 	}

@@ -20,23 +20,52 @@ type BatchStats struct {
 // plain Go reference for [CalibrationModel]: statistics in float64,
 // activations in float32 as PyTorch's, and slow.
 func ForwardBatchStats(net *supernet.Net, input []float32) ([]BatchStats, error) {
-	units, err := netUnits(net)
+	var stats []BatchStats
+	err := batchPass(net, input, supernet.KindFinalExpand, batchObserver{
+		bn: func(_ *supernet.ConvBN, _ []fmap, s BatchStats) { stats = append(stats, s) },
+	})
 	if err != nil {
 		return nil, fmt.Errorf("forward with batch statistics: %w", err)
+	}
+	return stats, nil
+}
+
+// batchObserver sees what a batch pass computes; nil fields see nothing.
+type batchObserver struct {
+	// bn gets each BatchNorm's normalized outputs, before its
+	// activation, and the batch statistics it normalized with.
+	bn func(c *supernet.ConvBN, pre []fmap, s BatchStats)
+	// se gets each squeeze-and-excitation's ReLU inputs, per image.
+	se func(pre [][]float32)
+	// mix gets the feature mix's outputs before its activation.
+	mix func(pre []fmap)
+}
+
+// batchPass runs net on a batch with every BatchNorm on the batch's own
+// statistics, through the first unit of kind through, showing obs what it
+// computes.
+func batchPass(net *supernet.Net, input []float32, through supernet.LayerKind, obs batchObserver) error {
+	units, err := netUnits(net)
+	if err != nil {
+		return err
 	}
 	r := net.Config.R
 	per := 3 * r * r
 	if len(input) == 0 || len(input)%per != 0 {
-		return nil, fmt.Errorf("forward with batch statistics: input has %d values, want a positive multiple of %d (a batch of 3x%dx%d)", len(input), per, r, r)
+		return fmt.Errorf("input has %d values, want a positive multiple of %d (a batch of 3x%dx%d)", len(input), per, r, r)
 	}
 	xs := make([]fmap, len(input)/per)
 	for n := range xs {
 		xs[n] = fmap{c: 3, h: r, w: r, d: input[n*per : (n+1)*per]}
 	}
-	var stats []BatchStats
 	bn := func(xs []fmap, c *supernet.ConvBN) []fmap {
-		ys, s := convBatchBN(xs, c)
-		stats = append(stats, s)
+		ys, s := convBatchNorm(xs, c)
+		if obs.bn != nil {
+			obs.bn(c, ys, s)
+		}
+		for _, y := range ys {
+			activate(y.d, c.Act)
+		}
 		return ys
 	}
 	for i := range units {
@@ -52,8 +81,12 @@ func ForwardBatchStats(net *supernet.Net, input []float32) ([]BatchStats, error)
 			}
 			xs = bn(xs, &blk.Depthwise)
 			if blk.SE != nil {
+				pre := make([][]float32, len(xs))
 				for n := range xs {
-					xs[n] = seForward(xs[n], blk.SE)
+					xs[n] = seObserved(xs[n], blk.SE, func(p []float32) { pre[n] = append([]float32(nil), p...) })
+				}
+				if obs.se != nil {
+					obs.se(pre)
 				}
 			}
 			xs = bn(xs, &blk.Project)
@@ -64,16 +97,32 @@ func ForwardBatchStats(net *supernet.Net, input []float32) ([]BatchStats, error)
 					}
 				}
 			}
+		case supernet.KindAvgPool:
+			for n := range xs {
+				xs[n] = avgPool(xs[n])
+			}
+		case supernet.KindFeatureMix:
+			for n := range xs {
+				xs[n] = convForward(xs[n], u.mix.Weight.Data, u.mix.Weight.Shape, 1, 1)
+				addBias(xs[n], u.mix.Bias)
+			}
+			if obs.mix != nil {
+				obs.mix(xs)
+			}
+			for _, x := range xs {
+				activate(x.d, u.mix.Act)
+			}
 		}
-		if u.layer.Kind == supernet.KindFinalExpand {
+		if u.layer.Kind == through {
 			break
 		}
 	}
-	return stats, nil
+	return nil
 }
 
-// convBatchBN is a convolution whose BatchNorm uses the batch's statistics.
-func convBatchBN(xs []fmap, c *supernet.ConvBN) ([]fmap, BatchStats) {
+// convBatchNorm is a convolution whose BatchNorm uses the batch's
+// statistics, without its activation.
+func convBatchNorm(xs []fmap, c *supernet.ConvBN) ([]fmap, BatchStats) {
 	ys := make([]fmap, len(xs))
 	for n, x := range xs {
 		ys[n] = convForward(x, c.Weight.Data, c.Weight.Shape, max(c.Stride, 1), max(c.Groups, 1))
@@ -108,9 +157,6 @@ func convBatchBN(xs []fmap, c *supernet.ConvBN) ([]fmap, BatchStats) {
 				row[i] = float32((float64(v)-mean)*inv*gamma + beta)
 			}
 		}
-	}
-	for _, y := range ys {
-		activate(y.d, c.Act)
 	}
 	return ys, s
 }

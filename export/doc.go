@@ -26,7 +26,9 @@
 // # Checking
 //
 // [Forward] is a plain Go forward pass of a Net that follows OFA's PyTorch
-// modules; [Verify] runs an exported model with ONNX Runtime (package
+// modules, and [ForwardCodes] the same with batch statistics that returns
+// the binary codes of every ReLU and h_swish input ([CodeLayers]), the
+// reference of the zero-cost proxy (package export/zerocost); [Verify] runs an exported model with ONNX Runtime (package
 // [github.com/edgefit/edgefit/export/ort]) and reports the largest
 // difference from it, and [Compare] how it agrees under the one rule every
 // exported model is checked by ([VerifyTolerance], [Agreement.OK]).

@@ -101,10 +101,17 @@ func blockForward(in fmap, b *supernet.Block) fmap {
 	return x
 }
 
-func seForward(x fmap, se *supernet.SqueezeExcite) fmap {
+func seForward(x fmap, se *supernet.SqueezeExcite) fmap { return seObserved(x, se, nil) }
+
+// seObserved is seForward that shows the input of its ReLU to observe,
+// when set.
+func seObserved(x fmap, se *supernet.SqueezeExcite, observe func(pre []float32)) fmap {
 	p := avgPool(x)
 	r := convForward(p, se.Reduce.Weight.Data, se.Reduce.Weight.Shape, 1, 1)
 	addBias(r, se.Reduce.Bias)
+	if observe != nil {
+		observe(r.d)
+	}
 	activate(r.d, supernet.ActReLU)
 	e := convForward(r, se.Expand.Weight.Data, se.Expand.Weight.Shape, 1, 1)
 	addBias(e, se.Expand.Bias)

@@ -36,6 +36,10 @@
 //   - [NewProxyAccuracy] is the fallback without either: normalized log
 //     MACs, whose Source says plainly that it is not an accuracy.
 //
+// Models defined elsewhere (the zero-cost NASWOT proxy of
+// export/zerocost) plug in through the same interface and label
+// themselves proxies with [ProxyLabelled].
+//
 // # Search
 //
 // A [Scorer] combines a latency model, an accuracy model and

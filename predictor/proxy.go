@@ -50,9 +50,21 @@ func (p *ProxyAccuracy) score(macs int64) float64 {
 // Source says plainly that this is a proxy.
 func (p *ProxyAccuracy) Source() string { return ProxySource }
 
+// ProxyLabelled is implemented by accuracy models whose numbers are a
+// stand-in for accuracy, such as the zero-cost NASWOT proxy (package
+// export/zerocost, which this package does not import), so that reports
+// label them as they label the MACs proxy.
+type ProxyLabelled interface {
+	AccuracyIsProxy() bool
+}
+
 // IsProxy reports whether m's numbers are a stand-in rather than
-// predicted accuracies, so that reports can label them.
+// predicted accuracies, so that reports can label them: the MACs proxy,
+// or a model that says so through [ProxyLabelled].
 func IsProxy(m AccuracyModel) bool {
-	_, ok := m.(*ProxyAccuracy)
-	return ok
+	if _, ok := m.(*ProxyAccuracy); ok {
+		return true
+	}
+	p, ok := m.(ProxyLabelled)
+	return ok && p.AccuracyIsProxy()
 }

@@ -77,8 +77,9 @@ func (s *Scorer) WithCache(n int) *Scorer {
 // [AccuracyModel.Source]).
 func (s *Scorer) AccuracySource() string { return s.acc.Source() }
 
-// AccuracyIsProxy reports whether the accuracies are the MACs proxy.
-func (s *Scorer) AccuracyIsProxy() bool { return s.proxy != nil }
+// AccuracyIsProxy reports whether the accuracies are a proxy: the MACs
+// proxy, or a model that labels itself one (see [IsProxy]).
+func (s *Scorer) AccuracyIsProxy() bool { return IsProxy(s.acc) }
 
 // Space returns the scorer's space.
 func (s *Scorer) Space() *supernet.Space { return s.space }

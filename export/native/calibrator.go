@@ -25,6 +25,13 @@ type Options struct {
 	// Threads is the number of goroutines a batch runs on; 0 means
 	// runtime.GOMAXPROCS(0) at each call.
 	Threads int
+	// Reuse, when set, is a calibrator done with (of any net) whose
+	// activation buffers the new one takes over, growing them only where
+	// they are too small; Reuse is closed. A program that runs many
+	// subnets one after another (the zero-cost proxy) thus allocates and
+	// faults in a batch's memory once, not for every subnet. The buffers'
+	// old contents do not matter: every value is written before it is read.
+	Reuse *Calibrator
 }
 
 // Calibrator measures a subnet's BatchNorm statistics batch by batch
@@ -42,11 +49,11 @@ type Calibrator struct {
 	size     sizes
 
 	head              *headPlan // packed at the first Forward
-	batch             int       // images the buffers hold
 	buf1, buf2, resid []float32
 	proj              []float32 // raw projection outputs, sized as resid
 	workers           []*worker
 	ls                layerStats
+	codeBuf           []uint64 // ActivationCodes' bits
 	closed            bool
 }
 
@@ -125,6 +132,11 @@ func NewCalibratorOptions(net *supernet.Net, maxBatch int, opts Options) (*Calib
 		return nil, fmt.Errorf("native calibrator: batches of %d images of %s at %d need %.2f GB of activations, over the limit of %.2f GB: use smaller batches (at most %d) or raise Options.MemoryLimit",
 			maxBatch, net.Space.Name, c.r, float64(need)/1e9, float64(limit)/1e9, c.maxFitting(limit))
 	}
+	if old := opts.Reuse; old != nil && !old.closed {
+		c.buf1, c.buf2, c.resid, c.proj, c.codeBuf = old.buf1, old.buf2, old.resid, old.proj, old.codeBuf
+		old.Close()
+	}
+	c.opts.Reuse = nil
 	return c, nil
 }
 
@@ -191,7 +203,7 @@ func (c *Calibrator) Close() error {
 		return nil
 	}
 	c.closed = true
-	c.buf1, c.buf2, c.resid, c.proj, c.workers = nil, nil, nil, nil, nil
+	c.buf1, c.buf2, c.resid, c.proj, c.workers, c.codeBuf = nil, nil, nil, nil, nil, nil
 	c.ls = layerStats{}
 	return nil
 }
@@ -225,8 +237,11 @@ func (c *Calibrator) Forward(ctx context.Context, data []float32, n int) ([]floa
 		return nil, err
 	}
 	c.ensure(n)
-	if c.head == nil {
-		c.head = packHead(c.net)
+	switch {
+	case c.head == nil:
+		c.head = packHead(c.net, true)
+	case c.head.cls == nil:
+		c.head.packClassifier(c.net)
 	}
 	run := &batchRun{c: c, ctx: ctx, n: n, eval: true}
 	nm, err := run.forward(data)
@@ -261,13 +276,16 @@ func (c *Calibrator) check(data []float32, n int) error {
 
 // ensure sizes the buffers for n images and the workers for this call.
 func (c *Calibrator) ensure(n int) {
-	if n > c.batch {
-		c.buf1 = make([]float32, n*c.size.buf1)
-		c.buf2 = make([]float32, n*c.size.buf2)
-		c.resid = make([]float32, n*c.size.resid)
-		c.proj = make([]float32, n*c.size.resid)
-		c.batch = n
+	grow := func(b []float32, need int) []float32 {
+		if cap(b) < need {
+			return make([]float32, need)
+		}
+		return b[:cap(b)]
 	}
+	c.buf1 = grow(c.buf1, n*c.size.buf1)
+	c.buf2 = grow(c.buf2, n*c.size.buf2)
+	c.resid = grow(c.resid, n*c.size.resid)
+	c.proj = grow(c.proj, n*c.size.resid)
 	for len(c.workers) < min(c.threads(), n) {
 		c.workers = append(c.workers, newWorker(c.ks, c.size))
 	}
@@ -281,6 +299,9 @@ type batchRun struct {
 	eval bool // normalize with the running statistics, gather none
 	out  []export.BatchStats
 	h    int // the final expand's map size, once forward has run
+	// codes, in ActivationCodes, codes every activation's input as the
+	// run goes.
+	codes *codeRun
 }
 
 // each runs fn for every image on the calibrator's workers.
@@ -353,6 +374,9 @@ func (b *batchRun) forward(data []float32) (*affine, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := b.emit(nm, c.buf1, sz); err != nil {
+		return nil, err
+	}
 	b.each(func(w *worker, i int) {
 		w.ks.transform(tfJob{dst: c.resid[i*sz:], dP: f.c, src: c.buf1[i*sz:], sP: f.c, rows: 1, cols: h * h, n: f.c, nm: nm})
 	})
@@ -387,6 +411,9 @@ func (b *batchRun) forward(data []float32) (*affine, error) {
 			if err != nil {
 				return nil, err
 			}
+			if err := b.emit(nm, c.buf1, h*h*e.c); err != nil {
+				return nil, err
+			}
 			dwSrc, dwStride, dwNorm = c.buf1, h*h*e.c, nm
 		} else if pending != nil {
 			b.materialize(pending, h*h)
@@ -401,19 +428,35 @@ func (b *batchRun) forward(data []float32) (*affine, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := b.emit(nmD, c.buf2, dSz); err != nil {
+			return nil, err
+		}
+		var seCodes *Codes
+		if blk.se != nil {
+			seCodes = b.seStart()
+		}
 		pr := &blk.project
 		pSz := oh * oh * pr.c
 		nmP, err := b.layer(pr, func(w *worker, i int, st partial) {
 			src := c.buf2[i*dSz : (i+1)*dSz]
 			dst := c.proj[i*pSz : (i+1)*pSz]
 			if blk.se != nil {
-				w.seProject(blk, src, oh*oh, nmD, dst, st)
+				var bits []uint64
+				if seCodes != nil {
+					bits = seCodes.Image(i)
+				}
+				w.seProject(blk, src, oh*oh, nmD, dst, st, bits)
 				return
 			}
 			w.gemmImage(pr.pw, nil, 0, w.normFill(src, d.c, nmD), oh*oh, dst, st)
 		})
 		if err != nil {
 			return nil, err
+		}
+		if seCodes != nil {
+			if err := b.flush(seCodes); err != nil {
+				return nil, err
+			}
 		}
 		pending = &blockEnd{raw: c.proj, nm: nmP, c: pr.c, add: blk.residual}
 		h, ch = oh, pr.c
@@ -514,8 +557,9 @@ func ones(n int) []float64 {
 
 // seProject runs a block's squeeze-and-excitation and projection for one
 // image: the depthwise output src (hw pixels) is normalized whole, pooled,
-// gated channel by channel, then projected.
-func (w *worker) seProject(blk *blockPlan, src []float32, hw int, nm *affine, dst []float32, st partial) {
+// gated channel by channel, then projected. When codes is not nil, the
+// signs of the SE's ReLU inputs are set in it (see ActivationCodes).
+func (w *worker) seProject(blk *blockPlan, src []float32, hw int, nm *affine, dst []float32, st partial, codes []uint64) {
 	se := blk.se
 	mid := se.mid
 	t := w.seT[:hw*mid]
@@ -529,6 +573,9 @@ func (w *worker) seProject(blk *blockPlan, src []float32, hw int, nm *affine, ds
 	}
 	hidden := w.hidden[:se.width]
 	w.ks.gemv(pooled, se.reduce, se.width, se.rbias, hidden)
+	if codes != nil {
+		setSigns(hidden, codes)
+	}
 	for j, v := range hidden {
 		hidden[j] = max(v, 0)
 	}

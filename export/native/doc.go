@@ -10,6 +10,12 @@
 // The caller averages the statistics of its batches, weighted by batch
 // size, as OFA's AverageMeter does (see export/accuracy).
 //
+// ActivationCodes runs the same batch-statistics pass through the feature
+// mix and hands over, layer by layer, the sign of every ReLU and h_swish
+// input packed 64 to a word (an AVX2 kernel compares each raw convolution
+// output with an exact per-channel threshold): the codes of the zero-cost
+// NASWOT proxy (export/zerocost), equal to export.ForwardCodes'.
+//
 // # Semantics
 //
 // For each batch, every BatchNorm normalizes its input with that batch's

@@ -136,6 +136,9 @@ func PlotFront(r *Result, o PlotOptions) (*plot.Plot, error) {
 		sc.GlyphStyle = draw.GlyphStyle{Color: colChosen, Radius: vg.Points(5), Shape: draw.RingGlyph{}}
 		p.Add(sc)
 		label := fmt.Sprintf("chosen: %.2f%% at %s, r=%d", 100*best.Accuracy, o.X.Format(o.X.Of(&best.Estimate)), best.Config.R)
+		if o.Proxy {
+			label = fmt.Sprintf("chosen: proxy score %.4f at %s, r=%d", best.Accuracy, o.X.Format(o.X.Of(&best.Estimate)), best.Config.R)
+		}
 		p.Legend.Add(label, sc)
 	}
 	p.Legend.Top, p.Legend.Left = false, false
