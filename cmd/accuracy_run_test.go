@@ -35,6 +35,7 @@ func TestSelectRerank(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkSchema(t, "select --rerank --json", []byte(stdout), `{"space":"","predictor":"","accuracy_source":"","accuracy_is_proxy":false,"limits":{"max_macs":0},"top":[`+candidateKeys+`],"front":[`+candidateKeys+`],"candidates_scored":0,"wall_seconds":0,"generations":0,"measured_resolutions":[],"latency_extrapolated":false,"rerank":{"candidates":[`+rerankKeys+`],"chosen":`+rerankKeys+`,"calib_images":0,"calib_batch":0,"calib_list_sha256":"","val_images":0,"val_list_sha256":"","wall_seconds":0}}`, "measured_resolutions", "latency_extrapolated")
 	var sel edgefit.Selection
 	if err := json.Unmarshal([]byte(stdout), &sel); err != nil {
 		t.Fatalf("%v in %.300s", err, stdout)
@@ -113,6 +114,8 @@ func TestAccuracyDatasetKilled(t *testing.T) {
 	if err != nil {
 		t.Fatalf("rerun: %v", err)
 	}
+	checkSchema(t, "accuracy-dataset --json", stdout, `{"output":"","journal":"","subnets":0,"measurements":0,"resumed":0,"calib_images":0,"val_images":0,
+		"measurements_per_hour":0,"min_top1":0,"max_top1":0,"mean_top1":0}`)
 	var sum datasetResult
 	if err := json.Unmarshal(stdout, &sum); err != nil {
 		t.Fatalf("%v in %s", err, stdout)

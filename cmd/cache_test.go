@@ -53,6 +53,10 @@ func TestDevicesList(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkSchema(t, "devices list --json", []byte(out), `{"adb":[{"target":"","serial":"","state":"","model":"","product":"","description":""}],"ssh":[{"target":"","alias":"","user":"","host_name":"","port":0}],"tables_dir":"",
+		"tables":[{"path":"","key":"","size_bytes":0,"modified_at":"","space":"","target":"","device":"","journal":"","unfinished":false,
+			"entries":0,"resolutions":[],"runtime":`+runtimeKeys+`}]}`, "adb[].model", "adb[].product", "adb[].description", "tables[].journal", "tables[].unfinished", "tables[].device", "ssh[].user",
+		"ssh[].host_name", "ssh[].port", "tables[].entries", "tables[].resolutions", "tables[].runtime")
 	var l devicesList
 	if err := json.Unmarshal([]byte(out), &l); err != nil {
 		t.Fatal(err)
@@ -63,7 +67,7 @@ func TestDevicesList(t *testing.T) {
 	var aliases []string
 	for _, a := range l.SSH {
 		aliases = append(aliases, a.Alias)
-		if a.Alias == "pi5" && (a.Target != "ssh://pi5" || a.HostName != "10.0.0.5" || a.User != "pi" || a.Port != "2222") {
+		if a.Alias == "pi5" && (a.Target != "ssh://pi5" || a.HostName != "10.0.0.5" || a.User != "pi" || a.Port != 2222) {
 			t.Errorf("alias pi5 %+v", a)
 		}
 	}
@@ -118,6 +122,7 @@ func TestCacheClean(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkSchema(t, "cache clean --dry-run --json", []byte(out), `{"dry_run":false,"items":[{"cache":"","target":"","path":"","size_bytes":0}],"total_bytes":0}`, "items[].target")
 	var res cacheClean
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatal(err)

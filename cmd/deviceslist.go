@@ -89,7 +89,11 @@ func printDevicesList(g *globalOptions, l devicesList) error {
 	} else {
 		rows := make([][]string, len(l.SSH))
 		for i, a := range l.SSH {
-			rows[i] = []string{a.Target, a.HostName, a.User, a.Port}
+			port := ""
+			if a.Port != 0 {
+				port = strconv.Itoa(a.Port)
+			}
+			rows[i] = []string{a.Target, a.HostName, a.User, port}
 		}
 		if err := writeTable(w, []string{"target", "host name", "user", "port"}, rows); err != nil {
 			return err

@@ -155,6 +155,7 @@ func TestLUTDiff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkSchema(t, "lut diff --json", []byte(out), `{"a":"","b":"","common":0,"only_in_a":0,"only_in_b":0,"ratio":{"median":0,"p10":0,"p90":0,"min":0,"max":0},"worst":[{"key":"","resolution":0,"a_ms":0,"b_ms":0,"ratio":0}]}`)
 	var d lutDiff
 	if err := json.Unmarshal([]byte(out), &d); err != nil {
 		t.Fatal(err)

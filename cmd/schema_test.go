@@ -43,6 +43,7 @@ const (
 	kindReportKeys = `{"kind":"","samples":0,"distinct":0,"features":[],"coef":[],"train":` + metricsKeys + `,"cv":` + metricsKeys + `,"folds":0,"channel_cv":` + metricsKeys + `,"groups":0}`
 	benchKeys      = `{"model":"","target":"","class":"","runtime":` + runtimeKeys + `,"cpus":[],"stats":` + statsKeys + `,"median_ci95_fraction":0,"stop":"",
 		"load_ms":0,"first_run_ms":0,"peak_rss_bytes":0,"provider_nodes":{"*":0},"warnings":[]}`
+	rerankKeys         = `{"config":` + configKeys + `,"predicted_accuracy":0,"measured_top1":0,"measured_top5":0,"latency_ms":0,"macs":0,"wall_seconds":0,"chosen":false}`
 	accuracyChoiceKeys = `{"chosen":"","reason":"",
 		"ridge":{"unit":"","percent":false,"samples":0,"folds":0,"lambda":0,"train_rmse_pct_points":0,"cv_rmse_pct_points":0,"cv_mae_pct_points":0,"cv_spearman":0},
 		"mlp":{"percent":false,"samples":0,"folds":0,"hidden":0,"hidden_layers":0,"epochs":0,"batch_size":0,"learning_rate":0,"weight_decay":0,"base_acc":0,"seed":0,"resolutions":[],
@@ -206,6 +207,9 @@ func TestJSONSchemaTables(t *testing.T) {
 		`{"space":"","predictor":"","accuracy_source":"","accuracy_is_proxy":false,"limits":{"max_params":0,"max_macs":0},
 			"top":[`+candidateKeys+`],"candidates_scored":0,"wall_seconds":0,"generations":0,
 			"measured_resolutions":[],"latency_extrapolated":true,"warnings":[]}`)
+	checkSchema(t, "select --method rl --json", mustRunJSON(t, "select", "--predictor", pred, "--acc", acc, "--max-latency", "20ms", "--method", "rl", "--max-predictions", "200", "--pareto=false", "--top", "2", "--json"),
+		`{"space":"","predictor":"","accuracy_source":"","accuracy_is_proxy":false,"limits":{"max_latency_ms":0},
+			"top":[`+candidateKeys+`],"candidates_scored":0,"wall_seconds":0,"generations":0,"measured_resolutions":[],"latency_extrapolated":false}`)
 	checkSchema(t, "predict --json", mustRunJSON(t, "predict", "--predictor", pred, "--config", cfg, "--json"),
 		`{"space":"","predictor":"","accuracy_source":"","accuracy_is_proxy":false,"measured_resolutions":[],
 			"subnets":[{"source":"","accuracy":0,"latency_ms":0,"peak_memory_bytes":0,"params":0,"macs":0,"weight_bytes":0,"config":`+configKeys+`,"latency_extrapolated":false}]}`)

@@ -99,6 +99,7 @@ func TestPredictorCorrelate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkSchema(t, "predictor correlate --json", []byte(stdout), `{"space":"","real_source":"","real_is_measured":false,"proxy_source":"","subnets":0,"rows":[{"config":`+configKeys+`,"accuracy":0,"proxy_score":0,"proxy":0,"units":0,"macs":0}],"proxy_seconds_per_subnet":0,"wall_seconds":0,"spearman_rho":0,"kendall_tau":0,"macs_spearman_rho":0}`)
 	var c struct {
 		Subnets  int      `json:"subnets"`
 		Spearman *float64 `json:"spearman_rho"`

@@ -3,6 +3,7 @@ package devices
 import (
 	"context"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -57,7 +58,7 @@ type SSHAlias struct {
 	Alias    string `json:"alias"`
 	HostName string `json:"host_name,omitempty"`
 	User     string `json:"user,omitempty"`
-	Port     string `json:"port,omitempty"`
+	Port     int    `json:"port,omitempty"` // 0: not set (ssh's 22)
 }
 
 // SSHAliases lists the host aliases of the ssh client configuration that
@@ -77,8 +78,9 @@ func SSHAliases(path string) []SSHAlias {
 					continue
 				}
 				seen[alias] = true
+				port, _ := strconv.Atoi(cfg.get(alias, "Port")) // ssh refuses a port that is not a number
 				out = append(out, SSHAlias{Target: "ssh://" + alias, Alias: alias, HostName: cfg.get(alias, "HostName"),
-					User: cfg.get(alias, "User"), Port: cfg.get(alias, "Port")})
+					User: cfg.get(alias, "User"), Port: port})
 			}
 		}
 	}
