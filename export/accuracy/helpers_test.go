@@ -7,11 +7,11 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/edgefit/edgefit/export/ort"
 	"github.com/edgefit/edgefit/internal/testfix"
+	"github.com/edgefit/edgefit/internal/testfix/ofafixture"
 	"github.com/edgefit/edgefit/supernet"
 )
 
@@ -20,21 +20,10 @@ func needORT(t testing.TB) {
 	testfix.Need(t, testfix.ORT, ort.Init(""))
 }
 
-var fixtureCk struct {
-	sync.Once
-	ck  *supernet.Checkpoint
-	err error
-}
-
 // checkpoint loads the OFA-format w1.0 fixture written by upstream OFA.
 func checkpoint(t testing.TB) *supernet.Checkpoint {
 	t.Helper()
-	path := testfix.SharedFile(t, "fixtures/ofa-mbv3-w1.0/supernet.pth")
-	fixtureCk.Do(func() { fixtureCk.ck, fixtureCk.err = supernet.LoadCheckpoint(path) })
-	if fixtureCk.err != nil {
-		t.Fatal(fixtureCk.err)
-	}
-	return fixtureCk.ck
+	return ofafixture.Checkpoint(t)
 }
 
 // randomConfig draws a subnet at resolution r.

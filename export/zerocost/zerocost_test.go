@@ -8,11 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/edgefit/edgefit/export"
 	"github.com/edgefit/edgefit/internal/testfix"
+	"github.com/edgefit/edgefit/internal/testfix/ofafixture"
 	"github.com/edgefit/edgefit/supernet"
 )
 
@@ -277,21 +277,10 @@ func TestScoreSmallNetByHand(t *testing.T) {
 	}
 }
 
-var fixture struct {
-	sync.Once
-	ck  *supernet.Checkpoint
-	err error
-}
-
-// fixtureCheckpoint loads the OFA-format w1.0 fixture of ../shared.
+// fixtureCheckpoint loads the OFA-format w1.0 fixture written by upstream OFA.
 func fixtureCheckpoint(t testing.TB) *supernet.Checkpoint {
 	t.Helper()
-	path := testfix.SharedFile(t, "fixtures/ofa-mbv3-w1.0/supernet.pth")
-	fixture.Do(func() { fixture.ck, fixture.err = supernet.LoadCheckpoint(path) })
-	if fixture.err != nil {
-		t.Fatal(fixture.err)
-	}
-	return fixture.ck
+	return ofafixture.Checkpoint(t)
 }
 
 // pictureFolder writes n pictures of various sizes into a new folder,
