@@ -132,6 +132,8 @@ func (r *RunResult) mdAccuracy(w mdWriter) {
 		}
 		w.p("Recalibrated as OFA's `set_running_statistics` does on %d images of `%s` in %d batches of %d, with %s (image list SHA-256 `%s`).",
 			c.Images, c.Dir, c.Batches, c.BatchSize, how, c.ListSHA256)
+	} else if r.Untrained {
+		w.p("The model's BatchNorm statistics are those of its seeded initialization, like its weights: pass `--checkpoint` with an OFA supernet, and `--calib-data DIR` to recalibrate its statistics on your images as OFA does before deploying a subnet.")
 	} else {
 		w.p("The model keeps the supernet's BatchNorm statistics (%s): pass `--calib-data DIR` to recalibrate them on your images, as OFA does before deploying a subnet.", r.BNStatistics)
 	}

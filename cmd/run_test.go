@@ -74,6 +74,9 @@ func checkRunOutputs(t *testing.T, rep *edgefit.RunResult, dir string) {
 			t.Errorf("report.md lacks %q", want)
 		}
 	}
+	if rep.Untrained && (strings.Contains(string(md), "supernet's BatchNorm statistics") || !strings.Contains(string(md), "statistics are those of its seeded initialization")) {
+		t.Errorf("report.md of an untrained run says the model keeps a supernet's statistics:\n%s", md)
+	}
 	// People read it: no Go values ("map[...]", "[128 160]", "<nil>"), no empty fields.
 	if m := regexp.MustCompile(`map\[|\[\d+ \d+|<nil>| ,|, ,`).FindString(string(md)); m != "" {
 		t.Errorf("report.md shows %q:\n%s", m, md)
