@@ -106,7 +106,7 @@ func (r *RunResult) mdChosen(w mdWriter) {
 	w.p("| MACs | %s | |", search.FormatCount(best.MACs))
 	w.p("")
 	w.p("Resolution %d; config (`subnet.json`; `%s` exports it again):", best.Config.R,
-		ExportCommand("subnet.json", r.Space, r.Checkpoint, "model.onnx"))
+		ExportCommand("subnet.json", r.Space, r.Checkpoint, "model.onnx", r.Calibration.Options()))
 	w.p("")
 	w.p("```json")
 	w.p("%s", best.Config.String())

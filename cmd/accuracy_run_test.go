@@ -67,6 +67,37 @@ func TestSelectRerank(t *testing.T) {
 	if ev.Top1 != rr.Chosen.MeasuredTop1 || ev.Top5 != rr.Chosen.MeasuredTop5 {
 		t.Errorf("eval of the chosen subnet: %g/%g, rerank measured %g/%g", ev.Top1, ev.Top5, rr.Chosen.MeasuredTop1, rr.Chosen.MeasuredTop5)
 	}
+	// The next: hint exports the measured model: recalibrated as it was.
+	text, _, err := run(t, "select", "--predictor", pred, "--checkpoint", ck, "--max-flops", "100M", "--res", "128",
+		"--rerank", "3", "--calib-data", calib, "--calib-batch", "4", "--val-data", val, "--generations", "40", "-o", out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hint := hintedCommand(t, text)
+	model := filepath.Join(t.TempDir(), "hinted.onnx")
+	for i, a := range hint {
+		if a == "-o" {
+			hint[i+1] = model
+		}
+	}
+	if _, _, err := run(t, hint...); err != nil {
+		t.Fatalf("the hinted %v: %v", hint, err)
+	}
+	data, err := os.ReadFile(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if meta, _ := export.ReadMetadata(data); meta["edgefit.bn_statistics"] != "recalibrated" || meta["edgefit.calib_images"] != "6" || meta["edgefit.calib_batch"] != "4" {
+		t.Errorf("the hinted %v writes a model with metadata %v", hint, meta)
+	}
+	stdout, _, err = run(t, "eval", "--model", model, "--data", val, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	json.Unmarshal([]byte(stdout), &ev)
+	if ev.Top1 != rr.Chosen.MeasuredTop1 || ev.Top5 != rr.Chosen.MeasuredTop5 {
+		t.Errorf("eval of the hinted model: %g/%g, rerank measured %g/%g", ev.Top1, ev.Top5, rr.Chosen.MeasuredTop1, rr.Chosen.MeasuredTop5)
+	}
 }
 
 // TestAccuracyDatasetKilled runs the real binary, SIGKILLs it after its
@@ -202,7 +233,8 @@ func TestRunRecalibrates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"measured top-1", "Recalibrated as OFA's `set_running_statistics`", "chosen"} {
+	for _, want := range []string{"measured top-1", "Recalibrated as OFA's `set_running_statistics`", "chosen",
+		"--calib-data " + calib + " --calib-batch 2 --calib-images 5 -o model.onnx"} { // the export command that reproduces the model
 		if !strings.Contains(string(md), want) {
 			t.Errorf("report.md lacks %q", want)
 		}

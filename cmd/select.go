@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/edgefit/edgefit"
+	"github.com/edgefit/edgefit/export/accuracy"
 	"github.com/edgefit/edgefit/predictor"
 	"github.com/edgefit/edgefit/supernet"
 	"github.com/edgefit/edgefit/supernet/search"
@@ -384,7 +385,11 @@ func (o *selectFlags) printSelection(g *globalOptions, sel *edgefit.Selection, f
 		}
 	}
 	if o.Output != "" {
-		fmt.Fprintf(g.io.Out, "best config written to %s\nnext: %s\n", o.Output, edgefit.ExportCommand(o.Output, sel.Space, o.Checkpoint, "model.onnx"))
+		var calib *accuracy.CalibOptions
+		if sel.Rerank != nil {
+			calib, _ = o.rerank.calib.options(o.rerank.data.SkipBad) // checked before the search
+		}
+		fmt.Fprintf(g.io.Out, "best config written to %s\nnext: %s\n", o.Output, edgefit.ExportCommand(o.Output, sel.Space, o.Checkpoint, "model.onnx", calib))
 	}
 	if len(frontPaths) > 0 {
 		fmt.Fprintf(g.io.Out, "Pareto front (%d subnets): %s\n", len(sel.Front), strings.Join(frontPaths, ", "))

@@ -66,6 +66,16 @@ type Calibration struct {
 	Seconds    float64 `json:"wall_seconds"`
 }
 
+// Options returns the calibration options that reproduce c: the same
+// folder, batch size, image count, augmentation and skipping of bad
+// images; nil for a nil c.
+func (c *Calibration) Options() *CalibOptions {
+	if c == nil {
+		return nil
+	}
+	return &CalibOptions{Dir: c.Dir, Batch: c.BatchSize, Images: c.Images, Augment: c.Augment, Seed: c.Seed, SkipBad: c.Skipped > 0}
+}
+
 // CalibSet is a calibration folder listed and checked, ready to
 // recalibrate any number of subnets.
 type CalibSet struct {
