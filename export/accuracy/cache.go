@@ -28,8 +28,9 @@ const cacheBytes = 3 << 30
 
 func cacheable(n, r int) bool { return int64(n)*int64(3*r*r) <= cacheBytes }
 
-// fill is a dataset.Transform that stores each crop before normalizing it.
-func (c *cropCache) transform(crop func(img *imaging.RGB, index int) *imaging.RGB) dataset.Transform {
+// transform is the dataset.Transform of crop that stores each crop before
+// normalizing it.
+func (c *cropCache) transform(crop dataset.Crop) dataset.Transform {
 	return func(img *imaging.RGB, index int, dst []float32) error {
 		m := crop(img, index)
 		c.crops[index] = append([]byte(nil), m.Pix...)

@@ -10,7 +10,6 @@ import (
 
 	"github.com/edgefit/edgefit/export"
 	"github.com/edgefit/edgefit/internal/dataset"
-	"github.com/edgefit/edgefit/internal/imaging"
 	"github.com/edgefit/edgefit/supernet"
 )
 
@@ -349,17 +348,12 @@ func (f *folder) open(ctx context.Context, r int) (*pass, error) {
 			return used, (len(c.used) + f.batch - 1) / f.batch, c.skipped
 		}}, nil
 	}
-	crop := func(img *imaging.RGB, _ int) *imaging.RGB { return imaging.TestCrop(img, r) }
+	crop := dataset.TestCrop(r)
 	if f.augment {
-		crop = func(img *imaging.RGB, index int) *imaging.RGB {
-			return imaging.TrainCrop(img, r, imaging.AugmentRNG(f.seed, index))
-		}
+		crop = dataset.AugmentCrop(r, f.seed)
 	}
 	var cache *cropCache
-	tf := func(img *imaging.RGB, index int, dst []float32) error {
-		imaging.ImageNet.Tensor(crop(img, index), dst)
-		return nil
-	}
+	tf := dataset.CropTransform(crop)
 	if f.caching && cacheable(len(f.images), r) {
 		f.cache = nil // the old resolution's crops go now
 		cache = &cropCache{r: r, crops: make([][]byte, len(f.images)), images: f.images}

@@ -142,8 +142,31 @@ func TestTransform(r int) Transform {
 // the ImageNet normalization, each image drawing from its own generator
 // (imaging.AugmentRNG(seed, index)).
 func AugmentTransform(r int, seed uint64) Transform {
+	return CropTransform(AugmentCrop(r, seed))
+}
+
+// Crop is a transform's geometric step: the r x r crop of a decoded image
+// (index as in Transform), before ToTensor and Normalize.
+type Crop func(img *imaging.RGB, index int) *imaging.RGB
+
+// TestCrop is the crop of OFA's test transform at resolution r (resize the
+// shorter side, center crop).
+func TestCrop(r int) Crop {
+	return func(img *imaging.RGB, _ int) *imaging.RGB { return imaging.TestCrop(img, r) }
+}
+
+// AugmentCrop is the crop of AugmentTransform: RandomResizedCrop(r) and
+// RandomHorizontalFlip, drawing from imaging.AugmentRNG(seed, index).
+func AugmentCrop(r int, seed uint64) Crop {
+	return func(img *imaging.RGB, index int) *imaging.RGB {
+		return imaging.TrainCrop(img, r, imaging.AugmentRNG(seed, index))
+	}
+}
+
+// CropTransform is crop followed by the ImageNet ToTensor and Normalize.
+func CropTransform(crop Crop) Transform {
 	return func(img *imaging.RGB, index int, dst []float32) error {
-		imaging.ImageNet.Tensor(imaging.TrainCrop(img, r, imaging.AugmentRNG(seed, index)), dst)
+		imaging.ImageNet.Tensor(crop(img, index), dst)
 		return nil
 	}
 }
