@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/edgefit/edgefit/internal/atomicfile"
+	"github.com/edgefit/edgefit/internal/journal"
 	"github.com/edgefit/edgefit/profiler/lut"
 	"github.com/edgefit/edgefit/profiler/timing"
 	"github.com/edgefit/edgefit/supernet"
@@ -175,12 +176,12 @@ func ReadJournal(r io.Reader) (*Journal, error) {
 	var bad *JournalError // the first corrupt line; reading goes on to count what is intact
 	line := 0
 	for {
-		raw, err := readLine(br, maxJournalLine)
+		raw, err := journal.ReadLine(br, maxJournalLine)
 		if len(raw) == 0 && errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil && !errors.Is(err, io.EOF) {
-			if errors.Is(err, errLineTooLong) {
+			if long := (*journal.LineTooLongError)(nil); errors.As(err, &long) {
 				if bad == nil {
 					bad = &JournalError{Line: line + 1, Err: err}
 				}
@@ -220,24 +221,6 @@ func ReadJournal(r io.Reader) (*Journal, error) {
 		return j, bad
 	}
 	return j, nil
-}
-
-var errLineTooLong = fmt.Errorf("line longer than %d bytes", maxJournalLine)
-
-// readLine reads up to and including '\n', failing on lines over limit.
-func readLine(br *bufio.Reader, limit int) ([]byte, error) {
-	var buf []byte
-	for {
-		chunk, err := br.ReadSlice('\n')
-		buf = append(buf, chunk...)
-		if len(buf) > limit {
-			return buf, errLineTooLong
-		}
-		if errors.Is(err, bufio.ErrBufferFull) {
-			continue
-		}
-		return buf, err
-	}
 }
 
 func (j *Journal) parseLine(line int, body []byte) error {

@@ -20,6 +20,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/edgefit/edgefit/internal/atomicfile"
 )
 
 // maxLine bounds one record, so that a corrupt file cannot exhaust memory.
@@ -48,7 +50,7 @@ func Create(path string, header any) (*Writer, error) {
 		os.Remove(path)
 		return nil, err
 	}
-	syncDir(filepath.Dir(path))
+	atomicfile.SyncDir(filepath.Dir(path))
 	return w, nil
 }
 
@@ -82,14 +84,10 @@ func read(r io.Reader, header any, each func(int, json.RawMessage) error) (int64
 	br := bufio.NewReaderSize(r, 64<<10)
 	var off int64
 	for line := 1; ; line++ {
-		body, err := br.ReadSlice('\n')
-		for errors.Is(err, bufio.ErrBufferFull) {
-			if len(body) > maxLine {
-				return 0, fmt.Errorf("line %d is longer than %d bytes: not a journal edgefit wrote", line, maxLine)
-			}
-			var more []byte
-			more, err = br.ReadSlice('\n')
-			body = append(append([]byte(nil), body...), more...)
+		body, err := ReadLine(br, maxLine)
+		var long *LineTooLongError
+		if errors.As(err, &long) {
+			return 0, fmt.Errorf("line %d is longer than %d bytes: not a journal edgefit wrote", line, maxLine)
 		}
 		if errors.Is(err, io.EOF) {
 			// No newline: a torn last line (or nothing). Only the header
@@ -121,6 +119,31 @@ func read(r io.Reader, header any, each func(int, json.RawMessage) error) (int64
 	}
 }
 
+// LineTooLongError is [ReadLine]'s error for a line over its limit.
+type LineTooLongError struct{ Limit int }
+
+func (e *LineTooLongError) Error() string { return fmt.Sprintf("line longer than %d bytes", e.Limit) }
+
+// ReadLine reads from br up to and including the next '\n', however many
+// times the line fills br's buffer, and fails with a [*LineTooLongError]
+// once it holds more than limit bytes (so that a corrupt file cannot
+// exhaust memory). At the end of the input it returns what is left
+// (a last line without its newline, or nothing) with io.EOF. The line is
+// the caller's: later reads do not overwrite it.
+func ReadLine(br *bufio.Reader, limit int) ([]byte, error) {
+	var line []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		line = append(line, chunk...)
+		if len(line) > limit {
+			return line, &LineTooLongError{Limit: limit}
+		}
+		if !errors.Is(err, bufio.ErrBufferFull) {
+			return line, err
+		}
+	}
+}
+
 // Append writes one record and syncs it to disk.
 func (w *Writer) Append(rec any) error {
 	b, err := json.Marshal(rec)
@@ -142,10 +165,3 @@ func (w *Writer) write(b []byte) error {
 
 // Close closes the file.
 func (w *Writer) Close() error { return w.f.Close() }
-
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-}

@@ -111,3 +111,42 @@ func FuzzOpen(f *testing.F) {
 		}
 	})
 }
+
+// TestLongLines: lines longer than the reader's 64 KiB buffer, as the
+// header of an accuracy dataset of 1000 subnets is (about 115 KB), read
+// back whole, header and records alike.
+func TestLongLines(t *testing.T) {
+	type big struct {
+		Kind  string `json:"kind"`
+		Items []int  `json:"items"`
+	}
+	h := big{Kind: "long"}
+	for i := range 40000 { // about 230 KB of JSON
+		h.Items = append(h.Items, 100000+i)
+	}
+	path := filepath.Join(t.TempDir(), "j")
+	w, err := Create(path, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := rec{N: 7}
+	if err := w.Append(h); err != nil { // a long record too
+		t.Fatal(err)
+	}
+	if err := w.Append(long); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	var got big
+	var recs []json.RawMessage
+	w, err = Open(path, &got, func(_ int, r json.RawMessage) error { recs = append(recs, r); return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	var first big
+	if len(recs) != 2 || json.Unmarshal(recs[0], &first) != nil || len(got.Items) != len(h.Items) || got.Items[len(got.Items)-1] != h.Items[len(h.Items)-1] ||
+		len(first.Items) != len(h.Items) || string(recs[1]) != `{"n":7}` {
+		t.Fatalf("read back a header of %d items and %d records (%.60s...)", len(got.Items), len(recs), recs)
+	}
+}
