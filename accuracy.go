@@ -320,16 +320,8 @@ func (r *Reranker) measure(ctx context.Context, c search.Candidate) (RerankEntry
 	if err != nil {
 		return RerankEntry{}, nil, err
 	}
-	net, cal, err := r.calib.Recalibrate(ctx, net, nil)
-	if err != nil {
-		return RerankEntry{}, nil, err
-	}
 	ck, _ := r.model.Checkpoint()
-	model, err := export.Marshal(net, export.Metadata{CheckpointSHA256: ck.SHA256, Calibration: cal.Metadata()})
-	if err != nil {
-		return RerankEntry{}, nil, err
-	}
-	ev, err := r.val.Evaluate(ctx, model, c.Config.R, nil)
+	ev, cal, err := accuracy.Measure(ctx, net, export.Metadata{CheckpointSHA256: ck.SHA256}, true, r.calib, r.val)
 	if err != nil {
 		return RerankEntry{}, nil, err
 	}

@@ -309,19 +309,35 @@ func measure(ctx context.Context, ck *supernet.Checkpoint, c supernet.Config, ca
 	if err != nil {
 		return nil, err
 	}
-	net, _, err = calib.Recalibrate(ctx, net, nil)
-	if err != nil {
-		return nil, err
-	}
-	model, err := export.Marshal(net, export.Metadata{CheckpointSHA256: ck.SHA256})
-	if err != nil {
-		return nil, err
-	}
-	res, err := eval.Evaluate(ctx, model, c.R, nil)
+	res, _, err := Measure(ctx, net, export.Metadata{CheckpointSHA256: ck.SHA256}, false, calib, eval)
 	if err != nil {
 		return nil, err
 	}
 	return &DatasetRow{Config: c, Top1: res.Top1, Top5: res.Top5, Images: res.Images, Seconds: time.Since(start).Seconds(), Recorded: time.Now().UTC()}, nil
+}
+
+// Measure is what measuring one subnet's accuracy takes once net is cut
+// from its checkpoint: its BatchNorm statistics recalibrated on calib, the
+// result exported with meta (and, with recordCalib, the calibration in
+// meta.Calibration) and evaluated on eval at net's resolution. It returns
+// the evaluation and the calibration's record.
+func Measure(ctx context.Context, net *supernet.Net, meta export.Metadata, recordCalib bool, calib *CalibSet, eval *EvalSet) (*EvalResult, *Calibration, error) {
+	net, cal, err := calib.Recalibrate(ctx, net, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	if recordCalib {
+		meta.Calibration = cal.Metadata()
+	}
+	model, err := export.Marshal(net, meta)
+	if err != nil {
+		return nil, nil, err
+	}
+	res, err := eval.Evaluate(ctx, model, net.Config.R, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	return res, cal, nil
 }
 
 func (b *builder) report(last *DatasetRow) {
