@@ -46,6 +46,10 @@ type mlpTrainer[T float] struct {
 	x      []T   // the batch's inputs, dense: [maxRows][in]
 	pk     []T   // packed right operand: [max(hidden, maxRows)][hidden]
 	y, gy  []T   // [maxRows]
+	// tile is gemm's scratch for a last, partial tile of rows (float32
+	// only): 6·(max(hidden, maxRows) + hidden), the most any product
+	// here needs.
+	tile []float32
 }
 
 func newMLPTrainer[T float](in, hidden, layers, maxRows int) *mlpTrainer[T] {
@@ -69,6 +73,9 @@ func newMLPTrainer[T float](in, hidden, layers, maxRows int) *mlpTrainer[T] {
 	t.pk = make([]T, max(hidden, maxRows)*hidden)
 	t.x = make([]T, maxRows*in)
 	t.y, t.gy = make([]T, maxRows), make([]T, maxRows)
+	if _, ok := any(t.param).([]float32); ok {
+		t.tile = make([]float32, tileRows*(max(hidden, maxRows)+hidden))
+	}
 	return t
 }
 
@@ -112,7 +119,7 @@ func (t *mlpTrainer[T]) forward(idx [][]int32) {
 	for l := range t.w {
 		in, out := t.act[l][:rows*h], t.act[l+1][:rows*h]
 		packPanelsT(t.pk, t.w[l], h, h) // right operand Wᵀ
-		gemm(rows, h, h, in, h, false, t.pk, out)
+		gemmTile(rows, h, h, in, h, false, t.pk, out, t.tile)
 		for r := 0; r < rows; r++ {
 			biasReLU(out[r*h:(r+1)*h], t.b[l])
 		}
@@ -151,11 +158,11 @@ func (t *mlpTrainer[T]) backward(idx [][]int32, target []T) float64 {
 		sumRowsInto(t.gb[l], dz, rows, h)
 		// gW = dzᵀ · in: [out][rows] times [rows][in].
 		packPanels(t.pk, in, rows, h)
-		gemm(h, rows, h, dz, h, true, t.pk, t.gw[l])
+		gemmTile(h, rows, h, dz, h, true, t.pk, t.gw[l], t.tile)
 		// d(in) = dz · W, then through in's ReLU.
 		packPanels(t.pk, t.w[l], h, h)
 		dh := t.dh[:rows*h]
-		gemm(rows, h, h, dz, h, false, t.pk, dh)
+		gemmTile(rows, h, h, dz, h, false, t.pk, dh, t.tile)
 		maskReLU(dh, in)
 		dz, t.dh, t.dz = dh, t.dz, t.dh
 	}
@@ -170,7 +177,7 @@ func (t *mlpTrainer[T]) backward(idx [][]int32, target []T) float64 {
 		}
 	}
 	packPanels(t.pk, dz, rows, h)
-	gemm(t.in, rows, h, x, t.in, true, t.pk, t.gw0t)
+	gemmTile(t.in, rows, h, x, t.in, true, t.pk, t.gw0t, t.tile)
 	return loss / float64(rows)
 }
 
@@ -199,6 +206,12 @@ func (t *mlpTrainer[T]) adam(c adamConfig) {
 // rest is portable Go. Each element is summed over t in order, so the
 // result does not depend on how rows are scheduled.
 func gemm[T float](m, k, n int, a []T, lda int, at bool, pk, c []T) {
+	gemmTile(m, k, n, a, lda, at, pk, c, nil)
+}
+
+// gemmTile is gemm with scratch for the last, partial tile of rows:
+// tile holds 6·(k+n) floats, or gemmTile allocates them.
+func gemmTile[T float](m, k, n int, a []T, lda int, at bool, pk, c []T, tile []float32) {
 	i := 0
 	if a32, ok := any(a).([]float32); ok && useAsm && k > 0 {
 		p32, c32 := any(pk).([]float32), any(c).([]float32)
@@ -213,13 +226,23 @@ func gemm[T float](m, k, n int, a []T, lda int, at bool, pk, c []T) {
 		}
 		if rem := m - i; rem > 0 {
 			// The last rows go through the kernel too, as a tile padded
-			// with zero rows in scratch space.
-			ta, tc := make([]float32, 6*k), make([]float32, 6*n)
+			// with zero rows in scratch space. The kernel computes each
+			// row of a tile from the same row of ta alone and stores all
+			// of tc, whose padding rows are then dropped, so neither
+			// needs clearing for the result; ta's padding rows are
+			// cleared anyway (at most 5·k floats) so that an earlier
+			// product's numbers, denormals perhaps, never slow the
+			// kernel down.
+			if len(tile) < tileRows*(k+n) {
+				tile = make([]float32, tileRows*(k+n))
+			}
+			ta, tc := tile[:tileRows*k], tile[tileRows*k:tileRows*(k+n)]
 			for r := 0; r < rem; r++ {
 				for t := 0; t < k; t++ {
 					ta[r*k+t] = a32[(i+r)*rs+t*ts]
 				}
 			}
+			clear(ta[rem*k:])
 			for p := 0; p < n/panel; p++ {
 				gemm6x16(k, &ta[0], k, 1, &p32[p*k*panel], &tc[p*panel], n)
 			}
