@@ -77,13 +77,7 @@ func calibrate(ctx context.Context, net *supernet.Net, cs *accuracy.CalibSet, pr
 // bnStatistics says where a model's BatchNorm statistics come from, as its
 // metadata does.
 func bnStatistics(untrained bool, cal *accuracy.Calibration) string {
-	switch {
-	case cal != nil:
-		return export.BNRecalibrated
-	case untrained:
-		return export.BNUntrained
-	}
-	return export.BNSupernet
+	return export.BNStatisticsOf(untrained, cal != nil)
 }
 
 // EvalRequest says what [Evaluate] measures: an ONNX model file, or a

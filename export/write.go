@@ -193,12 +193,23 @@ func subnetProps(net *supernet.Net, meta Metadata) ([]*onnxpb.StringStringEntryP
 	return props, nil
 }
 
+// BNStatisticsOf says where a model's BatchNorm statistics come from, as
+// its KeyBNStatistics metadata records it: BNRecalibrated when they were
+// recalibrated, else BNUntrained for untrained weights, else BNSupernet.
+func BNStatisticsOf(untrained, recalibrated bool) string {
+	switch {
+	case recalibrated:
+		return BNRecalibrated
+	case untrained:
+		return BNUntrained
+	}
+	return BNSupernet
+}
+
 func calibProps(net *supernet.Net, c *Calibration) ([]*onnxpb.StringStringEntryProto, error) {
 	switch {
-	case c == nil && net.Untrained:
-		return []*onnxpb.StringStringEntryProto{{Key: KeyBNStatistics, Value: BNUntrained}}, nil
 	case c == nil:
-		return []*onnxpb.StringStringEntryProto{{Key: KeyBNStatistics, Value: BNSupernet}}, nil
+		return []*onnxpb.StringStringEntryProto{{Key: KeyBNStatistics, Value: BNStatisticsOf(net.Untrained, false)}}, nil
 	case c.Images <= 0 || c.BatchSize <= 0:
 		return nil, fmt.Errorf("calibration of %d images in batches of %d: both must be positive", c.Images, c.BatchSize)
 	}
@@ -210,7 +221,7 @@ func calibProps(net *supernet.Net, c *Calibration) ([]*onnxpb.StringStringEntryP
 		tf = fmt.Sprintf("augment seed %d", c.Seed)
 	}
 	return []*onnxpb.StringStringEntryProto{
-		{Key: KeyBNStatistics, Value: BNRecalibrated},
+		{Key: KeyBNStatistics, Value: BNStatisticsOf(net.Untrained, true)},
 		{Key: KeyCalibImages, Value: strconv.Itoa(c.Images)},
 		{Key: KeyCalibBatch, Value: strconv.Itoa(c.BatchSize)},
 		{Key: KeyCalibListSHA256, Value: c.ListSHA256},
