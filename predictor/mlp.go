@@ -64,13 +64,7 @@ func newMLPNet(in, hidden int, w0, b0 []float32, ws, bs [][]float32, wOut []floa
 		}
 		if hidden%panel == 0 {
 			d.packed = make([]float32, hidden*hidden)
-			for p := 0; p < hidden/panel; p++ {
-				for k := 0; k < hidden; k++ {
-					for j := 0; j < panel; j++ {
-						d.packed[(p*hidden+k)*panel+j] = ws[l][(p*panel+j)*hidden+k]
-					}
-				}
-			}
+			packPanelsT(d.packed, ws[l], hidden, hidden)
 		}
 		n.dense = append(n.dense, d)
 	}
