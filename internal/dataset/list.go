@@ -498,11 +498,6 @@ func readLabels(path string, numClasses int) (map[string]int, error) {
 	return names, nil
 }
 
-// DefaultImages is OFA's number of BatchNorm calibration images (its
-// set_running_statistics uses 2000 training images), the default of the
-// --calib-images count.
-const DefaultImages = 2000
-
 // Limit returns the set cut to its first n images. It refuses n <= 0.
 func (s *Set) Limit(n int) (*Set, error) {
 	if n <= 0 {

@@ -180,9 +180,6 @@ type LoaderOptions struct {
 	// SkipBad leaves images that fail to decode out of the sequence
 	// (reported by Skipped) instead of failing with a *BadImagesError.
 	SkipBad bool
-	// OnBatch, when set, is called with each batch before Next returns it
-	// (for progress reports).
-	OnBatch func(b *Batch)
 }
 
 // Batch is a run of consecutive images, preprocessed.
@@ -352,9 +349,6 @@ func (l *Loader) Next() (*Batch, error) {
 		return nil, io.EOF
 	}
 	l.batches++
-	if l.opts.OnBatch != nil {
-		l.opts.OnBatch(b)
-	}
 	return b, nil
 }
 
