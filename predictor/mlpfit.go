@@ -308,6 +308,9 @@ func (w *mlpWeights) model(space string, rs []int) (*MLPAccuracy, error) {
 // fixed number of epochs, in float32. The result depends only on the
 // samples and options: folds train in parallel, each on one goroutine.
 func FitMLPAccuracy(ctx context.Context, s *supernet.Space, a *AccuracySamples, opts MLPFitOptions) (*FittedMLPAccuracy, *MLPFitReport, error) {
+	if err := checkFitSamples(s, a, 10); err != nil {
+		return nil, nil, fmt.Errorf("fit MLP accuracy predictor: %w", err)
+	}
 	m, rep, err := fitMLP(ctx, s, a, opts.withDefaults(), nil)
 	if err != nil {
 		return nil, nil, fmt.Errorf("fit MLP accuracy predictor: %w", err)
@@ -315,10 +318,9 @@ func FitMLPAccuracy(ctx context.Context, s *supernet.Space, a *AccuracySamples, 
 	return m, rep, nil
 }
 
+// fitMLP is FitMLPAccuracy on samples that have passed checkFitSamples
+// (FitMLPAccuracy and chooseAccuracy check them first).
 func fitMLP(ctx context.Context, s *supernet.Space, a *AccuracySamples, o MLPFitOptions, progress func(done, total int)) (*FittedMLPAccuracy, *MLPFitReport, error) {
-	if err := checkFitSamples(s, a, 10); err != nil {
-		return nil, nil, err
-	}
 	if o.Hidden%panel != 0 {
 		return nil, nil, fmt.Errorf("hidden width %d: use a multiple of %d", o.Hidden, panel)
 	}
