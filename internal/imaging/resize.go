@@ -161,13 +161,6 @@ func getRGB(w, h int) *RGB {
 	return m
 }
 
-// Clone returns a copy of m.
-func (m *RGB) Clone() *RGB {
-	c := &RGB{W: m.W, H: m.H, Pix: make([]byte, len(m.Pix))}
-	copy(c.Pix, m.Pix)
-	return c
-}
-
 // resampleH fills out (out.W columns from column x0 of the resize, out.H
 // rows) from rows offset.. of in.
 func resampleH(out, in *RGB, offset int, t taps, x0 int) {
