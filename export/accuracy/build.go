@@ -15,7 +15,6 @@ import (
 
 	"github.com/edgefit/edgefit/export"
 	"github.com/edgefit/edgefit/internal/atomicfile"
-	"github.com/edgefit/edgefit/internal/dataset"
 	"github.com/edgefit/edgefit/internal/journal"
 	"github.com/edgefit/edgefit/supernet"
 )
@@ -135,7 +134,7 @@ func BuildDataset(ctx context.Context, ck *supernet.Checkpoint, opts DatasetOpti
 		Space: ck.Space.Name, CheckpointSHA256: ck.SHA256,
 		Seed: opts.Seed, Resolutions: opts.Resolutions,
 		Subnets:     SampleSubnets(ck.Space, opts.Subnets, opts.Seed),
-		CalibSHA256: dataset.Digest(calib.images), CalibImages: calib.Images(), CalibBatch: opts.Calib.Batch,
+		CalibSHA256: calib.Digest(), CalibImages: calib.Images(), CalibBatch: opts.Calib.Batch,
 		CalibAugment: opts.Calib.Augment, CalibSeed: seedIf(opts.Calib.Augment, opts.Calib.Seed),
 		EvalSHA256: eval.Digest(), EvalImages: eval.Images(),
 	}

@@ -16,10 +16,8 @@ import (
 // 224 take 301 MB.
 type cropCache struct {
 	r       int
-	crops   [][]byte        // by index in the set; nil until filled
-	used    []int           // indices that decoded, in order
-	images  []dataset.Image // the set
-	batches int             // batches of the filling pass
+	crops   [][]byte // by index in the set; nil until filled
+	used    []int    // indices that decoded, in order
 	skipped int
 }
 
@@ -42,6 +40,7 @@ func (c *cropCache) transform(crop dataset.Crop) dataset.Transform {
 // cachedSource yields the cached crops in batches, normalized in parallel.
 type cachedSource struct {
 	c      *cropCache
+	images []dataset.Image // the set the cache was filled from
 	batch  int
 	pos    int
 	buf    []float32
@@ -76,10 +75,10 @@ func (s *cachedSource) Next(ctx context.Context) (*Batch, error) {
 	}
 	wg.Wait()
 	b := &Batch{Data: data, N: len(idx)}
-	if s.c.images[idx[0]].Label >= 0 {
+	if s.images[idx[0]].Label >= 0 {
 		s.labels = s.labels[:0]
 		for _, i := range idx {
-			s.labels = append(s.labels, s.c.images[i].Label)
+			s.labels = append(s.labels, s.images[i].Label)
 		}
 		b.Labels = s.labels
 	}

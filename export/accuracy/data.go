@@ -78,7 +78,7 @@ func (c *Calibration) Options() *CalibOptions {
 // CalibSet is a calibration folder listed and checked, ready to
 // recalibrate any number of subnets.
 type CalibSet struct {
-	opts CalibOptions
+	engine Engine
 	folder
 }
 
@@ -94,7 +94,7 @@ func OpenCalibration(ctx context.Context, opts CalibOptions) (*CalibSet, error) 
 		return nil, fmt.Errorf("calibration data: %w", err)
 	}
 	return checkSet(ctx, set, opts.Images, opts.SkipBad, func(s *dataset.Set, bad []dataset.BadImage) *CalibSet {
-		return &CalibSet{opts: opts, folder: folder{dir: opts.Dir, images: s.Images, batch: opts.Batch, augment: opts.Augment, seed: opts.Seed, skipBad: opts.SkipBad, listSkipped: bad}}
+		return &CalibSet{engine: opts.Engine, folder: folder{dir: opts.Dir, images: s.Images, batch: opts.Batch, augment: opts.Augment, seed: opts.Seed, skipBad: opts.SkipBad, listSkipped: bad}}
 	})
 }
 
@@ -143,9 +143,9 @@ func (c *CalibSet) Recalibrate(ctx context.Context, net *supernet.Net, progress 
 	if progress != nil {
 		report = func(n int) { progress(n, len(c.images)) }
 	}
-	stats, images, err := CalibrateBatches(ctx, net, p.src, CalibrateOptions{Engine: c.opts.Engine, MaxBatch: c.opts.Batch, Progress: report})
+	stats, images, err := CalibrateBatches(ctx, net, p.src, CalibrateOptions{Engine: c.engine, MaxBatch: c.batch, Progress: report})
 	if err != nil {
-		return nil, nil, fmt.Errorf("recalibrate BatchNorm on %s: %w", c.opts.Dir, err)
+		return nil, nil, fmt.Errorf("recalibrate BatchNorm on %s: %w", c.dir, err)
 	}
 	out, err := Apply(net, stats)
 	if err != nil {
@@ -153,13 +153,13 @@ func (c *CalibSet) Recalibrate(ctx context.Context, net *supernet.Net, progress 
 	}
 	used, batches, skipped := p.done()
 	return out, &Calibration{
-		Dir:        c.opts.Dir,
+		Dir:        c.dir,
 		Images:     images,
-		BatchSize:  c.opts.Batch,
+		BatchSize:  c.batch,
 		Batches:    batches,
 		ListSHA256: dataset.Digest(used),
-		Augment:    c.opts.Augment,
-		Seed:       seedIf(c.opts.Augment, c.opts.Seed),
+		Augment:    c.augment,
+		Seed:       seedIf(c.augment, c.seed),
 		Skipped:    len(c.listSkipped) + skipped,
 		Seconds:    time.Since(start).Seconds(),
 	}, nil
@@ -186,7 +186,7 @@ func (c *CalibSet) CheckInput(ctx context.Context, r, n int) ([]float32, error) 
 	defer l.Close()
 	b, err := l.Next()
 	if err != nil {
-		return nil, fmt.Errorf("check images from %s: %w", c.opts.Dir, err)
+		return nil, fmt.Errorf("check images from %s: %w", c.dir, err)
 	}
 	return slices.Clone(b.Data), nil
 }
@@ -238,8 +238,7 @@ type EvalOptions struct {
 
 // EvalSet is a labelled folder listed and checked.
 type EvalSet struct {
-	opts EvalOptions
-	set  *dataset.Set
+	labelling dataset.Labelling
 	folder
 }
 
@@ -261,15 +260,12 @@ func OpenEvaluation(ctx context.Context, opts EvalOptions, classes int) (*EvalSe
 		n = len(set.Images)
 	}
 	return checkSet(ctx, set, n, opts.SkipBad, func(s *dataset.Set, bad []dataset.BadImage) *EvalSet {
-		return &EvalSet{opts: opts, set: s, folder: folder{dir: opts.Dir, images: s.Images, batch: opts.Batch, skipBad: opts.SkipBad, listSkipped: bad}}
+		return &EvalSet{labelling: s.Labelling, folder: folder{dir: opts.Dir, images: s.Images, batch: opts.Batch, skipBad: opts.SkipBad, listSkipped: bad}}
 	})
 }
 
 // Labelling says how class folders became class indices.
-func (e *EvalSet) Labelling() dataset.Labelling { return e.set.Labelling }
-
-// Digest is the SHA-256 of the ordered image list.
-func (e *EvalSet) Digest() string { return e.set.Digest() }
+func (e *EvalSet) Labelling() dataset.Labelling { return e.labelling }
 
 // Evaluate runs model (an exported subnet: input [N,3,r,r], logits
 // [N,classes]) on the set at resolution r with OFA's test transform.
@@ -290,7 +286,7 @@ func (e *EvalSet) Evaluate(ctx context.Context, model []byte, r int, progress fu
 	}
 	res, err := ev.Run(ctx, p.src, report)
 	if err != nil {
-		return nil, fmt.Errorf("evaluate on %s: %w", e.opts.Dir, err)
+		return nil, fmt.Errorf("evaluate on %s: %w", e.dir, err)
 	}
 	_, _, skipped := p.done()
 	res.Skipped = len(e.listSkipped) + skipped
@@ -314,6 +310,9 @@ type folder struct {
 
 // Images is the number of images the set will use.
 func (f *folder) Images() int { return len(f.images) }
+
+// Digest is the SHA-256 of the ordered image list (dataset.Digest).
+func (f *folder) Digest() string { return dataset.Digest(f.images) }
 
 // Dir is the folder listed.
 func (f *folder) Dir() string { return f.dir }
@@ -339,7 +338,7 @@ type pass struct {
 
 func (f *folder) open(ctx context.Context, r int) (*pass, error) {
 	if c := f.cache; c != nil && c.r == r {
-		src := &cachedSource{c: c, batch: f.batch}
+		src := &cachedSource{c: c, images: f.images, batch: f.batch}
 		return &pass{src: src, close: func() {}, done: func() ([]dataset.Image, int, int) {
 			used := make([]dataset.Image, len(c.used))
 			for i, j := range c.used {
@@ -356,7 +355,7 @@ func (f *folder) open(ctx context.Context, r int) (*pass, error) {
 	tf := dataset.CropTransform(crop)
 	if f.caching && cacheable(len(f.images), r) {
 		f.cache = nil // the old resolution's crops go now
-		cache = &cropCache{r: r, crops: make([][]byte, len(f.images)), images: f.images}
+		cache = &cropCache{r: r, crops: make([][]byte, len(f.images))}
 		tf = cache.transform(crop)
 	}
 	l, err := dataset.NewLoader(ctx, f.images, dataset.LoaderOptions{Resolution: r, BatchSize: f.batch, Transform: tf, SkipBad: f.skipBad})
@@ -370,12 +369,12 @@ func (f *folder) open(ctx context.Context, r int) (*pass, error) {
 		done: func() ([]dataset.Image, int, int) {
 			skipped := len(l.Skipped())
 			if cache != nil {
-				pos := map[string]int{}
-				for i, im := range f.images {
-					pos[im.Path] = i
-				}
-				for _, im := range src.used {
-					cache.used = append(cache.used, pos[im.Path])
+				// The pass ran to its end, so the images that decoded
+				// (and were yielded, in order) are those with a crop.
+				for i, crop := range cache.crops {
+					if crop != nil {
+						cache.used = append(cache.used, i)
+					}
 				}
 				cache.skipped = skipped
 				f.cache = cache
