@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -64,6 +65,7 @@ type Model struct {
 	opts   Options
 	source string
 	lo, hi float64 // the normalization's floor and bound
+	ownRs  bool    // WithResolutions accepts every resolution of space (see validate)
 
 	run  sync.Mutex         // one forward pass at a time
 	last *native.Calibrator // the previous subnet's, whose buffers the next one takes over
@@ -98,6 +100,8 @@ func New(space *supernet.Space, opts Options) (*Model, error) {
 	}
 	m := &Model{space: space, opts: opts, ctx: opts.Context, cache: map[supernet.Config]Result{}}
 	rs := space.Resolutions
+	_, err := space.WithResolutions(rs)
+	m.ownRs = err == nil
 	n := opts.Images.N()
 	// The largest subnet at the highest resolution must fit the engine,
 	// or the search would fail on its first large candidate.
@@ -222,11 +226,7 @@ func (m *Model) Accuracy(cfgs []supernet.Config, out []float64) {
 // activation packed 64 to a word, the kernel counted with popcounts, and
 // its log-determinant.
 func (m *Model) Score(ctx context.Context, c supernet.Config) (Result, error) {
-	rs, err := m.space.WithResolutions([]int{c.R})
-	if err != nil {
-		return Result{}, fmt.Errorf("zero-cost: %w", err)
-	}
-	if err := rs.Validate(c); err != nil {
+	if err := m.validate(c); err != nil {
 		return Result{}, fmt.Errorf("zero-cost: %w", err)
 	}
 	key := c.Canonical(m.space)
@@ -254,6 +254,22 @@ func (m *Model) Score(ctx context.Context, c supernet.Config) (Result, error) {
 	m.busy += time.Since(start)
 	m.mu.Unlock()
 	return r, nil
+}
+
+// validate checks c as the space at c's resolution alone
+// (WithResolutions) does, so that any resolution the engine runs is
+// accepted, not only the space's. For a resolution of the space's own
+// list that WithResolutions accepts (ownRs; the usual case) the space
+// itself gives the same answer without a copy of it.
+func (m *Model) validate(c supernet.Config) error {
+	if m.ownRs && slices.Contains(m.space.Resolutions, c.R) {
+		return m.space.Validate(c)
+	}
+	rs, err := m.space.WithResolutions([]int{c.R})
+	if err != nil {
+		return err
+	}
+	return rs.Validate(c)
 }
 
 func (m *Model) lookup(c supernet.Config) (Result, bool) {
