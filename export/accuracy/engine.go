@@ -79,10 +79,8 @@ func (m *meter) stats(net *supernet.Net) []Stats {
 // ONNX Runtime on the host CPU. It keeps one session per batch size (the
 // last, partial batch gets its own).
 type ORTEngine struct {
-	net      *supernet.Net
-	model    []byte
-	threads  int
-	sessions map[int]*ort.Session
+	net *supernet.Net
+	sessions
 }
 
 // NewEngine builds the calibration graph of net. threads sizes ONNX
@@ -95,20 +93,7 @@ func NewEngine(net *supernet.Net, threads int) (*ORTEngine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &ORTEngine{net: net, model: model, threads: threads, sessions: map[int]*ort.Session{}}, nil
-}
-
-// session returns the session for batches of n images.
-func (e *ORTEngine) session(n int) (*ort.Session, error) {
-	if s, ok := e.sessions[n]; ok {
-		return s, nil
-	}
-	s, err := ort.Open(e.model, ort.Options{IntraOpThreads: e.threads, InterOpThreads: 1, Batch: n})
-	if err != nil {
-		return nil, fmt.Errorf("calibration graph for batches of %d: %w", n, err)
-	}
-	e.sessions[n] = s
-	return s, nil
+	return &ORTEngine{net: net, sessions: newSessions(model, threads, "calibration graph", nil)}, nil
 }
 
 // BatchStats runs one batch of n images (NCHW) and returns each
@@ -141,12 +126,45 @@ func widen(x []float32) []float64 {
 	return y
 }
 
+// sessions keeps one ONNX Runtime session of a model per batch size (the
+// last, partial batch of a folder gets its own).
+type sessions struct {
+	model   []byte
+	threads int
+	what    string                   // names the model in errors
+	check   func(*ort.Session) error // run on each new session; nil: none
+	byBatch map[int]*ort.Session
+}
+
+func newSessions(model []byte, threads int, what string, check func(*ort.Session) error) sessions {
+	return sessions{model: model, threads: threads, what: what, check: check, byBatch: map[int]*ort.Session{}}
+}
+
+// session returns the session for batches of n images.
+func (p *sessions) session(n int) (*ort.Session, error) {
+	if s, ok := p.byBatch[n]; ok {
+		return s, nil
+	}
+	s, err := ort.Open(p.model, ort.Options{IntraOpThreads: p.threads, InterOpThreads: 1, Batch: n})
+	if err != nil {
+		return nil, fmt.Errorf("%s for batches of %d: %w", p.what, n, err)
+	}
+	if p.check != nil {
+		if err := p.check(s); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	p.byBatch[n] = s
+	return s, nil
+}
+
 // Close releases the sessions.
-func (e *ORTEngine) Close() error {
+func (p *sessions) Close() error {
 	var errs []error
-	for n, s := range e.sessions {
+	for n, s := range p.byBatch {
 		errs = append(errs, s.Close())
-		delete(e.sessions, n)
+		delete(p.byBatch, n)
 	}
 	return errors.Join(errs...)
 }

@@ -39,10 +39,8 @@ func hits(logits []float32, label int) (top1, top5 bool) {
 // Evaluator runs an exported model (folded BatchNorm, as export.Marshal
 // writes it) with ONNX Runtime on the host CPU, one session per batch size.
 type Evaluator struct {
-	model    []byte
-	classes  int
-	threads  int
-	sessions map[int]*ort.Session
+	classes int
+	sessions
 }
 
 // NewEvaluator loads model for evaluation; threads sizes ONNX Runtime's
@@ -51,39 +49,28 @@ func NewEvaluator(model []byte, threads int) (*Evaluator, error) {
 	if err := ort.Init(""); err != nil {
 		return nil, err
 	}
-	return &Evaluator{model: model, threads: threads, sessions: map[int]*ort.Session{}}, nil
+	e := &Evaluator{}
+	e.sessions = newSessions(model, threads, "evaluation model", func(s *ort.Session) error {
+		if err := oneInOneOut(s); err != nil {
+			return err
+		}
+		shape := s.OutputShape(0)
+		if len(shape) != 2 {
+			return fmt.Errorf("model output has shape %v, want [batch, classes]", shape)
+		}
+		e.classes = int(shape[1])
+		return nil
+	})
+	return e, nil
 }
 
-func (e *Evaluator) session(n int) (*ort.Session, error) {
-	if s, ok := e.sessions[n]; ok {
-		return s, nil
-	}
-	s, err := ort.Open(e.model, ort.Options{IntraOpThreads: e.threads, InterOpThreads: 1, Batch: n})
-	if err != nil {
-		return nil, fmt.Errorf("evaluation model for batches of %d: %w", n, err)
-	}
+// oneInOneOut refuses models other than classifiers with one input and
+// one output.
+func oneInOneOut(s *ort.Session) error {
 	if len(s.InputNames()) != 1 || len(s.OutputNames()) != 1 {
-		s.Close()
-		return nil, fmt.Errorf("model has %d inputs and %d outputs: edgefit evaluates classifiers with one input and one output (the models `edgefit export` writes)", len(s.InputNames()), len(s.OutputNames()))
+		return fmt.Errorf("model has %d inputs and %d outputs: edgefit evaluates classifiers with one input and one output (the models `edgefit export` writes)", len(s.InputNames()), len(s.OutputNames()))
 	}
-	shape := s.OutputShape(0)
-	if len(shape) != 2 {
-		s.Close()
-		return nil, fmt.Errorf("model output has shape %v, want [batch, classes]", shape)
-	}
-	e.classes = int(shape[1])
-	e.sessions[n] = s
-	return s, nil
-}
-
-// Close releases the sessions.
-func (e *Evaluator) Close() error {
-	var errs []error
-	for n, s := range e.sessions {
-		errs = append(errs, s.Close())
-		delete(e.sessions, n)
-	}
-	return errors.Join(errs...)
+	return nil
 }
 
 // Run evaluates every batch src yields; batches must carry labels.
@@ -155,8 +142,8 @@ func ModelShape(model []byte) (Shape, error) {
 		return Shape{}, err
 	}
 	defer s.Close()
-	if len(s.InputNames()) != 1 || len(s.OutputNames()) != 1 {
-		return Shape{}, fmt.Errorf("model has %d inputs and %d outputs: edgefit evaluates classifiers with one input and one output (the models `edgefit export` writes)", len(s.InputNames()), len(s.OutputNames()))
+	if err := oneInOneOut(s); err != nil {
+		return Shape{}, err
 	}
 	in, out := s.InputShape(0), s.OutputShape(0)
 	if len(in) != 4 || in[1] != 3 || in[2] != in[3] || in[2] <= 0 {
