@@ -81,9 +81,16 @@ func batchPass(net *supernet.Net, input []float32, through supernet.LayerKind, o
 			}
 			xs = bn(xs, &blk.Depthwise)
 			if blk.SE != nil {
-				pre := make([][]float32, len(xs))
+				var pre [][]float32 // copied only for an observer
+				if obs.se != nil {
+					pre = make([][]float32, len(xs))
+				}
 				for n := range xs {
-					xs[n] = seObserved(xs[n], blk.SE, func(p []float32) { pre[n] = append([]float32(nil), p...) })
+					var keep func([]float32)
+					if pre != nil {
+						keep = func(p []float32) { pre[n] = append([]float32(nil), p...) }
+					}
+					xs[n] = seObserved(xs[n], blk.SE, keep)
 				}
 				if obs.se != nil {
 					obs.se(pre)
