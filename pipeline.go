@@ -273,7 +273,8 @@ type execution struct {
 	predPath string
 	sel      *Selection // of the last attempt
 	net      *supernet.Net
-	limits   search.Limits // the run's, resolved by the first selection
+	am       predictor.AccuracyModel // every selection's (see openAccuracy)
+	search   search.Options          // every selection's
 	// missReason says why no further selection was made although the
 	// last model missed the latency limit with retries left.
 	missReason string
@@ -384,9 +385,9 @@ func (x *execution) selectUntilMet(ctx context.Context) error {
 		if a.Met || round >= x.opts.Retries {
 			break
 		}
-		next := tighterLimit(a.Limits, x.limits, a.Chosen.LatencyMS, a.MeasuredMS)
+		next := tighterLimit(a.Limits, x.res.Limits, a.Chosen.LatencyMS, a.MeasuredMS)
 		statusf(x.progress, "measured %.2f ms misses the %.2f ms limit: selecting again under %.2f ms (retry %d of %d)",
-			a.MeasuredMS, x.limits.MaxLatencyMS, next.MaxLatencyMS, round+1, x.opts.Retries)
+			a.MeasuredMS, x.res.Limits.MaxLatencyMS, next.MaxLatencyMS, round+1, x.opts.Retries)
 		cur = next
 	}
 	x.res.Model, x.res.Files["model"] = x.modelPath(), x.modelPath()
@@ -437,10 +438,10 @@ func (x *execution) attempt(ctx context.Context, lim search.Limits) (Attempt, er
 	}
 	if len(x.res.Attempts) == 0 {
 		// The run's limits, relative ones resolved against the predictor.
-		x.limits, x.res.Limits = x.sel.Limits, x.sel.Limits
+		x.res.Limits = x.sel.Limits
 	}
 	a := Attempt{Limits: x.sel.Limits, Chosen: best, MeasuredMS: br.Stats.Median, MeasuredP90: br.Stats.P90, PeakRSS: br.PeakRSSBytes, Rerank: rr}
-	a.Met = x.limits.MaxLatencyMS == 0 || a.MeasuredMS <= x.limits.MaxLatencyMS
+	a.Met = x.res.Limits.MaxLatencyMS == 0 || a.MeasuredMS <= x.res.Limits.MaxLatencyMS
 	x.res.Attempts = append(x.res.Attempts, a)
 	statusf(x.progress, "predicted %.2f ms, measured %.2f ms (median of %d runs)", best.LatencyMS, a.MeasuredMS, br.Stats.N)
 	return a, nil
@@ -450,6 +451,25 @@ func (x *execution) attempt(ctx context.Context, lim search.Limits) (Attempt, er
 // unless RunOptions.AllowExtrapolation says otherwise.
 func (x *execution) selectSubnet(ctx context.Context, lim search.Limits) error {
 	statusf(x.progress, "searching %s under %s", x.model.Space.Name, lim)
+	if x.am == nil {
+		if err := x.openAccuracy(ctx); err != nil {
+			return err
+		}
+	}
+	sel, err := SelectWith(ctx, x.model.Space, x.lat, x.am, lim, x.search, x.progress)
+	if err != nil {
+		return err
+	}
+	sel.Predictor = x.predPath
+	x.sel = sel
+	return nil
+}
+
+// openAccuracy settles, before the first selection, what every selection
+// of the run shares: the resolutions searched and the accuracy model,
+// opened once (a CSV source is fitted once, not again on each
+// re-selection); the zero-cost proxy was opened by Prepare.
+func (x *execution) openAccuracy(ctx context.Context) error {
 	so := x.opts.Search
 	var err error
 	if so.Resolutions, err = SearchResolutions(x.model.Space, x.lat, nil, x.opts.AllowExtrapolation); err != nil {
@@ -458,18 +478,13 @@ func (x *execution) selectSubnet(ctx context.Context, lim search.Limits) error {
 	if so.Logger == nil {
 		so.Logger = x.opts.Logger
 	}
-	var sel *Selection
+	x.search = so
 	if x.acc != nil {
-		sel, err = SelectWith(ctx, x.model.Space, x.lat, x.acc, lim, so, x.progress)
-	} else {
-		sel, err = Select(ctx, x.model.Space, x.lat, x.opts.Accuracy, lim, so, x.progress)
+		x.am = x.acc
+		return nil
 	}
-	if err != nil {
-		return err
-	}
-	sel.Predictor = x.predPath
-	x.sel = sel
-	return nil
+	x.am, err = OpenAccuracy(ctx, x.model.Space, AccuracyRequest{Source: x.opts.Accuracy, Resolutions: searchedResolutions(x.lat, so.Resolutions)}, x.progress)
+	return err
 }
 
 // searchResolutions are the resolutions searched by default: those
@@ -588,6 +603,6 @@ func (x *execution) missed() error {
 	if last.Met {
 		return nil
 	}
-	return &LatencyMissError{Target: x.res.Target, MeasuredMS: last.MeasuredMS, LimitMS: x.limits.MaxLatencyMS, Selections: len(x.res.Attempts),
+	return &LatencyMissError{Target: x.res.Target, MeasuredMS: last.MeasuredMS, LimitMS: x.res.Limits.MaxLatencyMS, Selections: len(x.res.Attempts),
 		Reason: x.missReason}
 }

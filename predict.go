@@ -112,7 +112,11 @@ func Predict(ctx context.Context, space *supernet.Space, lat predictor.LatencyMo
 	slices.Sort(rs)
 	// The proxy spans the space's resolutions and these: for subnets at
 	// the space's own, the scale every search uses.
-	sc, _, err := newScorer(ctx, space, lat, acc, rs, true, nil)
+	am, err := OpenAccuracy(ctx, space, AccuracyRequest{Source: acc, Resolutions: rs}, nil)
+	if err != nil {
+		return nil, err
+	}
+	sc, err := scorer(space, lat, am, rs)
 	if err != nil {
 		return nil, err
 	}

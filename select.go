@@ -81,16 +81,10 @@ func searchedResolutions(lat predictor.LatencyModel, rs []int) []int {
 // what it has cached. With the zero-cost proxy, search options left at 0
 // get [ZeroCostSearch]'s smaller budget.
 func SelectWith(ctx context.Context, space *supernet.Space, lat predictor.LatencyModel, am predictor.AccuracyModel, lim search.Limits, opts search.Options, progress Progress) (*Selection, error) {
-	_, zeroCost := am.(*zerocost.Model)
-	if zeroCost {
+	if _, zeroCost := am.(*zerocost.Model); zeroCost {
 		opts = ZeroCostSearch(opts)
 	}
-	if len(opts.Resolutions) > 0 && !zeroCost { // the proxy scores any resolution
-		if err := predictor.CheckAccuracyResolutions(am, space, opts.Resolutions); err != nil {
-			return nil, &InputError{Err: fmt.Errorf("--res: %w", err)}
-		}
-	}
-	sc, err := predictor.NewScorer(space, lat, am)
+	sc, err := scorer(space, lat, am, opts.Resolutions)
 	if err != nil {
 		return nil, err
 	}
@@ -118,25 +112,16 @@ func SelectWith(ctx context.Context, space *supernet.Space, lat predictor.Latenc
 	return sel, nil
 }
 
-// newScorer is the scorer of [Select] and [Predict]: lat, the accuracy
-// source acc names (see Select) and the exact costs, for subnets at the
-// resolutions rs. With check, the accuracy source must score every one of
-// rs.
-func newScorer(ctx context.Context, space *supernet.Space, lat predictor.LatencyModel, acc string, rs []int, check bool, progress Progress) (*predictor.Scorer, predictor.AccuracyModel, error) {
-	am, err := OpenAccuracy(ctx, space, AccuracyRequest{Source: acc, Resolutions: rs}, progress)
-	if err != nil {
-		return nil, nil, err
-	}
-	if _, zeroCost := am.(*zerocost.Model); check && !zeroCost { // the proxy scores any resolution
+// scorer is the scorer of [SelectWith] and [Predict]: lat, the accuracy
+// model am and the exact costs, for subnets at the resolutions rs, every
+// one of which am must score (the zero-cost proxy scores any).
+func scorer(space *supernet.Space, lat predictor.LatencyModel, am predictor.AccuracyModel, rs []int) (*predictor.Scorer, error) {
+	if _, zeroCost := am.(*zerocost.Model); !zeroCost {
 		if err := predictor.CheckAccuracyResolutions(am, space, rs); err != nil {
-			return nil, nil, &InputError{Err: fmt.Errorf("--res: %w", err)}
+			return nil, &InputError{Err: fmt.Errorf("--res: %w", err)}
 		}
 	}
-	sc, err := predictor.NewScorer(space, lat, am)
-	if err != nil {
-		return nil, nil, err
-	}
-	return sc, am, nil
+	return predictor.NewScorer(space, lat, am)
 }
 
 // measuredResolutions returns the resolutions lat's lookup table
@@ -195,13 +180,8 @@ func (s *Selection) noteExtrapolation(lat predictor.LatencyModel, rs []int) {
 		return
 	}
 	s.MeasuredResolutions = measured
-	if len(rs) == 0 {
-		if rr, ok := lat.(search.Resolutioner); ok {
-			rs = rr.Resolutions()
-		}
-	}
 	var below, above []int
-	for _, r := range rs {
+	for _, r := range searchedResolutions(lat, rs) {
 		switch {
 		case r < measured[0]:
 			below = append(below, r)
