@@ -266,7 +266,7 @@ func runSelect(ctx context.Context, g *globalOptions, o *selectFlags) error {
 		return withHint(err, "fit one with 'edgefit predictor fit DEVICE.lut.json -o DEVICE.pred.json'")
 	}
 	space := lat.Space()
-	reranker, err := o.prepareRerank(ctx, space, ro)
+	m, reranker, err := o.prepareRerank(ctx, space, ro)
 	if err != nil {
 		return err
 	}
@@ -277,7 +277,7 @@ func runSelect(ctx context.Context, g *globalOptions, o *selectFlags) error {
 	if so.Resolutions, err = edgefit.SearchResolutions(space, lat, o.Res, o.Extrapolate); err != nil {
 		return pipelineError(err)
 	}
-	sel, err := o.selectWithFlags(ctx, space, lat, lim, so, zo, terminal{g})
+	sel, err := o.selectWithFlags(ctx, space, lat, m, lim, so, zo, terminal{g})
 	if err != nil {
 		return pipelineError(err)
 	}
@@ -298,29 +298,31 @@ func runSelect(ctx context.Context, g *globalOptions, o *selectFlags) error {
 }
 
 // prepareRerank checks --checkpoint against the predictor's space and,
-// with --rerank, lists and checks both image folders, all before the search.
-func (o *selectFlags) prepareRerank(ctx context.Context, space *supernet.Space, ro *edgefit.RerankOptions) (*edgefit.Reranker, error) {
+// with --rerank, lists and checks both image folders, all before the
+// search. It returns the checkpoint's model (nil without --checkpoint),
+// for every later use of it.
+func (o *selectFlags) prepareRerank(ctx context.Context, space *supernet.Space, ro *edgefit.RerankOptions) (*edgefit.Model, *edgefit.Reranker, error) {
 	if o.Checkpoint == "" {
 		if ro != nil {
-			return nil, usageErrorf("--rerank needs --checkpoint: the supernet whose subnets are measured")
+			return nil, nil, usageErrorf("--rerank needs --checkpoint: the supernet whose subnets are measured")
 		}
-		return nil, nil
+		return nil, nil, nil
 	}
 	m, err := edgefit.Resolve(edgefit.ModelSource{Checkpoint: o.Checkpoint})
 	if err != nil {
-		return nil, pipelineError(err)
+		return nil, nil, pipelineError(err)
 	}
 	if m.Space.Name != space.Name {
-		return nil, usageErrorf("checkpoint %s is %s but predictor %s is for %s: fit the predictor for the checkpoint's space (--space on 'predictor fit')", o.Checkpoint, m.Space.Name, o.Predictor, space.Name)
+		return nil, nil, usageErrorf("checkpoint %s is %s but predictor %s is for %s: fit the predictor for the checkpoint's space (--space on 'predictor fit')", o.Checkpoint, m.Space.Name, o.Predictor, space.Name)
 	}
 	if ro == nil {
-		return nil, nil
+		return m, nil, nil
 	}
 	r, err := edgefit.PrepareRerank(ctx, m, *ro)
 	if err != nil {
-		return nil, pipelineError(err)
+		return nil, nil, pipelineError(err)
 	}
-	return r, nil
+	return m, r, nil
 }
 
 // frontPrefix is the path prefix of the front's files: --front, else -o

@@ -63,18 +63,11 @@ ranks as OFA's accuracy predictor does with Spearman's ρ 0.82, below the MACs
 count's 0.92.`
 
 // selectWithFlags runs select's search with the accuracy source the flags
-// name: the zero-cost proxy opened with its flags and --checkpoint's
-// weights, or any other source by name.
-func (o *selectFlags) selectWithFlags(ctx context.Context, space *supernet.Space, lat predictor.LatencyModel, lim search.Limits, opts search.Options, zo edgefit.ZeroCostOptions, progress edgefit.Progress) (*edgefit.Selection, error) {
+// name: the zero-cost proxy opened with its flags and the weights of m
+// (--checkpoint's model; nil: untrained), or any other source by name.
+func (o *selectFlags) selectWithFlags(ctx context.Context, space *supernet.Space, lat predictor.LatencyModel, m *edgefit.Model, lim search.Limits, opts search.Options, zo edgefit.ZeroCostOptions, progress edgefit.Progress) (*edgefit.Selection, error) {
 	if !edgefit.IsZeroCost(o.Acc) {
 		return edgefit.Select(ctx, space, lat, o.Acc, lim, opts, progress)
-	}
-	var m *edgefit.Model
-	if o.Checkpoint != "" {
-		var err error
-		if m, err = edgefit.Resolve(edgefit.ModelSource{Checkpoint: o.Checkpoint}); err != nil {
-			return nil, err
-		}
 	}
 	am, err := edgefit.OpenAccuracy(ctx, space, edgefit.AccuracyRequest{Source: o.Acc, ZeroCost: zo, Model: m}, progress)
 	if err != nil {
