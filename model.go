@@ -223,7 +223,7 @@ const VerifyTolerance = export.VerifyTolerance
 // nothing left behind passes for a good model, and a [*VerifyError] says
 // so.
 func checkModel(ctx context.Context, path string, net *supernet.Net, cs *accuracy.CalibSet) (export.Agreement, error) {
-	input := export.VerifyInput(net.Config.R)
+	var input []float32 // nil: export.VerifyInput
 	var a export.Agreement
 	var err error
 	if cs != nil {
