@@ -1,6 +1,7 @@
 package lut
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -69,7 +70,7 @@ func Compare(a, b *LUT, worst int) Diff {
 		slices.Sort(rs)
 		d.Ratio = &RatioSummary{Median: timing.Quantile(rs, 0.5), P10: timing.Quantile(rs, 0.1), P90: timing.Quantile(rs, 0.9), Min: rs[0], Max: rs[len(rs)-1]}
 		slices.SortStableFunc(common, func(x, y DiffEntry) int {
-			return -cmpFloat(math.Abs(math.Log(x.Ratio)), math.Abs(math.Log(y.Ratio)))
+			return -cmp.Compare(math.Abs(math.Log(x.Ratio)), math.Abs(math.Log(y.Ratio)))
 		})
 		d.Worst = common[:min(worst, len(common))]
 	}
@@ -84,16 +85,6 @@ func Compare(a, b *LUT, worst int) Diff {
 			orUnknown(ra.Provider), ra.Threads, ra.Batch, orUnknown(rb.Provider), rb.Threads, rb.Batch))
 	}
 	return d
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func orUnknown(s string) string {

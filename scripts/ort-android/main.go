@@ -30,6 +30,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/edgefit/edgefit/internal/atomicfile"
 	"github.com/edgefit/edgefit/internal/ortlib"
 )
 
@@ -177,7 +178,7 @@ func installABI(zr *zip.Reader, dir, abi string, license []byte, aarSum string) 
 	source := fmt.Sprintf("%s\nfrom npm package %s, %s (sha256 %s), member %s\nsha256 %s\nlinks %s\n",
 		facts, ortlib.AndroidPackage, aarMember, aarSum, member, sum, strings.Join(lf.Needed, " "))
 	for name, data := range map[string][]byte{"LICENSE": license, "SOURCE.txt": []byte(source)} {
-		if err := writeFileAtomic(filepath.Join(sub, name), data); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(sub, name), data); err != nil {
 			return "", err
 		}
 	}
@@ -197,25 +198,6 @@ func closeSynced(f *os.File) error {
 		return err
 	}
 	return f.Close()
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := closeSynced(tmp); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 func fileSHA256(path string) (string, error) {

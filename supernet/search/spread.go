@@ -1,7 +1,10 @@
 package search
 
 import (
+	"cmp"
 	"slices"
+
+	"github.com/edgefit/edgefit/supernet"
 )
 
 // Spread picks k subnets worth measuring among those a search found within
@@ -17,12 +20,11 @@ func Spread(res *Result, k int) []Candidate {
 	if k <= 0 || res == nil {
 		return nil
 	}
-	seen := map[[3]any]bool{}
+	seen := map[supernet.Config]bool{}
 	var out []Candidate
 	add := func(c Candidate) {
-		key := [3]any{c.Config.KS, c.Config.E, [2]any{c.Config.D, c.Config.R}}
-		if len(out) < k && !seen[key] {
-			seen[key] = true
+		if len(out) < k && !seen[c.Config] {
+			seen[c.Config] = true
 			out = append(out, c)
 		}
 	}
@@ -30,7 +32,7 @@ func Spread(res *Result, k int) []Candidate {
 		pool := slices.Clone(res.Front)
 		slices.SortStableFunc(pool, byAccuracy)
 		pool = pool[:min(len(pool), 2*k)]
-		slices.SortStableFunc(pool, func(a, b Candidate) int { return cmpFloat(a.LatencyMS, b.LatencyMS) })
+		slices.SortStableFunc(pool, func(a, b Candidate) int { return cmp.Compare(a.LatencyMS, b.LatencyMS) })
 		switch n := len(pool); {
 		case k == 1:
 			add(slices.MinFunc(pool, byAccuracy))
@@ -56,18 +58,8 @@ func Spread(res *Result, k int) []Candidate {
 
 // byAccuracy orders candidates most accurate first, faster first on ties.
 func byAccuracy(a, b Candidate) int {
-	if c := cmpFloat(b.Accuracy, a.Accuracy); c != 0 {
+	if c := cmp.Compare(b.Accuracy, a.Accuracy); c != 0 {
 		return c
 	}
-	return cmpFloat(a.LatencyMS, b.LatencyMS)
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+	return cmp.Compare(a.LatencyMS, b.LatencyMS)
 }

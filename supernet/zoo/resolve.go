@@ -82,10 +82,8 @@ func Resolve(name string, opts Options) (string, error) {
 // published name of a single-file item's file or its name in the cache,
 // or the directory that holds all files of an item on OFA's server.
 func byName(name string) (Item, bool) {
-	for _, it := range Catalogue() {
-		if it.Name == name {
-			return it, true
-		}
+	if it, err := Lookup(name); err == nil {
+		return it, true
 	}
 	for _, it := range Catalogue() {
 		if len(it.Files) == 1 && slices.Contains(candidateNames(it.Files[0]), name) {
