@@ -164,6 +164,70 @@ func MemoryBytes(net *supernet.Net, n int) (int64, error) {
 	return c.memoryBytes(n), nil
 }
 
+// SubnetMemoryBytes is [MemoryBytes] for subnet c of space, computed from
+// the layer shapes alone ([supernet.Space.Layers]), without the weights a
+// net would need: the same number as MemoryBytes of any net of that
+// subnet, for the cost of listing its layers. c is checked as CheckNet
+// checks a net's config (any resolution the space can run at).
+func SubnetMemoryBytes(space *supernet.Space, c supernet.Config, n int) (int64, error) {
+	if space == nil {
+		return 0, errors.New("no search space given")
+	}
+	rs, err := space.WithResolutions([]int{c.R})
+	if err != nil {
+		return 0, fmt.Errorf("network config: %w", err)
+	}
+	if err := rs.Validate(c); err != nil {
+		return 0, fmt.Errorf("network config: %w", err)
+	}
+	ks := bestKernels()
+	cal := &Calibrator{ks: ks, size: layerSizes(space.Layers(c, nil))}
+	return cal.memoryBytes(n), nil
+}
+
+// layerSizes is plan.sizes for the plan buildPlan would make of a net
+// with these layers (supernet.Space.Layers of its config): the same widths, kernels and heights, read from the shapes. A
+// block's expand conv is there when the layer says Expand, its
+// squeeze-and-excitation when SE > 0, as in every net CheckNet accepts.
+func layerSizes(layers []supernet.Layer) sizes {
+	var s sizes
+	gemm := func(outH, c, k, n int, perImage *int) {
+		*perImage = max(*perImage, outH*outH*c)
+		s.kMax = max(s.kMax, k)
+		s.nMax = max(s.nMax, n)
+	}
+	h1 := layers[0].OutSize
+	gemm(h1, layers[0].Out, 27, layers[0].Out, &s.buf1)
+	s.resid = h1 * h1 * layers[0].Out
+	h := h1
+	blocks := 0
+	for _, l := range layers[1:] {
+		if l.Kind != supernet.KindBlock {
+			break
+		}
+		blocks++
+		if l.Expand {
+			gemm(h, l.Mid, l.In, l.Mid, &s.buf1)
+		}
+		oh := (h-1)/l.Stride + 1
+		s.buf2 = max(s.buf2, oh*oh*l.Mid)
+		pw := h + 2*(l.Kernel/2)
+		pix := bandPixel(l.Mid)
+		s.plane = max(s.plane, min(bandRows(pw, pix, l.Kernel), pw)*pw*pix)
+		gemm(oh, l.Out, l.Mid, l.Out, &s.buf1)
+		s.resid = max(s.resid, oh*oh*l.Out)
+		if l.SE > 0 {
+			s.seT = max(s.seT, oh*oh*l.Mid)
+			s.seMid = max(s.seMid, l.Mid)
+			s.seWidth = max(s.seWidth, l.SE)
+		}
+		h = oh
+	}
+	last := layers[blocks+1]
+	gemm(h, last.Out, last.In, last.Out, &s.buf1)
+	return s
+}
+
 func (c *Calibrator) memoryBytes(n int) int64 {
 	s := c.size
 	act := int64(4) * int64(n) * int64(s.buf1+s.buf2+2*s.resid)

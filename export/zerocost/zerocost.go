@@ -106,7 +106,7 @@ func New(space *supernet.Space, opts Options) (*Model, error) {
 	// The largest subnet at the highest resolution must fit the engine,
 	// or the search would fail on its first large candidate.
 	largest := space.MaxConfig(rs[len(rs)-1])
-	if need, err := native.MemoryBytes(supernet.Init(space, largest, 0), n); err != nil {
+	if need, err := native.SubnetMemoryBytes(space, largest, n); err != nil {
 		return nil, fmt.Errorf("zero-cost: %w", err)
 	} else if need > native.DefaultMemoryLimit {
 		return nil, fmt.Errorf("zero-cost: %d images of the largest %s subnet at %d need %.1f GB of activations, over the native engine's %.1f GB: use fewer images",
