@@ -48,18 +48,8 @@ func CheckKeySpace(space string, n int, key func(i int) (r int, k string)) error
 		return err
 	}
 	e := &SpaceMismatchError{Declared: space, Total: n}
-	fits := map[string]bool{}
-	for _, name := range supernet.SpaceNames() {
-		fits[name] = true
-	}
 	for i := range n {
-		r, k := key(i)
-		for _, name := range supernet.SpaceNames() {
-			if fits[name] && !spaceHasKey(name, r, k) {
-				fits[name] = false
-			}
-		}
-		if !spaceHasKey(space, r, k) {
+		if r, k := key(i); !spaceHasKey(space, r, k) {
 			if e.Foreign == 0 {
 				e.Key, e.R = k, r
 			}
@@ -69,12 +59,24 @@ func CheckKeySpace(space string, n int, key func(i int) (r int, k string)) error
 	if e.Foreign == 0 {
 		return nil
 	}
+	// Only a table that fails is checked against the other spaces, for
+	// the error to name the ones it fits.
 	for _, name := range supernet.SpaceNames() {
-		if fits[name] && n > 0 {
+		if fitsAll(name, n, key) {
 			e.Fits = append(e.Fits, name)
 		}
 	}
 	return e
+}
+
+// fitsAll reports whether each of the n keys is a layer of space.
+func fitsAll(space string, n int, key func(i int) (r int, k string)) bool {
+	for i := range n {
+		if r, k := key(i); !spaceHasKey(space, r, k) {
+			return false
+		}
+	}
+	return true
 }
 
 // spaceKeys caches the distinct layer keys of each space by resolution.
