@@ -460,6 +460,12 @@ func LoadRidgeAccuracy(path string) (*RidgeAccuracy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load accuracy predictor: %w", err)
 	}
+	return parseRidgeAccuracy(path, data)
+}
+
+// parseRidgeAccuracy is [LoadRidgeAccuracy] on the file's contents, data;
+// path names it in errors.
+func parseRidgeAccuracy(path string, data []byte) (*RidgeAccuracy, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var f ridgeFile

@@ -141,7 +141,7 @@ func LoadAccuracyJSON(path string) (AccuracyModel, error) {
 	}
 	switch head.Format {
 	case AccuracyRidgeFormat:
-		return LoadRidgeAccuracy(path)
+		return parseRidgeAccuracy(path, data)
 	case AccuracyMLPFormat:
 		m, err := ReadFittedMLPAccuracy(bytes.NewReader(data))
 		if err != nil {

@@ -60,11 +60,11 @@ type ProxyLabelled interface {
 
 // IsProxy reports whether m's numbers are a stand-in rather than
 // predicted accuracies, so that reports can label them: the MACs proxy,
-// or a model that says so through [ProxyLabelled].
+// or any other model that says so through [ProxyLabelled].
 func IsProxy(m AccuracyModel) bool {
-	if _, ok := m.(*ProxyAccuracy); ok {
-		return true
-	}
 	p, ok := m.(ProxyLabelled)
 	return ok && p.AccuracyIsProxy()
 }
+
+// AccuracyIsProxy is true: the MACs proxy is a stand-in for accuracy.
+func (*ProxyAccuracy) AccuracyIsProxy() bool { return true }
