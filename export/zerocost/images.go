@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/edgefit/edgefit/internal/dataset"
 	"github.com/edgefit/edgefit/internal/imaging"
@@ -24,6 +26,11 @@ const MinImages = 2
 // 25 resolutions from 128 to 224 of 64 images fit.
 const cacheBytes = 640 << 20
 
+// decodedBytes bounds the decoded folder images kept between resolutions
+// (3 bytes a pixel): 64 ImageNet-size photographs take about 36 MB. A
+// batch above it is read and decoded again at each new resolution.
+const decodedBytes = 256 << 20
+
 // synthSize is the side of the synthetic images, above OFA's test resize
 // (⌈r/0.875⌉ = 256 at 224) for every resolution up to 280, so that every
 // resolution sees the same images scaled down.
@@ -33,15 +40,23 @@ const synthSize = 320
 // a folder, or a seeded synthetic batch. Each resolution's batch is made
 // with OFA's test transform (resize the shorter side to ⌈r/0.875⌉, centre
 // crop r, ImageNet normalization, as package imaging reproduces
-// torchvision) and kept for the next subnet at that resolution. It is safe
-// for concurrent use.
+// torchvision) and kept for the next subnet at that resolution. The
+// images themselves are decoded once (the synthetic ones made once) and
+// kept for the next resolution, unless a folder's take more than
+// decodedBytes decoded. It is safe for concurrent use.
 type Images struct {
 	n     int
 	asked int
 	dir   string
 	set   *dataset.Set // nil for the synthetic batch
 	seed  uint64
-	synth []*imaging.RGB
+
+	// rgb are the decoded images, every resolution's batch made from
+	// them: the synthetic images, or a folder's once read, unless over
+	// budget bytes (then tooBig, and each batch is read from the files).
+	rgb    []*imaging.RGB
+	budget int64
+	tooBig bool
 
 	mu    sync.Mutex
 	cache map[int][]float32
@@ -73,7 +88,7 @@ func OpenImages(ctx context.Context, dir string, n int) (*Images, error) {
 	if set, _, err = set.Check(ctx, false); err != nil {
 		return nil, fmt.Errorf("zero-cost images: %w", err)
 	}
-	return &Images{n: len(set.Images), asked: n, dir: dir, set: set, cache: map[int][]float32{}}, nil
+	return &Images{n: len(set.Images), asked: n, dir: dir, set: set, budget: decodedBytes, cache: map[int][]float32{}}, nil
 }
 
 // SyntheticImages returns n (DefaultImages when n is 0) seeded synthetic
@@ -194,20 +209,54 @@ func (im *Images) Batch(ctx context.Context, r int) ([]float32, error) {
 }
 
 func (im *Images) make(ctx context.Context, r int) ([]float32, error) {
+	if im.set == nil {
+		for i := len(im.rgb); i < im.n; i++ {
+			im.rgb = append(im.rgb, synthImage(im.seed, i))
+		}
+	} else if im.rgb == nil {
+		return im.load(ctx, r)
+	} else if err := ctx.Err(); err != nil { // as the loader would say
+		return nil, fmt.Errorf("zero-cost images at %d: %w", r, err)
+	}
 	per := 3 * r * r
 	out := make([]float32, im.n*per)
-	if im.set == nil {
-		for i := len(im.synth); i < im.n; i++ {
-			im.synth = append(im.synth, synthImage(im.seed, i))
-		}
-		for i, src := range im.synth {
-			if err := imaging.TestTransform(src, r, out[i*per:(i+1)*per]); err != nil {
-				return nil, err
+	errs := make([]error, im.n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), im.n) {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < im.n; i = int(next.Add(1)) - 1 {
+				errs[i] = imaging.TestTransform(im.rgb[i], r, out[i*per:(i+1)*per])
 			}
-		}
-		return out, nil
+		})
 	}
-	l, err := dataset.NewLoader(ctx, im.set.Images, dataset.LoaderOptions{Resolution: r, BatchSize: im.n})
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// load reads and decodes the folder's images and makes the batch at r
+// with the loader (the test transform on each decoded image). Unless
+// they were found too large before, it keeps a copy of the decoded
+// images for the next resolutions while they fit the budget.
+func (im *Images) load(ctx context.Context, r int) ([]float32, error) {
+	opts := dataset.LoaderOptions{Resolution: r, BatchSize: im.n}
+	var keep []*imaging.RGB
+	var kept atomic.Int64
+	if !im.tooBig {
+		keep = make([]*imaging.RGB, im.n)
+		opts.Transform = func(img *imaging.RGB, i int, dst []float32) error {
+			if kept.Add(int64(len(img.Pix))) <= im.budget {
+				keep[i] = &imaging.RGB{W: img.W, H: img.H, Pix: slices.Clone(img.Pix)}
+			}
+			return imaging.TestTransform(img, r, dst)
+		}
+	}
+	l, err := dataset.NewLoader(ctx, im.set.Images, opts)
 	if err != nil {
 		return nil, fmt.Errorf("zero-cost images: %w", err)
 	}
@@ -219,8 +268,16 @@ func (im *Images) make(ctx context.Context, r int) ([]float32, error) {
 	if b.Len() != im.n {
 		return nil, errors.New("zero-cost images: the loader returned a short batch")
 	}
-	copy(out, b.Data)
-	return out, nil
+	// Every image's transform has returned before Next hands out its
+	// batch, so keep is complete.
+	if keep != nil {
+		if kept.Load() <= im.budget {
+			im.rgb = keep
+		} else {
+			im.tooBig = true
+		}
+	}
+	return slices.Clone(b.Data), nil // the loader's batch is its own memory
 }
 
 // cached returns the resolutions whose batches are kept, for tests.
