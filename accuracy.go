@@ -263,6 +263,22 @@ type RerankResult struct {
 	ValImages   int           `json:"val_images"`
 	ValSHA256   string        `json:"val_list_sha256"`
 	Seconds     float64       `json:"wall_seconds"`
+
+	// The chosen subnet as measured: recalibrated, with its record, for
+	// whoever exports it next (see [RerankResult.Recalibrated]).
+	net *supernet.Net
+	cal *accuracy.Calibration
+}
+
+// Recalibrated returns the chosen subnet with the BatchNorm statistics it
+// was measured with, and their record, when c is its config, so that the
+// model exported is the one measured without recalibrating it again;
+// nil otherwise.
+func (r *RerankResult) Recalibrated(c supernet.Config) (*supernet.Net, *accuracy.Calibration) {
+	if r == nil || r.net == nil || r.net.Config != c {
+		return nil, nil
+	}
+	return r.net, r.cal
 }
 
 // Rerank recalibrates and evaluates the K candidates of sel that
@@ -288,19 +304,17 @@ func (r *Reranker) Rerank(ctx context.Context, sel *Selection, progress Progress
 	slices.SortStableFunc(order, func(a, b int) int { return cands[a].Config.R - cands[b].Config.R })
 	res := &RerankResult{Candidates: make([]RerankEntry, len(cands)), CalibImages: r.calib.Images(), CalibBatch: r.opts.Calib.Batch,
 		ValImages: r.val.Images(), ValSHA256: r.val.Digest()}
+	best := -1 // the most accurate measured so far; ties: the higher prediction (lower index)
 	for n, i := range order {
-		e, cal, err := r.measure(ctx, cands[i])
+		e, net, cal, err := r.measure(ctx, cands[i])
 		if err != nil {
 			return nil, fmt.Errorf("measure candidate %s: %w", cands[i].Config, err)
 		}
 		res.Candidates[i], res.CalibSHA256 = e, cal.ListSHA256
-		meter.Set(n+1, len(cands))
-	}
-	best := 0
-	for i, e := range res.Candidates {
-		if e.MeasuredTop1 > res.Candidates[best].MeasuredTop1 {
-			best = i
+		if b := best; b < 0 || e.MeasuredTop1 > res.Candidates[b].MeasuredTop1 || e.MeasuredTop1 == res.Candidates[b].MeasuredTop1 && i < b {
+			best, res.net, res.cal = i, net, cal
 		}
+		meter.Set(n+1, len(cands))
 	}
 	res.Candidates[best].Chosen = true
 	res.Chosen = res.Candidates[best]
@@ -308,17 +322,17 @@ func (r *Reranker) Rerank(ctx context.Context, sel *Selection, progress Progress
 	return res, nil
 }
 
-func (r *Reranker) measure(ctx context.Context, c search.Candidate) (RerankEntry, *accuracy.Calibration, error) {
+func (r *Reranker) measure(ctx context.Context, c search.Candidate) (RerankEntry, *supernet.Net, *accuracy.Calibration, error) {
 	start := time.Now()
 	net, err := r.model.Build(c.Config, 1)
 	if err != nil {
-		return RerankEntry{}, nil, err
+		return RerankEntry{}, nil, nil, err
 	}
 	ck, _ := r.model.Checkpoint()
-	ev, cal, err := accuracy.Measure(ctx, net, export.Metadata{CheckpointSHA256: ck.SHA256}, true, r.calib, r.val)
+	ev, net, cal, err := accuracy.Measure(ctx, net, export.Metadata{CheckpointSHA256: ck.SHA256}, true, r.calib, r.val)
 	if err != nil {
-		return RerankEntry{}, nil, err
+		return RerankEntry{}, nil, nil, err
 	}
 	return RerankEntry{Config: c.Config, PredictedAccuracy: c.Accuracy, MeasuredTop1: ev.Top1, MeasuredTop5: ev.Top5,
-		LatencyMS: c.LatencyMS, MACs: c.Costs.MACs, Seconds: time.Since(start).Seconds()}, cal, nil
+		LatencyMS: c.LatencyMS, MACs: c.Costs.MACs, Seconds: time.Since(start).Seconds()}, net, cal, nil
 }

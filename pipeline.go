@@ -429,7 +429,7 @@ func (x *execution) attempt(ctx context.Context, lim search.Limits) (Attempt, er
 		best = x.candidate(rr.Chosen.Config)
 		statusf(x.progress, "measured top-1 %.2f%% (predicted %.2f%%) for the chosen subnet, the best of %d measured", 100*rr.Chosen.MeasuredTop1, 100*rr.Chosen.PredictedAccuracy, len(rr.Candidates))
 	}
-	if err := x.exportModel(ctx, best); err != nil {
+	if err := x.exportModel(ctx, best, rr); err != nil {
 		return Attempt{}, err
 	}
 	br, err := x.measure(ctx)
@@ -523,15 +523,19 @@ func (x *execution) candidate(c supernet.Config) search.Candidate {
 }
 
 // exportModel writes the chosen subnet, recalibrated when the run has
-// calibration images, with its predictions, as the run's model.
-func (x *execution) exportModel(ctx context.Context, best search.Candidate) error {
-	net, err := x.model.Build(best.Config, 1)
-	if err != nil {
-		return err
-	}
-	net, cal, err := calibrate(ctx, net, x.calib, x.progress)
-	if err != nil {
-		return err
+// calibration images (the subnet a rerank chose is exported as it was
+// measured, not recalibrated again), with its predictions, as the run's
+// model.
+func (x *execution) exportModel(ctx context.Context, best search.Candidate, rr *RerankResult) error {
+	net, cal := rr.Recalibrated(best.Config) // measured so already
+	if net == nil {
+		var err error
+		if net, err = x.model.Build(best.Config, 1); err != nil {
+			return err
+		}
+		if net, cal, err = calibrate(ctx, net, x.calib, x.progress); err != nil {
+			return err
+		}
 	}
 	meta := export.Metadata{ToolVersion: x.opts.ToolVersion, Calibration: cal.Metadata(),
 		Predictions: predictions(best.Costs, &best, x.sel.AccuracySource, x.res.Target)}

@@ -308,7 +308,7 @@ func measure(ctx context.Context, ck *supernet.Checkpoint, c supernet.Config, ca
 	if err != nil {
 		return nil, err
 	}
-	res, _, err := Measure(ctx, net, export.Metadata{CheckpointSHA256: ck.SHA256}, false, calib, eval)
+	res, _, _, err := Measure(ctx, net, export.Metadata{CheckpointSHA256: ck.SHA256}, false, calib, eval)
 	if err != nil {
 		return nil, err
 	}
@@ -319,24 +319,24 @@ func measure(ctx context.Context, ck *supernet.Checkpoint, c supernet.Config, ca
 // from its checkpoint: its BatchNorm statistics recalibrated on calib, the
 // result exported with meta (and, with recordCalib, the calibration in
 // meta.Calibration) and evaluated on eval at net's resolution. It returns
-// the evaluation and the calibration's record.
-func Measure(ctx context.Context, net *supernet.Net, meta export.Metadata, recordCalib bool, calib *CalibSet, eval *EvalSet) (*EvalResult, *Calibration, error) {
+// the evaluation, the recalibrated net and the calibration's record.
+func Measure(ctx context.Context, net *supernet.Net, meta export.Metadata, recordCalib bool, calib *CalibSet, eval *EvalSet) (*EvalResult, *supernet.Net, *Calibration, error) {
 	net, cal, err := calib.Recalibrate(ctx, net, nil)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if recordCalib {
 		meta.Calibration = cal.Metadata()
 	}
 	model, err := export.Marshal(net, meta)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	res, err := eval.Evaluate(ctx, model, net.Config.R, nil)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return res, cal, nil
+	return res, net, cal, nil
 }
 
 func (b *builder) report(last *DatasetRow) {
