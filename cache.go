@@ -59,8 +59,7 @@ func (x *execution) tableForTarget(ctx context.Context) (*table, error) {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		statusf(x.progress, "cached table %s is unusable (%v): measuring again", path, err)
 	}
-	popts.Journal = profiler.JournalPath(path)
-	if plan, err = profiler.NewPlan(ctx, x.target, popts); err != nil {
+	if err := plan.UseJournal(profiler.JournalPath(path)); err != nil {
 		return nil, err
 	}
 	tbl, err := x.profile(ctx, plan)

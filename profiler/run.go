@@ -119,6 +119,27 @@ func NewPlan(ctx context.Context, target devices.Target, o Options) (*Plan, erro
 			return nil, err
 		}
 	}
+	p.schedule(all)
+	return p, nil
+}
+
+// UseJournal makes p resume the journal at path (or start one there), as
+// [NewPlan] does when Options.Journal is set, without probing the device
+// again: for a caller that learns where the journal goes from the plan
+// itself (a cache keyed by the device's fingerprint and the settings).
+func (p *Plan) UseJournal(path string) error {
+	p.Options.Journal, p.journal = path, nil
+	if err := p.openJournal(); err != nil {
+		return err
+	}
+	p.schedule(planItems(p.space, &p.Options))
+	return nil
+}
+
+// schedule sets what is left to measure of all: what the journal has
+// not measured yet.
+func (p *Plan) schedule(all []item) {
+	p.Done, p.todo = 0, nil
 	for _, it := range all {
 		if p.journal != nil {
 			if _, done := p.journal.Done[it.id]; done {
@@ -128,7 +149,6 @@ func NewPlan(ctx context.Context, target devices.Target, o Options) (*Plan, erro
 		}
 		p.todo = append(p.todo, it)
 	}
-	return p, nil
 }
 
 // resolveDefaults fills the defaults of the device's class into o and
