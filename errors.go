@@ -1,6 +1,10 @@
 package edgefit
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/edgefit/edgefit/internal/hint"
+)
 
 // InputError reports options or files that cannot work, found before any
 // device is contacted and before anything is measured. Its text names
@@ -78,21 +82,5 @@ func (e *VerifyError) Hint() string {
 	return "run 'make ort' or set EDGEFIT_ORT_LIB to an ONNX Runtime 1.24 library, then export again with --verify"
 }
 
-// hintError carries advice on what to do about err. Any error in a chain
-// may offer such advice through a Hint method; the edgefit command prints
-// it as a hint line.
-type hintError struct {
-	err  error
-	hint string
-}
-
-func (e *hintError) Error() string { return e.err.Error() }
-func (e *hintError) Unwrap() error { return e.err }
-func (e *hintError) Hint() string  { return e.hint }
-
-func withHint(err error, hint string) error {
-	if err == nil {
-		return nil
-	}
-	return &hintError{err: err, hint: hint}
-}
+// withHint attaches advice to err (see package internal/hint).
+func withHint(err error, advice string) error { return hint.Wrap(err, advice) }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/edgefit/edgefit/internal/atomicfile"
+	"github.com/edgefit/edgefit/internal/hint"
 )
 
 func init() { Register("adb", openADB) }
@@ -46,17 +47,6 @@ type ADB struct {
 	reconnect bool   // the last call lost the device: `adb connect` before the next
 	release   func() // gives the adb server back (see acquireADBServer)
 }
-
-// hintError carries a suggestion for the person at the terminal; the CLI
-// prints Hint() under the error.
-type hintError struct {
-	err  error
-	hint string
-}
-
-func (e *hintError) Error() string { return e.err.Error() }
-func (e *hintError) Unwrap() error { return e.err }
-func (e *hintError) Hint() string  { return e.hint }
 
 func openADB(ctx context.Context, target, rest string, opts Options) (Target, error) {
 	serial, err := url.PathUnescape(rest)
@@ -94,9 +84,9 @@ func newADBClient(doing string, opts Options) (*ADB, error) {
 	}
 	p, err := exec.LookPath(bin)
 	if err != nil {
-		return nil, &hintError{
-			err:  fmt.Errorf("%s: adb client %q not found: %w", doing, bin, err),
-			hint: "install Android platform-tools (Debian/Ubuntu: apt install adb; or download platform-tools from developer.android.com) or pass the adb binary with --adb PATH",
+		return nil, &hint.Error{
+			Err:    fmt.Errorf("%s: adb client %q not found: %w", doing, bin, err),
+			Advice: "install Android platform-tools (Debian/Ubuntu: apt install adb; or download platform-tools from developer.android.com) or pass the adb binary with --adb PATH",
 		}
 	}
 	a := &ADB{bin: p, log: opts.logger()}
@@ -154,14 +144,14 @@ func (a *ADB) onlyDevice(ctx context.Context) (string, error) {
 	}
 	list := describeDevices(ds)
 	if len(ready) == 0 {
-		return "", &hintError{
-			err:  fmt.Errorf("open target \"adb://\": no Android device is ready%s", list),
-			hint: "plug the phone in and accept the USB debugging prompt, or connect over Wi-Fi with `adb connect HOST:PORT`; `adb devices -l` shows what adb sees",
+		return "", &hint.Error{
+			Err:    fmt.Errorf("open target \"adb://\": no Android device is ready%s", list),
+			Advice: "plug the phone in and accept the USB debugging prompt, or connect over Wi-Fi with `adb connect HOST:PORT`; `adb devices -l` shows what adb sees",
 		}
 	}
-	return "", &hintError{
-		err:  fmt.Errorf("open target \"adb://\": %d devices are attached, say which one%s", len(ready), list),
-		hint: "name the device: adb://SERIAL, with SERIAL from the list above",
+	return "", &hint.Error{
+		Err:    fmt.Errorf("open target \"adb://\": %d devices are attached, say which one%s", len(ready), list),
+		Advice: "name the device: adb://SERIAL, with SERIAL from the list above",
 	}
 }
 
@@ -214,8 +204,8 @@ func (a *ADB) ensureOnline(ctx context.Context, redial bool) error {
 		case "device":
 			return nil
 		case "unauthorized":
-			return &hintError{err: fmt.Errorf("open %s: the device has not authorised this computer", a.name),
-				hint: "unlock the phone and accept the \"Allow USB debugging?\" prompt, then retry"}
+			return &hint.Error{Err: fmt.Errorf("open %s: the device has not authorised this computer", a.name),
+				Advice: "unlock the phone and accept the \"Allow USB debugging?\" prompt, then retry"}
 		}
 		if tcp && !dialled && (redial || state == "") {
 			dialled = true
@@ -225,12 +215,12 @@ func (a *ADB) ensureOnline(ctx context.Context, redial bool) error {
 			continue
 		}
 		if state == "" && !tcp {
-			return &hintError{err: fmt.Errorf("open %s: adb does not list device %q%s", a.name, a.serial, describeDevices(ds)),
-				hint: "use a serial from `adb devices -l`, or adb:// when exactly one device is attached"}
+			return &hint.Error{Err: fmt.Errorf("open %s: adb does not list device %q%s", a.name, a.serial, describeDevices(ds)),
+				Advice: "use a serial from `adb devices -l`, or adb:// when exactly one device is attached"}
 		}
 		if time.Now().After(deadline) {
-			return &hintError{err: fmt.Errorf("open %s: the device is %s", a.name, orMissing(state)),
-				hint: "reconnect the cable or run `adb reconnect`; `adb devices -l` shows the state"}
+			return &hint.Error{Err: fmt.Errorf("open %s: the device is %s", a.name, orMissing(state)),
+				Advice: "reconnect the cable or run `adb reconnect`; `adb devices -l` shows the state"}
 		}
 		select {
 		case <-ctx.Done():
@@ -260,8 +250,8 @@ func (a *ADB) connect(ctx context.Context, stale bool) error {
 		return fmt.Errorf("adb connect %s: %w: %s", a.serial, err, strings.TrimSpace(out.String()+errb.String()))
 	}
 	if s := out.String(); strings.Contains(s, "failed") || strings.Contains(s, "cannot") || strings.Contains(s, "unable") {
-		return &hintError{err: fmt.Errorf("adb connect %s: %s", a.serial, strings.TrimSpace(s)),
-			hint: "check that the device listens for adb over TCP (run `adb tcpip 5555` while it is on USB) and is reachable"}
+		return &hint.Error{Err: fmt.Errorf("adb connect %s: %s", a.serial, strings.TrimSpace(s)),
+			Advice: "check that the device listens for adb over TCP (run `adb tcpip 5555` while it is on USB) and is reachable"}
 	}
 	return nil
 }
