@@ -19,46 +19,12 @@ func VerifyInput(r int) []float32 {
 	return uniform(rng, 3*r*r, -2.5, 2.5)
 }
 
-// Verify runs model (ONNX bytes, as [Write] produces) with ONNX Runtime on
-// input and returns the largest absolute difference between its logits and
-// those of the Go reference [Forward] of net ([Compare] also returns the
-// logits' scale, which [VerifyTolerance] needs). A nil input means
-// [VerifyInput]; its length sets the batch. ONNX Runtime is loaded with
-// ort.Init("") if no one loaded it before.
+// Verify is [Compare]'s largest absolute difference between the logits
+// of model under ONNX Runtime and those of net's forward pass on input
+// (nil: [VerifyInput]).
 func Verify(ctx context.Context, model []byte, net *supernet.Net, input []float32) (float64, error) {
-	got, want, err := runBoth(ctx, model, net, input)
-	if err != nil {
-		return 0, err
-	}
-	return maxAbsDiff(got, want), nil
-}
-
-// runBoth returns the logits of model under ONNX Runtime and of net's
-// forward pass on input (nil: [VerifyInput]).
-func runBoth(ctx context.Context, model []byte, net *supernet.Net, input []float32) (got, want []float32, err error) {
-	if net == nil || net.Space == nil {
-		return nil, nil, fmt.Errorf("verify: no network given")
-	}
-	r := net.Config.R
-	if input == nil {
-		input = VerifyInput(r)
-	}
-	per := 3 * r * r
-	if len(input) == 0 || len(input)%per != 0 {
-		return nil, nil, fmt.Errorf("verify: input has %d values, want a multiple of 3x%dx%d = %d", len(input), r, r, per)
-	}
-	want, err = Forward(net, input)
-	if err != nil {
-		return nil, nil, fmt.Errorf("verify: %w", err)
-	}
-	got, err = RunModel(ctx, model, input, len(input)/per)
-	if err != nil {
-		return nil, nil, fmt.Errorf("verify: %w", err)
-	}
-	if len(got) != len(want) {
-		return nil, nil, fmt.Errorf("verify: ONNX Runtime gave %d logits, the reference %d", len(got), len(want))
-	}
-	return got, want, nil
+	a, err := Compare(ctx, model, net, input)
+	return a.MaxAbsDiff, err
 }
 
 // VerifyTolerance is the check of every exported model, as one rule: ONNX
@@ -87,12 +53,33 @@ func (a Agreement) Limit() float64 { return VerifyTolerance * max(1, a.MaxAbsLog
 // the rule of [VerifyTolerance].
 func (a Agreement) OK() bool { return a.MaxAbsDiff <= a.Limit() }
 
-// Compare runs model with ONNX Runtime on input, as [Verify] does, and
-// returns how its logits agree with those of net's forward pass.
+// Compare runs model (ONNX bytes, as [Write] produces) with ONNX Runtime
+// on input and returns how its logits agree with those of net's Go
+// reference forward pass [Forward]. A nil input means [VerifyInput]; its
+// length sets the batch. ONNX Runtime is loaded with ort.Init("") if no
+// one loaded it before.
 func Compare(ctx context.Context, model []byte, net *supernet.Net, input []float32) (Agreement, error) {
-	got, want, err := runBoth(ctx, model, net, input)
+	if net == nil || net.Space == nil {
+		return Agreement{}, fmt.Errorf("verify: no network given")
+	}
+	r := net.Config.R
+	if input == nil {
+		input = VerifyInput(r)
+	}
+	per := 3 * r * r
+	if len(input) == 0 || len(input)%per != 0 {
+		return Agreement{}, fmt.Errorf("verify: input has %d values, want a multiple of 3x%dx%d = %d", len(input), r, r, per)
+	}
+	want, err := Forward(net, input)
 	if err != nil {
-		return Agreement{}, err
+		return Agreement{}, fmt.Errorf("verify: %w", err)
+	}
+	got, err := RunModel(ctx, model, input, len(input)/per)
+	if err != nil {
+		return Agreement{}, fmt.Errorf("verify: %w", err)
+	}
+	if len(got) != len(want) {
+		return Agreement{}, fmt.Errorf("verify: ONNX Runtime gave %d logits, the reference %d", len(got), len(want))
 	}
 	a := Agreement{MaxAbsDiff: maxAbsDiff(got, want)}
 	for _, v := range want {
