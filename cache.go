@@ -29,6 +29,14 @@ func DefaultCacheDir() (string, error) {
 	return filepath.Join(base, "edgefit", "luts"), nil
 }
 
+// CacheDir returns the table cache dir, or [DefaultCacheDir] for "".
+func CacheDir(dir string) (string, error) {
+	if dir != "" {
+		return dir, nil
+	}
+	return DefaultCacheDir()
+}
+
 // table is the lookup table a run works from and where it came from.
 type table struct {
 	lut         *lut.LUT
@@ -92,12 +100,9 @@ func (x *execution) givenTable(ctx context.Context) (*table, error) {
 
 // cachePath is where the table of plan's device and settings is cached.
 func (x *execution) cachePath(plan *profiler.Plan) (string, error) {
-	dir := x.opts.CacheDir
-	if dir == "" {
-		var err error
-		if dir, err = DefaultCacheDir(); err != nil {
-			return "", err
-		}
+	dir, err := CacheDir(x.opts.CacheDir)
+	if err != nil {
+		return "", err
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("create table cache: %w", err)
@@ -184,11 +189,9 @@ type CachedTable struct {
 // CachedTables lists the tables and unfinished profiles in the table cache
 // dir ("" = [DefaultCacheDir]), by key. A missing cache holds none.
 func CachedTables(dir string) ([]CachedTable, error) {
-	if dir == "" {
-		var err error
-		if dir, err = DefaultCacheDir(); err != nil {
-			return nil, err
-		}
+	dir, err := CacheDir(dir)
+	if err != nil {
+		return nil, err
 	}
 	ents, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {

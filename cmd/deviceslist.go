@@ -45,10 +45,8 @@ with the device each was measured on.`,
 				l.ADBError = err.Error()
 			}
 			l.SSH = devices.SSHAliases(o.SSHConfig)
-			if l.TablesDir = cacheDir; l.TablesDir == "" {
-				if l.TablesDir, err = edgefit.DefaultCacheDir(); err != nil {
-					return err
-				}
+			if l.TablesDir, err = edgefit.CacheDir(cacheDir); err != nil {
+				return err
 			}
 			if l.Tables, err = edgefit.CachedTables(l.TablesDir); err != nil {
 				return err
