@@ -17,10 +17,7 @@ import (
 // note10Table imports OFA's Note10 tables through the CLI and loads them.
 func note10Table(t *testing.T) (string, *lut.LUT) {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), "note10.lut.json")
-	if _, _, err := run(t, "lut", "import", "--space", "ofa-mbv3-w1.2", filepath.Join(sharedDir(t), "ofa-upstream/note10"), "-o", p); err != nil {
-		t.Fatal(err)
-	}
+	p := importNote10(t, t.TempDir())
 	tbl, err := lut.Load(p)
 	if err != nil {
 		t.Fatal(err)

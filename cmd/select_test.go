@@ -15,17 +15,7 @@ import (
 // the CLI, returning its path.
 func note10Predictor(t *testing.T) (shared, pred string) {
 	t.Helper()
-	shared = sharedDir(t)
-	dir := t.TempDir()
-	lut := filepath.Join(dir, "note10.lut.json")
-	if _, _, err := run(t, "lut", "import", "--space", "ofa-mbv3-w1.2", filepath.Join(shared, "ofa-upstream/note10"), "-o", lut); err != nil {
-		t.Fatal(err)
-	}
-	pred = filepath.Join(dir, "note10.pred.json")
-	if _, _, err := run(t, "predictor", "fit", lut, "-o", pred); err != nil {
-		t.Fatal(err)
-	}
-	return shared, pred
+	return sharedDir(t), fitPredictor(t, importNote10(t, t.TempDir()))
 }
 
 func TestSelectNote10(t *testing.T) {
