@@ -274,17 +274,6 @@ func NewKey(t testing.TB) ssh.PublicKey {
 	return sp
 }
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 type syncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
