@@ -55,8 +55,6 @@ func TestDecodeErrors(t *testing.T) {
 		{"gif", []byte("GIF89a\x01\x00\x01\x00"), "the file is a GIF image: only JPEG and PNG images are read", nil},
 		{"bmp", []byte("BM\x00\x00\x00\x00"), "BMP image", nil},
 		{"webp", []byte("RIFF\x00\x00\x00\x00WEBP"), "WebP", nil},
-		{"arithmetic", patchSOF(t, base, mSOF9, 8), "unsupported jpeg image: arithmetic-coded JPEG (SOF9)", isUnsupported},
-		{"progressive arithmetic", patchSOF(t, base, mSOF10, 8), "arithmetic-coded JPEG (SOF10)", isUnsupported},
 		{"lossless", patchSOF(t, base, mSOF3, 8), "lossless JPEG (SOF3)", isUnsupported},
 		{"12-bit", patchSOF(t, base, mSOF1, 12), "12-bit samples", isUnsupported},
 		{"hierarchical", patchSOF(t, base, mSOF5, 8), "hierarchical JPEG (SOF5)", isUnsupported},

@@ -27,13 +27,12 @@
 // block smoothing on), output in RGB for three components, grayscale for
 // one and CMYK for four.
 //
-// Markers. Baseline, extended-sequential (8-bit) and progressive Huffman
-// frames are decoded, with any number of scans, restart intervals and
-// sampling factors 1 to 4 whose ratios to the largest are integers.
-// Arithmetic coding, lossless and hierarchical frames, 12-bit samples and
-// 2-component images are refused with an *[UnsupportedError] (Pillow
-// refuses the last three too; libjpeg-turbo would decode arithmetic
-// coding). Bytes between markers are skipped and fill bytes 0xFF swallowed
+// Markers. Baseline, extended-sequential (8-bit) and progressive frames
+// are decoded, Huffman or arithmetic coded, with any number of scans,
+// restart intervals and sampling factors 1 to 4 whose ratios to the
+// largest are integers. Lossless and hierarchical frames, 12-bit samples
+// and 2-component images are refused with an *[UnsupportedError], as
+// Pillow refuses them. Bytes between markers are skipped and fill bytes 0xFF swallowed
 // as libjpeg does; an unknown marker, a second SOF, or a scan referring to
 // an unknown component is an error. Huffman tables are checked as libjpeg
 // checks them, and a sequential file that leaves table slot 0 or 1
@@ -65,6 +64,17 @@
 // refused exactly as Pillow accepts or refuses it. A multi-scan
 // (progressive) image must reach EOI. After the scans, data past EOI is
 // ignored.
+//
+// Arithmetic coding (T.81 Annex D, F.1.4.4, G.2) follows libjpeg-turbo's
+// decoder: conditioning from DAC segments (defaults L=0, U=1, K=5), the
+// statistics reset at each scan and restart marker, a marker inside the
+// data supplies zero bytes from there on, and a run or magnitude overflow
+// in corrupt data stops decoding until the next restart marker. That
+// decoder cannot suspend, and Pillow hands libjpeg the file in 64 KiB
+// pieces, so Pillow fails ("broken data stream") on any arithmetic-coded
+// scan whose data runs past the piece that was current when the scan
+// began; such a file is refused with an *[UnsupportedError], and one whose
+// scans each fit decodes to Pillow's pixels.
 //
 // Progressive scans follow the JPEG specification (DC first and refinement
 // scans, AC spectral selection with end-of-band runs, successive

@@ -72,6 +72,7 @@ type jpegComponent struct {
 	// scan state
 	dcTbl, acTbl int
 	lastDC       int32
+	dcContext    int // arithmetic coding: the DC conditioning category
 }
 
 type huffDef struct {
@@ -85,6 +86,7 @@ type jpegDecoder struct {
 
 	sawSOF       bool
 	progressive  bool
+	arith        bool // arithmetic entropy coding (SOF9, SOF10)
 	width        int
 	height       int
 	precision    int
@@ -116,6 +118,7 @@ type jpegDecoder struct {
 
 	scan scanState
 	br   bitReader
+	ar   arithDecoder
 	// bufEnd is where the data libjpeg has been given ends (the file's
 	// end, or the end of Pillow's last chunk; see decodeSeqMCU), hiPos the
 	// furthest position read so far.
@@ -225,6 +228,7 @@ func decodeJPEG(data []byte, dst *RGB) error {
 		return jpegErr("no SOI marker at the start")
 	}
 	d := jpegDecoder{data: data, pos: 2, bufEnd: len(data)}
+	d.ar.resetConditioning()
 	d.scratch = getScratch()
 	defer putScratch(d.scratch)
 	if err := d.decode(); err != nil {
@@ -315,10 +319,8 @@ func (d *jpegDecoder) processMarker(m byte, inHeaders bool) (bool, error) {
 	switch {
 	case m == mSOI:
 		return false, jpegErr("duplicate SOI marker")
-	case m == mSOF0 || m == mSOF1 || m == mSOF2:
+	case m == mSOF0 || m == mSOF1 || m == mSOF2 || m == mSOF9 || m == mSOF10:
 		return false, d.parseSOF(m)
-	case m == mSOF9 || m == mSOF10:
-		return false, jpegUnsupported("arithmetic-coded JPEG (SOF%d)", m-mSOF0)
 	case m == mSOF3 || m == mSOF11:
 		return false, jpegUnsupported("lossless JPEG (SOF%d)", m-mSOF0)
 	case (m >= mSOF5 && m <= mSOF7) || (m >= mSOF13 && m <= mSOF15):
@@ -333,7 +335,7 @@ func (d *jpegDecoder) processMarker(m byte, inHeaders bool) (bool, error) {
 	case m == mEOI:
 		return false, jpegErr("the file ends (EOI) before any image data")
 	case m == mDAC:
-		return false, d.skipSegment()
+		return false, d.parseDAC()
 	case m == mDHT:
 		return false, d.parseDHT()
 	case m == mDQT:
@@ -384,7 +386,8 @@ func (d *jpegDecoder) parseSOF(m byte) error {
 	if n != 1 && n != 3 && n != 4 {
 		return jpegUnsupported("%d colour components (Pillow reads 1, 3 or 4)", n)
 	}
-	d.progressive = m == mSOF2
+	d.progressive = m == mSOF2 || m == mSOF10
+	d.arith = m == mSOF9 || m == mSOF10
 	d.comps = make([]jpegComponent, n)
 	for i := range d.comps {
 		c := &d.comps[i]

@@ -321,7 +321,7 @@ func (d *jpegDecoder) startScan() error {
 		if err := d.startProgressiveScan(); err != nil {
 			return err
 		}
-	} else {
+	} else if !d.arith {
 		// libjpeg only warns when Ss, Se, Ah, Al are not those of a
 		// sequential scan, and decodes it as one.
 		for _, c := range sc.comps {
@@ -338,6 +338,9 @@ func (d *jpegDecoder) startScan() error {
 	}
 	d.br = bitReader{}
 	sc.eobrun = 0
+	if d.arith {
+		d.startArithScan()
+	}
 	return nil
 }
 
@@ -399,6 +402,9 @@ func (d *jpegDecoder) startProgressiveScan() error {
 			bits[k] = sc.al
 		}
 	}
+	if d.arith {
+		return nil // no Huffman tables
+	}
 	for _, c := range sc.comps {
 		if sc.ss == 0 {
 			if sc.ah == 0 {
@@ -417,8 +423,28 @@ func (d *jpegDecoder) startProgressiveScan() error {
 // (libjpeg's process_restart and read_restart_marker, with its resync
 // rules for a missing or unexpected marker).
 func (d *jpegDecoder) processRestart() error {
+	if d.arith {
+		return d.arithRestart()
+	}
 	sc := &d.scan
 	d.br.n = 0
+	if err := d.readRestartMarker(); err != nil {
+		return err
+	}
+	for _, c := range sc.comps {
+		c.lastDC = 0
+	}
+	sc.eobrun = 0
+	if d.br.marker == 0 {
+		d.br.insufficient = false
+	}
+	return nil
+}
+
+// readRestartMarker finds the restart marker expected next (libjpeg's
+// read_restart_marker).
+func (d *jpegDecoder) readRestartMarker() error {
+	sc := &d.scan
 	if d.br.marker == 0 {
 		m, err := d.nextMarker()
 		if err != nil {
@@ -433,13 +459,6 @@ func (d *jpegDecoder) processRestart() error {
 		return err
 	}
 	sc.restartNum = (sc.restartNum + 1) & 7
-	for _, c := range sc.comps {
-		c.lastDC = 0
-	}
-	sc.eobrun = 0
-	if d.br.marker == 0 {
-		d.br.insufficient = false
-	}
 	return nil
 }
 
@@ -526,7 +545,12 @@ func (d *jpegDecoder) decodeScan() error {
 			var err error
 			switch {
 			case !d.progressive:
-				if err = d.decodeSeqMCU(blocks[:nb], oneShot, &mcu); err != nil {
+				if d.arith {
+					err = d.arithMCU(blocks[:nb], oneShot, &mcu)
+				} else {
+					err = d.decodeSeqMCU(blocks[:nb], oneShot, &mcu)
+				}
+				if err != nil {
 					return err
 				}
 				if oneShot {
@@ -536,6 +560,10 @@ func (d *jpegDecoder) decodeScan() error {
 							idctBlock(&mcu[i], b.comp.quant, b.comp.plane[b.by*8*b.comp.stride+b.bx*8:], b.comp.stride)
 						}
 					}
+				}
+			case d.arith:
+				if err = d.arithMCU(blocks[:nb], false, nil); err != nil {
+					return err
 				}
 			case sc.ss == 0 && sc.ah == 0:
 				if !d.br.insufficient {

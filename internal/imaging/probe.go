@@ -15,7 +15,7 @@ type Header struct {
 // Probe reads only the header of an image file (the JPEG markers up to the
 // frame header, or the PNG IHDR chunk) and reports its format and size. It
 // refuses what Decode would refuse from the header alone: other formats,
-// unsupported JPEG codings (arithmetic, lossless, 12-bit), bad sampling
+// unsupported JPEG codings (lossless, hierarchical, 12-bit), bad sampling
 // factors and images above MaxPixels. A file that passes may still fail
 // to decode if its pixel data is corrupt.
 func Probe(r io.ReadSeeker) (Header, error) {
@@ -85,7 +85,7 @@ func probeJPEG(r io.ReadSeeker) (Header, error) {
 		}
 		var lb [2]byte
 		switch {
-		case c == mSOF0 || c == mSOF1 || c == mSOF2:
+		case c == mSOF0 || c == mSOF1 || c == mSOF2 || c == mSOF9 || c == mSOF10:
 			if _, err := io.ReadFull(r, lb[:]); err != nil {
 				return Header{}, ErrTruncated
 			}

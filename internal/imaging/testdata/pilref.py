@@ -30,9 +30,18 @@ import zlib
 import numpy as np
 from PIL import Image, ImageDraw, ImageFile
 
-# Pillow sizes its JPEG encoder buffer from the image size; optimized noisy
-# images can need more ("Suspension not allowed here").
-ImageFile.MAXBLOCK = 1 << 26
+# Pillow's read chunk: ImageFile.load hands its decoders the file in pieces
+# of this size (each image copies MAXBLOCK into decodermaxblock when it is
+# opened), and libjpeg's behaviour at the end of a piece is part of what is
+# compared, so decoding must run with Pillow's default.
+PILLOW_MAXBLOCK = 65536
+assert ImageFile.MAXBLOCK == PILLOW_MAXBLOCK
+
+
+def encoder_maxblock():
+    """Pillow sizes its JPEG encoder buffer from MAXBLOCK; optimized noisy
+    images can need more ("Suspension not allowed here"). Generation only."""
+    ImageFile.MAXBLOCK = 1 << 26
 
 MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
@@ -100,6 +109,7 @@ def ref(indir, outdir, rs, use_torch):
         try:
             with open(path, "rb") as f:
                 img = Image.open(f)
+                assert img.decodermaxblock == PILLOW_MAXBLOCK
                 img = img.convert("RGB")
         except Exception as e:  # noqa: BLE001 - the message is the result
             with open(os.path.join(outdir, name + ".err"), "w") as f:
@@ -230,7 +240,7 @@ def random_file(rng, i, maxsize, tmp):
         w, h = rng.randrange(1, 40), rng.randrange(1, 40)
     img = picture(rng, w, h)
     kind = rng.choice(["pil", "pil", "pil", "prog", "gray", "cmyk", "ycck", "cjpeg", "cjpeg", "scans",
-                       "rgbjpeg", "png", "png", "corrupt"])
+                       "rgbjpeg", "png", "png", "corrupt", "arith", "arithbad"])
     q = rng.choice([1, 10, 50, 75, 90, 95, 100, rng.randrange(1, 101)])
     name = f"r{i:05d}_{kind}"
     if kind in ("pil", "prog"):
@@ -250,7 +260,16 @@ def random_file(rng, i, maxsize, tmp):
             j = data.index(b"Adobe")
             data = data[:j + 11] + b"\x02" + data[j + 12:]
         return name + ".jpg", data
-    if kind in ("cjpeg", "scans", "rgbjpeg"):
+    if kind == "arithbad":
+        if shutil.which("cjpeg") is None:
+            return random_file(rng, i, maxsize, tmp)
+        args = ["-arithmetic", "-quality", str(q)]
+        if rng.random() < 0.4:
+            args += ["-progressive"]
+        if rng.random() < 0.4:
+            args += ["-restart", str(rng.randrange(1, 4))]
+        return damage(rng, bytearray(cjpeg(img, args)), name)
+    if kind in ("cjpeg", "scans", "rgbjpeg", "arith"):
         if shutil.which("cjpeg") is None:
             return random_file(rng, i, maxsize, tmp)
         args = ["-quality", str(q)]
@@ -262,9 +281,11 @@ def random_file(rng, i, maxsize, tmp):
             args += ["-sample", ",".join([rng.choice(facs), rng.choice(["1x1", "1x1", "2x1", "1x2", "2x2"]), "1x1"])]
         if kind == "rgbjpeg":
             args += ["-rgb"]
+        if kind == "arith":  # libjpeg-turbo decodes arithmetic coding (Pillow: if each scan fits its 64 KiB chunk)
+            args += ["-arithmetic"]
         if rng.random() < 0.5:
             args += ["-restart", str(rng.randrange(1, 5)) + rng.choice(["", "B"])]
-        if kind == "scans" and not gray:
+        if (kind == "scans" or (kind == "arith" and rng.random() < 0.3)) and not gray:
             path = os.path.join(tmp, f"scans{i}.txt")
             with open(path, "w") as f:
                 f.write(rng.choice(SCAN_SCRIPTS))
@@ -333,7 +354,10 @@ def random_png(rng, img):
 def corrupt(rng, img, name, q):
     buf = io.BytesIO()
     img.save(buf, "JPEG", quality=q, progressive=rng.random() < 0.4, subsampling=rng.choice([0, 2]))
-    data = bytearray(buf.getvalue())
+    return damage(rng, bytearray(buf.getvalue()), name)
+
+
+def damage(rng, data, name):
     how = rng.choice(["cut", "cut", "eoi", "flip", "flip", "noeoi", "garbage", "dropscans"])
     if how == "cut":
         data = data[:rng.randrange(2, len(data))]
@@ -359,6 +383,7 @@ def corrupt(rng, img, name, q):
 
 
 def gen(outdir, seed, count, maxsize):
+    encoder_maxblock()
     rng = random.Random(seed)
     os.makedirs(outdir, exist_ok=True)
     tmp = os.path.join(outdir, "..", "pilref-tmp")
