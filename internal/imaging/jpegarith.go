@@ -312,20 +312,9 @@ func (d *jpegDecoder) arithDC(blk *[64]int16, c *jpegComponent, al int) (bool, e
 			return false, err
 		}
 		if m != 0 {
-			s = 20 // X1
-			for {
-				more, err := d.decodeBit(&stats[s])
-				if err != nil {
-					return false, err
-				}
-				if more == 0 {
-					break
-				}
-				if m <<= 1; m == 0x8000 {
-					ar.ct = -1 // magnitude overflow
-					return false, nil
-				}
-				s++
+			var ok bool
+			if m, s, ok, err = d.arithMagnitude(stats[:], 20, m); !ok || err != nil { // X1 = 20
+				return false, err
 			}
 		}
 		// Conditioning category for the next difference (F.1.4.4.1.2).
@@ -337,25 +326,54 @@ func (d *jpegDecoder) arithDC(blk *[64]int16, c *jpegComponent, al int) (bool, e
 		default:
 			c.dcContext = 4 + 4*sign
 		}
-		v := m
-		s += 14
-		for m >>= 1; m != 0; m >>= 1 {
-			bit, err := d.decodeBit(&stats[s])
-			if err != nil {
-				return false, err
-			}
-			if bit != 0 {
-				v |= m
-			}
-		}
-		v++
-		if sign != 0 {
-			v = -v
+		v, err := d.arithValue(stats[:], s, m, sign)
+		if err != nil {
+			return false, err
 		}
 		c.lastDC = (c.lastDC + int32(v)) & 0xFFFF
 	}
 	blk[0] = int16(uint32(c.lastDC) << uint(al))
 	return true, nil
+}
+
+// arithMagnitude decodes the rest of a magnitude category (figure F.23):
+// m doubles while the bins from x1 on say so. It returns the category's
+// top bit m and the bin s the category ended at, or ok false when m
+// overflows 15 bits, which stops the restart interval.
+func (d *jpegDecoder) arithMagnitude(stats []byte, x1, m int) (int, int, bool, error) {
+	s := x1
+	for {
+		more, err := d.decodeBit(&stats[s])
+		if err != nil || more == 0 {
+			return m, s, true, err
+		}
+		if m <<= 1; m == 0x8000 {
+			d.ar.ct = -1 // magnitude overflow
+			return 0, 0, false, nil
+		}
+		s++
+	}
+}
+
+// arithValue decodes the bits of a value below its top bit m from the bins
+// 14 after s (figure F.24) and returns the signed value, 1 + the bits.
+func (d *jpegDecoder) arithValue(stats []byte, s, m, sign int) (int, error) {
+	v := m
+	s += 14
+	for m >>= 1; m != 0; m >>= 1 {
+		bit, err := d.decodeBit(&stats[s])
+		if err != nil {
+			return 0, err
+		}
+		if bit != 0 {
+			v |= m
+		}
+	}
+	v++
+	if sign != 0 {
+		v = -v
+	}
+	return v, nil
 }
 
 // arithAC decodes the AC coefficients ss..se of a block (figure F.20),
@@ -403,41 +421,19 @@ func (d *jpegDecoder) arithAC(blk *[64]int16, c *jpegComponent, ss, se, al int) 
 				return false, err
 			}
 			if more != 0 {
-				m <<= 1
-				s = 217
+				x1 := 217 // the high band's bins
 				if k <= int(ar.acK[c.acTbl]) {
-					s = 189
+					x1 = 189
 				}
-				for {
-					more, err := d.decodeBit(&stats[s])
-					if err != nil {
-						return false, err
-					}
-					if more == 0 {
-						break
-					}
-					if m <<= 1; m == 0x8000 {
-						ar.ct = -1 // magnitude overflow
-						return false, nil
-					}
-					s++
+				var ok bool
+				if m, s, ok, err = d.arithMagnitude(stats[:], x1, 2); !ok || err != nil {
+					return false, err
 				}
 			}
 		}
-		v := m
-		s += 14
-		for m >>= 1; m != 0; m >>= 1 {
-			bit, err := d.decodeBit(&stats[s])
-			if err != nil {
-				return false, err
-			}
-			if bit != 0 {
-				v |= m
-			}
-		}
-		v++
-		if sign != 0 {
-			v = -v
+		v, err := d.arithValue(stats[:], s, m, sign)
+		if err != nil {
+			return false, err
 		}
 		blk[naturalOrder[k]] = int16(uint32(v) << uint(al))
 	}
