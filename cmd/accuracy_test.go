@@ -335,6 +335,31 @@ func TestAccuracyBadInput(t *testing.T) {
 			}
 		})
 	}
+	// The errors about unreadable images name the flag that skips them:
+	// one refused from its header before any work, and one whose header
+	// is fine but whose data ends early, met while evaluating.
+	truncated := t.TempDir()
+	testfix.ImageFolder(t, truncated, []string{"0"}, 2, 7)
+	jpegs, _ := filepath.Glob(filepath.Join(truncated, "0", "*"))
+	if len(jpegs) == 0 {
+		t.Fatal("no images made")
+	}
+	whole, err := os.ReadFile(jpegs[len(jpegs)-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(jpegs[len(jpegs)-1], whole[:len(whole)*2/3], 0o644)
+	for _, args := range [][]string{
+		export("--calib-data", corrupt),
+		{"eval", "--checkpoint", ck, "--config", cfg, "--data", truncated},
+	} {
+		_, _, err := run(t, args...)
+		hints := hintsOf(err)
+		if err == nil || !slices.ContainsFunc(hints, func(h string) bool { return strings.Contains(h, "--skip-bad-images") }) {
+			t.Errorf("%s: error %v with hints %q, want a hint naming --skip-bad-images", args[0], err, hints)
+		}
+	}
+
 	// --skip-bad-images counts and skips the corrupt image.
 	needORT(t)
 	stdout, _, err := run(t, export("--calib-data", corrupt, "--skip-bad-images", "--json")...)

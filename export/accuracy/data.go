@@ -10,6 +10,7 @@ import (
 
 	"github.com/edgefit/edgefit/export"
 	"github.com/edgefit/edgefit/internal/dataset"
+	"github.com/edgefit/edgefit/internal/hint"
 	"github.com/edgefit/edgefit/supernet"
 )
 
@@ -108,7 +109,7 @@ func checkSet[T any](ctx context.Context, set *dataset.Set, n int, skipBad bool,
 	}
 	good, bad, err := limited.Check(ctx, skipBad)
 	if err != nil {
-		return zero, err
+		return zero, withSkipAdvice(err)
 	}
 	// Refill from the images after the limit, as OFA would have taken them.
 	for rest := set.Images[len(limited.Images):]; skipBad && len(good.Images) < n && len(rest) > 0; {
@@ -191,6 +192,16 @@ func (c *CalibSet) CheckInput(ctx context.Context, r, n int) ([]float32, error) 
 	return slices.Clone(b.Data), nil
 }
 
+// withSkipAdvice adds to an error about unreadable images the flag that
+// leaves them out: every command reading these folders has it.
+func withSkipAdvice(err error) error {
+	var bad *dataset.BadImagesError
+	if errors.As(err, &bad) {
+		return hint.Wrap(err, "pass --skip-bad-images to leave unreadable images out (they are counted and named in the output)")
+	}
+	return err
+}
+
 func seedIf(on bool, seed uint64) uint64 {
 	if on {
 		return seed
@@ -215,7 +226,7 @@ func (s *loaderSource) Next(ctx context.Context) (*Batch, error) {
 		return nil, io.EOF
 	}
 	if err != nil {
-		return nil, err
+		return nil, withSkipAdvice(err)
 	}
 	s.used = append(s.used, b.Images...)
 	s.batches++
