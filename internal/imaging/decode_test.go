@@ -114,6 +114,31 @@ func TestTooLarge(t *testing.T) {
 	}
 }
 
+// TestPillowPixelLimit: the limit is Pillow's DecompressionBombError
+// bound, 2 × 89,478,485 pixels (checked with Pillow 9.4: 13377×13377 opens
+// with a warning, 13377×13378 raises).
+func TestPillowPixelLimit(t *testing.T) {
+	if MaxPixels != 178_956_970 {
+		t.Fatalf("MaxPixels = %d, want Pillow's 178956970", MaxPixels)
+	}
+	d := bytes.Clone(goJPEG(t, 16, 16, 80))
+	i := bytes.Index(d, []byte{0xFF, mSOF0})
+	for _, c := range []struct {
+		w, h int
+		ok   bool
+	}{{13377, 13377, true}, {13377, 13378, false}, {65500, 2732, true}, {65500, 2733, false}} {
+		d[i+5], d[i+6], d[i+7], d[i+8] = byte(c.h>>8), byte(c.h), byte(c.w>>8), byte(c.w)
+		h, err := Probe(bytes.NewReader(d))
+		var tl *TooLargeError
+		switch {
+		case c.ok && (err != nil || h.Width != c.w || h.Height != c.h):
+			t.Errorf("%dx%d (%d pixels): Probe = %+v, %v; want it accepted", c.w, c.h, c.w*c.h, h, err)
+		case !c.ok && !errors.As(err, &tl):
+			t.Errorf("%dx%d (%d pixels): Probe error %v, want a TooLargeError", c.w, c.h, c.w*c.h, err)
+		}
+	}
+}
+
 func TestProbe(t *testing.T) {
 	for _, c := range []struct {
 		data []byte

@@ -41,7 +41,7 @@ type TooLargeError struct {
 }
 
 func (e *TooLargeError) Error() string {
-	return fmt.Sprintf("image is %dx%d (%d pixels), above the limit of %d pixels: downscale it first",
+	return fmt.Sprintf("image is %dx%d (%d pixels), above the limit of %d pixels (Pillow's, which refuses it as a decompression bomb too): downscale it first",
 		e.Width, e.Height, e.Width*e.Height, e.Limit)
 }
 

@@ -5,9 +5,14 @@ package imaging
 // a file is taken to be in) follow libjpeg-turbo 2.1.5 as Pillow 9.4 drives
 // it; the package documentation describes them.
 
-// MaxPixels is the largest image (width times height) the decoders accept.
-// Larger declared sizes are refused before any pixel memory is allocated.
-const MaxPixels = 100_000_000
+// MaxPixels is the largest image (width times height) the decoders accept:
+// Pillow's own limit, twice Image.MAX_IMAGE_PIXELS (89,478,485), above
+// which Image.open raises DecompressionBombError, so OFA's loader fails on
+// larger images too (between the two Pillow only warns, and decodes).
+// Larger declared sizes are refused before any pixel memory is allocated;
+// an image at the limit needs about 0.5 GB as 8-bit RGB, and a progressive
+// JPEG as much again for its coefficients.
+const MaxPixels = 2 * 89_478_485
 
 // maxPixels is MaxPixels; fuzz tests lower it to keep iterations small.
 var maxPixels = MaxPixels
