@@ -98,7 +98,6 @@ type bitReader struct {
 	n            int  // valid bits in buf (the low n bits)
 	marker       byte // a marker met in the data, not yet processed
 	insufficient bool // the segment ran out: its remaining MCUs are left zero
-	fast         bool // refill as libjpeg-turbo's decode_mcu_fast does
 }
 
 // errSuspend and errFastMarker interrupt the decoding of one sequential
@@ -170,40 +169,8 @@ func (d *jpegDecoder) outOfData(pos int) error {
 	return ErrTruncated
 }
 
-// fastFill is decode_mcu_fast's refill: with 16 bits or fewer left, six
-// more bytes. A marker aborts the fast decoding of the MCU.
-func (d *jpegDecoder) fastFill() error {
-	br := &d.br
-	data, pos := d.data, d.pos
-	for i := 0; i < 6; i++ {
-		c := data[pos]
-		pos++
-		if c == 0xFF {
-			c1 := data[pos]
-			pos++
-			if c1 != 0 {
-				d.pos = pos
-				return errFastMarker
-			}
-		}
-		br.buf = br.buf<<8 | uint64(c)
-		br.n += 8
-	}
-	d.pos = pos
-	return nil
-}
-
 // bits returns the next s (1..16) bits.
 func (d *jpegDecoder) bits(s int) (int32, error) {
-	if d.br.fast {
-		if d.br.n <= 16 {
-			if err := d.fastFill(); err != nil {
-				return 0, err
-			}
-		}
-		d.br.n -= s
-		return int32(d.br.buf>>uint(d.br.n)) & (1<<s - 1), nil
-	}
 	if d.br.n < s {
 		if err := d.fill(s); err != nil {
 			return 0, err
@@ -224,31 +191,6 @@ func extend(x int32, s int) int32 {
 // huff decodes one Huffman-coded symbol.
 func (d *jpegDecoder) huff(t *huffTable) (int, error) {
 	br := &d.br
-	if br.fast {
-		if br.n <= 16 {
-			if err := d.fastFill(); err != nil {
-				return 0, err
-			}
-		}
-		v := t.lookup[(br.buf>>uint(br.n-lookBits))&(1<<lookBits-1)]
-		nb := int(v >> 8)
-		if nb <= lookBits {
-			br.n -= nb
-			return int(v & 0xFF), nil
-		}
-		// At least 17 bits are buffered: the longest code needs no refill.
-		br.n -= nb
-		code := int32(br.buf>>uint(br.n)) & (1<<nb - 1)
-		for code > t.maxcode[nb] {
-			br.n--
-			code = code<<1 | int32(br.buf>>uint(br.n))&1
-			nb++
-		}
-		if nb > 16 {
-			return 0, nil
-		}
-		return int(t.vals[uint8(code+t.valoffset[nb])]), nil
-	}
 	nb := 1
 	if br.n < lookBits {
 		if err := d.fill(0); err != nil {
@@ -622,9 +564,8 @@ func (d *jpegDecoder) decodeSeqMCU(blocks []mcuBlock, oneShot bool, mcu *[10][64
 	tryFast := true
 	for {
 		d.bufEnd = min(len(d.data), ceilDiv(max(d.hiPos, 1), pillowChunk)*pillowChunk)
-		d.br.fast = tryFast && d.restartEvery == 0 && d.br.marker == 0 && d.bufEnd-d.pos >= 512*len(blocks)
-		err := d.decodeSeqBlocks(blocks, oneShot, mcu)
-		d.br.fast = false
+		fast := tryFast && d.restartEvery == 0 && d.br.marker == 0 && d.bufEnd-d.pos >= 512*len(blocks)
+		err := d.decodeSeqBlocks(blocks, oneShot, fast, mcu)
 		if err != errSuspend && err != errFastMarker {
 			return err
 		}
@@ -638,7 +579,9 @@ func (d *jpegDecoder) decodeSeqMCU(blocks []mcuBlock, oneShot bool, mcu *[10][64
 	}
 }
 
-func (d *jpegDecoder) decodeSeqBlocks(blocks []mcuBlock, oneShot bool, mcu *[10][64]int16) error {
+// decodeSeqBlocks decodes the blocks of one sequential MCU, with
+// decode_mcu_fast's refills when fast is set.
+func (d *jpegDecoder) decodeSeqBlocks(blocks []mcuBlock, oneShot, fast bool, mcu *[10][64]int16) error {
 	if oneShot {
 		for i := range blocks {
 			mcu[i] = [64]int16{}
@@ -653,7 +596,7 @@ func (d *jpegDecoder) decodeSeqBlocks(blocks []mcuBlock, oneShot bool, mcu *[10]
 			blk = d.block(b)
 		}
 		var err error
-		if d.br.fast {
+		if fast {
 			err = d.decodeBlockFast(blk, b.comp)
 		} else {
 			err = d.decodeBlock(blk, b.comp)
