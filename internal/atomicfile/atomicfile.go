@@ -11,7 +11,8 @@
 // was.
 //
 // Files get mode [Mode], 0644, set explicitly so that the umask does not
-// narrow it, unless the caller names another with [WriteMode].
+// narrow it, unless the caller names another with [WriteMode] or
+// [File.SetMode].
 //
 // A leaf helper: it imports nothing else of edgefit and uses no cgo.
 package atomicfile
@@ -51,7 +52,7 @@ func WriteMode(path string, perm fs.FileMode, write func(w io.Writer) error) err
 		return err
 	}
 	defer f.Discard()
-	f.perm = perm
+	f.SetMode(perm)
 	if err := write(f.f); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -116,6 +117,10 @@ func (f *File) Write(p []byte) (int, error) {
 	}
 	return f.f.Write(p)
 }
+
+// SetMode sets the permission bits the file gets at [File.Commit], in
+// place of [Mode]: 0755 for a program or a shared library, say.
+func (f *File) SetMode(perm fs.FileMode) { f.perm = perm }
 
 // Name returns the temporary file's path, where its data can be read
 // back before it is committed.

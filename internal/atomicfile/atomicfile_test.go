@@ -90,6 +90,27 @@ func TestWriteModeKeepsMode(t *testing.T) {
 	checkFile(t, p, "#!", 0o755)
 }
 
+func TestStagedSetMode(t *testing.T) {
+	old := syscall.Umask(0o077)
+	defer syscall.Umask(old)
+	dir := t.TempDir()
+	p := filepath.Join(dir, "libonnxruntime.so")
+	f, err := Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Discard()
+	f.SetMode(0o755)
+	io.WriteString(f, "\x7fELF")
+	if err := f.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	checkFile(t, p, "\x7fELF", 0o755)
+	if got := entries(t, dir); len(got) != 1 {
+		t.Errorf("directory holds %v, want only libonnxruntime.so", got)
+	}
+}
+
 func TestMissingDirectory(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "nope")
 	err := WriteFile(filepath.Join(dir, "x"), []byte("x"))

@@ -139,7 +139,8 @@ func unpackTarball(tgz string, aar io.Writer) (license []byte, err error) {
 }
 
 // installABI extracts jni/<abi>/libonnxruntime.so next to its final place,
-// checks it, writes LICENSE and SOURCE.txt, and renames it into place.
+// checks it, writes LICENSE and SOURCE.txt, and commits it into place
+// (mode 0755) with atomicfile.
 func installABI(zr *zip.Reader, dir, abi string, license []byte, aarSum string) (string, error) {
 	member := "jni/" + abi + "/libonnxruntime.so"
 	zf, err := zr.Open(member)
@@ -151,20 +152,18 @@ func installABI(zr *zip.Reader, dir, abi string, license []byte, aarSum string) 
 	if err := os.MkdirAll(sub, 0o755); err != nil {
 		return "", err
 	}
-	tmp, err := os.CreateTemp(sub, ".libonnxruntime-*.so")
+	final := filepath.Join(sub, "libonnxruntime.so")
+	lib, err := atomicfile.Create(final)
 	if err != nil {
 		return "", err
 	}
-	defer os.Remove(tmp.Name()) // a no-op once renamed
+	defer lib.Discard() // a no-op once committed
+	lib.SetMode(0o755)
 	h := sha256.New()
-	if _, err := io.Copy(io.MultiWriter(tmp, h), zf); err != nil {
-		tmp.Close()
+	if _, err := io.Copy(io.MultiWriter(lib, h), zf); err != nil {
 		return "", fmt.Errorf("extract %s: %w", member, err)
 	}
-	if err := closeSynced(tmp); err != nil {
-		return "", err
-	}
-	lf, err := ortlib.CheckAndroidLibrary(tmp.Name(), abi)
+	lf, err := ortlib.CheckAndroidLibrary(lib.Name(), abi)
 	if err != nil {
 		return "", fmt.Errorf("%s from %s failed its check: %w", member, ortlib.AndroidPackage, err)
 	}
@@ -182,22 +181,10 @@ func installABI(zr *zip.Reader, dir, abi string, license []byte, aarSum string) 
 			return "", err
 		}
 	}
-	final := filepath.Join(sub, "libonnxruntime.so")
-	if err := os.Chmod(tmp.Name(), 0o755); err != nil {
-		return "", err
-	}
-	if err := os.Rename(tmp.Name(), final); err != nil {
+	if err := lib.Commit(); err != nil {
 		return "", err
 	}
 	return final + ": " + facts, nil
-}
-
-func closeSynced(f *os.File) error {
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 func fileSHA256(path string) (string, error) {

@@ -102,7 +102,7 @@ func TestInstallChecksBeforeInstalling(t *testing.T) {
 	if after, _ := fileSHA256(filepath.Join(sub, "libonnxruntime.so")); after != src {
 		t.Error("a library that failed its check replaced the installed one")
 	}
-	if left, _ := filepath.Glob(filepath.Join(sub, ".libonnxruntime-*")); len(left) != 0 {
+	if left, _ := filepath.Glob(filepath.Join(sub, ".*")); len(left) != 0 { // atomicfile's temporary names
 		t.Errorf("temporary files left: %v", left)
 	}
 
