@@ -112,7 +112,7 @@ func (d *jpegDecoder) parseDAC() error {
 // ends with the chunk Pillow has handed libjpeg so far.
 func (d *jpegDecoder) startArithScan() {
 	d.resetArithStats()
-	d.bufEnd = min(len(d.data), ceilDiv(max(d.hiPos, d.pos, 1), pillowChunk)*pillowChunk)
+	d.bufEnd = d.pillowBufEnd()
 }
 
 // resetArithStats clears the statistics the scan uses and restarts the

@@ -111,6 +111,13 @@ var (
 // (ImageFile.MAXBLOCK); see decodeSeqMCU.
 const pillowChunk = 65536
 
+// pillowBufEnd is where the data libjpeg has been given ends: the end of
+// the last of Pillow's chunks read so far (the one holding the furthest
+// byte needed, hiPos, or the current position), or the end of the file.
+func (d *jpegDecoder) pillowBufEnd() int {
+	return min(len(d.data), ceilDiv(max(d.hiPos, d.pos, 1), pillowChunk)*pillowChunk)
+}
+
 // fill refills the bit buffer as libjpeg's jpeg_fill_bit_buffer does.
 func (d *jpegDecoder) fill(nbits int) error {
 	br := &d.br
@@ -563,7 +570,7 @@ func (d *jpegDecoder) decodeSeqMCU(blocks []mcuBlock, oneShot bool, mcu *[10][64
 	d.hiPos = max(d.hiPos, d.pos)
 	tryFast := true
 	for {
-		d.bufEnd = min(len(d.data), ceilDiv(max(d.hiPos, 1), pillowChunk)*pillowChunk)
+		d.bufEnd = d.pillowBufEnd() // d.pos <= d.hiPos here
 		fast := tryFast && d.restartEvery == 0 && d.br.marker == 0 && d.bufEnd-d.pos >= 512*len(blocks)
 		err := d.decodeSeqBlocks(blocks, oneShot, fast, mcu)
 		if err != errSuspend && err != errFastMarker {
