@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/edgefit/edgefit/devices"
 	"github.com/edgefit/edgefit/export/accuracy"
 )
 
@@ -43,7 +44,7 @@ func ExportCommand(cfg, space, checkpoint, output string, calib *accuracy.CalibO
 
 // CommandLine joins args into a command for a person to copy into a
 // shell, quoting each argument that the shell would otherwise split or
-// expand.
+// expand, as [devices.QuoteArgs] does but for '=', which stays bare.
 func CommandLine(args ...string) string {
 	q := make([]string, len(args))
 	for i, a := range args {
@@ -52,11 +53,12 @@ func CommandLine(args ...string) string {
 	return strings.Join(q, " ")
 }
 
-// shellQuote quotes s for a POSIX shell unless it needs no quoting.
+// shellQuote quotes s as [devices.Quote] does, except that '=' needs no
+// quoting: an argument after the command name is never an assignment, and
+// a path such as a=b.json reads better bare.
 func shellQuote(s string) string {
-	const plain = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%"
-	if s != "" && strings.Trim(s, plain) == "" {
+	if w := strings.ReplaceAll(s, "=", "_"); devices.Quote(w) == w {
 		return s
 	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	return devices.Quote(s)
 }
