@@ -53,8 +53,8 @@ func readPNGHeader(data []byte) (pngHeader, error) {
 			h.height = int(binary.BigEndian.Uint32(body[4:]))
 			h.depth = int(body[8])
 			h.colorType = int(body[9])
-			if h.width <= 0 || h.height <= 0 || h.width > 1<<31-1 || h.height > 1<<31-1 {
-				return h, pngErr("bad image size %dx%d", h.width, h.height)
+			if err := checkPNGSize(h.width, h.height); err != nil {
+				return h, err
 			}
 		case typ == "PLTE":
 			h.palette = body
@@ -64,6 +64,24 @@ func readPNGHeader(data []byte) (pngHeader, error) {
 		first = false
 		p = p[12+n:]
 	}
+}
+
+// checkPNGSize refuses an IHDR size PNG does not allow (zero, or above
+// 2^31-1).
+func checkPNGSize(w, h int) error {
+	if w <= 0 || h <= 0 || w > 1<<31-1 || h > 1<<31-1 {
+		return pngErr("bad image size %dx%d", w, h)
+	}
+	return nil
+}
+
+// checkPNGPixels refuses an image above maxPixels (the width and height
+// checked alone too, so that w*h cannot overflow a 32-bit int).
+func checkPNGPixels(w, h int) error {
+	if w*h > maxPixels || w > maxPixels || h > maxPixels {
+		return &TooLargeError{Width: w, Height: h, Limit: maxPixels}
+	}
+	return nil
 }
 
 // decodePNG decodes a PNG file with Go's image/png and converts it to RGB
@@ -83,8 +101,8 @@ func decodePNG(data []byte, dst *RGB) error {
 	if err != nil {
 		return err
 	}
-	if h.width*h.height > maxPixels || h.width > maxPixels || h.height > maxPixels {
-		return &TooLargeError{Width: h.width, Height: h.height, Limit: maxPixels}
+	if err := checkPNGPixels(h.width, h.height); err != nil {
+		return err
 	}
 	img, err := png.Decode(bytes.NewReader(data))
 	if err != nil {

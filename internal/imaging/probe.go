@@ -46,11 +46,11 @@ func probePNG(r io.Reader) (Header, error) {
 		return Header{}, pngErr("the first chunk is not a valid IHDR")
 	}
 	w, h := int(binary.BigEndian.Uint32(b[8:])), int(binary.BigEndian.Uint32(b[12:]))
-	if w <= 0 || h <= 0 || w > 1<<31-1 || h > 1<<31-1 {
-		return Header{}, pngErr("bad image size %dx%d", w, h)
+	if err := checkPNGSize(w, h); err != nil {
+		return Header{}, err
 	}
-	if w*h > maxPixels {
-		return Header{}, &TooLargeError{Width: w, Height: h, Limit: maxPixels}
+	if err := checkPNGPixels(w, h); err != nil {
+		return Header{}, err
 	}
 	return Header{Format: FormatPNG, Width: w, Height: h}, nil
 }
