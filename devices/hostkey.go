@@ -228,10 +228,12 @@ func trust(ctx context.Context, target string, opts Options, replace bool) (*Hos
 	case err == nil:
 		return hk, nil
 	case replace && errors.As(err, &herr) && herr.Changed && !herr.Revoked:
-		if err := removeKnownHost(s.knownHosts, addr, herr.knownLines); err != nil {
+		if err := replaceKnownHost(s.knownHosts, addr, herr.knownLines, key); err != nil {
 			return nil, fmt.Errorf("trust %s: replace the old key: %w", target, err)
 		}
 		hk.Replaced = herr.KnownFingerprints
+		hk.Added = true
+		return hk, nil
 	case !isUnknownHost(err):
 		return nil, err
 	}
@@ -258,7 +260,7 @@ func appendKnownHost(file, addr string, key ssh.PublicKey) error {
 		return err
 	}
 	defer f.Close()
-	line := knownhosts.Line([]string{knownhosts.Normalize(addr)}, key) + "\n"
+	line := knownHostLine(addr, key)
 	// Keep lines separate even if the file lacks a final newline.
 	if st, err := f.Stat(); err == nil && st.Size() > 0 {
 		last := make([]byte, 1)
@@ -274,12 +276,16 @@ func appendKnownHost(file, addr string, key ssh.PublicKey) error {
 	return f.Sync()
 }
 
-// removeKnownHost takes addr off the known_hosts lines numbered lines
-// (1-based): a line naming only addr goes, a line naming other hosts too
-// keeps them. A line that matched through a wildcard or negated pattern is
-// left to the user, since editing it would change other hosts' trust. The
-// file is rewritten atomically with its mode.
-func removeKnownHost(file, addr string, lines []int) error {
+// knownHostLine is addr's known_hosts line for key, newline included.
+func knownHostLine(addr string, key ssh.PublicKey) string {
+	return knownhosts.Line([]string{knownhosts.Normalize(addr)}, key) + "\n"
+}
+
+// replaceKnownHost takes addr off the known_hosts lines numbered lines (see
+// removeKnownHost) and appends key's line (as appendKnownHost does), in
+// one atomic rewrite of the file with its mode: a crash leaves the old
+// key or the new one, never neither.
+func replaceKnownHost(file, addr string, lines []int, key ssh.PublicKey) error {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return err
@@ -288,12 +294,33 @@ func removeKnownHost(file, addr string, lines []int) error {
 	if err != nil {
 		return err
 	}
+	text, err := removeKnownHost(file, string(data), addr, lines)
+	if err != nil {
+		return err
+	}
+	// Keep lines separate even if what is left lacks a final newline.
+	if text != "" && !strings.HasSuffix(text, "\n") {
+		text += "\n"
+	}
+	text += knownHostLine(addr, key)
+	return atomicfile.WriteMode(file, st.Mode().Perm(), func(w io.Writer) error {
+		_, err := io.WriteString(w, text)
+		return err
+	})
+}
+
+// removeKnownHost returns data, the contents of the known_hosts file file,
+// with addr taken off the lines numbered lines (1-based): a line naming
+// only addr goes, a line naming other hosts too keeps them. A line that
+// matched through a wildcard or negated pattern is left to the user, since
+// editing it would change other hosts' trust.
+func removeKnownHost(file, data, addr string, lines []int) (string, error) {
 	drop := map[int]bool{}
 	for _, n := range lines {
 		drop[n] = true
 	}
 	host := knownhosts.Normalize(addr)
-	text := strings.SplitAfter(string(data), "\n")
+	text := strings.SplitAfter(data, "\n")
 	var out strings.Builder
 	for i, line := range text {
 		if !drop[i+1] {
@@ -302,7 +329,7 @@ func removeKnownHost(file, addr string, lines []int) error {
 		}
 		fields := strings.Fields(line)
 		if len(fields) < 3 || strings.HasPrefix(fields[0], "@") {
-			return fmt.Errorf("%s:%d is not a plain host key line; edit it by hand", file, i+1)
+			return "", fmt.Errorf("%s:%d is not a plain host key line; edit it by hand", file, i+1)
 		}
 		if strings.HasPrefix(fields[0], "|1|") { // hashed: one host per line
 			continue
@@ -317,14 +344,11 @@ func removeKnownHost(file, addr string, lines []int) error {
 			}
 		}
 		if !found {
-			return fmt.Errorf("%s:%d names %s through the pattern %q, which covers other hosts too; edit it by hand", file, i+1, host, fields[0])
+			return "", fmt.Errorf("%s:%d names %s through the pattern %q, which covers other hosts too; edit it by hand", file, i+1, host, fields[0])
 		}
 		if len(keep) > 0 {
 			out.WriteString(strings.Replace(line, fields[0], strings.Join(keep, ","), 1))
 		}
 	}
-	return atomicfile.WriteMode(file, st.Mode().Perm(), func(w io.Writer) error {
-		_, err := io.WriteString(w, out.String())
-		return err
-	})
+	return out.String(), nil
 }
