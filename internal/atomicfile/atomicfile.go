@@ -94,20 +94,29 @@ type File struct {
 // directory. It fails with a hint when the directory does not exist.
 func Create(path string) (*File, error) {
 	dir := filepath.Dir(path)
-	fi, err := os.Stat(dir)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("write %s: directory %s does not exist: create it first", path, dir)
-	case err != nil:
+	if err := dirProblem(dir); err != nil {
 		return nil, fmt.Errorf("write %s: %w", path, err)
-	case !fi.IsDir():
-		return nil, fmt.Errorf("write %s: %s is not a directory", path, dir)
 	}
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return nil, fmt.Errorf("write %s: %w (is the directory writable?)", path, err)
 	}
 	return &File{path: path, tmp: f.Name(), f: f, perm: Mode}, nil
+}
+
+// dirProblem says why files cannot be created in dir, if it is missing
+// or not a directory, or nil; the caller names the file in front.
+func dirProblem(dir string) error {
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("directory %s does not exist: create it first", dir)
+	case err != nil:
+		return err
+	case !fi.IsDir():
+		return fmt.Errorf("%s is not a directory", dir)
+	}
+	return nil
 }
 
 // Write writes to the temporary file.

@@ -16,14 +16,8 @@ func CheckDir(path string) error {
 		return fmt.Errorf("cannot write %s: it is a directory: name a file, such as %s", path, filepath.Join(path, "out.json"))
 	}
 	dir := filepath.Dir(path)
-	fi, err := os.Stat(dir)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return fmt.Errorf("cannot write %s: directory %s does not exist: create it first", path, dir)
-	case err != nil:
+	if err := dirProblem(dir); err != nil {
 		return fmt.Errorf("cannot write %s: %w", path, err)
-	case !fi.IsDir():
-		return fmt.Errorf("cannot write %s: %s is not a directory", path, dir)
 	}
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".check-*")
 	if err != nil {
