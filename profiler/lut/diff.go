@@ -67,8 +67,8 @@ func Compare(a, b *LUT, worst int) Diff {
 		for i, c := range common {
 			rs[i] = c.Ratio
 		}
-		slices.Sort(rs)
-		d.Ratio = &RatioSummary{Median: timing.Quantile(rs, 0.5), P10: timing.Quantile(rs, 0.1), P90: timing.Quantile(rs, 0.9), Min: rs[0], Max: rs[len(rs)-1]}
+		st := timing.Summarize(rs)
+		d.Ratio = &RatioSummary{Median: st.Median, P10: st.P10, P90: st.P90, Min: st.Min, Max: st.Max}
 		slices.SortStableFunc(common, func(x, y DiffEntry) int {
 			return -cmp.Compare(math.Abs(math.Log(x.Ratio)), math.Abs(math.Log(y.Ratio)))
 		})
