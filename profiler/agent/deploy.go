@@ -323,7 +323,7 @@ func (a *Agent) info(ctx context.Context, flags ...string) (wire.Info, error) {
 func RuntimeInfo(info wire.Info) *devices.RuntimeInfo {
 	ri := &devices.RuntimeInfo{ORTVersion: info.ORTVersion, Library: info.Library, Providers: info.Providers, Agent: info.Agent}
 	for _, c := range info.ProviderChecks {
-		ri.ProviderChecks = append(ri.ProviderChecks, devices.ProviderCheck{Name: c.Name, Usable: c.Usable, Reason: c.Reason})
+		ri.ProviderChecks = append(ri.ProviderChecks, devices.ProviderCheck(c))
 	}
 	return ri
 }

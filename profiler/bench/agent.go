@@ -122,7 +122,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				return fatal(err)
 			}
 			for _, c := range cs {
-				info.ProviderChecks = append(info.ProviderChecks, wire.ProviderCheck{Name: c.Name, Usable: c.Usable, Reason: c.Reason})
+				info.ProviderChecks = append(info.ProviderChecks, wire.ProviderCheck(c))
 			}
 		}
 		if err := writeJSONLine(stdout, info); err != nil {
