@@ -26,13 +26,13 @@ const cacheBytes = 3 << 30
 
 func cacheable(n, r int) bool { return int64(n)*int64(3*r*r) <= cacheBytes }
 
-// transform is the dataset.Transform of crop that stores each crop before
-// normalizing it.
+// transform is the dataset.Transform of crop that stores a copy of each
+// crop before normalizing it (the crop itself is then recycled).
 func (c *cropCache) transform(crop dataset.Crop) dataset.Transform {
 	return func(img *imaging.RGB, index int, dst []float32) error {
 		m := crop(img, index)
 		c.crops[index] = append([]byte(nil), m.Pix...)
-		imaging.ImageNet.Tensor(m, dst)
+		imaging.ImageNet.TensorAndRelease(m, img, dst)
 		return nil
 	}
 }

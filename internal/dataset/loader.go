@@ -146,7 +146,9 @@ func AugmentTransform(r int, seed uint64) Transform {
 }
 
 // Crop is a transform's geometric step: the r x r crop of a decoded image
-// (index as in Transform), before ToTensor and Normalize.
+// (index as in Transform), before ToTensor and Normalize. The crop is a new
+// image (or img itself) that the caller owns: CropTransform recycles it
+// once normalized (imaging.Normalizer.TensorAndRelease).
 type Crop func(img *imaging.RGB, index int) *imaging.RGB
 
 // TestCrop is the crop of OFA's test transform at resolution r (resize the
@@ -166,7 +168,7 @@ func AugmentCrop(r int, seed uint64) Crop {
 // CropTransform is crop followed by the ImageNet ToTensor and Normalize.
 func CropTransform(crop Crop) Transform {
 	return func(img *imaging.RGB, index int, dst []float32) error {
-		imaging.ImageNet.Tensor(crop(img, index), dst)
+		imaging.ImageNet.TensorAndRelease(crop(img, index), img, dst)
 		return nil
 	}
 }

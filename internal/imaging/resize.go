@@ -144,7 +144,7 @@ func resizeRegion(src *RGB, w, h int, box [4]float32, left, top, cw, ch int) *RG
 		cur = Crop(src, left, 0, cw, src.H)
 	}
 	if needV {
-		out := getRGB(cw, ch) // the caller owns it; TestTransform pools it again
+		out := getRGB(cw, ch) // the caller owns it; TensorAndRelease pools it again
 		resampleV(out, cur, tv, top)
 		return out
 	}

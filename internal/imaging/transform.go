@@ -104,6 +104,18 @@ func NewNormalizer(mean, std [3]float64) *Normalizer {
 	return n
 }
 
+// TensorAndRelease is Tensor for a crop the caller hands over: after
+// writing it into dst it recycles crop's memory for later crops (unless
+// crop is src, the image it was cut from). crop must be an image nothing
+// else refers to, such as the result of TestCrop, TrainCrop or Resize, and
+// must not be used afterwards.
+func (n *Normalizer) TensorAndRelease(crop, src *RGB, dst []float32) {
+	n.Tensor(crop, dst)
+	if crop != src {
+		rgbPool.Put(crop)
+	}
+}
+
 // ImageNet normalizes with OFA's ImageNet statistics.
 var ImageNet = NewNormalizer(ImageNetMean, ImageNetStd)
 
@@ -147,10 +159,6 @@ func TestTransform(src *RGB, r int, dst []float32) error {
 	if len(dst) != 3*r*r {
 		return fmt.Errorf("tensor buffer holds %d values, want 3*%d*%d = %d", len(dst), r, r, 3*r*r)
 	}
-	crop := TestCrop(src, r)
-	ImageNet.Tensor(crop, dst)
-	if crop != src {
-		rgbPool.Put(crop)
-	}
+	ImageNet.TensorAndRelease(TestCrop(src, r), src, dst)
 	return nil
 }
