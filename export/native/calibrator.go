@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -412,6 +413,9 @@ func (b *batchRun) layer(l *convLayer, conv func(w *worker, i int, st partial)) 
 	mean, variance := ls.reduce(l.outH * l.outH)
 	nm := bnAffine(l.bn, mean, variance, l.act)
 	if l.bias != nil {
+		// The raw outputs leave the bias out: nm normalizes with their
+		// mean (nm.m is mean itself), the reported mean includes it.
+		mean = slices.Clone(mean)
 		for j, v := range l.bias {
 			mean[j] += float64(v)
 		}
