@@ -33,11 +33,7 @@ func netUnits(net *supernet.Net) ([]unit, error) {
 	}
 	// Any resolution the space can run at is fine, not only those a
 	// search may pick: specialized OFA nets run at up to 260.
-	rs, err := net.Space.WithResolutions([]int{net.Config.R})
-	if err != nil {
-		return nil, fmt.Errorf("network config: %w", err)
-	}
-	if err := rs.Validate(net.Config); err != nil {
+	if err := net.Space.ValidateAnyResolution(net.Config); err != nil {
 		return nil, fmt.Errorf("network config: %w", err)
 	}
 	layers := net.Space.Layers(net.Config, nil)

@@ -131,11 +131,7 @@ func ReadAccuracyCSV(s *supernet.Space, r io.Reader) (*AccuracySamples, error) {
 			}
 			c.R = rv
 		}
-		sp, err := s.WithResolutions([]int{c.R})
-		if err == nil {
-			err = sp.Validate(c)
-		}
-		if err != nil {
+		if err := s.ValidateAnyResolution(c); err != nil {
 			return nil, fmt.Errorf("accuracy CSV line %d: not a subnet of %s: %w", line, s.Name, err)
 		}
 		a, err := strconv.ParseFloat(strings.TrimSpace(rec[col["accuracy"]]), 64)

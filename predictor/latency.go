@@ -3,6 +3,7 @@ package predictor
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -434,11 +435,11 @@ func (p *LatencyPredictor) LatencyMS(c supernet.Config) float64 {
 
 // Predict is LatencyMS with the config validated first.
 func (p *LatencyPredictor) Predict(c supernet.Config) (float64, error) {
-	sp, err := p.space.WithResolutions([]int{c.R})
-	if err != nil {
-		return 0, fmt.Errorf("predict latency: %w", err)
-	}
-	if err := sp.Validate(c); err != nil {
+	if err := p.space.ValidateAnyResolution(c); err != nil {
+		// A resolution no space runs at is not this space's fault.
+		if ce := (*supernet.ConfigError)(nil); !errors.As(err, &ce) {
+			return 0, fmt.Errorf("predict latency: %w", err)
+		}
 		return 0, fmt.Errorf("predict latency on %s: %w", p.space.Name, err)
 	}
 	if _, err := p.table(c.R); err != nil {

@@ -147,6 +147,29 @@ func joinInts(v []int) string {
 // valid choice or 0. The error is a [*ConfigError] naming the first bad
 // field.
 func (s *Space) Validate(c Config) error {
+	if err := s.validateChoices(c); err != nil {
+		return err
+	}
+	if !slices.Contains(s.Resolutions, c.R) {
+		return &ConfigError{Field: "r", Value: c.R, Valid: s.Resolutions}
+	}
+	return nil
+}
+
+// ValidateAnyResolution checks c as [Space.Validate] does, but accepts any
+// resolution the space can run at (32..1024), not only those of
+// s.Resolutions: it answers as s.WithResolutions([]int{c.R}) and then
+// Validate on the copy would, without copying the space. A resolution
+// outside 32..1024 is reported before any other field.
+func (s *Space) ValidateAnyResolution(c Config) error {
+	if err := checkResolution(c.R); err != nil {
+		return err
+	}
+	return s.validateChoices(c)
+}
+
+// validateChoices checks every field of c but the resolution.
+func (s *Space) validateChoices(c Config) error {
 	for i := range NumStages {
 		if !slices.Contains(s.Depths, c.D[i]) {
 			return &ConfigError{Field: fmt.Sprintf("d[%d]", i), Value: c.D[i], Valid: s.Depths}
@@ -160,9 +183,6 @@ func (s *Space) Validate(c Config) error {
 		if e := c.E[i]; !slices.Contains(s.Expands, e) && (ok || e != 0) {
 			return &ConfigError{Field: fmt.Sprintf("e[%d]", i), Value: e, Valid: s.Expands}
 		}
-	}
-	if !slices.Contains(s.Resolutions, c.R) {
-		return &ConfigError{Field: "r", Value: c.R, Valid: s.Resolutions}
 	}
 	return nil
 }

@@ -81,8 +81,7 @@ func (s *Space) validateArch(c Config) error {
 	if c.R < 32 || c.R > 1024 {
 		return &ConfigError{Field: "r", Value: c.R, Valid: s.Resolutions}
 	}
-	c.R = s.Resolutions[0]
-	return s.Validate(c)
+	return s.validateChoices(c)
 }
 
 // extractor copies slices out of a checkpoint, remembering the first

@@ -163,13 +163,21 @@ func (s *Space) WithResolutions(rs []int) (*Space, error) {
 	slices.Sort(rs)
 	rs = slices.Compact(rs)
 	for _, r := range rs {
-		if r < 32 || r > 1024 {
-			return nil, fmt.Errorf("resolution %d is outside 32..1024", r)
+		if err := checkResolution(r); err != nil {
+			return nil, err
 		}
 	}
 	c := *s
 	c.Resolutions = rs
 	return &c, nil
+}
+
+// checkResolution reports a resolution no space can run at.
+func checkResolution(r int) error {
+	if r < 32 || r > 1024 {
+		return fmt.Errorf("resolution %d is outside 32..1024", r)
+	}
+	return nil
 }
 
 // BlockIn returns the input channels of elastic block i (0..19).

@@ -177,3 +177,40 @@ func FuzzParseConfig(f *testing.F) {
 		_ = s.Layers(c, nil)
 	})
 }
+
+// ValidateAnyResolution answers as WithResolutions([]int{c.R}) followed by
+// Validate on the copy does, error for error.
+func TestValidateAnyResolutionMatchesWithResolutions(t *testing.T) {
+	s, err := NewSpace(1.2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := func(c Config) error {
+		sp, err := s.WithResolutions([]int{c.R})
+		if err != nil {
+			return err
+		}
+		return sp.Validate(c)
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for i := range 2000 {
+		c := s.RandomConfig(rng)
+		c.R = []int{-1, 0, 31, 32, 100, 224, 236, 260, 1024, 1025, 5000}[i%11]
+		switch i % 5 {
+		case 1:
+			c.KS[rng.IntN(NumBlocks)] = rng.IntN(9) - 1
+		case 2:
+			c.E[rng.IntN(NumBlocks)] = rng.IntN(9) - 1
+		case 3:
+			c.D[rng.IntN(NumStages)] = rng.IntN(6) - 1
+		}
+		got, exp := s.ValidateAnyResolution(c), want(c)
+		if (got == nil) != (exp == nil) || got != nil && got.Error() != exp.Error() {
+			t.Fatalf("config %d (%v): ValidateAnyResolution = %v, WithResolutions+Validate = %v", i, c, got, exp)
+		}
+		var gce, ece *ConfigError
+		if errors.As(got, &gce) != errors.As(exp, &ece) {
+			t.Fatalf("config %d: error types differ: %T vs %T", i, got, exp)
+		}
+	}
+}

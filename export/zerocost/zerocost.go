@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"sync"
 	"time"
 
@@ -65,7 +64,6 @@ type Model struct {
 	opts   Options
 	source string
 	lo, hi float64 // the normalization's floor and bound
-	ownRs  bool    // WithResolutions accepts every resolution of space (see validate)
 
 	run  sync.Mutex         // one forward pass at a time
 	last *native.Calibrator // the previous subnet's, whose buffers the next one takes over
@@ -100,8 +98,6 @@ func New(space *supernet.Space, opts Options) (*Model, error) {
 	}
 	m := &Model{space: space, opts: opts, ctx: opts.Context, cache: map[supernet.Config]Result{}}
 	rs := space.Resolutions
-	_, err := space.WithResolutions(rs)
-	m.ownRs = err == nil
 	n := opts.Images.N()
 	// The largest subnet at the highest resolution must fit the engine,
 	// or the search would fail on its first large candidate.
@@ -256,20 +252,10 @@ func (m *Model) Score(ctx context.Context, c supernet.Config) (Result, error) {
 	return r, nil
 }
 
-// validate checks c as the space at c's resolution alone
-// (WithResolutions) does, so that any resolution the engine runs is
-// accepted, not only the space's. For a resolution of the space's own
-// list that WithResolutions accepts (ownRs; the usual case) the space
-// itself gives the same answer without a copy of it.
+// validate checks c against the space at any resolution the engine runs
+// (ValidateAnyResolution), not only the space's own.
 func (m *Model) validate(c supernet.Config) error {
-	if m.ownRs && slices.Contains(m.space.Resolutions, c.R) {
-		return m.space.Validate(c)
-	}
-	rs, err := m.space.WithResolutions([]int{c.R})
-	if err != nil {
-		return err
-	}
-	return rs.Validate(c)
+	return m.space.ValidateAnyResolution(c)
 }
 
 func (m *Model) lookup(c supernet.Config) (Result, bool) {

@@ -391,11 +391,7 @@ func (t *LUT) Validate() error {
 	}
 	for i := range t.Networks {
 		n := &t.Networks[i]
-		sp, err := space.WithResolutions([]int{n.Config.R})
-		if err == nil {
-			err = sp.Validate(n.Config)
-		}
-		if err != nil {
+		if err := space.ValidateAnyResolution(n.Config); err != nil {
 			return fmt.Errorf("lookup table network %d: config is not a subnet of %s: %w", i, t.Space, err)
 		}
 		if err := t.checkStats(n.Stats); err != nil {
