@@ -51,7 +51,7 @@ type RunOptions struct {
 	// Space and Journal, and measures the exported model with its
 	// Measure, CPUAffinity, DeviceDir and Agent.
 	Profile profiler.Options
-	// Accuracy names the accuracy source, as [Select] takes it.
+	// Accuracy names the accuracy source, as [AccuracyRequest.Source] does.
 	Accuracy string
 	// ZeroCost configures the zero-cost proxy when Accuracy is
 	// [ZeroCostSource]: its subnets' weights come from Checkpoint (seeded

@@ -77,7 +77,7 @@ type ConfigSource struct {
 }
 
 // Predict scores subnets with the latency model lat and the accuracy
-// source acc (as [Select] takes it), the way Select's search scores the
+// source acc (as [AccuracyRequest.Source] names it), the way Select's search scores the
 // subnets it visits: the numbers are those 'edgefit select' reports for
 // the same config. Each config must fit space (a config file that names
 // another space is refused) at any resolution from 32 to 1024; res, when

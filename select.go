@@ -50,15 +50,16 @@ type Selection struct {
 }
 
 // Select searches space for the subnets most accurate under lim, scoring
-// latency with lat and accuracy with the source acc names: OFA's
+// latency with lat and accuracy with the source acc.Source names: OFA's
 // predictor (.pth), a CSV of measured (config, accuracy) samples, a fitted
-// .json, [ZeroCostSource] for the NASWOT proxy on a synthetic batch with
-// untrained weights (see [OpenAccuracy] for its options), or "" for the
-// MACs proxy; proxies are labelled as such. A catalogue name
-// ("acc-predictor") stands for its copy in the fetch cache. Limits no
-// subnet can meet give a [*search.InfeasibleError].
-func Select(ctx context.Context, space *supernet.Space, lat predictor.LatencyModel, acc string, lim search.Limits, opts search.Options, progress Progress) (*Selection, error) {
-	am, err := OpenAccuracy(ctx, space, AccuracyRequest{Source: acc, Resolutions: searchedResolutions(lat, opts.Resolutions)}, progress)
+// .json, [ZeroCostSource] for the NASWOT proxy (on acc.ZeroCost's images
+// with acc.Model's weights; see [OpenAccuracy]), or "" for the MACs proxy;
+// proxies are labelled as such. A catalogue name ("acc-predictor") stands
+// for its copy in the fetch cache. acc.Resolutions is set to those the
+// search covers. Limits no subnet can meet give a [*search.InfeasibleError].
+func Select(ctx context.Context, space *supernet.Space, lat predictor.LatencyModel, acc AccuracyRequest, lim search.Limits, opts search.Options, progress Progress) (*Selection, error) {
+	acc.Resolutions = searchedResolutions(lat, opts.Resolutions)
+	am, err := OpenAccuracy(ctx, space, acc, progress)
 	if err != nil {
 		return nil, err
 	}

@@ -277,7 +277,7 @@ func runSelect(ctx context.Context, g *globalOptions, o *selectFlags) error {
 	if so.Resolutions, err = edgefit.SearchResolutions(space, lat, o.Res, o.Extrapolate); err != nil {
 		return pipelineError(err)
 	}
-	sel, err := o.selectWithFlags(ctx, space, lat, m, lim, so, zo, terminal{g})
+	sel, err := edgefit.Select(ctx, space, lat, edgefit.AccuracyRequest{Source: o.Acc, ZeroCost: zo, Model: m}, lim, so, terminal{g})
 	if err != nil {
 		return pipelineError(err)
 	}

@@ -1,15 +1,12 @@
 package cmd
 
 import (
-	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/edgefit/edgefit"
-	"github.com/edgefit/edgefit/predictor"
-	"github.com/edgefit/edgefit/supernet"
 	"github.com/edgefit/edgefit/supernet/search"
 )
 
@@ -61,20 +58,6 @@ subnets scored, 300 with --pareto, a few minutes. Check the proxy against real
 accuracies first with 'edgefit predictor correlate': on random w1.2 subnets it
 ranks as OFA's accuracy predictor does with Spearman's ρ 0.82, below the MACs
 count's 0.92.`
-
-// selectWithFlags runs select's search with the accuracy source the flags
-// name: the zero-cost proxy opened with its flags and the weights of m
-// (--checkpoint's model; nil: untrained), or any other source by name.
-func (o *selectFlags) selectWithFlags(ctx context.Context, space *supernet.Space, lat predictor.LatencyModel, m *edgefit.Model, lim search.Limits, opts search.Options, zo edgefit.ZeroCostOptions, progress edgefit.Progress) (*edgefit.Selection, error) {
-	if !edgefit.IsZeroCost(o.Acc) {
-		return edgefit.Select(ctx, space, lat, o.Acc, lim, opts, progress)
-	}
-	am, err := edgefit.OpenAccuracy(ctx, space, edgefit.AccuracyRequest{Source: o.Acc, ZeroCost: zo, Model: m}, progress)
-	if err != nil {
-		return nil, err
-	}
-	return edgefit.SelectWith(ctx, space, lat, am, lim, opts, progress)
-}
 
 func newPredictorCorrelateCommand(g *globalOptions) *cobra.Command {
 	var (
