@@ -50,13 +50,7 @@ func dwAVX512FMA(args *dwArgs)
 func dwAVX512Exact(args *dwArgs)
 
 //go:noescape
-func transformAVX2(args *tfArgs)
-
-//go:noescape
 func transformAVX2Prefetch(args *tfArgs)
-
-//go:noescape
-func transformAVX512(args *tfArgs)
 
 //go:noescape
 func transformAVX512Prefetch(args *tfArgs)
@@ -189,20 +183,14 @@ func dwASM(cb int, f dwKernel, fallback func(dwJob)) func(dwJob) {
 type tfKernel int
 
 const (
-	tfAVX2 tfKernel = iota
-	tfAVX2Prefetch
-	tfAVX512
+	tfAVX2Prefetch tfKernel = iota
 	tfAVX512Prefetch
 )
 
 func (k tfKernel) call(a *tfArgs) {
 	switch k {
-	case tfAVX2:
-		transformAVX2(a)
 	case tfAVX2Prefetch:
 		transformAVX2Prefetch(a)
-	case tfAVX512:
-		transformAVX512(a)
 	case tfAVX512Prefetch:
 		transformAVX512Prefetch(a)
 	}
