@@ -19,6 +19,10 @@ type cropCache struct {
 	crops   [][]byte // by index in the set; nil until filled
 	used    []int    // indices that decoded, in order
 	skipped int
+	// buf holds the normalized batches of every pass over the cache: the
+	// passes over a set run one after another, and a batch is used before
+	// the next is asked for.
+	buf []float32
 }
 
 // cacheBytes bounds a crop cache; larger sets are decoded every time.
@@ -43,7 +47,6 @@ type cachedSource struct {
 	images []dataset.Image // the set the cache was filled from
 	batch  int
 	pos    int
-	buf    []float32
 	labels []int
 }
 
@@ -57,10 +60,10 @@ func (s *cachedSource) Next(ctx context.Context) (*Batch, error) {
 	idx := s.c.used[s.pos:min(s.pos+s.batch, len(s.c.used))]
 	s.pos += len(idx)
 	per := 3 * s.c.r * s.c.r
-	if cap(s.buf) < len(idx)*per {
-		s.buf = make([]float32, s.batch*per)
+	if cap(s.c.buf) < len(idx)*per {
+		s.c.buf = make([]float32, s.batch*per)
 	}
-	data := s.buf[:len(idx)*per]
+	data := s.c.buf[:len(idx)*per]
 	var wg sync.WaitGroup
 	workers := runtime.GOMAXPROCS(0)
 	for w := range workers {
