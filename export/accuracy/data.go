@@ -94,39 +94,42 @@ func OpenCalibration(ctx context.Context, opts CalibOptions) (*CalibSet, error) 
 	if err != nil {
 		return nil, fmt.Errorf("calibration data: %w", err)
 	}
-	return checkSet(ctx, set, opts.Images, opts.SkipBad, func(s *dataset.Set, bad []dataset.BadImage) *CalibSet {
-		return &CalibSet{engine: opts.Engine, folder: folder{dir: opts.Dir, images: s.Images, batch: opts.Batch, augment: opts.Augment, seed: opts.Seed, skipBad: opts.SkipBad, listSkipped: bad}}
-	})
+	s, bad, err := checkSet(ctx, set, opts.Images, opts.SkipBad)
+	if err != nil {
+		return nil, err
+	}
+	return &CalibSet{engine: opts.Engine, folder: folder{dir: opts.Dir, images: s.Images, batch: opts.Batch, augment: opts.Augment, seed: opts.Seed, skipBad: opts.SkipBad, listSkipped: bad}}, nil
 }
 
 // checkSet preflights the first n images of set (more when bad ones are
 // skipped, so that n good ones remain where the folder has them).
-func checkSet[T any](ctx context.Context, set *dataset.Set, n int, skipBad bool, build func(*dataset.Set, []dataset.BadImage) T) (T, error) {
-	var zero T
+func checkSet(ctx context.Context, set *dataset.Set, n int, skipBad bool) (*dataset.Set, []dataset.BadImage, error) {
 	limited, err := set.Limit(n)
 	if err != nil {
-		return zero, err
+		return nil, nil, err
 	}
 	good, bad, err := limited.Check(ctx, skipBad)
 	if err != nil {
-		return zero, withSkipAdvice(err)
+		return nil, nil, withSkipAdvice(err)
 	}
 	// Refill from the images after the limit, as OFA would have taken them.
+	// Only a set that lost images is refilled: good is then Check's own
+	// copy, with an image list of its own to append to.
 	for rest := set.Images[len(limited.Images):]; skipBad && len(good.Images) < n && len(rest) > 0; {
 		take := min(n-len(good.Images), len(rest))
 		more := &dataset.Set{Root: set.Root, Images: rest[:take]}
 		rest = rest[take:]
 		ok, b, err := more.Check(ctx, true)
 		if err != nil {
-			return zero, err
+			return nil, nil, err
 		}
-		good = &dataset.Set{Root: good.Root, Images: append(append([]dataset.Image(nil), good.Images...), ok.Images...), Classes: good.Classes, Labelling: good.Labelling}
+		good.Images = append(good.Images, ok.Images...)
 		bad = append(bad, b...)
 	}
 	if len(good.Images) == 0 {
-		return zero, fmt.Errorf("%s: none of the images can be read: fix them", set.Root)
+		return nil, nil, fmt.Errorf("%s: none of the images can be read: fix them", set.Root)
 	}
-	return build(good, bad), nil
+	return good, bad, nil
 }
 
 // Recalibrate returns a copy of net whose BatchNorms hold statistics
@@ -270,9 +273,11 @@ func OpenEvaluation(ctx context.Context, opts EvalOptions, classes int) (*EvalSe
 	if n <= 0 {
 		n = len(set.Images)
 	}
-	return checkSet(ctx, set, n, opts.SkipBad, func(s *dataset.Set, bad []dataset.BadImage) *EvalSet {
-		return &EvalSet{labelling: s.Labelling, folder: folder{dir: opts.Dir, images: s.Images, batch: opts.Batch, skipBad: opts.SkipBad, listSkipped: bad}}
-	})
+	s, bad, err := checkSet(ctx, set, n, opts.SkipBad)
+	if err != nil {
+		return nil, err
+	}
+	return &EvalSet{labelling: s.Labelling, folder: folder{dir: opts.Dir, images: s.Images, batch: opts.Batch, skipBad: opts.SkipBad, listSkipped: bad}}, nil
 }
 
 // Labelling says how class folders became class indices.
