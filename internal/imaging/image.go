@@ -119,11 +119,6 @@ var scratchPool = sync.Pool{New: func() any { return new(jpegScratch) }}
 func getScratch() *jpegScratch  { return scratchPool.Get().(*jpegScratch) }
 func putScratch(s *jpegScratch) { scratchPool.Put(s) }
 
-// bytes, int16s and int32s are grow for each scratch slice's element type.
-func (s *jpegScratch) bytes(p *[]byte, n int) []byte    { return grow(p, n) }
-func (s *jpegScratch) int16s(p *[]int16, n int) []int16 { return grow(p, n) }
-func (s *jpegScratch) int32s(p *[]int32, n int) []int32 { return grow(p, n) }
-
 // grow sets *p to n elements, reallocating only when its capacity is too
 // small (the old contents are then dropped, not copied), and returns it.
 func grow[T any](p *[]T, n int) []T {

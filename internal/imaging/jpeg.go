@@ -94,11 +94,9 @@ type jpegDecoder struct {
 	arith        bool // arithmetic entropy coding (SOF9, SOF10)
 	width        int
 	height       int
-	precision    int
 	comps        []jpegComponent
 	maxH, maxV   int
 	mcusX, mcusY int
-	iMCURows     int
 	multiScan    bool
 	colorSpace   int
 	sawJFIF      bool
@@ -375,12 +373,12 @@ func (d *jpegDecoder) parseSOF(m byte) error {
 	if len(s) < 6 {
 		return jpegErr("frame header too short")
 	}
-	d.precision = int(s[0])
+	precision := int(s[0])
 	d.height = int(s[1])<<8 | int(s[2])
 	d.width = int(s[3])<<8 | int(s[4])
 	n := int(s[5])
-	if d.precision != 8 {
-		return jpegUnsupported("%d-bit samples", d.precision)
+	if precision != 8 {
+		return jpegUnsupported("%d-bit samples", precision)
 	}
 	if d.height == 0 || d.width == 0 || n == 0 {
 		return jpegErr("empty image (%dx%d, %d components)", d.width, d.height, n)
@@ -615,7 +613,7 @@ func (d *jpegDecoder) setupFrame() error {
 		c := &d.comps[i]
 		total += c.bwPad * 8 * c.bhPad * 8
 	}
-	planes := sc.bytes(&sc.planes, total)
+	planes := grow(&sc.planes, total)
 	off := 0
 	for i := range d.comps {
 		c := &d.comps[i]
@@ -628,7 +626,7 @@ func (d *jpegDecoder) setupFrame() error {
 		for i := range d.comps {
 			total += d.comps[i].bwPad * d.comps[i].bhPad * 64
 		}
-		coefs := sc.int16s(&sc.coefs, total)
+		coefs := grow(&sc.coefs, total)
 		clear(coefs)
 		off = 0
 		for i := range d.comps {
@@ -670,7 +668,6 @@ func (d *jpegDecoder) checkGeometry() error {
 	}
 	d.mcusX = ceilDiv(d.width, d.maxH*8)
 	d.mcusY = ceilDiv(d.height, d.maxV*8)
-	d.iMCURows = d.mcusY
 	for i := range d.comps {
 		c := &d.comps[i]
 		if d.maxH%c.h != 0 || d.maxV%c.v != 0 {

@@ -48,7 +48,7 @@ func (d *jpegDecoder) output(dst *RGB) error {
 	sc := d.scratch
 	rows := make([][]byte, len(d.comps))
 	bufs := make([][]byte, len(d.comps))
-	colsum := sc.int32s(&sc.colsum, w+2)
+	colsum := grow(&sc.colsum, w+2)
 	for i := range d.comps {
 		c := &d.comps[i]
 		if c.h != d.maxH || c.v != d.maxV {

@@ -70,7 +70,7 @@ func (d *jpegDecoder) smoothingUseful() bool {
 
 // smoothedIDCT runs the inverse DCT of every block with block smoothing.
 func (d *jpegDecoder) smoothedIDCT() {
-	lastIMCURow := d.iMCURows - 1
+	lastIMCURow := d.mcusY - 1 // libjpeg's total_iMCU_rows - 1
 	for ci := range d.comps {
 		c := &d.comps[ci]
 		var final, prev [10]int
