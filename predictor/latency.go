@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -89,31 +90,42 @@ type Calibration struct {
 // UnmarshalJSON reads the calibration, under version 1's key "b" too.
 func (c *Calibration) UnmarshalJSON(b []byte) error {
 	type plain Calibration
-	var p plain
-	err := decodeOldB(b, &p, &p.B)
-	*c = Calibration(p)
+	var p struct {
+		plain
+		OldB json.RawMessage `json:"b"` // version 1's name of b_ms, read only
+	}
+	err := decodeCalibration(b, &p, &p.OldB, &p.B)
+	*c = Calibration(p.plain)
 	return err
 }
 
-// decodeOldB decodes b into v, refusing unknown keys, after moving
-// version 1's key "b" (a calibration's intercept, b_ms since) to *b_ms.
-func decodeOldB(b []byte, v any, bMS *float64) error {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(b, &m); err != nil {
-		return err
-	}
-	old, ok := m["b"]
-	if ok {
-		delete(m, "b")
-		b, _ = json.Marshal(m)
+// decodeCalibration decodes b into v, a struct embedding a calibration or
+// its report beside version 1's key "b" (*old; the intercept, b_ms since),
+// refusing unknown keys. A value under "b" then replaces b_ms.
+func decodeCalibration(b []byte, v any, old *json.RawMessage, bMS *float64) error {
+	if t := bytes.TrimLeft(b, " \t\r\n"); len(t) > 0 && t[0] != '{' && t[0] != 'n' {
+		// Neither an object nor null: the unprefixed error a map of
+		// keys gives, as this has always answered.
+		return json.Unmarshal(b, new(map[string]json.RawMessage))
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		// Name a bad field as it is in the calibration itself, not by
+		// its path through the unnamed struct around it.
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			if f, ok := strings.CutPrefix(te.Field, "plain."); ok {
+				te.Field = f
+				if te.Struct == "" {
+					te.Struct = "plain"
+				}
+			}
+		}
 		return fmt.Errorf("calibration: %w", err)
 	}
-	if ok {
-		return json.Unmarshal(old, bMS)
+	if *old != nil {
+		return json.Unmarshal(*old, bMS)
 	}
 	return nil
 }
@@ -214,9 +226,12 @@ type CalibrationReport struct {
 // UnmarshalJSON reads the report, under version 1's key "b" too.
 func (c *CalibrationReport) UnmarshalJSON(b []byte) error {
 	type plain CalibrationReport
-	var p plain
-	err := decodeOldB(b, &p, &p.B)
-	*c = CalibrationReport(p)
+	var p struct {
+		plain
+		OldB json.RawMessage `json:"b"` // version 1's name of b_ms, read only
+	}
+	err := decodeCalibration(b, &p, &p.OldB, &p.B)
+	*c = CalibrationReport(p.plain)
 	return err
 }
 
