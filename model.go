@@ -110,7 +110,7 @@ func Resolve(src ModelSource) (*Model, error) {
 	if cf != nil {
 		wide, err := validateAnyResolution(space, cf.Config)
 		if err != nil {
-			return nil, withHint(fmt.Errorf("%s: %w", src.Config, err), "configs for "+space.Name+" have 20 ks in {3,5,7}, 20 e in {3,4,6}, 5 d in {2,3,4}")
+			return nil, withHint(fmt.Errorf("%s: %w", src.Config, err), configHint(space))
 		}
 		m.Config = cf.Config.Canonical(wide)
 	}
@@ -126,13 +126,25 @@ func readConfig(path string, res int) (supernet.ConfigFile, error) {
 	if err != nil {
 		return f, err
 	}
+	return f, applyRes(&f, path, res)
+}
+
+// applyRes sets the resolution of the config file f, named name, to res
+// (--res; 0: keep the file's). An OFA net.config has none of its own, so
+// without res it is an [*InputError].
+func applyRes(f *supernet.ConfigFile, name string, res int) error {
 	if f.NetConfig && res == 0 {
-		return f, inputErrorf("%s is an OFA net.config, which has no resolution: pass --res", path)
+		return inputErrorf("%s is an OFA net.config, which has no resolution: pass --res", name)
 	}
 	if res != 0 {
 		f.Config.R = res
 	}
-	return f, nil
+	return nil
+}
+
+// configHint is the hint of a config that is not in space.
+func configHint(space *supernet.Space) string {
+	return "configs for " + space.Name + " have 20 ks in {3,5,7}, 20 e in {3,4,6}, 5 d in {2,3,4}"
 }
 
 // validateAnyResolution checks c against s, accepting any resolution from

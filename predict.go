@@ -94,15 +94,12 @@ func Predict(ctx context.Context, space *supernet.Space, lat predictor.LatencyMo
 		if f.Space != nil && f.Space.Name != space.Name {
 			return nil, inputErrorf("config %s is for %s, but the latency predictor is for %s: predict it with a predictor fitted for %s", cs.Name, f.Space.Name, space.Name, f.Space.Name)
 		}
-		if res != 0 {
-			f.Config.R = res
-		}
-		if f.NetConfig && res == 0 {
-			return nil, inputErrorf("%s is an OFA net.config, which has no resolution: pass --res", cs.Name)
+		if err := applyRes(&f, cs.Name, res); err != nil {
+			return nil, err
 		}
 		wide, err := validateAnyResolution(space, f.Config)
 		if err != nil {
-			return nil, withHint(&InputError{Err: fmt.Errorf("%s: %w", cs.Name, err)}, "configs for "+space.Name+" have 20 ks in {3,5,7}, 20 e in {3,4,6}, 5 d in {2,3,4}")
+			return nil, withHint(&InputError{Err: fmt.Errorf("%s: %w", cs.Name, err)}, configHint(space))
 		}
 		cfgs[i] = f.Config.Canonical(wide)
 		if !slices.Contains(rs, cfgs[i].R) {
