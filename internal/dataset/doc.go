@@ -77,9 +77,9 @@
 // the number of workers. It holds at most BatchSize+Workers decoded images
 // ahead of the consumer, reuses its buffers, and stops promptly when its
 // context is cancelled. The transform is OFA's test transform by default,
-// or the training-style augmentation of [AugmentTransform], whose
-// randomness is seeded per image so that it too does not depend on the
-// workers.
+// or the training-style augmentation ([CropTransform] of [AugmentCrop]),
+// whose randomness is seeded per image so that it too does not depend on
+// the workers.
 //
 // A leaf helper: it imports nothing else of edgefit and uses no cgo
 // (besides internal/imaging, a leaf helper too).

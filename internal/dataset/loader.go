@@ -138,13 +138,6 @@ func TestTransform(r int) Transform {
 	}
 }
 
-// AugmentTransform is RandomResizedCrop(r) and RandomHorizontalFlip with
-// the ImageNet normalization, each image drawing from its own generator
-// (imaging.AugmentRNG(seed, index)).
-func AugmentTransform(r int, seed uint64) Transform {
-	return CropTransform(AugmentCrop(r, seed))
-}
-
 // Crop is a transform's geometric step: the r x r crop of a decoded image
 // (index as in Transform), before ToTensor and Normalize. The crop is a new
 // image (or img itself) that the caller owns: CropTransform recycles it
@@ -157,8 +150,10 @@ func TestCrop(r int) Crop {
 	return func(img *imaging.RGB, _ int) *imaging.RGB { return imaging.TestCrop(img, r) }
 }
 
-// AugmentCrop is the crop of AugmentTransform: RandomResizedCrop(r) and
-// RandomHorizontalFlip, drawing from imaging.AugmentRNG(seed, index).
+// AugmentCrop is the crop of the training-style augmentation:
+// RandomResizedCrop(r) and RandomHorizontalFlip, each image drawing from
+// its own generator (imaging.AugmentRNG(seed, index)). CropTransform of it
+// adds the ImageNet normalization.
 func AugmentCrop(r int, seed uint64) Crop {
 	return func(img *imaging.RGB, index int) *imaging.RGB {
 		return imaging.TrainCrop(img, r, imaging.AugmentRNG(seed, index))

@@ -164,9 +164,9 @@ func TestLoaderBatches(t *testing.T) {
 		}
 	}
 	// Augmentation is deterministic for a seed, whatever the workers.
-	a := loadAll(t, set, LoaderOptions{Resolution: r, BatchSize: 4, Workers: 1, Transform: AugmentTransform(r, 99)})
-	b := loadAll(t, set, LoaderOptions{Resolution: r, BatchSize: 4, Workers: 5, Transform: AugmentTransform(r, 99)})
-	c := loadAll(t, set, LoaderOptions{Resolution: r, BatchSize: 4, Workers: 5, Transform: AugmentTransform(r, 100)})
+	a := loadAll(t, set, LoaderOptions{Resolution: r, BatchSize: 4, Workers: 1, Transform: CropTransform(AugmentCrop(r, 99))})
+	b := loadAll(t, set, LoaderOptions{Resolution: r, BatchSize: 4, Workers: 5, Transform: CropTransform(AugmentCrop(r, 99))})
+	c := loadAll(t, set, LoaderOptions{Resolution: r, BatchSize: 4, Workers: 5, Transform: CropTransform(AugmentCrop(r, 100))})
 	if !equalFloats(a.data, b.data) {
 		t.Error("augmented batches depend on the number of workers")
 	}
