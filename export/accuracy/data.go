@@ -35,11 +35,6 @@ type CalibOptions struct {
 	Engine  Engine // how batch statistics are computed; "" is EngineNative
 }
 
-// DefaultCalibOptions returns OFA's settings for the folder dir.
-func DefaultCalibOptions(dir string) CalibOptions {
-	return CalibOptions{Dir: dir, Batch: DefaultCalibBatch, Images: DefaultCalibImages}
-}
-
 func (o CalibOptions) check() error {
 	switch {
 	case o.Dir == "":
@@ -335,9 +330,6 @@ func (f *folder) Dir() string { return f.dir }
 
 // BatchSize is the number of images per batch.
 func (f *folder) BatchSize() int { return f.batch }
-
-// Skipped returns the images left out at listing time (SkipBad).
-func (f *folder) Skipped() []dataset.BadImage { return f.listSkipped }
 
 // KeepCrops makes the set keep every image's preprocessed crop in memory
 // (8-bit, r×r×3 bytes each, for the last resolution used) when that takes
