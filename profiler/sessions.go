@@ -3,6 +3,7 @@ package profiler
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -92,7 +93,7 @@ func (j *Journal) Sessions(threshold float64) SessionReport {
 		}
 		if d := s.ReferenceMS/first.ReferenceMS - 1; d > threshold || d < -threshold {
 			rep.Reasons = append(rep.Reasons, fmt.Sprintf("session %d measured the drift reference at %.4g ms, %.1f%% %s than session %d (%.4g ms); the drift threshold is %.1f%%",
-				s.Index, s.ReferenceMS, 100*abs(d), map[bool]string{true: "slower", false: "faster"}[d > 0], first.Index, first.ReferenceMS, 100*threshold))
+				s.Index, s.ReferenceMS, 100*math.Abs(d), map[bool]string{true: "slower", false: "faster"}[d > 0], first.Index, first.ReferenceMS, 100*threshold))
 		}
 		if s.Clocks != first.Clocks && s.Clocks != "" && first.Clocks != "" {
 			rep.Reasons = append(rep.Reasons, fmt.Sprintf("session %d ran with other clock settings than session %d: %s, then %s", s.Index, first.Index, first.Clocks, s.Clocks))
@@ -100,13 +101,6 @@ func (j *Journal) Sessions(threshold float64) SessionReport {
 	}
 	rep.MixedSpeeds = len(rep.Reasons) > 0
 	return rep
-}
-
-func abs(x float64) float64 {
-	if x < 0 {
-		return -x
-	}
-	return x
 }
 
 // clocksOf sums up the speed settings of a fingerprint recorded as JSON:
