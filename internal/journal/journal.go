@@ -111,7 +111,8 @@ func read(r io.Reader, header any, each func(int, json.RawMessage) error) (int64
 			if !json.Valid(text) {
 				return 0, fmt.Errorf("line %d is not a JSON record: the journal was changed by hand or by another program; delete it to start over", line)
 			}
-			if err := each(line, append(json.RawMessage(nil), text...)); err != nil {
+			// ReadLine returns a fresh line, so each may keep text.
+			if err := each(line, text); err != nil {
 				return 0, fmt.Errorf("line %d: %w", line, err)
 			}
 		}
