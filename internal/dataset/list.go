@@ -180,13 +180,7 @@ func walk(root, relTop string) (images, unreadableFiles []string, err error) {
 		var subdirs []string
 		for _, e := range entries {
 			name := e.Name()
-			isDir := e.IsDir()
-			if e.Type()&os.ModeSymlink != 0 {
-				if st, err := os.Stat(filepath.Join(abs, name)); err == nil && st.IsDir() {
-					isDir = true
-				}
-			}
-			if isDir {
+			if isFolder(abs, e) {
 				subdirs = append(subdirs, name)
 			} else {
 				d.files = append(d.files, name)
@@ -232,6 +226,19 @@ func joinRel(a, b string) string {
 	return a + "/" + b
 }
 
+// isFolder reports whether the entry e of dir is a folder or a symbolic
+// link to one.
+func isFolder(dir string, e os.DirEntry) bool {
+	if e.IsDir() {
+		return true
+	}
+	if e.Type()&os.ModeSymlink != 0 {
+		st, err := os.Stat(filepath.Join(dir, e.Name()))
+		return err == nil && st.IsDir()
+	}
+	return false
+}
+
 // subfolders returns the folders (or links to folders) directly in dir,
 // sorted as Python sorts them, and the files beside them.
 func subfolders(dir string) (folders, files []string, err error) {
@@ -240,13 +247,7 @@ func subfolders(dir string) (folders, files []string, err error) {
 		return nil, nil, err
 	}
 	for _, e := range entries {
-		isDir := e.IsDir()
-		if e.Type()&os.ModeSymlink != 0 {
-			if st, err := os.Stat(filepath.Join(dir, e.Name())); err == nil && st.IsDir() {
-				isDir = true
-			}
-		}
-		if isDir {
+		if isFolder(dir, e) {
 			folders = append(folders, e.Name())
 		} else {
 			files = append(files, e.Name())
