@@ -72,7 +72,6 @@ type convLayer struct {
 	bias []float32 // the convolution's bias, or nil
 	act  act       // applied after the BatchNorm, by the consumer
 	c    int       // output channels
-	inH  int       // input height (= width)
 	outH int
 	pw   *pwWeights // 1x1 convolutions and the first conv (as im2col)
 	dw   *dwWeights // depthwise convolutions
@@ -128,7 +127,7 @@ func NewCalibratorOptions(net *supernet.Net, maxBatch int, opts Options) (*Calib
 	}
 	c := &Calibrator{net: net, ks: bestKernels(), maxBatch: maxBatch, opts: opts, r: net.Config.R}
 	c.plan = buildPlan(net, c.ks)
-	c.size = c.plan.sizes(c.ks)
+	c.size = layerSizes(net.Space.Layers(net.Config, nil))
 	if need := c.memoryBytes(maxBatch); need > limit {
 		return nil, fmt.Errorf("native calibrator: batches of %d images of %s at %d need %.2f GB of activations, over the limit of %.2f GB: use smaller batches (at most %d) or raise Options.MemoryLimit",
 			maxBatch, net.Space.Name, c.r, float64(need)/1e9, float64(limit)/1e9, c.maxFitting(limit))
@@ -158,11 +157,7 @@ func MemoryBytes(net *supernet.Net, n int) (int64, error) {
 	if err := export.CheckNet(net); err != nil {
 		return 0, err
 	}
-	ks := bestKernels()
-	c := &Calibrator{net: net, ks: ks}
-	c.plan = buildPlan(net, ks)
-	c.size = c.plan.sizes(ks)
-	return c.memoryBytes(n), nil
+	return SubnetMemoryBytes(net.Space, net.Config, n)
 }
 
 // SubnetMemoryBytes is [MemoryBytes] for subnet c of space, computed from
@@ -186,10 +181,11 @@ func SubnetMemoryBytes(space *supernet.Space, c supernet.Config, n int) (int64, 
 	return cal.memoryBytes(n), nil
 }
 
-// layerSizes is plan.sizes for the plan buildPlan would make of a net
-// with these layers (supernet.Space.Layers of its config): the same widths, kernels and heights, read from the shapes. A
-// block's expand conv is there when the layer says Expand, its
-// squeeze-and-excitation when SE > 0, as in every net CheckNet accepts.
+// layerSizes returns the sizes of the plan buildPlan makes of a net with
+// these layers (supernet.Space.Layers of its config), read from the
+// shapes alone. A block's expand conv is there when the layer says
+// Expand, its squeeze-and-excitation when SE > 0, as in every net
+// CheckNet accepts.
 func layerSizes(layers []supernet.Layer) sizes {
 	var s sizes
 	gemm := func(outH, c, k, n int, perImage *int) {
@@ -663,7 +659,7 @@ func buildPlan(net *supernet.Net, ks *kernelSet) plan {
 	var p plan
 	fc := &net.FirstConv
 	h1 := layers[0].OutSize
-	p.first = convLayer{bn: &fc.BN, bias: fc.Bias, act: toAct(fc.Act), c: layers[0].Out, inH: net.Config.R, outH: h1,
+	p.first = convLayer{bn: &fc.BN, bias: fc.Bias, act: toAct(fc.Act), c: layers[0].Out, outH: h1,
 		pw: packB(ks, 27, layers[0].Out, func(t, j int) float32 { return fc.Weight.Data[j*27+t] })}
 	h := h1
 	for bi := range net.Blocks {
@@ -675,7 +671,7 @@ func buildPlan(net *supernet.Net, ks *kernelSet) plan {
 		}
 		oh := (h-1)/l.Stride + 1
 		dw := &b.Depthwise
-		bp.dw = convLayer{bn: &dw.BN, bias: dw.Bias, act: toAct(dw.Act), c: l.Mid, inH: h, outH: oh,
+		bp.dw = convLayer{bn: &dw.BN, bias: dw.Bias, act: toAct(dw.Act), c: l.Mid, outH: oh,
 			dw: packDW(ks, l.Mid, l.Kernel, l.Stride, dw.Weight.Data)}
 		if b.SE != nil {
 			bp.se = sePack(b.SE, l.Mid, l.SE)
@@ -691,7 +687,7 @@ func buildPlan(net *supernet.Net, ks *kernelSet) plan {
 
 func pointwiseLayer(ks *kernelSet, cb *supernet.ConvBN, in, out, h int) *convLayer {
 	w := cb.Weight.Data
-	return &convLayer{bn: &cb.BN, bias: cb.Bias, act: toAct(cb.Act), c: out, inH: h, outH: h,
+	return &convLayer{bn: &cb.BN, bias: cb.Bias, act: toAct(cb.Act), c: out, outH: h,
 		pw: packB(ks, in, out, func(t, j int) float32 { return w[j*in+t] })}
 }
 
@@ -705,36 +701,5 @@ func sePack(se *supernet.SqueezeExcite, mid, width int) *sePlan {
 			s.expand[j*mid+t] = se.Expand.Weight.Data[t*width+j]
 		}
 	}
-	return s
-}
-
-func (p *plan) sizes(ks *kernelSet) sizes {
-	var s sizes
-	gemm := func(l *convLayer, perImage *int) {
-		*perImage = max(*perImage, l.outH*l.outH*l.c)
-		s.kMax = max(s.kMax, l.pw.k)
-		s.nMax = max(s.nMax, l.pw.n)
-	}
-	gemm(&p.first, &s.buf1)
-	s.resid = p.first.outH * p.first.outH * p.first.c
-	for i := range p.blocks {
-		b := &p.blocks[i]
-		if b.expand != nil {
-			gemm(b.expand, &s.buf1)
-		}
-		d := &b.dw
-		s.buf2 = max(s.buf2, d.outH*d.outH*d.c)
-		pw := d.inH + 2*(d.dw.k/2)
-		pix := bandPixel(d.c)
-		s.plane = max(s.plane, min(bandRows(pw, pix, d.dw.k), pw)*pw*pix)
-		gemm(&b.project, &s.buf1)
-		s.resid = max(s.resid, b.project.outH*b.project.outH*b.project.c)
-		if b.se != nil {
-			s.seT = max(s.seT, d.outH*d.outH*d.c)
-			s.seMid = max(s.seMid, b.se.mid)
-			s.seWidth = max(s.seWidth, b.se.width)
-		}
-	}
-	gemm(&p.final, &s.buf1)
 	return s
 }

@@ -8,10 +8,9 @@ import (
 )
 
 // TestSubnetMemoryBytes: the byte count from the layer shapes alone is
-// MemoryBytes of an initialized net of the same subnet, buffer size by
-// buffer size, for the smallest and largest subnets and random ones of
-// both spaces at several resolutions and batch sizes; a bad config is
-// refused.
+// MemoryBytes of an initialized net of the same subnet, for the smallest
+// and largest subnets and random ones of both spaces at several
+// resolutions and batch sizes; a bad config is refused.
 func TestSubnetMemoryBytes(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 5))
 	for _, name := range []string{"w1.0", "w1.2"} {
@@ -25,10 +24,6 @@ func TestSubnetMemoryBytes(t *testing.T) {
 			}
 			for _, c := range cfgs {
 				net := supernet.Init(s, c, 1)
-				p := buildPlan(net, bestKernels())
-				if want, got := p.sizes(bestKernels()), layerSizes(s.Layers(c, nil)); got != want {
-					t.Errorf("%s %s: sizes %+v from the layers, %+v from the plan", name, c, got, want)
-				}
 				for _, n := range []int{1, 64, 200} {
 					want, err := MemoryBytes(net, n)
 					if err != nil {

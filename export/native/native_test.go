@@ -182,7 +182,6 @@ func newCalibratorKernels(tb testing.TB, net *supernet.Net, n int, ks *kernelSet
 	if ks != nil {
 		c.ks = ks
 		c.plan = buildPlan(net, ks)
-		c.size = c.plan.sizes(ks)
 	}
 	return c
 }
