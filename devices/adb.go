@@ -552,11 +552,10 @@ func (a *ADB) Info(ctx context.Context) (Info, error) {
 // once no open target uses it.
 func (a *ADB) Close() error {
 	a.mu.Lock()
-	already := a.closed
 	a.closed = true
 	a.mu.Unlock()
-	if !already && a.release != nil {
-		a.release()
+	if a.release != nil {
+		a.release() // gives back once however often it is called
 	}
 	return nil
 }

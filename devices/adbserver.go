@@ -65,8 +65,8 @@ func serverListening(port int) bool {
 
 // acquireADBServer makes sure an adb server runs for bin and env, starting
 // one (`adb start-server`) when none listens, and returns the function that
-// gives it back: the last give-back of a server this process started stops
-// it (`adb kill-server`).
+// gives it back, once however often it is called: the last give-back of a
+// server this process started stops it (`adb kill-server`).
 func acquireADBServer(ctx context.Context, bin string, env []string) (release func(), err error) {
 	port, managed := adbPort(env)
 	if !managed {
