@@ -37,15 +37,8 @@ done`
 // listed, so a cache directory shared with other files (on this machine
 // ~/.cache/edgefit also holds edgefit's own caches) keeps those.
 func CacheEntries(ctx context.Context, t devices.Target, opts Options) (base string, entries []CacheEntry, err error) {
-	base = opts.CacheDir
-	if base == "" {
-		info, err := t.Info(ctx)
-		if err != nil {
-			return "", nil, fmt.Errorf("agent cache on %s: %w", t.Name(), err)
-		}
-		if base, err = cacheDir(ctx, t, info); err != nil {
-			return "", nil, err
-		}
+	if base, err = cacheBase(ctx, t, opts, nil); err != nil {
+		return "", nil, err
 	}
 	res, err := t.Run(ctx, []string{"sh", "-c", listCacheScript, "sh", base}, devices.RunOptions{})
 	if err != nil {

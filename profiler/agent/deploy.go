@@ -72,11 +72,9 @@ func Deploy(ctx context.Context, t devices.Target, opts Options) (*Agent, error)
 	if err != nil {
 		return nil, fmt.Errorf("deploy agent to %s (%s): %w", t.Name(), platform(info), err)
 	}
-	base := opts.CacheDir
-	if base == "" {
-		if base, err = cacheDir(ctx, t, info); err != nil {
-			return nil, err
-		}
+	base, err := cacheBase(ctx, t, opts, &info)
+	if err != nil {
+		return nil, err
 	}
 	a := &Agent{Target: t, log: log}
 	if a.Bin, err = a.ensure(ctx, bin, base, "edgefit-agent"); err != nil {
@@ -219,6 +217,23 @@ func checkBinary(bin string, info devices.Info, explicit bool, log *slog.Logger)
 		log.Warn(msg + "; deploying it anyway because it was given explicitly")
 	}
 	return nil
+}
+
+// cacheBase is the directory of the agent's cache on t: opts.CacheDir,
+// else the one the device names (cacheDir). info is t's, or nil to ask t
+// for it only when it is needed.
+func cacheBase(ctx context.Context, t devices.Target, opts Options, info *devices.Info) (string, error) {
+	if opts.CacheDir != "" {
+		return opts.CacheDir, nil
+	}
+	if info == nil {
+		i, err := t.Info(ctx)
+		if err != nil {
+			return "", fmt.Errorf("agent cache on %s: %w", t.Name(), err)
+		}
+		info = &i
+	}
+	return cacheDir(ctx, t, *info)
 }
 
 // cacheDir asks the device for its cache location.
