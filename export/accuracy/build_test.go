@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/edgefit/edgefit/internal/testfix"
 	"github.com/edgefit/edgefit/predictor"
 	"github.com/edgefit/edgefit/supernet"
 )
@@ -34,8 +35,8 @@ func TestBuildDatasetResumesWithoutMeasuringTwice(t *testing.T) {
 	needORT(t)
 	ck := checkpoint(t)
 	calib, val := t.TempDir(), t.TempDir()
-	makeFolder(t, calib, 2, 3, 11)
-	makeFolder(t, val, 3, 2, 12)
+	testfix.ImageFolder(t, calib, []string{"0", "1"}, 3, 11)
+	testfix.ImageFolder(t, val, []string{"0", "1", "2"}, 2, 12)
 	out := filepath.Join(t.TempDir(), "acc.csv")
 	opts := DatasetOptions{
 		Subnets: 3, Resolutions: []int{128}, Seed: 4,
@@ -107,7 +108,7 @@ func TestBuildDatasetResumesWithoutMeasuringTwice(t *testing.T) {
 func TestDatasetOptionsErrors(t *testing.T) {
 	ck := checkpoint(t)
 	dir := t.TempDir()
-	makeFolder(t, dir, 1, 1, 1)
+	testfix.ImageFolder(t, dir, []string{"0"}, 1, 1)
 	base := DatasetOptions{Subnets: 2, Resolutions: []int{128}, Calib: CalibOptions{Dir: dir, Batch: 2, Images: 2}, Eval: EvalOptions{Dir: dir}, Output: filepath.Join(t.TempDir(), "a.csv")}
 	for _, tc := range []struct {
 		name string

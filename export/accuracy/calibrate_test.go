@@ -12,6 +12,7 @@ import (
 	"github.com/edgefit/edgefit/export"
 	"github.com/edgefit/edgefit/internal/dataset"
 	"github.com/edgefit/edgefit/internal/imaging"
+	"github.com/edgefit/edgefit/internal/testfix"
 	"github.com/edgefit/edgefit/supernet"
 )
 
@@ -134,7 +135,7 @@ func TestRecalibrateFolder(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	files := makeFolder(t, dir, 3, 5, 7)
+	files := testfix.ImageFolder(t, dir, []string{"0", "1", "2"}, 5, 7)
 	ctx := context.Background()
 	cs, err := OpenCalibration(ctx, CalibOptions{Dir: dir, Batch: 4, Images: 13})
 	if err != nil {
@@ -200,7 +201,7 @@ func TestRecalibrateFolder(t *testing.T) {
 
 func TestCalibOptionsErrors(t *testing.T) {
 	dir := t.TempDir()
-	makeFolder(t, dir, 1, 2, 1)
+	testfix.ImageFolder(t, dir, []string{"0"}, 2, 1)
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name string

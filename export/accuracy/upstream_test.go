@@ -40,8 +40,8 @@ func TestAgainstUpstreamOFA(t *testing.T) {
 		t.Fatal(err)
 	}
 	calib, val := t.TempDir(), t.TempDir()
-	makeFolder(t, calib, 3, 12, 1)
-	makeFolder(t, val, 3, 7, 2)
+	testfix.ImageFolder(t, calib, []string{"0", "1", "2"}, 12, 1)
+	testfix.ImageFolder(t, val, []string{"0", "1", "2"}, 7, 2)
 	cs, err := OpenCalibration(context.Background(), CalibOptions{Dir: calib, Batch: 8, Images: 30})
 	if err != nil {
 		t.Fatal(err)
