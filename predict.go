@@ -123,9 +123,7 @@ func Predict(ctx context.Context, space *supernet.Space, lat predictor.LatencyMo
 		MeasuredResolutions: measuredResolutions(lat)}
 	for i, c := range cfgs {
 		ps := PredictedSubnet{Source: configs[i].Name, Candidate: search.Candidate{Config: c, Estimate: est[i]}}
-		if m := p.MeasuredResolutions; len(m) > 0 && (c.R < m[0] || c.R > m[len(m)-1]) {
-			ps.LatencyExtrapolated = true
-		}
+		ps.LatencyExtrapolated = OutsideMeasured(c.R, p.MeasuredResolutions)
 		p.Subnets = append(p.Subnets, ps)
 	}
 	return p, nil

@@ -156,12 +156,19 @@ func SearchResolutions(space *supernet.Space, lat predictor.LatencyModel, reques
 	}
 	lo, hi := measured[0], measured[len(measured)-1]
 	for _, r := range requested {
-		if r < lo || r > hi {
+		if OutsideMeasured(r, measured) {
 			return nil, inputErrorf("--res %d is outside the resolutions the lookup table measured (%s): its latency would be extrapolated; "+
 				"search within %d..%d, profile r=%d, or pass --allow-extrapolation", r, resolutionRange(measured), lo, hi, r)
 		}
 	}
 	return requested, nil
+}
+
+// OutsideMeasured reports whether the resolution r lies outside the
+// sorted resolutions measured that a lookup table measured, where its
+// latency is extrapolated; never when measured is empty (not known).
+func OutsideMeasured(r int, measured []int) bool {
+	return len(measured) > 0 && (r < measured[0] || r > measured[len(measured)-1])
 }
 
 // resolutionRange writes measured resolutions as "160" or "160..224".
@@ -184,9 +191,10 @@ func (s *Selection) noteExtrapolation(lat predictor.LatencyModel, rs []int) {
 	var below, above []int
 	for _, r := range searchedResolutions(lat, rs) {
 		switch {
+		case !OutsideMeasured(r, measured):
 		case r < measured[0]:
 			below = append(below, r)
-		case r > measured[len(measured)-1]:
+		default:
 			above = append(above, r)
 		}
 	}

@@ -132,7 +132,7 @@ func candidateRows(cs []search.Candidate, measured []int) [][]string {
 	rows := make([][]string, 0, len(cs))
 	for i, c := range cs {
 		r := fmt.Sprint(c.Config.R)
-		if len(measured) > 0 && (c.Config.R < measured[0] || c.Config.R > measured[len(measured)-1]) {
+		if edgefit.OutsideMeasured(c.Config.R, measured) {
 			r += "*"
 		}
 		rows = append(rows, []string{
