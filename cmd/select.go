@@ -257,7 +257,7 @@ func runSelect(ctx context.Context, g *globalOptions, o *selectFlags) error {
 	if err != nil {
 		return err
 	}
-	_, ro, err := o.rerank.options(false)
+	calib, ro, err := o.rerank.options(false)
 	if err != nil {
 		return err
 	}
@@ -294,7 +294,7 @@ func runSelect(ctx context.Context, g *globalOptions, o *selectFlags) error {
 	if g.JSON {
 		return writeJSON(g.io.Out, sel)
 	}
-	return o.printSelection(g, sel, frontPaths)
+	return o.printSelection(g, sel, frontPaths, calib)
 }
 
 // prepareRerank checks --checkpoint against the predictor's space and,
@@ -365,8 +365,10 @@ func (o *selectFlags) writeSelection(sel *edgefit.Selection) ([]string, error) {
 	return nil, nil
 }
 
-// printSelection prints the best subnets as a table and what was written.
-func (o *selectFlags) printSelection(g *globalOptions, sel *edgefit.Selection, frontPaths []string) error {
+// printSelection prints the best subnets as a table and what was written;
+// calib is the rerank's calibration, which the next: hint repeats (nil
+// without --rerank).
+func (o *selectFlags) printSelection(g *globalOptions, sel *edgefit.Selection, frontPaths []string, calib *accuracy.CalibOptions) error {
 	if err := writeTable(g.io.Out, selectionHeader(sel), candidateRows(sel.Top, sel.MeasuredResolutions)); err != nil {
 		return err
 	}
@@ -387,10 +389,6 @@ func (o *selectFlags) printSelection(g *globalOptions, sel *edgefit.Selection, f
 		}
 	}
 	if o.Output != "" {
-		var calib *accuracy.CalibOptions
-		if sel.Rerank != nil {
-			calib, _ = o.rerank.calib.options(o.rerank.data.SkipBad) // checked before the search
-		}
 		fmt.Fprintf(g.io.Out, "best config written to %s\nnext: %s\n", o.Output, edgefit.ExportCommand(o.Output, sel.Space, o.Checkpoint, "model.onnx", calib))
 	}
 	if len(frontPaths) > 0 {
