@@ -7,15 +7,15 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
+	"path"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/edgefit/edgefit/export"
 	"github.com/edgefit/edgefit/export/ort"
 	"github.com/edgefit/edgefit/internal/testfix"
+	"github.com/edgefit/edgefit/internal/testfix/ofafixture"
 	"github.com/edgefit/edgefit/supernet"
 )
 
@@ -76,26 +76,6 @@ func worstError(t *testing.T, net *supernet.Net, got, want []export.BatchStats) 
 	return wm, wv
 }
 
-// need skips a test whose peer is missing, or fails it under
-// EDGEFIT_TEST_STRICT=1.
-func need(t testing.TB, err error, what string) {
-	t.Helper()
-	if err == nil {
-		return
-	}
-	if os.Getenv("EDGEFIT_TEST_STRICT") == "1" {
-		t.Fatalf("EDGEFIT_TEST_STRICT=1 forbids skipping: %s unavailable: %v", what, err)
-	}
-	t.Skipf("%s unavailable: %v", what, err)
-}
-
-var fixtures struct {
-	sync.Once
-	ck    *supernet.Checkpoint
-	cases []fixtureCase
-	err   error
-}
-
 type fixtureCase struct {
 	Name   string          `json:"name"`
 	Config json.RawMessage `json:"config"`
@@ -103,29 +83,26 @@ type fixtureCase struct {
 	Logits []float64       `json:"logits"` // PyTorch's, for Input
 }
 
-// fixture loads the OFA w1.0 fixture checkpoint of ../shared and the
+// fixtureDir is the OFA w1.0 fixture's directory below ../shared: its
+// checkpoint, reference.json and the cases' inputs.
+var fixtureDir = path.Dir(ofafixture.Path)
+
+// fixture returns the OFA w1.0 fixture checkpoint of ../shared and the
 // subnet configs of its reference cases.
 func fixture(t testing.TB) (*supernet.Checkpoint, []fixtureCase) {
 	t.Helper()
-	shared := filepath.Join(testfix.RepoRoot(t), "..", "shared")
-	dir := filepath.Join(shared, "fixtures", "ofa-mbv3-w1.0")
-	fixtures.Do(func() {
-		raw, err := os.ReadFile(filepath.Join(dir, "reference.json"))
-		if err != nil {
-			fixtures.err = err
-			return
-		}
-		var ref struct {
-			Cases []fixtureCase `json:"cases"`
-		}
-		if fixtures.err = json.Unmarshal(raw, &ref); fixtures.err != nil {
-			return
-		}
-		fixtures.cases = ref.Cases
-		fixtures.ck, fixtures.err = supernet.LoadCheckpoint(filepath.Join(dir, "supernet.pth"))
-	})
-	need(t, fixtures.err, "the OFA fixture checkpoint under "+dir)
-	return fixtures.ck, fixtures.cases
+	ck := ofafixture.Checkpoint(t)
+	raw, err := os.ReadFile(testfix.SharedFile(t, fixtureDir+"/reference.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ref struct {
+		Cases []fixtureCase `json:"cases"`
+	}
+	if err := json.Unmarshal(raw, &ref); err != nil {
+		t.Fatal(err)
+	}
+	return ck, ref.Cases
 }
 
 // fixtureNet extracts the fixture case's subnet at resolution r.
@@ -380,7 +357,7 @@ func ortStats(t *testing.T, net *supernet.Net, in []float32, n int) []export.Bat
 // within 1e-5), where each variance comes from one image. Batches of one
 // are therefore held to 2e-5, the rest to 1e-5.
 func TestMatchesONNXRuntime(t *testing.T) {
-	need(t, ort.Init(""), "ONNX Runtime")
+	testfix.Need(t, testfix.ORT, ort.Init(""))
 	type tc struct {
 		name string
 		net  func() *supernet.Net
@@ -708,7 +685,6 @@ func TestForward(t *testing.T) {
 	}
 
 	ck, cases := fixture(t)
-	dir := filepath.Join(testfix.RepoRoot(t), "..", "shared", "fixtures", "ofa-mbv3-w1.0")
 	for _, fc := range cases {
 		cfg, err := supernet.ParseConfig(ck.Space, fc.Config)
 		if err != nil {
@@ -718,7 +694,7 @@ func TestForward(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		raw, err := os.ReadFile(filepath.Join(dir, fc.Input))
+		raw, err := os.ReadFile(testfix.SharedFile(t, fixtureDir+"/"+fc.Input))
 		if err != nil {
 			t.Fatal(err)
 		}
