@@ -264,10 +264,12 @@ type RerankResult struct {
 	ValSHA256   string        `json:"val_list_sha256"`
 	Seconds     float64       `json:"wall_seconds"`
 
-	// The chosen subnet as measured: recalibrated, with its record, for
-	// whoever exports it next (see [RerankResult.Recalibrated]).
-	net *supernet.Net
-	cal *accuracy.Calibration
+	// The chosen subnet as the search found it, and as measured:
+	// recalibrated, with its record, for whoever exports it next (see
+	// [RerankResult.Recalibrated]).
+	chosen search.Candidate
+	net    *supernet.Net
+	cal    *accuracy.Calibration
 }
 
 // Recalibrated returns the chosen subnet with the BatchNorm statistics it
@@ -317,7 +319,7 @@ func (r *Reranker) Rerank(ctx context.Context, sel *Selection, progress Progress
 		meter.Set(n+1, len(cands))
 	}
 	res.Candidates[best].Chosen = true
-	res.Chosen = res.Candidates[best]
+	res.Chosen, res.chosen = res.Candidates[best], cands[best]
 	res.Seconds = time.Since(start).Seconds()
 	return res, nil
 }

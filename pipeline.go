@@ -426,7 +426,7 @@ func (x *execution) attempt(ctx context.Context, lim search.Limits) (Attempt, er
 		if rr, err = x.reranker.Rerank(ctx, x.sel, x.progress); err != nil {
 			return Attempt{}, err
 		}
-		best = x.candidate(rr.Chosen.Config)
+		best = rr.chosen
 		statusf(x.progress, "measured top-1 %.2f%% (predicted %.2f%%) for the chosen subnet, the best of %d measured", 100*rr.Chosen.MeasuredTop1, 100*rr.Chosen.PredictedAccuracy, len(rr.Candidates))
 	}
 	if err := x.exportModel(ctx, best, rr); err != nil {
@@ -508,18 +508,6 @@ func searchResolutions(space *supernet.Space, measured []int) []int {
 	}
 	slices.Sort(rs)
 	return rs
-}
-
-// candidate returns the search's entry for config c.
-func (x *execution) candidate(c supernet.Config) search.Candidate {
-	for _, set := range [][]search.Candidate{x.sel.Top, x.sel.Front} {
-		for _, cand := range set {
-			if cand.Config == c {
-				return cand
-			}
-		}
-	}
-	return x.sel.Top[0]
 }
 
 // exportModel writes the chosen subnet, recalibrated when the run has
