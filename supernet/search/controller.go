@@ -114,16 +114,23 @@ func newPolicy(nChoice []int, nSlot, hidden int, rng *rand.Rand) *policy {
 	return p
 }
 
-// tensorsOf returns, for grad (laid out as theta), the slices of each
-// tensor.
-func (p *policy) tensorsOf(grad []float64) (wx, wh, b, emb, pos []float64, headW, headB [][]float64) {
+// tensorsOf returns, for grad (laid out as theta), the slices of the
+// LSTM's tensors and of the embeddings.
+func (p *policy) tensorsOf(grad []float64) (wx, wh, b, emb, pos []float64) {
 	at := func(v tensorView) []float64 { return grad[v.off : v.off+v.len : v.off+v.len] }
-	wx, wh, b, emb, pos = at(p.names[0]), at(p.names[1]), at(p.names[2]), at(p.names[3]), at(p.names[4])
+	return at(p.names[0]), at(p.names[1]), at(p.names[2]), at(p.names[3]), at(p.names[4])
+}
+
+// headsOf returns, for grad (laid out as theta), the slices of each
+// head's weights and biases, in headW and headB (whose room it reuses).
+func (p *policy) headsOf(grad []float64, headW, headB [][]float64) ([][]float64, [][]float64) {
+	headW, headB = headW[:0], headB[:0]
 	for k := range p.nChoice {
-		headW = append(headW, at(p.names[5+2*k]))
-		headB = append(headB, at(p.names[6+2*k]))
+		w, b := p.names[5+2*k], p.names[6+2*k]
+		headW = append(headW, grad[w.off:w.off+w.len:w.off+w.len])
+		headB = append(headB, grad[b.off:b.off+b.len:b.off+b.len])
 	}
-	return
+	return headW, headB
 }
 
 // inputRows is the number of rows of the input table: tokens, then slots.
@@ -272,7 +279,9 @@ func entropyOf(pr []float64) float64 {
 func (p *policy) backward(e *episode, adv, beta, scale float64, grad, dIn []float64, w *backWork) {
 	H := p.hidden
 	T := len(e.types)
-	_, dwh, _, _, _, dHeadW, dHeadB := p.tensorsOf(grad)
+	_, dwh, _, _, _ := p.tensorsOf(grad)
+	w.headW, w.headB = p.headsOf(grad, w.headW, w.headB)
+	dHeadW, dHeadB := w.headW, w.headB
 	w.dh = grow(w.dh, H)
 	w.dc = grow(w.dc, H)
 	w.dz = grow(w.dz, T*4*H)
@@ -347,7 +356,7 @@ func (p *policy) backward(e *episode, adv, beta, scale float64, grad, dIn []floa
 // embeddings.
 func (p *policy) inputBackward(dIn, grad []float64) {
 	H := p.hidden
-	dwx, _, db, demb, dpos, _, _ := p.tensorsOf(grad)
+	dwx, _, db, demb, dpos := p.tensorsOf(grad)
 	for i := range p.inputRows() {
 		row := dIn[i*4*H : (i+1)*4*H]
 		x, bias := p.inputVector(i)
@@ -371,7 +380,10 @@ func (p *policy) inputBackward(dIn, grad []float64) {
 }
 
 // backWork is one goroutine's scratch space for backward.
-type backWork struct{ dh, dc, dz, dl []float64 }
+type backWork struct {
+	dh, dc, dz, dl []float64
+	headW, headB   [][]float64 // views of the heads' gradients (headsOf)
+}
 
 func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
 

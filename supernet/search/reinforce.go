@@ -72,6 +72,7 @@ type trainer struct {
 	last     int // sequences of the last batch, pool[:last]
 	grad     []float64
 	chunks   [][]float64 // per chunk of episodes: gradient, then input-table gradient
+	dIn      []float64   // the chunks' input-table gradients summed
 	backWork []backWork
 }
 
@@ -154,7 +155,9 @@ func (t *trainer) gradient(eps []*episode, adv []float64, scale float64) {
 		}
 	})
 	clear(t.grad)
-	dIn := make([]float64, nIn)
+	t.dIn = grow(t.dIn, nIn)
+	dIn := t.dIn
+	clear(dIn)
 	for c := range nChunks {
 		buf := t.chunks[c]
 		axpy(t.grad, 1, buf[:len(p.theta)])
