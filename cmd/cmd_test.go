@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"bytes"
-	"context"
 	"strings"
 	"testing"
 
@@ -15,9 +14,7 @@ import (
 // stderr and error.
 func run(t *testing.T, args ...string) (string, string, error) {
 	t.Helper()
-	var out, errb bytes.Buffer
-	err := Execute(context.Background(), args, IO{In: bytes.NewReader(nil), Out: &out, Err: &errb})
-	return out.String(), errb.String(), err
+	return runIn(t, "", args...)
 }
 
 // sharedDir returns ../shared beside the repository, or skips the test.
@@ -40,7 +37,7 @@ func TestUnknownFlagIsUsageError(t *testing.T) {
 // TestEveryCommandHasExample walks the command tree: every command a user
 // can run shows an example in its --help.
 func TestEveryCommandHasExample(t *testing.T) {
-	root := newRootCommand(IO{})
+	root, _ := newRoot(IO{})
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
 		if c.Name() == "help" || c.Name() == "completion" || c.Parent() != nil && c.Parent().Name() == "completion" {

@@ -94,11 +94,6 @@ func Execute(ctx context.Context, args []string, stdio IO) error {
 	return err
 }
 
-func newRootCommand(stdio IO) *cobra.Command {
-	root, _ := newRoot(stdio)
-	return root
-}
-
 func newRoot(stdio IO) (*cobra.Command, *globalOptions) {
 	g := &globalOptions{io: stdio}
 	root := &cobra.Command{
