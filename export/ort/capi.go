@@ -49,13 +49,6 @@ static void *const *edgefit_api(void *lib, uint32_t version) {
 	return (void *const *)base->GetApi(version);
 }
 
-// edgefit_serves_api reports whether the library's OrtGetApiBase serves
-// C API version v (GetApi returns NULL, and prints why, when it does not).
-static int edgefit_serves_api(void *lib, uint32_t v) {
-	const edgefitOrtApiBase *(*getBase)(void) = (const edgefitOrtApiBase *(*)(void))dlsym(lib, "OrtGetApiBase");
-	return getBase != NULL && getBase() != NULL && getBase()->GetApi(v) != NULL;
-}
-
 // edgefit_status_message copies the status message into a malloc'd string
 // and releases the status.
 static char *edgefit_status_message(void *const *api, OrtStatus *st) {
@@ -141,13 +134,14 @@ func capi() (lib unsafe.Pointer, api *unsafe.Pointer, err error) {
 	return lib, (*unsafe.Pointer)(unsafe.Pointer(a)), nil
 }
 
-// servesAPI reports whether the loaded library serves C API version v.
+// servesAPI reports whether the loaded library serves C API version v
+// (its GetApi returns NULL, and prints why, when it does not).
 func servesAPI(v int) (bool, error) {
 	lib, _, err := capi()
 	if err != nil {
 		return false, err
 	}
-	return C.edgefit_serves_api(lib, C.uint32_t(v)) != 0, nil
+	return C.edgefit_api(lib, C.uint32_t(v)) != nil, nil
 }
 
 // AvailableProviders returns the execution providers the loaded library was
