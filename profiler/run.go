@@ -57,7 +57,8 @@ type Plan struct {
 	DriftNoise float64
 
 	space    *supernet.Space
-	todo     []item
+	items    []item // every entry and network, in measuring order (planItems)
+	todo     []item // of items, those the journal lacks
 	refLayer supernet.Layer
 	refR     int
 	journal  *Journal // nil: none yet
@@ -106,8 +107,8 @@ func NewPlan(ctx context.Context, target devices.Target, o Options) (*Plan, erro
 	p.refLayer, p.refR = referenceLayer(sp, o.Resolutions)
 	p.Reference = p.refLayer.Key()
 
-	all := planItems(sp, &o)
-	for _, it := range all {
+	p.items = planItems(sp, &o)
+	for _, it := range p.items {
 		if it.kind == recEntry {
 			p.Entries++
 		} else {
@@ -119,7 +120,7 @@ func NewPlan(ctx context.Context, target devices.Target, o Options) (*Plan, erro
 			return nil, err
 		}
 	}
-	p.schedule(all)
+	p.schedule()
 	return p, nil
 }
 
@@ -132,15 +133,15 @@ func (p *Plan) UseJournal(path string) error {
 	if err := p.openJournal(); err != nil {
 		return err
 	}
-	p.schedule(planItems(p.space, &p.Options))
+	p.schedule()
 	return nil
 }
 
-// schedule sets what is left to measure of all: what the journal has
-// not measured yet.
-func (p *Plan) schedule(all []item) {
+// schedule sets what is left to measure of p's items: what the journal
+// has not measured yet.
+func (p *Plan) schedule() {
 	p.Done, p.todo = 0, nil
-	for _, it := range all {
+	for _, it := range p.items {
 		if p.journal != nil {
 			if _, done := p.journal.Done[it.id]; done {
 				p.Done++
