@@ -142,20 +142,38 @@ func (s *searcher) rewards(cfgs []supernet.Config, floor float64) ([]float64, bo
 		}
 		unknown = append(unknown, j)
 	}
-	check := make([]supernet.Config, len(unknown))
+	// A subnet drawn more than once in the batch is checked once on the
+	// cheap path. Through a plain Scorer every check is a prediction that
+	// counts toward the cap, one per draw as before.
+	dedupe := s.coster != nil || s.latOnly != nil
+	at := make([]int, len(unknown)) // index in check of each unknown draw
+	var check []supernet.Config
+	var pending *configTable
+	if dedupe {
+		pending = newConfigTable(len(unknown))
+	}
 	for k, j := range unknown {
-		check[k] = cfgs[j]
+		c := &cfgs[j]
+		if dedupe {
+			if i, dup := pending.get(c); dup {
+				at[k] = i
+				continue
+			}
+			pending.put(c, len(check))
+		}
+		at[k] = len(check)
+		check = append(check, *c)
 	}
 	est := make([]predictor.Estimate, len(check))
 	s.costs(check, est)
 	var feasible []supernet.Config
 	var feasibleIdx []int
 	for k, j := range unknown {
-		if s.lim.Met(&est[k]) {
+		if e := &est[at[k]]; s.lim.Met(e) {
 			feasible = append(feasible, cfgs[j])
 			feasibleIdx = append(feasibleIdx, j)
 		} else {
-			out[j] = penalty(&est[k])
+			out[j] = penalty(e)
 		}
 	}
 	s.scoreAll(feasible)
