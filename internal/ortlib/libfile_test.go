@@ -13,14 +13,7 @@ import (
 // androidLib returns the `make ort-android` library for abi, or skips.
 func androidLib(t *testing.T, abi string) string {
 	t.Helper()
-	p, err := AndroidLibraryPath(abi)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(p); err != nil {
-		testfix.Skip(t, "ONNX Runtime's Android library for %s is not cached (%v): run `make ort-android`", abi, err)
-	}
-	return p
+	return testfix.AndroidLibrary(t, abi, AndroidLibraryPath)
 }
 
 // rawMachine reads e_machine straight from the ELF header bytes (offset

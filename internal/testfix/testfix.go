@@ -100,3 +100,17 @@ func SharedFile(t testing.TB, rel string) string {
 	Need(t, SharedDir, err)
 	return p
 }
+
+// AndroidLibrary returns ONNX Runtime's Android library for abi, the file
+// where(abi) names (pass ortlib.AndroidLibraryPath, which this leaf
+// package does not import). Where it is not cached (`make ort-android`)
+// the test skips, or fails under EDGEFIT_TEST_STRICT=1, as with [Need].
+func AndroidLibrary(t testing.TB, abi string, where func(abi string) (string, error)) string {
+	t.Helper()
+	p, err := where(abi)
+	if err == nil {
+		_, err = os.Stat(p)
+	}
+	Need(t, fmt.Sprintf("ONNX Runtime's Android library for %s (run `make ort-android`)", abi), err)
+	return p
+}

@@ -26,6 +26,14 @@ func TestChildShared(t *testing.T) {
 	t.Log("reached after SharedFile")
 }
 
+func TestChildAndroid(t *testing.T) {
+	if os.Getenv("TESTFIX_CHILD") != "1" {
+		t.Skip("run by TestAndroidLibraryStrict")
+	}
+	AndroidLibrary(t, "x86_64", func(abi string) (string, error) { return "no/such/android-" + abi + "/libonnxruntime.so", nil })
+	t.Log("reached after AndroidLibrary")
+}
+
 // child runs test in a child process with EDGEFIT_TEST_STRICT set to
 // strict and returns its verbose output and whether it passed.
 func child(t *testing.T, test, strict string) (string, bool) {
@@ -59,5 +67,21 @@ func TestSharedStrict(t *testing.T) {
 	out, ok = child(t, "TestChildShared", "")
 	if !ok || !strings.Contains(out, "--- SKIP: TestChildShared") {
 		t.Errorf("without strict mode a missing ../shared file should skip:\n%s", out)
+	}
+}
+
+func TestAndroidLibraryStrict(t *testing.T) {
+	const want = "needs ONNX Runtime's Android library for x86_64 (run `make ort-android`): "
+	out, ok := child(t, "TestChildAndroid", "")
+	if !ok || !strings.Contains(out, "--- SKIP: TestChildAndroid") || !strings.Contains(out, want) {
+		t.Errorf("without strict mode a missing Android library should skip naming it:\n%s", out)
+	}
+	out, ok = child(t, "TestChildAndroid", "1")
+	if ok || !strings.Contains(out, "--- FAIL: TestChildAndroid") || !strings.Contains(out, want) || strings.Contains(out, "reached after") {
+		t.Errorf("under EDGEFIT_TEST_STRICT=1 a missing Android library should fail the test:\n%s", out)
+	}
+	dir := t.TempDir()
+	if got := AndroidLibrary(t, "x86_64", func(string) (string, error) { return dir, nil }); got != dir {
+		t.Errorf("AndroidLibrary = %q, want %q", got, dir)
 	}
 }

@@ -158,14 +158,7 @@ func TestDeployRefusesWrongArch(t *testing.T) {
 // needAndroidLib returns the `make ort-android` library for abi, or skips.
 func needAndroidLib(t *testing.T, abi string) string {
 	t.Helper()
-	lib, err := ortlib.AndroidLibraryPath(abi)
-	if err == nil {
-		_, err = os.Stat(lib)
-	}
-	if err != nil {
-		testfix.Skip(t, "ONNX Runtime's Android library for %s not cached (%v): run `make ort-android`", abi, err)
-	}
-	return lib
+	return testfix.AndroidLibrary(t, abi, ortlib.AndroidLibraryPath)
 }
 
 // openPhone starts a fake phone reporting abi and opens it.

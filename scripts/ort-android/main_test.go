@@ -15,7 +15,7 @@ import (
 	"github.com/edgefit/edgefit/internal/testfix"
 )
 
-// cached returns a library `make ort` or `make ort-android` fetched.
+// cached returns a library `make ort` fetched.
 func cached(t *testing.T, where func() (string, error)) string {
 	t.Helper()
 	path, err := where()
@@ -23,7 +23,7 @@ func cached(t *testing.T, where func() (string, error)) string {
 		_, err = os.Stat(path)
 	}
 	if err != nil {
-		testfix.Skip(t, "cached ONNX Runtime library missing (%v): run `make ort ort-android`", err)
+		testfix.Skip(t, "cached ONNX Runtime library missing (%v): run `make ort`", err)
 	}
 	return path
 }
@@ -74,7 +74,7 @@ func fakePackage(t *testing.T, libs map[string]string, license string) string {
 }
 
 func TestInstallChecksBeforeInstalling(t *testing.T) {
-	android := cached(t, func() (string, error) { return ortlib.AndroidLibraryPath("x86_64") })
+	android := testfix.AndroidLibrary(t, "x86_64", ortlib.AndroidLibraryPath)
 	linux := cached(t, func() (string, error) { return ortlib.CachedPath("amd64") })
 	dir := t.TempDir()
 
