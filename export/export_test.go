@@ -414,7 +414,7 @@ func nanf() float64 {
 	return zero / zero
 }
 
-func TestVerifyFile(t *testing.T) {
+func TestCompareFile(t *testing.T) {
 	needORT(t)
 	s := space(t, "w1.0")
 	net := randomNet(t, s, s.MinConfig(128), 1)
@@ -422,11 +422,11 @@ func TestVerifyFile(t *testing.T) {
 	if err := WriteFile(path, net, Metadata{}); err != nil {
 		t.Fatal(err)
 	}
-	if d, err := VerifyFile(context.Background(), path, net, nil); err != nil || d > 1e-4 {
-		t.Fatalf("VerifyFile = %g, %v", d, err)
+	if a, err := CompareFile(context.Background(), path, net, nil); err != nil || a.MaxAbsDiff > 1e-4 {
+		t.Fatalf("CompareFile = %g, %v", a.MaxAbsDiff, err)
 	}
-	if _, err := VerifyFile(context.Background(), path+".missing", net, nil); err == nil {
-		t.Fatal("VerifyFile of a missing file succeeded")
+	if _, err := CompareFile(context.Background(), path+".missing", net, nil); err == nil {
+		t.Fatal("CompareFile of a missing file succeeded")
 	}
 }
 

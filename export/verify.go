@@ -98,19 +98,6 @@ func CompareFile(ctx context.Context, path string, net *supernet.Net, input []fl
 	return Compare(ctx, model, net, input)
 }
 
-// VerifyFile is [Verify] on the model stored at path.
-func VerifyFile(ctx context.Context, path string, net *supernet.Net, input []float32) (float64, error) {
-	model, err := os.ReadFile(path)
-	if err != nil {
-		return 0, fmt.Errorf("verify: %w", err)
-	}
-	d, err := Verify(ctx, model, net, input)
-	if err != nil {
-		return 0, fmt.Errorf("%s: %w", path, err)
-	}
-	return d, nil
-}
-
 // RunModel runs a single-input, single-output float32 ONNX model with ONNX
 // Runtime on the CPU (one thread, so results are reproducible) and returns
 // its output.
