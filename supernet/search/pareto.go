@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"slices"
 
-	"github.com/edgefit/edgefit/predictor"
 	"github.com/edgefit/edgefit/supernet"
 )
 
@@ -179,14 +178,21 @@ func (s *searcher) references() (lat, mem float64) {
 	lat, okL := s.lim.Get(Latency)
 	mem, okM := s.lim.Get(Memory)
 	if !okL || !okM {
-		sp := s.space
-		est := make([]predictor.Estimate, 1)
-		s.fullCosts([]supernet.Config{sp.MaxConfig(sp.Resolutions[len(sp.Resolutions)-1])}, est)
+		e, fresh := s.largest()
+		// Counted as the limit checks are: a check on the cheap path
+		// (estimated here, not for relative limits before the search),
+		// or, through a plain Scorer, a prediction.
+		switch {
+		case s.coster == nil:
+			s.stats.Scored++
+		case fresh:
+			s.stats.CostChecks++
+		}
 		if !okL {
-			lat = est[0].LatencyMS
+			lat = e.LatencyMS
 		}
 		if !okM {
-			mem = float64(est[0].PeakMemory)
+			mem = float64(e.PeakMemory)
 		}
 	}
 	return max(lat, 1e-9), max(mem, 1)

@@ -274,12 +274,14 @@ func Run(ctx context.Context, space *supernet.Space, scorer Scorer, lim Limits, 
 			return nil, fmt.Errorf("search resolutions: %w", err)
 		}
 	}
-	if lim.Relative() {
-		lim = lim.Resolve(largest(space, scorer))
-	}
-	s := &searcher{ctx: ctx, space: space, lim: lim, opt: opt, seen: newConfigTable(1024), best: math.Inf(-1)}
+	s := &searcher{ctx: ctx, space: space, opt: opt, seen: newConfigTable(1024), best: math.Inf(-1)}
 	s.scorer = scorer
 	s.coster, _ = scorer.(CostScorer)
+	if lim.Relative() {
+		e, _ := s.largest()
+		lim = lim.Resolve(e)
+	}
+	s.lim = lim
 	if l, ok := scorer.(LatencyScorer); ok && lim.MaxMemory == 0 && lim.MaxParams == 0 && lim.MaxMACs == 0 {
 		s.latOnly = l
 	}
@@ -333,16 +335,23 @@ func Run(ctx context.Context, space *supernet.Space, scorer Scorer, lim Limits, 
 }
 
 // largest returns the estimate of the space's largest subnet, at its
-// largest resolution: what relative limits are shares of.
-func largest(space *supernet.Space, scorer Scorer) *predictor.Estimate {
-	c := []supernet.Config{space.MaxConfig(space.Resolutions[len(space.Resolutions)-1]).Canonical(space)}
-	e := make([]predictor.Estimate, 1)
-	if cs, ok := scorer.(CostScorer); ok {
-		cs.ScoreCosts(c, e)
-	} else {
-		scorer.Score(c, e)
+// largest resolution (what relative limits are shares of, and the scales
+// of the Pareto phase without limits), from the cheap path where there is
+// one. It is estimated on the first call, which fresh reports, and not
+// counted in the stats: the callers count it.
+func (s *searcher) largest() (e *predictor.Estimate, fresh bool) {
+	if s.largestEst == nil {
+		sp := s.space
+		c := []supernet.Config{sp.MaxConfig(sp.Resolutions[len(sp.Resolutions)-1])}
+		est := make([]predictor.Estimate, 1)
+		if s.coster != nil {
+			s.coster.ScoreCosts(c, est)
+		} else {
+			parallelScore(s.scorer, c, est)
+		}
+		s.largestEst, fresh = &est[0], true
 	}
-	return &e[0]
+	return s.largestEst, fresh
 }
 
 // searcher holds one run's state.
@@ -372,6 +381,7 @@ type searcher struct {
 	done, total int
 	stats       Stats
 	buf         []predictor.Estimate
+	largestEst  *predictor.Estimate // see largest
 }
 
 // stream returns the random stream of one phase and generation. Streams
