@@ -442,8 +442,8 @@ func (s *searcher) scoreAll(cfgs []supernet.Config) []predictor.Estimate {
 			}
 		}
 	}
-	if s.budget > 0 && len(fresh) > s.budget-s.stats.Scored {
-		fresh = fresh[:max(0, s.budget-s.stats.Scored)]
+	if left := s.predictionsLeft(); len(fresh) > left {
+		fresh = fresh[:left]
 	}
 	if len(fresh) > 0 {
 		s.buf = slices.Grow(s.buf[:0], len(fresh))[:len(fresh)]
