@@ -46,7 +46,7 @@ type mlpTrainer[T float] struct {
 	x      []T   // the batch's inputs, dense: [maxRows][in]
 	pk     []T   // packed right operand: [max(hidden, maxRows)][hidden]
 	y, gy  []T   // [maxRows]
-	// tile is gemm's scratch for a last, partial tile of rows (float32
+	// tile is gemmTile's scratch for a last, partial tile of rows (float32
 	// only): 6·(max(hidden, maxRows) + hidden), the most any product
 	// here needs.
 	tile []float32
@@ -199,18 +199,14 @@ func (t *mlpTrainer[T]) adam(c adamConfig) {
 	}
 }
 
-// gemm sets c[m][n] = A · B, where A is a[i*lda+t] ([m][k]) or, with
+// gemmTile sets c[m][n] = A · B, where A is a[i*lda+t] ([m][k]) or, with
 // at, a[t*lda+i] (stored [k][m]), and B ([k][n]) is packed in 16-column
 // panels by packPanels or packPanelsT; n is a multiple of 16. In float32
 // on a CPU with AVX2 and FMA whole 6-row tiles go to the kernels; the
 // rest is portable Go. Each element is summed over t in order, so the
-// result does not depend on how rows are scheduled.
-func gemm[T float](m, k, n int, a []T, lda int, at bool, pk, c []T) {
-	gemmTile(m, k, n, a, lda, at, pk, c, nil)
-}
-
-// gemmTile is gemm with scratch for the last, partial tile of rows:
-// tile holds 6·(k+n) floats, or gemmTile allocates them.
+// result does not depend on how rows are scheduled. tile is scratch for
+// the last, partial tile of rows: it holds 6·(k+n) floats, or gemmTile
+// allocates them.
 func gemmTile[T float](m, k, n int, a []T, lda int, at bool, pk, c []T, tile []float32) {
 	i := 0
 	if a32, ok := any(a).([]float32); ok && useAsm && k > 0 {

@@ -9,6 +9,11 @@ import (
 	"github.com/edgefit/edgefit/supernet"
 )
 
+// gemm is gemmTile with its own scratch, for the tests.
+func gemm[T float](m, k, n int, a []T, lda int, at bool, pk, c []T) {
+	gemmTile(m, k, n, a, lda, at, pk, c, nil)
+}
+
 // tinyBatch is a minibatch of sparse 0/1 inputs over in inputs.
 func tinyBatch(rng *rand.Rand, rows, in, active int) ([][]int32, []float64) {
 	idx := make([][]int32, rows)
