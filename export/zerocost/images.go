@@ -210,8 +210,10 @@ func (im *Images) Batch(ctx context.Context, r int) ([]float32, error) {
 
 func (im *Images) make(ctx context.Context, r int) ([]float32, error) {
 	if im.set == nil {
-		for i := len(im.rgb); i < im.n; i++ {
-			im.rgb = append(im.rgb, synthImage(im.seed, i))
+		// The synthetic images are drawn by the workers below, each from
+		// its own index's stream.
+		for len(im.rgb) < im.n {
+			im.rgb = append(im.rgb, nil)
 		}
 	} else if im.rgb == nil {
 		return im.load(ctx, r)
@@ -226,6 +228,9 @@ func (im *Images) make(ctx context.Context, r int) ([]float32, error) {
 	for range min(runtime.GOMAXPROCS(0), im.n) {
 		wg.Go(func() {
 			for i := int(next.Add(1)) - 1; i < im.n; i = int(next.Add(1)) - 1 {
+				if im.set == nil && im.rgb[i] == nil {
+					im.rgb[i] = synthImage(im.seed, i)
+				}
 				errs[i] = imaging.TestTransform(im.rgb[i], r, out[i*per:(i+1)*per])
 			}
 		})
