@@ -50,26 +50,16 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 	if err := dec.Decode(&j); err != nil {
 		return fmt.Errorf(`subnet config: %w (want {"ks":[20 ints],"e":[20 ints],"d":[5 ints],"r":224})`, err)
 	}
-	out, err := j.config()
-	if err != nil {
-		return err
-	}
-	*c = out
-	return nil
-}
-
-// config checks the lengths of j's lists and copies them into a Config.
-func (j *configJSON) config() (Config, error) {
 	for _, f := range []struct {
 		name string
 		got  []int
 		want int
 	}{{"ks", j.KS, NumBlocks}, {"e", j.E, NumBlocks}, {"d", j.D, NumStages}} {
 		if f.got == nil {
-			return Config{}, fmt.Errorf("subnet config: field %q is missing: it needs %d ints", f.name, f.want)
+			return fmt.Errorf("subnet config: field %q is missing: it needs %d ints", f.name, f.want)
 		}
 		if len(f.got) != f.want {
-			return Config{}, fmt.Errorf("subnet config: field %q has %d entries, want %d", f.name, len(f.got), f.want)
+			return fmt.Errorf("subnet config: field %q has %d entries, want %d", f.name, len(f.got), f.want)
 		}
 	}
 	var out Config
@@ -77,24 +67,14 @@ func (j *configJSON) config() (Config, error) {
 	copy(out.E[:], j.E)
 	copy(out.D[:], j.D)
 	out.R = j.R
-	return out, nil
+	*c = out
+	return nil
 }
 
 // ParseConfig reads a config in edgefit's JSON form and validates it
 // against s. The form of a config file, with a "space" key (see
 // [MarshalConfigFile]), is accepted when that space is s's.
 func ParseConfig(s *Space, data []byte) (Config, error) {
-	if f, name, ok := readConfigFast(data); ok {
-		// What the slow way below answers, from one strict decode.
-		if f.Space != nil && f.Space.Name != s.Name {
-			return Config{}, fmt.Errorf("subnet config is for %s, not %s", name, s.Name)
-		}
-		c := f.Config
-		if err := s.Validate(c); err != nil {
-			return Config{}, err
-		}
-		return c, nil
-	}
 	var c Config
 	var named struct {
 		Space *string `json:"space"`

@@ -44,9 +44,6 @@ func LoadConfigFile(path string) (ConfigFile, error) {
 // does both, for edgefit's form, where the space and its resolutions are
 // known beforehand).
 func ReadConfigFile(name string, data []byte) (ConfigFile, error) {
-	if f, _, ok := readConfigFast(data); ok {
-		return f, nil
-	}
 	var probe map[string]json.RawMessage
 	if err := json.Unmarshal(data, &probe); err != nil {
 		return ConfigFile{}, fmt.Errorf("subnet config %s is %w: %w", name, ErrConfigSyntax, err)
@@ -76,45 +73,6 @@ func ReadConfigFile(name string, data []byte) (ConfigFile, error) {
 		return ConfigFile{}, fmt.Errorf("read subnet config %s: %w", name, err)
 	}
 	return f, nil
-}
-
-// readConfigFast reads a config file in edgefit's form in one strict
-// decode, where that is sure to give what ReadConfigFile's general way
-// gives: for plain lowercase ASCII without escapes (as edgefit writes it),
-// so that every key is matched exactly, that decodes without error and
-// passes the length checks. It returns the "space" value as written too.
-// ok false means: read it the general way, which then gives the answer,
-// error and message included.
-func readConfigFast(data []byte) (f ConfigFile, space string, ok bool) {
-	for _, b := range data {
-		if b == '\\' || b >= 0x80 || 'A' <= b && b <= 'Z' {
-			return ConfigFile{}, "", false
-		}
-	}
-	var doc struct {
-		Space *string `json:"space"`
-		configJSON
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if dec.Decode(&doc) != nil || len(bytes.TrimLeft(data[dec.InputOffset():], " \t\r\n")) != 0 {
-		return ConfigFile{}, "", false
-	}
-	if doc.Space == nil && bytes.Contains(data, []byte(`"space"`)) {
-		return ConfigFile{}, "", false // "space": null, which the general way refuses
-	}
-	c, err := doc.config()
-	if err != nil {
-		return ConfigFile{}, "", false
-	}
-	f.Config = c
-	if doc.Space != nil {
-		if f.Space, err = SpaceByName(*doc.Space); err != nil {
-			return ConfigFile{}, "", false
-		}
-		space = *doc.Space
-	}
-	return f, space, true
 }
 
 // MarshalConfigFile writes subnet c of the space named space as a config
