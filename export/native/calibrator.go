@@ -169,11 +169,7 @@ func SubnetMemoryBytes(space *supernet.Space, c supernet.Config, n int) (int64, 
 	if space == nil {
 		return 0, errors.New("no search space given")
 	}
-	rs, err := space.WithResolutions([]int{c.R})
-	if err != nil {
-		return 0, fmt.Errorf("network config: %w", err)
-	}
-	if err := rs.Validate(c); err != nil {
+	if err := space.ValidateAnyResolution(c); err != nil {
 		return 0, fmt.Errorf("network config: %w", err)
 	}
 	ks := bestKernels()
