@@ -54,12 +54,19 @@ func (s *searcher) evolve() error {
 	if err != nil {
 		return err
 	}
-	// The anchor meets every limit, so the population is never empty.
+	// The anchor meets every limit, so the population is empty only when
+	// the prediction cap is spent.
 	pop = append(pop, s.score([]supernet.Config{s.anchor})...)
 	stop := patience{best: s.bestAccuracy(), limit: o.Patience, tol: evolutionTolerance}
 	for g := 1; g <= o.Generations; g++ {
 		if err := s.cancelled(); err != nil {
 			return err
+		}
+		if len(pop) == 0 {
+			// Nothing to breed from: the prediction cap was spent on
+			// limit checks (a Scorer without ScoreCosts) before even the
+			// anchor was scored.
+			break
 		}
 		slices.SortFunc(pop, func(a, b Candidate) int { return better(&a, &b) })
 		parents := s.selectParents(pop, nPar)

@@ -312,6 +312,11 @@ func Run(ctx context.Context, space *supernet.Space, scorer Scorer, lim Limits, 
 	case MethodRL:
 		err = s.reinforce()
 	}
+	if err == nil && len(s.all) == 0 {
+		// Only a cap spent on limit checks leaves nothing scored: the
+		// anchor meets every limit.
+		err = fmt.Errorf("the prediction cap of %d was spent on limit checks before any subnet that meets the limits was scored (without ScoreCosts every check is a prediction): raise MaxPredictions", s.budget)
+	}
 	s.budget = 0
 	if err == nil && opt.Pareto {
 		err = s.nsga()
